@@ -1,0 +1,124 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// newFromEntry builds problem number n from its create entry.
+func newFromEntry(n uint64, e *Entry) *Problem {
+	return &Problem{
+		ID:          ProblemID(n),
+		Code:        ProblemCode(n, e.At),
+		Title:       e.Params.Title,
+		Description: e.Params.Description,
+		Source:      e.Params.Source,
+		SourceRef:   e.Params.SourceRef,
+		CountyID:    e.Params.CountyID,
+		WorkPoint:   e.Params.WorkPoint,
+		Location:    e.Params.Location,
+		State:       StateFound,
+		CreatedBy:   e.Actor.ID,
+		CreatedAt:   e.At,
+		UpdatedAt:   e.At,
+	}
+}
+
+// applyEffects changes p as entry e says, after the machine has moved p.State
+// to e.To. It is the one place that turns a command's parameters into record
+// fields, used both when a command runs and when history is replayed.
+func applyEffects(p *Problem, e *Entry) {
+	prm := &e.Params
+	switch Trigger(e.Action) {
+	case TriggerAssign:
+		p.LeadUnit = prm.LeadUnit
+		p.CooperatingUnits = slices.Clone(prm.CooperatingUnits)
+		p.Requirements = prm.Requirements
+		p.setDeadline(prm.Deadline)
+	case TriggerReassign:
+		if prm.LeadUnit != "" {
+			p.LeadUnit = prm.LeadUnit
+		}
+		if prm.CooperatingUnits != nil {
+			p.CooperatingUnits = slices.Clone(prm.CooperatingUnits)
+		}
+		if prm.Deadline != nil {
+			p.setDeadline(prm.Deadline)
+		}
+	case TriggerDismiss:
+		p.Resolution = ResolutionDismissed
+		p.ClosedBy = e.Actor.ID
+		p.Statement = prm.Reason
+	case TriggerAccept:
+		p.Plan = prm.Plan
+	case TriggerSubmit:
+		p.SubmittedBy = e.Actor.ID
+		p.Summary = prm.Summary
+	case TriggerWithdraw, TriggerReject:
+		p.SubmittedBy = ""
+	case TriggerVerify:
+		p.VerifiedBy = e.Actor.ID
+		p.Opinion = prm.Opinion
+	case TriggerClose:
+		p.Resolution = ResolutionRectified
+		p.ClosedBy = e.Actor.ID
+		p.Statement = prm.Statement
+	case TriggerReopen:
+		p.Resolution = ResolutionNone
+		p.SubmittedBy, p.VerifiedBy, p.ClosedBy = "", "", ""
+		p.Opinion, p.Statement = "", ""
+		if prm.Deadline != nil {
+			p.setDeadline(prm.Deadline)
+		}
+	}
+	if p.CooperatingUnits == nil {
+		p.CooperatingUnits = []string{}
+	}
+	p.UpdatedAt = e.At
+}
+
+// setDeadline sets the deadline the bureau decided; only an extension moves
+// Deadline away from OriginalDeadline.
+func (p *Problem) setDeadline(d *time.Time) {
+	t := *d
+	o := *d
+	p.Deadline, p.OriginalDeadline = &t, &o
+}
+
+// Replay rebuilds a problem from its complete history, checking every
+// transition against the workflow. The result must equal the stored record.
+func Replay(entries []Entry) (*Problem, error) {
+	if len(entries) == 0 || entries[0].Action != ActionCreate {
+		return nil, fmt.Errorf("history does not start with %s", ActionCreate)
+	}
+	n, ok := ParseProblemID(entries[0].ProblemID)
+	if !ok {
+		return nil, fmt.Errorf("bad problem id %q", entries[0].ProblemID)
+	}
+	p := newFromEntry(n, &entries[0])
+	p.CooperatingUnits = []string{}
+	p.Version = 1
+	for i := 1; i < len(entries); i++ {
+		e := &entries[i]
+		if e.Action != ActionNote {
+			t := Trigger(e.Action)
+			if !t.Valid() {
+				return nil, fmt.Errorf("entry %d: unknown action %q", e.Seq, e.Action)
+			}
+			if p.State != e.From {
+				return nil, fmt.Errorf("entry %d: recorded from %s but the problem was %s", e.Seq, e.From, p.State)
+			}
+			if err := fire(context.Background(), p, t); err != nil {
+				return nil, fmt.Errorf("entry %d: %w", e.Seq, err)
+			}
+			if p.State != e.To {
+				return nil, fmt.Errorf("entry %d: recorded to %s but the workflow gives %s", e.Seq, e.To, p.State)
+			}
+		}
+		applyEffects(p, e)
+		p.Version++
+	}
+	return p, nil
+}

@@ -1,0 +1,47 @@
+package workflow
+
+import "time"
+
+// Actions recorded in history besides the triggers.
+const (
+	ActionCreate = "create"
+	ActionNote   = "note"
+)
+
+// Entry is one append-only history record of a problem. Seq is global and
+// increasing across the ledger; the store assigns it.
+type Entry struct {
+	Seq       uint64    `json:"seq"`
+	ProblemID string    `json:"problem_id"`
+	Version   uint64    `json:"version"` // the problem's version after this entry
+	At        time.Time `json:"at"`
+	Actor     Actor     `json:"actor"`
+	Action    string    `json:"action"` // a Trigger, ActionCreate or ActionNote
+	From      State     `json:"from,omitempty"`
+	To        State     `json:"to,omitempty"`
+	Params    Params    `json:"params"`
+}
+
+// Params are a command's parameters. Which fields a trigger takes, and which it
+// requires, is decided by ValidateParams.
+type Params struct {
+	LeadUnit         string     `json:"lead_unit,omitempty"`
+	CooperatingUnits []string   `json:"cooperating_units,omitempty"`
+	Deadline         *time.Time `json:"deadline,omitempty"`
+	Requirements     string     `json:"requirements,omitempty"`
+	Reason           string     `json:"reason,omitempty"`
+	Plan             string     `json:"plan,omitempty"`
+	Summary          string     `json:"summary,omitempty"`
+	Opinion          string     `json:"opinion,omitempty"`
+	Statement        string     `json:"statement,omitempty"`
+	Text             string     `json:"text,omitempty"`
+
+	// Set on ActionCreate entries: the record as logged.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Source      Source `json:"source,omitempty"`
+	SourceRef   string `json:"source_ref,omitempty"`
+	CountyID    string `json:"county_id,omitempty"`
+	WorkPoint   int    `json:"work_point,omitempty"`
+	Location    string `json:"location,omitempty"`
+}

@@ -1,0 +1,68 @@
+package workflow
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error class. The api package maps each code
+// to one HTTP status in a single table.
+type Code string
+
+// Error codes. Every error the domain returns to a caller carries one of them.
+const (
+	CodeInvalid            Code = "invalid"             // bad input: missing, unknown or malformed field
+	CodeUnauthorized       Code = "unauthorized"        // no or unknown credentials
+	CodeForbidden          Code = "forbidden"           // role, unit or separation-of-duty rule failed
+	CodeNotFound           Code = "not_found"           // unknown, or invisible to the caller
+	CodeConflict           Code = "conflict"            // trigger not permitted in the current state, or a duplicate
+	CodePreconditionFailed Code = "precondition_failed" // the caller's expected version is stale
+	CodeInternal           Code = "internal"            // a real fault; never shown to callers
+)
+
+// Error is the domain's one error type. Message is safe to show to the caller;
+// State and Permitted explain a refused trigger; Field names the offending input.
+type Error struct {
+	Code      Code
+	Message   string
+	Field     string
+	State     State
+	Permitted []Trigger
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a CodeInvalid error naming the offending field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, and
+// CodeInternal for any other non-nil error.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns the caller-safe message of err; internal faults get a
+// generic text so that details are logged, never shown.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != CodeInternal {
+		return e.Message
+	}
+	return "internal error"
+}

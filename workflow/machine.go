@@ -1,0 +1,158 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/qmuntal/stateless"
+)
+
+// transition is one row of the workflow table; the stateless machine, the
+// Mermaid diagram and the API's workflow document are all built from these rows.
+type transition struct {
+	From    State
+	Trigger Trigger
+	To      State
+	Guard   stateless.GuardFunc // nil when the row always applies
+	When    string              // the guard in words, for diagrams
+}
+
+// table is DESIGN.md's workflow, row by row.
+var table = []transition{
+	{From: StateFound, Trigger: TriggerAssign, To: StateAssigned},
+	{From: StateFound, Trigger: TriggerDismiss, To: StateClosed},
+	{From: StateAssigned, Trigger: TriggerReassign, To: StateAssigned},
+	{From: StateAssigned, Trigger: TriggerAccept, To: StateRectifying},
+	{From: StateRectifying, Trigger: TriggerSubmit, To: StateSubmitted, Guard: notYetSubmitted, When: "not yet submitted"},
+	{From: StateSubmitted, Trigger: TriggerWithdraw, To: StateRectifying},
+	{From: StateSubmitted, Trigger: TriggerReject, To: StateRectifying},
+	{From: StateSubmitted, Trigger: TriggerVerify, To: StateVerified},
+	{From: StateVerified, Trigger: TriggerClose, To: StateClosed},
+	{From: StateVerified, Trigger: TriggerReopen, To: StateRectifying},
+	{From: StateClosed, Trigger: TriggerReopen, To: StateRectifying, Guard: wasRectified, When: "rectified"},
+	{From: StateClosed, Trigger: TriggerReopen, To: StateFound, Guard: wasDismissed, When: "dismissed"},
+}
+
+// Guards receive the problem as the first trigger argument.
+func problemArg(args []any) *Problem {
+	if len(args) > 0 {
+		if p, ok := args[0].(*Problem); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// notYetSubmitted keeps submit, configured on rectifying, from applying to its
+// submitted substate (stateless would otherwise inherit it silently).
+func notYetSubmitted(_ context.Context, args ...any) bool {
+	p := problemArg(args)
+	return p != nil && p.State == StateRectifying
+}
+
+func wasRectified(_ context.Context, args ...any) bool {
+	p := problemArg(args)
+	return p != nil && p.Resolution == ResolutionRectified
+}
+
+func wasDismissed(_ context.Context, args ...any) bool {
+	p := problemArg(args)
+	return p != nil && p.Resolution == ResolutionDismissed
+}
+
+// newMachine builds a machine for one command whose state is p.State
+// (external storage, immediate firing). Fire it with p as the only argument.
+func newMachine(p *Problem) *stateless.StateMachine {
+	sm := stateless.NewStateMachineWithExternalStorage(
+		func(context.Context) (stateless.State, error) { return p.State, nil },
+		func(_ context.Context, s stateless.State) error { p.State = s.(State); return nil },
+		stateless.FiringImmediate,
+	)
+	configure(sm)
+	return sm
+}
+
+func configure(sm *stateless.StateMachine) {
+	sm.Configure(StateSubmitted).SubstateOf(StateRectifying)
+	for _, r := range table {
+		cfg := sm.Configure(r.From)
+		var guards []stateless.GuardFunc
+		if r.Guard != nil {
+			guards = append(guards, r.Guard)
+		}
+		if r.From == r.To {
+			cfg.PermitReentry(r.Trigger, guards...)
+		} else {
+			cfg.Permit(r.Trigger, r.To, guards...)
+		}
+	}
+	sm.OnUnhandledTrigger(func(_ context.Context, state stateless.State, t stateless.Trigger, _ []string) error {
+		return &Error{Code: CodeConflict, State: state.(State),
+			Message: fmt.Sprintf("trigger %s is not permitted in state %s", t, state)}
+	})
+}
+
+// stateTriggers returns the triggers the workflow permits on p's state,
+// whoever fires them, in table order.
+func stateTriggers(p *Problem) []Trigger {
+	sm := newMachine(p)
+	got, err := sm.PermittedTriggersCtx(context.Background(), p)
+	if err != nil {
+		return nil
+	}
+	var out []Trigger
+	for _, t := range Triggers {
+		if slices.Contains(got, stateless.Trigger(t)) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// fire moves p.State by trigger t on a fresh machine.
+func fire(ctx context.Context, p *Problem, t Trigger) error {
+	return newMachine(p).FireCtx(ctx, t, p)
+}
+
+// DOT renders the workflow machine in Graphviz DOT (stateless ToGraph).
+func DOT() string {
+	sm := stateless.NewStateMachine(StateFound)
+	configure(sm)
+	return sm.ToGraph()
+}
+
+// Mermaid renders the workflow as a Mermaid state diagram.
+func Mermaid() string {
+	var b strings.Builder
+	b.WriteString("stateDiagram-v2\n")
+	b.WriteString("    [*] --> found: create\n")
+	for _, r := range table {
+		label := string(r.Trigger)
+		if r.When != "" && r.Trigger == TriggerReopen {
+			label += " (" + r.When + ")"
+		}
+		fmt.Fprintf(&b, "    %s --> %s: %s\n", r.From, r.To, label)
+	}
+	b.WriteString("    closed --> [*]\n")
+	b.WriteString("    note right of submitted: substate of rectifying\n")
+	return b.String()
+}
+
+// TransitionInfo describes one row of the workflow table for documentation.
+type TransitionInfo struct {
+	From    State   `json:"from"`
+	Trigger Trigger `json:"trigger"`
+	To      State   `json:"to"`
+	When    string  `json:"when,omitempty"`
+}
+
+// Transitions returns the workflow table.
+func Transitions() []TransitionInfo {
+	out := make([]TransitionInfo, len(table))
+	for i, r := range table {
+		out[i] = TransitionInfo{From: r.From, Trigger: r.Trigger, To: r.To, When: r.When}
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+package workflow
+
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// paramSpec lists the parameter fields (JSON names) a trigger requires and
+// those it accepts besides.
+type paramSpec struct {
+	required []string
+	optional []string
+}
+
+var paramSpecs = map[Trigger]paramSpec{
+	TriggerAssign:   {required: []string{"lead_unit", "deadline"}, optional: []string{"cooperating_units", "requirements"}},
+	TriggerReassign: {required: []string{"reason"}, optional: []string{"lead_unit", "deadline", "cooperating_units"}},
+	TriggerDismiss:  {required: []string{"reason"}},
+	TriggerAccept:   {required: []string{"plan"}},
+	TriggerSubmit:   {required: []string{"summary"}},
+	TriggerWithdraw: {required: []string{"reason"}},
+	TriggerReject:   {required: []string{"reason"}},
+	TriggerVerify:   {required: []string{"opinion"}},
+	TriggerClose:    {required: []string{"statement"}},
+	// reopen needs a deadline unless the problem goes back to found; see reopenRule.
+	TriggerReopen: {required: []string{"reason"}, optional: []string{"deadline"}},
+}
+
+// ParamFields returns the parameter fields trigger t requires and accepts.
+func ParamFields(t Trigger) (required, optional []string) {
+	s := paramSpecs[t]
+	return slices.Clone(s.required), slices.Clone(s.optional)
+}
+
+// CheckFields refuses any field in keys that trigger t does not take.
+func CheckFields(t Trigger, keys []string) error {
+	s, ok := paramSpecs[t]
+	if !ok {
+		return unknownTrigger(t)
+	}
+	for _, k := range keys {
+		if !slices.Contains(s.required, k) && !slices.Contains(s.optional, k) {
+			return Invalid(k, "unknown field %q for trigger %s; it takes %s", k, t, strings.Join(append(slices.Clone(s.required), s.optional...), ", "))
+		}
+	}
+	return nil
+}
+
+func unknownTrigger(t Trigger) error {
+	return Invalid("trigger", "unknown trigger %q; one of %v", t, Triggers)
+}
+
+// ValidateParams trims p's text fields and checks that trigger t has every
+// required parameter and that each one is well formed.
+func ValidateParams(t Trigger, p *Params) error {
+	s, ok := paramSpecs[t]
+	if !ok {
+		return unknownTrigger(t)
+	}
+	texts := map[string]*string{
+		"lead_unit": &p.LeadUnit, "requirements": &p.Requirements, "reason": &p.Reason,
+		"plan": &p.Plan, "summary": &p.Summary, "opinion": &p.Opinion, "statement": &p.Statement,
+	}
+	for name, v := range texts {
+		*v = strings.TrimSpace(*v)
+		if utf8.RuneCountInString(*v) > MaxText {
+			return Invalid(name, "%s is longer than %d characters", name, MaxText)
+		}
+	}
+	for _, name := range s.required {
+		if name == "deadline" {
+			if p.Deadline == nil {
+				return Invalid(name, "deadline is required for %s", t)
+			}
+			continue
+		}
+		if *texts[name] == "" {
+			return Invalid(name, "%s is required for %s", name, t)
+		}
+	}
+	for i, u := range p.CooperatingUnits {
+		p.CooperatingUnits[i] = strings.TrimSpace(u)
+		if p.CooperatingUnits[i] == "" {
+			return Invalid("cooperating_units", "cooperating_units has an empty unit id")
+		}
+	}
+	if t == TriggerReassign && p.LeadUnit == "" && p.Deadline == nil && p.CooperatingUnits == nil {
+		return Invalid("lead_unit", "reassign needs a new lead_unit, deadline or cooperating_units")
+	}
+	return nil
+}
+
+// ValidateNote checks a progress note's text.
+func ValidateNote(text string) (string, error) {
+	text = strings.TrimSpace(text)
+	switch {
+	case text == "":
+		return "", Invalid("text", "text is required")
+	case utf8.RuneCountInString(text) > MaxText:
+		return "", Invalid("text", "text is longer than %d characters", MaxText)
+	}
+	return text, nil
+}

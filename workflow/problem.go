@@ -1,0 +1,127 @@
+package workflow
+
+import (
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Problem is one tracked case in the ledger (台账).
+type Problem struct {
+	ID          string `json:"id"`
+	Code        string `json:"code"` // human readable, e.g. JDZ-2021-0007
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Source      Source `json:"source"`
+	SourceRef   string `json:"source_ref"`
+	CountyID    string `json:"county_id"`
+	WorkPoint   int    `json:"work_point,omitempty"`
+	Location    string `json:"location,omitempty"`
+	// DedupeKey makes creation idempotent: a second create with the same key
+	// returns the first problem. Empty means no deduplication.
+	DedupeKey string `json:"dedupe_key,omitempty"`
+
+	State            State      `json:"state"`
+	Resolution       Resolution `json:"resolution"`
+	LeadUnit         string     `json:"lead_unit"`
+	CooperatingUnits []string   `json:"cooperating_units"`
+	Requirements     string     `json:"requirements,omitempty"`
+	Plan             string     `json:"plan,omitempty"`
+	Deadline         *time.Time `json:"deadline"`
+	OriginalDeadline *time.Time `json:"original_deadline"`
+
+	// Who did what last, kept for the separation-of-duty rules.
+	SubmittedBy string `json:"submitted_by,omitempty"`
+	VerifiedBy  string `json:"verified_by,omitempty"`
+	ClosedBy    string `json:"closed_by,omitempty"`
+	Summary     string `json:"summary,omitempty"`
+	Opinion     string `json:"opinion,omitempty"`
+	Statement   string `json:"statement,omitempty"`
+
+	Version   uint64    `json:"version"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Clone returns a deep copy of p.
+func (p *Problem) Clone() *Problem {
+	c := *p
+	c.CooperatingUnits = slices.Clone(p.CooperatingUnits)
+	if p.Deadline != nil {
+		d := *p.Deadline
+		c.Deadline = &d
+	}
+	if p.OriginalDeadline != nil {
+		d := *p.OriginalDeadline
+		c.OriginalDeadline = &d
+	}
+	return &c
+}
+
+// Involves reports whether unitID is the lead or a cooperating unit of p.
+func (p *Problem) Involves(unitID string) bool {
+	return unitID != "" && (p.LeadUnit == unitID || slices.Contains(p.CooperatingUnits, unitID))
+}
+
+// Units returns the lead and cooperating units of p, lead first.
+func (p *Problem) Units() []string {
+	if p.LeadUnit == "" {
+		return slices.Clone(p.CooperatingUnits)
+	}
+	return append([]string{p.LeadUnit}, p.CooperatingUnits...)
+}
+
+// InRectifying reports whether p is rectifying, including its submitted substate.
+func (p *Problem) InRectifying() bool {
+	return p.State == StateRectifying || p.State == StateSubmitted
+}
+
+// NewProblem is what the bureau supplies to log a problem.
+type NewProblem struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Source      Source `json:"source"`
+	CountyID    string `json:"county_id"`
+	WorkPoint   int    `json:"work_point,omitempty"`
+	SourceRef   string `json:"source_ref,omitempty"`
+	Location    string `json:"location,omitempty"`
+	DedupeKey   string `json:"-"`
+}
+
+// Text field limits, in characters.
+const (
+	MaxTitle = 200
+	MaxText  = 10000
+)
+
+// Validate checks the fields that need no lookup; counties and work points are
+// checked by Service against the stored units.
+func (n *NewProblem) Validate() error {
+	n.Title = strings.TrimSpace(n.Title)
+	n.Description = strings.TrimSpace(n.Description)
+	switch {
+	case n.Title == "":
+		return Invalid("title", "title is required")
+	case utf8.RuneCountInString(n.Title) > MaxTitle:
+		return Invalid("title", "title is longer than %d characters", MaxTitle)
+	case n.Description == "":
+		return Invalid("description", "description is required")
+	case utf8.RuneCountInString(n.Description) > MaxText:
+		return Invalid("description", "description is longer than %d characters", MaxText)
+	case n.Source == "":
+		return Invalid("source", "source is required")
+	case !n.Source.Valid():
+		return Invalid("source", "unknown source %q; one of %v", n.Source, Sources)
+	case n.CountyID == "":
+		return Invalid("county_id", "county_id is required")
+	case n.WorkPoint < 0:
+		return Invalid("work_point", "work_point must be positive")
+	case utf8.RuneCountInString(n.SourceRef) > MaxTitle:
+		return Invalid("source_ref", "source_ref is longer than %d characters", MaxTitle)
+	case utf8.RuneCountInString(n.Location) > MaxTitle:
+		return Invalid("location", "location is longer than %d characters", MaxTitle)
+	}
+	return nil
+}

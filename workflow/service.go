@@ -1,0 +1,250 @@
+package workflow
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// Service runs the workflow's commands and queries against a Store. It is safe
+// for concurrent use.
+type Service struct {
+	store Store
+	clock Clock
+
+	mu    sync.RWMutex
+	units map[string]Unit // cache; units change only through PutUnits
+}
+
+// NewService returns a service on store s reading time from clock c.
+func NewService(s Store, c Clock) *Service {
+	return &Service{store: s, clock: c}
+}
+
+// Store returns the service's store.
+func (s *Service) Store() Store { return s.store }
+
+// Clock returns the service's clock.
+func (s *Service) Clock() Clock { return s.clock }
+
+// Command is one trigger with its parameters. IfVersion, when not zero, is the
+// version the caller last saw: a different current version refuses the command
+// with CodePreconditionFailed.
+type Command struct {
+	Trigger   Trigger
+	Params    Params
+	IfVersion uint64
+}
+
+// CreateProblem logs a new problem in state found. Only the bureau may (and
+// the system actor, for seed data). A problem with the same DedupeKey as an
+// earlier one returns that problem and created false.
+func (s *Service) CreateProblem(ctx context.Context, a Actor, in NewProblem) (p *Problem, created bool, err error) {
+	if err := canCreate(a); err != nil {
+		return nil, false, err
+	}
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
+	county, err := s.Unit(ctx, in.CountyID)
+	if err != nil || (county.Kind != UnitCounty && county.Kind != UnitZone) {
+		return nil, false, Invalid("county_id", "county_id %q is not a county, city, district or zone", in.CountyID)
+	}
+	now := s.clock.Now()
+	e := Entry{At: now, Actor: a, Action: ActionCreate, To: StateFound, Params: Params{
+		Title: in.Title, Description: in.Description, Source: in.Source, SourceRef: in.SourceRef,
+		CountyID: in.CountyID, WorkPoint: in.WorkPoint, Location: in.Location,
+	}}
+	return s.store.CreateProblem(ctx, in.DedupeKey, func(n uint64) (*Problem, []Entry, error) {
+		p := newFromEntry(n, &e)
+		p.DedupeKey = in.DedupeKey
+		p.CooperatingUnits = []string{}
+		return p, []Entry{e}, nil
+	})
+}
+
+// Fire runs one trigger on problem id as actor a. The refusal, if any, says
+// why: CodeNotFound (unknown or invisible), CodePreconditionFailed (stale
+// IfVersion), CodeConflict (not permitted in this state; the error lists the
+// state and the triggers a may fire now), CodeForbidden (role, unit or
+// separation of duties) or CodeInvalid (parameters).
+func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*Problem, error) {
+	t := cmd.Trigger
+	prm := cmd.Params
+	if err := ValidateParams(t, &prm); err != nil {
+		return nil, err
+	}
+	if err := s.checkUnits(ctx, &prm); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	return s.store.UpdateProblem(ctx, id, func(p *Problem) ([]Entry, error) {
+		if err := s.admit(a, p, cmd.IfVersion); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(stateTriggers(p), t) {
+			return nil, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
+				Message: "trigger " + string(t) + " is not permitted in state " + string(p.State)}
+		}
+		if err := authorize(t, a, p); err != nil {
+			return nil, err
+		}
+		if err := checkTriggerParams(t, p, &prm); err != nil {
+			return nil, err
+		}
+		from := p.State
+		if err := fire(ctx, p, t); err != nil {
+			return nil, err
+		}
+		e := Entry{At: now, Actor: a, Action: string(t), From: from, To: p.State, Params: prm}
+		applyEffects(p, &e)
+		return []Entry{e}, nil
+	})
+}
+
+// AddNote records a progress note on problem id; only lead or cooperating
+// unit members may, while the problem is assigned or rectifying.
+func (s *Service) AddNote(ctx context.Context, a Actor, id, text string, ifVersion uint64) (*Problem, error) {
+	text, err := ValidateNote(text)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	return s.store.UpdateProblem(ctx, id, func(p *Problem) ([]Entry, error) {
+		if err := s.admit(a, p, ifVersion); err != nil {
+			return nil, err
+		}
+		if err := canNote(a, p); err != nil {
+			return nil, err
+		}
+		e := Entry{At: now, Actor: a, Action: ActionNote, From: p.State, To: p.State, Params: Params{Text: text}}
+		applyEffects(p, &e)
+		return []Entry{e}, nil
+	})
+}
+
+// admit checks visibility and the caller's expected version.
+func (s *Service) admit(a Actor, p *Problem, ifVersion uint64) error {
+	if !CanSee(a, p) {
+		return notFound(p.ID)
+	}
+	if ifVersion != 0 && ifVersion != p.Version {
+		return Errorf(CodePreconditionFailed, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
+	}
+	return nil
+}
+
+func notFound(id string) error {
+	return Errorf(CodeNotFound, "problem %s not found", id)
+}
+
+// checkUnits resolves the unit ids a command names.
+func (s *Service) checkUnits(ctx context.Context, prm *Params) error {
+	if prm.LeadUnit != "" {
+		if _, err := s.Unit(ctx, prm.LeadUnit); err != nil {
+			return Invalid("lead_unit", "unknown unit %q", prm.LeadUnit)
+		}
+	}
+	seen := map[string]bool{}
+	for _, u := range prm.CooperatingUnits {
+		if _, err := s.Unit(ctx, u); err != nil {
+			return Invalid("cooperating_units", "unknown unit %q", u)
+		}
+		if seen[u] {
+			return Invalid("cooperating_units", "unit %q is listed twice", u)
+		}
+		seen[u] = true
+	}
+	return nil
+}
+
+// checkTriggerParams applies the parameter rules that depend on the problem.
+func checkTriggerParams(t Trigger, p *Problem, prm *Params) error {
+	switch t {
+	case TriggerAssign, TriggerReassign:
+		lead := p.LeadUnit
+		if prm.LeadUnit != "" {
+			lead = prm.LeadUnit
+		}
+		coop := p.CooperatingUnits
+		if prm.CooperatingUnits != nil {
+			coop = prm.CooperatingUnits
+		}
+		if slices.Contains(coop, lead) {
+			return Invalid("cooperating_units", "the lead unit %s cannot also cooperate", lead)
+		}
+		if t == TriggerReassign && prm.LeadUnit == p.LeadUnit && prm.Deadline == nil && prm.CooperatingUnits == nil {
+			return Invalid("lead_unit", "%s is already the lead unit", p.LeadUnit)
+		}
+	case TriggerReopen:
+		toFound := p.State == StateClosed && p.Resolution == ResolutionDismissed
+		if toFound && prm.Deadline != nil {
+			return Invalid("deadline", "a dismissed problem reopens to found and takes no deadline; assign it again")
+		}
+		if !toFound && prm.Deadline == nil {
+			return Invalid("deadline", "reopen needs a new deadline")
+		}
+	}
+	return nil
+}
+
+// PermittedTriggers returns the triggers actor a may fire on p now.
+func (s *Service) PermittedTriggers(a Actor, p *Problem) []Trigger {
+	out := []Trigger{}
+	for _, t := range stateTriggers(p) {
+		if authorize(t, a, p) == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Problem returns problem id if a may see it; otherwise CodeNotFound.
+func (s *Service) Problem(ctx context.Context, a Actor, id string) (*Problem, error) {
+	p, err := s.store.Problem(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanSee(a, p) {
+		return nil, notFound(id)
+	}
+	return p, nil
+}
+
+// Problems lists the problems matching f that a may see.
+func (s *Service) Problems(ctx context.Context, a Actor, f ProblemFilter) ([]*Problem, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = DefaultLimit
+	}
+	if f.Limit > MaxLimit {
+		return nil, "", Invalid("limit", "limit must be at most %d", MaxLimit)
+	}
+	if f.State != "" && !f.State.Valid() {
+		return nil, "", Invalid("state", "unknown state %q; one of %v", f.State, States)
+	}
+	if f.Source != "" && !f.Source.Valid() {
+		return nil, "", Invalid("source", "unknown source %q; one of %v", f.Source, Sources)
+	}
+	if f.Cursor != "" {
+		if _, ok := ParseProblemID(f.Cursor); !ok {
+			return nil, "", Invalid("cursor", "bad cursor %q", f.Cursor)
+		}
+	}
+	if a.Role == RoleUnit {
+		if f.Unit != "" && f.Unit != a.UnitID {
+			return []*Problem{}, "", nil
+		}
+		f.Unit = a.UnitID
+	} else if !CanSee(a, &Problem{}) {
+		return []*Problem{}, "", nil
+	}
+	return s.store.Problems(ctx, f)
+}
+
+// History returns problem id's history if a may see the problem.
+func (s *Service) History(ctx context.Context, a Actor, id string) ([]Entry, error) {
+	if _, err := s.Problem(ctx, a, id); err != nil {
+		return nil, err
+	}
+	return s.store.History(ctx, id)
+}

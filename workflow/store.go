@@ -1,0 +1,119 @@
+package workflow
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Store is the persistence the domain needs. Implementations apply what the
+// domain decided, atomically; they never decide a business rule. A missing
+// problem, user or token is reported as an *Error with CodeNotFound.
+type Store interface {
+	// CreateProblem allocates the next problem number n (1, 2, …, ledger-wide)
+	// and calls build with it inside one write transaction; the problem and
+	// history entries build returns are written together with their indexes,
+	// the problem at version 1. If dedupeKey is not empty and a problem was
+	// already created with it, that problem is returned with created false and
+	// nothing is written. An error from build aborts the transaction and is
+	// returned as is.
+	CreateProblem(ctx context.Context, dedupeKey string, build func(n uint64) (*Problem, []Entry, error)) (p *Problem, created bool, err error)
+
+	// UpdateProblem reads problem id inside one write transaction and calls
+	// apply with a private copy. If apply succeeds, the store writes the
+	// changed record with its version incremented by one, appends the returned
+	// entries (assigning each a global, increasing Seq, the problem's ID and
+	// new version) and updates every index the change touches, all in that
+	// transaction. If apply fails, nothing is written and its error is
+	// returned as is. The returned problem is the one written.
+	UpdateProblem(ctx context.Context, id string, apply func(p *Problem) ([]Entry, error)) (*Problem, error)
+
+	// Problem returns problem id.
+	Problem(ctx context.Context, id string) (*Problem, error)
+
+	// Problems returns the problems matching f in creation order, at most
+	// f.Limit of them, starting after f.Cursor, and the cursor of the next
+	// page ("" when there is none).
+	Problems(ctx context.Context, f ProblemFilter) (items []*Problem, next string, err error)
+
+	// History returns problem id's entries in order.
+	History(ctx context.Context, id string) ([]Entry, error)
+
+	// PutUnits inserts or replaces units by ID.
+	PutUnits(ctx context.Context, units []Unit) error
+	// Units returns every unit, ordered by ID.
+	Units(ctx context.Context) ([]Unit, error)
+
+	// PutWorkPoints inserts or replaces work points by number.
+	PutWorkPoints(ctx context.Context, wps []WorkPoint) error
+	// WorkPoints returns every work point, ordered by number.
+	WorkPoints(ctx context.Context) ([]WorkPoint, error)
+
+	// CreateUser stores a new user and its first token; a duplicate user ID is
+	// CodeConflict.
+	CreateUser(ctx context.Context, u User, t Token) error
+	// AddToken stores another token for an existing user.
+	AddToken(ctx context.Context, t Token) error
+	// UserByToken returns the user whose token has SHA-256 hash.
+	UserByToken(ctx context.Context, hash string) (*User, error)
+	// Users returns every user, ordered by ID.
+	Users(ctx context.Context) ([]User, error)
+
+	// Close releases the store.
+	Close() error
+}
+
+// ProblemFilter selects problems. Empty fields match everything. Unit matches
+// problems where the unit leads or cooperates (the visibility rule of unit
+// officers).
+type ProblemFilter struct {
+	State    State
+	LeadUnit string
+	County   string
+	Source   Source
+	Unit     string
+	Cursor   string
+	Limit    int
+}
+
+// Match reports whether p passes every predicate of f (cursor and limit aside).
+func (f *ProblemFilter) Match(p *Problem) bool {
+	return (f.State == "" || p.State == f.State) &&
+		(f.LeadUnit == "" || p.LeadUnit == f.LeadUnit) &&
+		(f.County == "" || p.CountyID == f.County) &&
+		(f.Source == "" || p.Source == f.Source) &&
+		(f.Unit == "" || p.Involves(f.Unit))
+}
+
+// Page size limits for listing problems.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// ProblemID returns the ID of problem number n.
+func ProblemID(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// ParseProblemID returns the number of problem id; ok is false when id is not
+// one rectify issued.
+func ParseProblemID(id string) (n uint64, ok bool) {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || n == 0 || ProblemID(n) != id {
+		return 0, false
+	}
+	return n, true
+}
+
+// ProblemCode is the human-readable code of problem number n logged at t,
+// e.g. JDZ-2021-0007.
+func ProblemCode(n uint64, t time.Time) string {
+	return "JDZ-" + strconv.Itoa(t.In(Shanghai).Year()) + "-" + pad4(n)
+}
+
+func pad4(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for len(s) < 4 {
+		s = "0" + s
+	}
+	return s
+}

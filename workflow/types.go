@@ -1,0 +1,190 @@
+package workflow
+
+import "time"
+
+// State is a problem's place in the rectification workflow.
+type State string
+
+// States. Submitted is a substate of rectifying: a submitted problem is still
+// being rectified, waiting on the inspector.
+const (
+	StateFound      State = "found"
+	StateAssigned   State = "assigned"
+	StateRectifying State = "rectifying"
+	StateSubmitted  State = "submitted"
+	StateVerified   State = "verified"
+	StateClosed     State = "closed"
+)
+
+// States lists every state in workflow order.
+var States = []State{StateFound, StateAssigned, StateRectifying, StateSubmitted, StateVerified, StateClosed}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	for _, x := range States {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Trigger is a workflow command that may move a problem between states.
+type Trigger string
+
+// Triggers, in the order of DESIGN.md's table.
+const (
+	TriggerAssign   Trigger = "assign"
+	TriggerReassign Trigger = "reassign"
+	TriggerDismiss  Trigger = "dismiss"
+	TriggerAccept   Trigger = "accept"
+	TriggerSubmit   Trigger = "submit"
+	TriggerWithdraw Trigger = "withdraw"
+	TriggerReject   Trigger = "reject"
+	TriggerVerify   Trigger = "verify"
+	TriggerClose    Trigger = "close"
+	TriggerReopen   Trigger = "reopen"
+)
+
+// Triggers lists every trigger.
+var Triggers = []Trigger{
+	TriggerAssign, TriggerReassign, TriggerDismiss, TriggerAccept, TriggerSubmit,
+	TriggerWithdraw, TriggerReject, TriggerVerify, TriggerClose, TriggerReopen,
+}
+
+// Valid reports whether t is a known trigger.
+func (t Trigger) Valid() bool {
+	for _, x := range Triggers {
+		if t == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolution says how a closed problem ended.
+type Resolution string
+
+// Resolutions of a closed problem; empty while it is open.
+const (
+	ResolutionNone      Resolution = ""
+	ResolutionRectified Resolution = "rectified"
+	ResolutionDismissed Resolution = "dismissed"
+)
+
+// Source is where a problem was disclosed (问题来源).
+type Source string
+
+// Sources.
+const (
+	SourceWarningFilm          Source = "warning_film"          // 警示片
+	SourceCentralInspection    Source = "central_inspection"    // 中央生态环境保护督察
+	SourceProvincialInspection Source = "provincial_inspection" // 省级生态环境保护督察
+	SourceAudit                Source = "audit"                 // 审计
+	SourceSelfInspection       Source = "self_inspection"       // 自查
+	SourceOther                Source = "other"                 // 其他
+)
+
+// Sources lists every source.
+var Sources = []Source{
+	SourceWarningFilm, SourceCentralInspection, SourceProvincialInspection,
+	SourceAudit, SourceSelfInspection, SourceOther,
+}
+
+// Valid reports whether s is a known source.
+func (s Source) Valid() bool {
+	for _, x := range Sources {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Role is what a user may do.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin     Role = "admin"     // users, units, tokens
+	RoleBureau    Role = "bureau"    // logs, assigns, dismisses, writes off
+	RoleUnit      Role = "unit"      // a county, zone, department or company officer
+	RoleInspector Role = "inspector" // verifies, rejects, signs off closures
+	RoleViewer    Role = "viewer"    // read-only
+	RoleSystem    Role = "system"    // the server itself (seed loader); never a user's role
+)
+
+// UserRoles lists the roles a user may hold.
+var UserRoles = []Role{RoleAdmin, RoleBureau, RoleUnit, RoleInspector, RoleViewer}
+
+// Valid reports whether r is a role a user may hold.
+func (r Role) Valid() bool {
+	for _, x := range UserRoles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// UnitKind classifies a unit.
+type UnitKind string
+
+// Unit kinds.
+const (
+	UnitCounty     UnitKind = "county"     // 县（市、区）
+	UnitZone       UnitKind = "zone"       // 高新区, 昌南新区
+	UnitDepartment UnitKind = "department" // city departments (市直单位)
+	UnitCompany    UnitKind = "company"    // state-owned companies
+	UnitOffice     UnitKind = "office"     // the leading-group office
+	UnitJudicial   UnitKind = "judicial"   // court, procuratorate
+	UnitOther      UnitKind = "other"
+)
+
+// Unit is an organisation that leads, cooperates in or oversees rectification.
+type Unit struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Kind   UnitKind `json:"kind"`
+	Parent string   `json:"parent,omitempty"`
+}
+
+// Actor is whoever fires a command, as recorded in history.
+type Actor struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Role   Role   `json:"role"`
+	UnitID string `json:"unit_id"`
+}
+
+// User is a person (or service) who may call the API.
+type User struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	UnitID    string    `json:"unit_id"`
+	CreatedAt time.Time `json:"created_at"`
+	Disabled  bool      `json:"disabled,omitempty"`
+}
+
+// Actor returns the user as an actor.
+func (u *User) Actor() Actor {
+	return Actor{ID: u.ID, Name: u.Name, Role: u.Role, UnitID: u.UnitID}
+}
+
+// Token is an API credential; only the SHA-256 of the secret is kept.
+type Token struct {
+	Hash      string    `json:"hash"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// WorkPoint is one numbered item (工作要点) of the city's annual work plan.
+type WorkPoint struct {
+	Number           int      `json:"number"`
+	Section          string   `json:"section"`
+	Title            string   `json:"title"`
+	Text             string   `json:"text"`
+	LeadUnits        []string `json:"lead_units"`
+	CooperatingUnits []string `json:"cooperating_units,omitempty"`
+}

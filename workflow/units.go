@@ -1,0 +1,97 @@
+package workflow
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Units returns every unit, ordered by ID.
+func (s *Service) Units(ctx context.Context) ([]Unit, error) {
+	m, err := s.unitMap(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Collect(maps.Values(m))
+	slices.SortFunc(out, func(a, b Unit) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Unit returns unit id, or CodeNotFound.
+func (s *Service) Unit(ctx context.Context, id string) (Unit, error) {
+	m, err := s.unitMap(ctx, false)
+	if err != nil {
+		return Unit{}, err
+	}
+	u, ok := m[id]
+	if !ok {
+		// Another process (rectify seed, a second replica) may have added it.
+		if m, err = s.unitMap(ctx, true); err != nil {
+			return Unit{}, err
+		}
+		if u, ok = m[id]; !ok {
+			return Unit{}, Errorf(CodeNotFound, "unit %q not found", id)
+		}
+	}
+	return u, nil
+}
+
+// FindUnit returns the unit whose ID or exact Chinese name is ref.
+func (s *Service) FindUnit(ctx context.Context, ref string) (Unit, error) {
+	if u, err := s.Unit(ctx, ref); err == nil {
+		return u, nil
+	}
+	m, err := s.unitMap(ctx, false)
+	if err != nil {
+		return Unit{}, err
+	}
+	for _, u := range m {
+		if u.Name == ref {
+			return u, nil
+		}
+	}
+	return Unit{}, Errorf(CodeNotFound, "no unit has id or name %q", ref)
+}
+
+// PutUnits validates and stores units, replacing those with the same ID.
+func (s *Service) PutUnits(ctx context.Context, units []Unit) error {
+	for _, u := range units {
+		if u.ID == "" || u.Name == "" {
+			return Invalid("units", "a unit needs an id and a name")
+		}
+		switch u.Kind {
+		case UnitCounty, UnitZone, UnitDepartment, UnitCompany, UnitOffice, UnitJudicial, UnitOther:
+		default:
+			return Invalid("kind", "unit %s has unknown kind %q", u.ID, u.Kind)
+		}
+	}
+	if err := s.store.PutUnits(ctx, units); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.units = nil
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Service) unitMap(ctx context.Context, reload bool) (map[string]Unit, error) {
+	s.mu.RLock()
+	m := s.units
+	s.mu.RUnlock()
+	if m != nil && !reload {
+		return m, nil
+	}
+	list, err := s.store.Units(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m = make(map[string]Unit, len(list))
+	for _, u := range list {
+		m[u.ID] = u
+	}
+	s.mu.Lock()
+	s.units = m
+	s.mu.Unlock()
+	return m, nil
+}
