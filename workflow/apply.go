@@ -19,6 +19,7 @@ func newFromEntry(n uint64, e *Entry) *Problem {
 		CountyID:    e.Params.CountyID,
 		WorkPoint:   e.Params.WorkPoint,
 		Location:    e.Params.Location,
+		DedupeKey:   e.Params.DedupeKey,
 		State:       StateFound,
 		CreatedBy:   e.Actor.ID,
 		CreatedAt:   e.At,

@@ -44,4 +44,5 @@ type Params struct {
 	CountyID    string `json:"county_id,omitempty"`
 	WorkPoint   int    `json:"work_point,omitempty"`
 	Location    string `json:"location,omitempty"`
+	DedupeKey   string `json:"dedupe_key,omitempty"`
 }

@@ -47,17 +47,21 @@ func (s *Service) CreateProblem(ctx context.Context, a Actor, in NewProblem) (p 
 		return nil, false, err
 	}
 	county, err := s.Unit(ctx, in.CountyID)
-	if err != nil || (county.Kind != UnitCounty && county.Kind != UnitZone) {
-		return nil, false, Invalid("county_id", "county_id %q is not a county, city, district or zone", in.CountyID)
+	if err != nil || (county.Kind != UnitCounty && county.Kind != UnitZone && county.Kind != UnitCity) {
+		return nil, false, Invalid("county_id", "county_id %q is not a county, city, district or zone (or the city itself, for a city-wide problem)", in.CountyID)
+	}
+	if in.WorkPoint != 0 {
+		if err := s.checkWorkPoint(ctx, in.WorkPoint); err != nil {
+			return nil, false, err
+		}
 	}
 	now := s.clock.Now()
 	e := Entry{At: now, Actor: a, Action: ActionCreate, To: StateFound, Params: Params{
 		Title: in.Title, Description: in.Description, Source: in.Source, SourceRef: in.SourceRef,
-		CountyID: in.CountyID, WorkPoint: in.WorkPoint, Location: in.Location,
+		CountyID: in.CountyID, WorkPoint: in.WorkPoint, Location: in.Location, DedupeKey: in.DedupeKey,
 	}}
 	return s.store.CreateProblem(ctx, in.DedupeKey, func(n uint64) (*Problem, []Entry, error) {
 		p := newFromEntry(n, &e)
-		p.DedupeKey = in.DedupeKey
 		p.CooperatingUnits = []string{}
 		return p, []Entry{e}, nil
 	})

@@ -132,6 +132,7 @@ type UnitKind string
 
 // Unit kinds.
 const (
+	UnitCity       UnitKind = "city"       // the city itself (景德镇市), for city-wide problems
 	UnitCounty     UnitKind = "county"     // 县（市、区）
 	UnitZone       UnitKind = "zone"       // 高新区, 昌南新区
 	UnitDepartment UnitKind = "department" // city departments (市直单位)
@@ -183,6 +184,7 @@ type Token struct {
 type WorkPoint struct {
 	Number           int      `json:"number"`
 	Section          string   `json:"section"`
+	Subsection       string   `json:"subsection,omitempty"`
 	Title            string   `json:"title"`
 	Text             string   `json:"text"`
 	LeadUnits        []string `json:"lead_units"`

@@ -61,7 +61,7 @@ func (s *Service) PutUnits(ctx context.Context, units []Unit) error {
 			return Invalid("units", "a unit needs an id and a name")
 		}
 		switch u.Kind {
-		case UnitCounty, UnitZone, UnitDepartment, UnitCompany, UnitOffice, UnitJudicial, UnitOther:
+		case UnitCity, UnitCounty, UnitZone, UnitDepartment, UnitCompany, UnitOffice, UnitJudicial, UnitOther:
 		default:
 			return Invalid("kind", "unit %s has unknown kind %q", u.ID, u.Kind)
 		}
@@ -94,4 +94,38 @@ func (s *Service) unitMap(ctx context.Context, reload bool) (map[string]Unit, er
 	s.units = m
 	s.mu.Unlock()
 	return m, nil
+}
+
+// WorkPoints returns the work points of the plan, ordered by number.
+func (s *Service) WorkPoints(ctx context.Context) ([]WorkPoint, error) {
+	return s.store.WorkPoints(ctx)
+}
+
+// PutWorkPoints validates and stores work points, replacing those with the
+// same number. Every unit they name must exist.
+func (s *Service) PutWorkPoints(ctx context.Context, wps []WorkPoint) error {
+	for _, wp := range wps {
+		if wp.Number <= 0 || strings.TrimSpace(wp.Title) == "" {
+			return Invalid("work_points", "a work point needs a positive number and a title")
+		}
+		for _, id := range append(slices.Clone(wp.LeadUnits), wp.CooperatingUnits...) {
+			if _, err := s.Unit(ctx, id); err != nil {
+				return Invalid("work_points", "work point %d names unknown unit %q", wp.Number, id)
+			}
+		}
+	}
+	return s.store.PutWorkPoints(ctx, wps)
+}
+
+func (s *Service) checkWorkPoint(ctx context.Context, n int) error {
+	wps, err := s.store.WorkPoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, wp := range wps {
+		if wp.Number == n {
+			return nil
+		}
+	}
+	return Invalid("work_point", "unknown work point %d", n)
 }

@@ -1,0 +1,102 @@
+package workflow
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAuthorize(t *testing.T) {
+	p := &Problem{LeadUnit: "fuliang", CooperatingUnits: []string{"city-eeb"}, SubmittedBy: "u-submitter", VerifiedBy: "u-verifier"}
+	bureau := Actor{ID: "u-b", Role: RoleBureau, UnitID: "city-eeb"}
+	lead := Actor{ID: "u-lead", Role: RoleUnit, UnitID: "fuliang"}
+	coop := Actor{ID: "u-coop", Role: RoleUnit, UnitID: "city-eeb"}
+	other := Actor{ID: "u-other", Role: RoleUnit, UnitID: "leping"}
+	insp := Actor{ID: "u-i", Role: RoleInspector, UnitID: "inspect"}
+	leadInsp := Actor{ID: "u-li", Role: RoleInspector, UnitID: "fuliang"}
+	submitterInsp := Actor{ID: "u-submitter", Role: RoleInspector, UnitID: "inspect"}
+	verifier := Actor{ID: "u-verifier", Role: RoleInspector, UnitID: "inspect"}
+	viewer := Actor{ID: "u-v", Role: RoleViewer, UnitID: "city-eeb"}
+	admin := Actor{ID: "u-a", Role: RoleAdmin, UnitID: "city-eeb"}
+	system := Actor{ID: "system", Role: RoleSystem}
+
+	cases := []struct {
+		trig  Trigger
+		actor Actor
+		ok    bool
+		why   string
+	}{
+		{TriggerAssign, bureau, true, ""},
+		{TriggerAssign, system, true, ""},
+		{TriggerAssign, lead, false, "role unit"},
+		{TriggerAssign, insp, false, "role inspector"},
+		{TriggerAssign, admin, false, "role admin"},
+		{TriggerReassign, bureau, true, ""},
+		{TriggerReassign, viewer, false, "role viewer"},
+		{TriggerDismiss, bureau, true, ""},
+		{TriggerDismiss, insp, false, "role inspector"},
+		{TriggerAccept, lead, true, ""},
+		{TriggerAccept, coop, false, "lead unit"},
+		{TriggerAccept, other, false, "lead unit"},
+		{TriggerAccept, bureau, false, "role bureau"},
+		{TriggerSubmit, lead, true, ""},
+		{TriggerSubmit, coop, false, "lead unit"},
+		{TriggerWithdraw, lead, true, ""},
+		{TriggerWithdraw, other, false, "lead unit"},
+		{TriggerReject, insp, true, ""},
+		{TriggerReject, leadInsp, false, "separation of duties"},
+		{TriggerReject, lead, false, "role unit"},
+		{TriggerVerify, insp, true, ""},
+		{TriggerVerify, leadInsp, false, "separation of duties"},
+		{TriggerVerify, submitterInsp, false, "submitter"},
+		{TriggerVerify, bureau, false, "role bureau"},
+		{TriggerVerify, lead, false, "role unit"},
+		{TriggerClose, insp, true, ""},
+		{TriggerClose, bureau, true, ""},
+		{TriggerClose, verifier, false, "verifier"},
+		{TriggerClose, lead, false, "role unit"},
+		{TriggerClose, viewer, false, "role viewer"},
+		{TriggerReopen, bureau, true, ""},
+		{TriggerReopen, insp, true, ""},
+		{TriggerReopen, lead, false, "role unit"},
+		{TriggerReopen, viewer, false, "role viewer"},
+	}
+	for _, c := range cases {
+		err := authorize(c.trig, c.actor, p)
+		if c.ok {
+			if err != nil {
+				t.Errorf("%s by %s/%s: %v", c.trig, c.actor.Role, c.actor.UnitID, err)
+			}
+			continue
+		}
+		if ErrorCode(err) != CodeForbidden {
+			t.Errorf("%s by %s/%s: got %v, want forbidden", c.trig, c.actor.Role, c.actor.UnitID, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%s by %s/%s: reason %q does not mention %q", c.trig, c.actor.Role, c.actor.UnitID, err, c.why)
+		}
+	}
+}
+
+func TestCanSee(t *testing.T) {
+	p := &Problem{LeadUnit: "fuliang", CooperatingUnits: []string{"city-water"}}
+	cases := []struct {
+		a    Actor
+		want bool
+	}{
+		{Actor{Role: RoleUnit, UnitID: "fuliang"}, true},
+		{Actor{Role: RoleUnit, UnitID: "city-water"}, true},
+		{Actor{Role: RoleUnit, UnitID: "leping"}, false},
+		{Actor{Role: RoleUnit, UnitID: ""}, false},
+		{Actor{Role: RoleBureau}, true},
+		{Actor{Role: RoleInspector}, true},
+		{Actor{Role: RoleViewer}, true},
+		{Actor{Role: RoleAdmin}, true},
+		{Actor{Role: "stranger"}, false},
+	}
+	for _, c := range cases {
+		if got := CanSee(c.a, p); got != c.want {
+			t.Errorf("CanSee(%s/%s) = %v, want %v", c.a.Role, c.a.UnitID, got, c.want)
+		}
+	}
+}
