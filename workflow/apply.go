@@ -101,6 +101,9 @@ func Replay(entries []Entry) (*Problem, error) {
 	p := newFromEntry(n, &entries[0])
 	p.CooperatingUnits = []string{}
 	p.Version = 1
+	if entries[0].Version != 0 {
+		p.Version = entries[0].Version
+	}
 	for i := 1; i < len(entries); i++ {
 		e := &entries[i]
 		if e.Action != ActionNote {
@@ -119,7 +122,15 @@ func Replay(entries []Entry) (*Problem, error) {
 			}
 		}
 		applyEffects(p, e)
-		p.Version++
+		// Several entries of one command share its version.
+		if e.Version != 0 {
+			if e.Version < p.Version {
+				return nil, fmt.Errorf("entry %d: version %d goes back from %d", e.Seq, e.Version, p.Version)
+			}
+			p.Version = e.Version
+		} else {
+			p.Version++
+		}
 	}
 	return p, nil
 }

@@ -1,0 +1,145 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// u64 returns n as an 8-byte big-endian key.
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+// indexPrefix returns the key prefix of every problem indexed under value.
+func indexPrefix(value string) []byte {
+	b := make([]byte, 0, len(value)+1+8)
+	b = append(b, value...)
+	return append(b, 0)
+}
+
+// indexKey returns value ‖ 0x00 ‖ n, so that the problems indexed under one
+// value sort in creation order.
+func indexKey(value string, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(indexPrefix(value), n)
+}
+
+// deadlineKey returns the deadline's unix seconds ‖ n; deadlines before 1970
+// (which the domain refuses anyway) sort first.
+func deadlineKey(t time.Time, n uint64) []byte {
+	secs := max(t.Unix(), 0)
+	b := make([]byte, 0, 16)
+	b = binary.BigEndian.AppendUint64(b, uint64(secs))
+	return binary.BigEndian.AppendUint64(b, n)
+}
+
+// historyKey returns problem number ‖ seq, the key of the per-problem history
+// index.
+func historyKey(n, seq uint64) []byte {
+	b := make([]byte, 0, 16)
+	b = binary.BigEndian.AppendUint64(b, n)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+// indexEntry is one key of one secondary index bucket.
+type indexEntry struct {
+	bucket string
+	key    string
+}
+
+// indexEntries returns the secondary index keys of problem number n.
+func indexEntries(p *workflow.Problem, n uint64) map[indexEntry]struct{} {
+	m := make(map[indexEntry]struct{}, 4+len(p.CooperatingUnits))
+	add := func(bucket []byte, key []byte) {
+		m[indexEntry{bucket: string(bucket), key: string(key)}] = struct{}{}
+	}
+	if p.State != "" {
+		add(bucketByState, indexKey(string(p.State), n))
+	}
+	if p.LeadUnit != "" {
+		add(bucketByLeadUnit, indexKey(p.LeadUnit, n))
+	}
+	if p.CountyID != "" {
+		add(bucketByCounty, indexKey(p.CountyID, n))
+	}
+	for _, u := range p.Units() {
+		if u != "" {
+			add(bucketByUnit, indexKey(u, n))
+		}
+	}
+	if p.Deadline != nil {
+		add(bucketByDeadline, deadlineKey(*p.Deadline, n))
+	}
+	return m
+}
+
+// updateIndexes moves problem number n's index keys from those of old to those
+// of p, deleting and putting only the keys that changed. old is nil for a new
+// problem.
+func updateIndexes(tx *bbolt.Tx, n uint64, old, p *workflow.Problem) error {
+	var before map[indexEntry]struct{}
+	if old != nil {
+		before = indexEntries(old, n)
+	}
+	after := indexEntries(p, n)
+	for e := range before {
+		if _, keep := after[e]; keep {
+			continue
+		}
+		if err := tx.Bucket([]byte(e.bucket)).Delete([]byte(e.key)); err != nil {
+			return fmt.Errorf("bolt: delete %s key of problem %d: %w", e.bucket, n, err)
+		}
+	}
+	for e := range after {
+		if _, had := before[e]; had {
+			continue
+		}
+		if err := tx.Bucket([]byte(e.bucket)).Put([]byte(e.key), []byte{}); err != nil {
+			return fmt.Errorf("bolt: put %s key of problem %d: %w", e.bucket, n, err)
+		}
+	}
+	return nil
+}
+
+// scanIndex calls fn with the number of every problem indexed under prefix,
+// in creation order, starting after problem number after, until fn returns
+// stop or an error.
+func scanIndex(b *bbolt.Bucket, prefix []byte, after uint64, fn func(n uint64) (stop bool, err error)) error {
+	c := b.Cursor()
+	seek := binary.BigEndian.AppendUint64(bytes.Clone(prefix), after+1)
+	for k, _ := c.Seek(seek); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		// A longer key belongs to another value that merely starts with
+		// this one's bytes and separator.
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		stop, err := fn(binary.BigEndian.Uint64(k[len(prefix):]))
+		if err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+// chooseIndex returns the most selective index bucket f can use and the key
+// prefix of its value, or a nil bucket when f names no indexed field.
+func chooseIndex(tx *bbolt.Tx, f *workflow.ProblemFilter) (*bbolt.Bucket, []byte) {
+	switch {
+	case f.Unit != "":
+		return tx.Bucket(bucketByUnit), indexPrefix(f.Unit)
+	case f.LeadUnit != "":
+		return tx.Bucket(bucketByLeadUnit), indexPrefix(f.LeadUnit)
+	case f.County != "":
+		return tx.Bucket(bucketByCounty), indexPrefix(f.County)
+	case f.State != "":
+		return tx.Bucket(bucketByState), indexPrefix(string(f.State))
+	}
+	return nil, nil
+}

@@ -1,0 +1,334 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// errDeduplicated aborts CreateProblem's transaction when the dedupe key
+// already names a problem, so that nothing is committed.
+var errDeduplicated = errors.New("bolt: deduplicated")
+
+func notFound(id string) error {
+	return workflow.Errorf(workflow.CodeNotFound, "problem %s not found", id)
+}
+
+// CreateProblem allocates the next problem number, calls build with it and
+// writes the problem at version 1 with its history entries and indexes, all in
+// one write transaction. A dedupe key already used returns that problem with
+// created false and writes nothing; an error from build is returned as is.
+func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(n uint64) (*workflow.Problem, []workflow.Entry, error)) (*workflow.Problem, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	var out *workflow.Problem
+	err := s.update(func(tx *bbolt.Tx) error {
+		if dedupeKey != "" {
+			if v := tx.Bucket(bucketDedupe).Get([]byte(dedupeKey)); v != nil {
+				p, err := getProblem(tx, binary.BigEndian.Uint64(v))
+				if err != nil {
+					return err
+				}
+				if p == nil {
+					return fmt.Errorf("bolt: dedupe key %q names a missing problem", dedupeKey)
+				}
+				out = p
+				return errDeduplicated
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		var n uint64 = 1
+		if v := meta.Get(keyProblemCounter); v != nil {
+			n = binary.BigEndian.Uint64(v) + 1
+		}
+		built, entries, err := build(n)
+		if err != nil {
+			return err
+		}
+		if built == nil {
+			return fmt.Errorf("bolt: build returned no problem for number %d", n)
+		}
+		if built.ID != workflow.ProblemID(n) {
+			return fmt.Errorf("bolt: build returned problem %q for number %d", built.ID, n)
+		}
+		p := built.Clone()
+		p.Version = 1
+		if err := meta.Put(keyProblemCounter, u64(n)); err != nil {
+			return fmt.Errorf("bolt: write problem counter: %w", err)
+		}
+		if err := putProblem(tx, n, p); err != nil {
+			return err
+		}
+		if dedupeKey != "" {
+			if err := tx.Bucket(bucketDedupe).Put([]byte(dedupeKey), u64(n)); err != nil {
+				return fmt.Errorf("bolt: write dedupe key of problem %d: %w", n, err)
+			}
+		}
+		if err := updateIndexes(tx, n, nil, p); err != nil {
+			return err
+		}
+		if err := appendEntries(tx, n, p.Version, entries); err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	switch {
+	case errors.Is(err, errDeduplicated):
+		return out, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// UpdateProblem reads problem id in one write transaction and calls apply with
+// a private copy of it. If apply succeeds, the record is written at its
+// version plus one together with the returned entries and the index keys that
+// changed; if it fails, nothing is written and its error is returned as is.
+func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*workflow.Problem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		return nil, notFound(id)
+	}
+	var out *workflow.Problem
+	err := s.update(func(tx *bbolt.Tx) error {
+		old, err := getProblem(tx, n)
+		if err != nil {
+			return err
+		}
+		if old == nil {
+			return notFound(id)
+		}
+		p := old.Clone()
+		entries, err := apply(p)
+		if err != nil {
+			return err
+		}
+		if p.ID != old.ID {
+			return fmt.Errorf("bolt: apply changed the id of problem %s to %q", old.ID, p.ID)
+		}
+		p.Version = old.Version + 1
+		if err := putProblem(tx, n, p); err != nil {
+			return err
+		}
+		if err := updateIndexes(tx, n, old, p); err != nil {
+			return err
+		}
+		if err := appendEntries(tx, n, p.Version, entries); err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Problem returns problem id; an id rectify did not issue is not found.
+func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		return nil, notFound(id)
+	}
+	var p *workflow.Problem
+	err := s.view(func(tx *bbolt.Tx) error {
+		var err error
+		p, err = getProblem(tx, n)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, notFound(id)
+	}
+	return p, nil
+}
+
+// Problems returns the problems matching f in creation order, at most f.Limit
+// (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
+// the cursor of the next page. It walks the most selective index f names
+// (unit, lead unit, county, state), or every problem when it names none.
+func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = workflow.DefaultLimit
+	}
+	var after uint64
+	if f.Cursor != "" {
+		var ok bool
+		if after, ok = workflow.ParseProblemID(f.Cursor); !ok {
+			return nil, "", workflow.Invalid("cursor", "bad cursor %q", f.Cursor)
+		}
+	}
+	items := []*workflow.Problem{}
+	if after == math.MaxUint64 {
+		return items, "", nil
+	}
+	err := s.view(func(tx *bbolt.Tx) error {
+		// Collect one more than the page to learn whether another follows.
+		visit := func(n uint64) (bool, error) {
+			p, err := getProblem(tx, n)
+			if err != nil {
+				return true, err
+			}
+			if p == nil {
+				return true, fmt.Errorf("bolt: an index names missing problem %d", n)
+			}
+			if f.Match(p) {
+				items = append(items, p)
+			}
+			return len(items) > limit, nil
+		}
+		if b, prefix := chooseIndex(tx, &f); b != nil {
+			return scanIndex(b, prefix, after, visit)
+		}
+		c := tx.Bucket(bucketProblems).Cursor()
+		for k, _ := c.Seek(u64(after + 1)); k != nil; k, _ = c.Next() {
+			if stop, err := visit(binary.BigEndian.Uint64(k)); err != nil || stop {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = items[limit-1].ID
+	}
+	return items, next, nil
+}
+
+// History returns problem id's entries in order.
+func (s *Store) History(ctx context.Context, id string) ([]workflow.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		return nil, notFound(id)
+	}
+	entries := []workflow.Entry{}
+	err := s.view(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketProblems).Get(u64(n)) == nil {
+			return notFound(id)
+		}
+		hist := tx.Bucket(bucketHistory)
+		prefix := u64(n)
+		c := tx.Bucket(bucketProblemHistory).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			v := hist.Get(k[8:])
+			if v == nil {
+				return fmt.Errorf("bolt: history entry %d of problem %s is missing", binary.BigEndian.Uint64(k[8:]), id)
+			}
+			var e workflow.Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("bolt: decode history entry %d: %w", binary.BigEndian.Uint64(k[8:]), err)
+			}
+			entries = append(entries, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// DueBy returns the IDs of the problems whose deadline is at or before t,
+// earliest deadline first, walking the deadline index. It is the deadline
+// scanner's query; it does not look at states, so the caller filters.
+func (s *Store) DueBy(ctx context.Context, t time.Time) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	limit := u64(uint64(max(t.Unix(), 0)))
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketByDeadline).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
+			ids = append(ids, workflow.ProblemID(binary.BigEndian.Uint64(k[8:])))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// getProblem decodes problem number n, or returns nil when there is none. The
+// result is a fresh value that outlives tx.
+func getProblem(tx *bbolt.Tx, n uint64) (*workflow.Problem, error) {
+	v := tx.Bucket(bucketProblems).Get(u64(n))
+	if v == nil {
+		return nil, nil
+	}
+	var p workflow.Problem
+	if err := json.Unmarshal(v, &p); err != nil {
+		return nil, fmt.Errorf("bolt: decode problem %d: %w", n, err)
+	}
+	return &p, nil
+}
+
+func putProblem(tx *bbolt.Tx, n uint64, p *workflow.Problem) error {
+	v, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("bolt: encode problem %d: %w", n, err)
+	}
+	if err := tx.Bucket(bucketProblems).Put(u64(n), v); err != nil {
+		return fmt.Errorf("bolt: write problem %d: %w", n, err)
+	}
+	return nil
+}
+
+// appendEntries appends entries to the history of problem number n, each with
+// the next global sequence number, the problem's ID and its version.
+func appendEntries(tx *bbolt.Tx, n, version uint64, entries []workflow.Entry) error {
+	hist := tx.Bucket(bucketHistory)
+	hist.FillPercent = appendFillPercent
+	idx := tx.Bucket(bucketProblemHistory)
+	for _, e := range entries {
+		seq, err := hist.NextSequence()
+		if err != nil {
+			return fmt.Errorf("bolt: next history sequence: %w", err)
+		}
+		e.Seq, e.ProblemID, e.Version = seq, workflow.ProblemID(n), version
+		v, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("bolt: encode history entry of problem %d: %w", n, err)
+		}
+		if err := hist.Put(u64(seq), v); err != nil {
+			return fmt.Errorf("bolt: write history entry %d: %w", seq, err)
+		}
+		if err := idx.Put(historyKey(n, seq), []byte{}); err != nil {
+			return fmt.Errorf("bolt: write history index of problem %d: %w", n, err)
+		}
+	}
+	return nil
+}

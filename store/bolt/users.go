@@ -1,0 +1,108 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// CreateUser stores a new user and its first token in one write transaction.
+// A user ID already taken, or a token hash already stored, is CodeConflict.
+// The token's UserID, if empty, is set to the user's.
+func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if t.UserID == "" {
+		t.UserID = u.ID
+	}
+	switch {
+	case u.ID == "":
+		return workflow.Invalid("id", "a user needs an id")
+	case t.Hash == "":
+		return workflow.Invalid("hash", "a token needs a hash")
+	case t.UserID != u.ID:
+		return workflow.Invalid("user_id", "the token of user %s names user %s", u.ID, t.UserID)
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		if users.Get([]byte(u.ID)) != nil {
+			return workflow.Errorf(workflow.CodeConflict, "user %s already exists", u.ID)
+		}
+		if err := putJSON(users, []byte(u.ID), u); err != nil {
+			return fmt.Errorf("bolt: write user %s: %w", u.ID, err)
+		}
+		return putToken(tx, t)
+	})
+}
+
+// AddToken stores another token for an existing user; a missing user is
+// CodeNotFound and a token hash already stored is CodeConflict.
+func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if t.Hash == "" {
+		return workflow.Invalid("hash", "a token needs a hash")
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		if t.UserID == "" || tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
+			return workflow.Errorf(workflow.CodeNotFound, "user %s not found", t.UserID)
+		}
+		return putToken(tx, t)
+	})
+}
+
+func putToken(tx *bbolt.Tx, t workflow.Token) error {
+	tokens := tx.Bucket(bucketTokens)
+	if tokens.Get([]byte(t.Hash)) != nil {
+		return workflow.Errorf(workflow.CodeConflict, "token already exists")
+	}
+	if err := putJSON(tokens, []byte(t.Hash), t); err != nil {
+		return fmt.Errorf("bolt: write token of user %s: %w", t.UserID, err)
+	}
+	return nil
+}
+
+// UserByToken returns the user whose token has SHA-256 hash; an unknown hash
+// is CodeNotFound.
+func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if hash == "" {
+		return nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+	}
+	var u workflow.User
+	err := s.view(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketTokens).Get([]byte(hash))
+		if v == nil {
+			return workflow.Errorf(workflow.CodeNotFound, "token not found")
+		}
+		var t workflow.Token
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("bolt: decode token: %w", err)
+		}
+		v = tx.Bucket(bucketUsers).Get([]byte(t.UserID))
+		if v == nil {
+			return workflow.Errorf(workflow.CodeNotFound, "token not found")
+		}
+		if err := json.Unmarshal(v, &u); err != nil {
+			return fmt.Errorf("bolt: decode user %s: %w", t.UserID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// Users returns every user, ordered by ID.
+func (s *Store) Users(ctx context.Context) ([]workflow.User, error) {
+	return list[workflow.User](ctx, s, bucketUsers)
+}
