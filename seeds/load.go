@@ -1,0 +1,91 @@
+package seeds
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// Report says what Load did.
+type Report struct {
+	Units            int `json:"units"`             // units upserted
+	WorkPoints       int `json:"work_points"`       // work points upserted
+	ProblemsCreated  int `json:"problems_created"`  // problems logged by this run
+	ProblemsSkipped  int `json:"problems_skipped"`  // problems found already logged (by their dedupe key)
+	ProblemsAssigned int `json:"problems_assigned"` // problems this run assigned (lead unit and deadline from the document)
+}
+
+// SystemActor is the actor the loader records in history: the server itself,
+// acting as the city bureau.
+func SystemActor() workflow.Actor {
+	return workflow.Actor{ID: "system", Name: "种子数据", Role: workflow.RoleSystem, UnitID: BureauUnitID}
+}
+
+// Load writes the seed data through svc, idempotently. Units and work points
+// are upserted. Each problem is created with its dedupe key; one that exists
+// already is skipped and left as it is, so the bureau's later changes are never
+// overwritten. A problem the document gives a lead unit and a deadline is
+// assigned right after it is created; if an earlier run created it but stopped
+// before assigning it (it is still found at version 1, untouched), this run
+// assigns it. History times come from svc's clock.
+func Load(ctx context.Context, svc *workflow.Service) (Report, error) {
+	d, err := embedded()
+	if err != nil {
+		return Report{}, err
+	}
+	return load(ctx, svc, d)
+}
+
+func load(ctx context.Context, svc *workflow.Service, d *dataset) (Report, error) {
+	var r Report
+	units := make([]workflow.Unit, len(d.units))
+	for i, u := range d.units {
+		units[i] = u.Unit
+	}
+	if err := svc.PutUnits(ctx, units); err != nil {
+		return r, fmt.Errorf("seeds: units: %w", err)
+	}
+	r.Units = len(units)
+
+	wps := make([]workflow.WorkPoint, len(d.workPoints))
+	for i, w := range d.workPoints {
+		wps[i] = w.Stored()
+	}
+	if err := svc.PutWorkPoints(ctx, wps); err != nil {
+		return r, fmt.Errorf("seeds: work points: %w", err)
+	}
+	r.WorkPoints = len(wps)
+
+	actor := SystemActor()
+	for _, sp := range d.problems {
+		p, created, err := svc.CreateProblem(ctx, actor, sp.NewProblem())
+		if err != nil {
+			return r, fmt.Errorf("seeds: problem %s: %w", sp.Key, err)
+		}
+		if created {
+			r.ProblemsCreated++
+		} else {
+			r.ProblemsSkipped++
+		}
+		prm, assign, err := sp.Assignment()
+		if err != nil {
+			return r, err
+		}
+		// Assign what this run created, or what an interrupted run created and
+		// nobody has touched since; never re-assign anything else.
+		if !assign || p.State != workflow.StateFound || (!created && p.Version != 1) {
+			continue
+		}
+		_, err = svc.Fire(ctx, actor, p.ID, workflow.Command{Trigger: workflow.TriggerAssign, Params: prm, IfVersion: p.Version})
+		switch code := workflow.ErrorCode(err); {
+		case err == nil:
+			r.ProblemsAssigned++
+		case !created && (code == workflow.CodePreconditionFailed || code == workflow.CodeConflict):
+			// Someone changed it meanwhile: theirs wins.
+		default:
+			return r, fmt.Errorf("seeds: assign problem %s (%s): %w", p.ID, sp.Key, err)
+		}
+	}
+	return r, nil
+}
