@@ -1,0 +1,233 @@
+// Package api is rectify's HTTP interface: an echo v4 server whose handlers
+// translate between HTTP and the workflow package and never touch a store.
+// Errors are RFC 9457 application/problem+json bodies whose code comes from
+// one table (errors.go); every route is described by the embedded OpenAPI
+// document served at /api/v1/openapi.json.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// DefaultBodyLimit is the largest request body accepted when Config.BodyLimit
+// is not set.
+const DefaultBodyLimit int64 = 1 << 20
+
+// Config configures the HTTP server.
+type Config struct {
+	// Service runs the workflow; required.
+	Service *workflow.Service
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// Metrics records request, transition and refusal metrics; nil records nothing.
+	Metrics *Metrics
+	// Gatherer is what /metrics exposes; nil means prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// BodyLimit is the largest request body in bytes; 0 means DefaultBodyLimit.
+	// A larger body is refused with 413 and code too_large.
+	BodyLimit int64
+	// Ready reports whether the server may take traffic (/readyz); nil means
+	// always ready.
+	Ready func(context.Context) error
+}
+
+// server holds what the handlers need.
+type server struct {
+	svc     *workflow.Service
+	log     *slog.Logger
+	metrics *Metrics
+	gather  prometheus.Gatherer
+	limit   int64
+	ready   func(context.Context) error
+}
+
+// New returns the echo instance serving rectify's API with every route
+// registered. It panics if cfg.Service is nil.
+func New(cfg Config) *echo.Echo {
+	if cfg.Service == nil {
+		panic("api: Config.Service is nil")
+	}
+	s := &server{
+		svc:     cfg.Service,
+		log:     cfg.Logger,
+		metrics: cfg.Metrics,
+		gather:  cfg.Gatherer,
+		limit:   cfg.BodyLimit,
+		ready:   cfg.Ready,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.gather == nil {
+		s.gather = prometheus.DefaultGatherer
+	}
+	if s.limit <= 0 {
+		s.limit = DefaultBodyLimit
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	// echo's default RealIP trusts X-Forwarded-For; rectify is reached
+	// directly, so the peer address is the client.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.observe, s.recover, s.limitBody)
+	s.routes(e)
+	return e
+}
+
+// Context keys.
+const (
+	keyRequestID = "rectify.request_id"
+	keyUser      = "rectify.user"
+)
+
+// requestID takes a well-formed X-Request-ID from the client or makes one,
+// and echoes it in the response.
+func (s *server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(keyRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// validRequestID accepts short IDs of safe characters, so that a client's ID
+// cannot forge log lines.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// observe writes the response for a handler error, then logs the request
+// and records its metrics. It is the only place that logs the real error of
+// a 500.
+func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		d := time.Since(start)
+		req := c.Request()
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" || err == echo.ErrNotFound {
+			route = "unmatched" // keep raw URLs out of labels
+		}
+		s.metrics.observeRequest(req.Method, route, status, d)
+		attrs := []slog.Attr{
+			slog.String("method", req.Method),
+			slog.String("route", route),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("latency", d),
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("ip", c.RealIP()),
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+		}
+		s.log.LogAttrs(req.Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+func requestIDOf(c echo.Context) string {
+	id, _ := c.Get(keyRequestID).(string)
+	return id
+}
+
+// recover turns a handler panic into an internal error carrying the stack.
+func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}()
+		return next(c)
+	}
+}
+
+// limitBody refuses bodies over the limit: at once when Content-Length says
+// so, otherwise when the decoder reads past it (http.MaxBytesError).
+func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > s.limit {
+			return tooLarge(s.limit)
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.limit)
+		return next(c)
+	}
+}
+
+// authenticate requires "Authorization: Bearer <token>" and stores the user.
+func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		scheme, token, ok := strings.Cut(h, " ")
+		if h == "" {
+			return apiError(workflow.CodeUnauthorized, "", "missing Authorization: Bearer token")
+		}
+		token = strings.TrimSpace(token)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return apiError(workflow.CodeUnauthorized, "", "the Authorization header must be: Bearer <token>")
+		}
+		u, err := s.svc.Authenticate(c.Request().Context(), token)
+		if err != nil {
+			return err
+		}
+		c.Set(keyUser, u)
+		return next(c)
+	}
+}
+
+// actor returns the authenticated caller.
+func actor(c echo.Context) workflow.Actor {
+	u, ok := c.Get(keyUser).(*workflow.User)
+	if !ok {
+		// Only reachable if a route forgot the auth middleware.
+		panic(errors.New("api: route without authentication"))
+	}
+	return u.Actor()
+}

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// Error codes the API adds to the domain's for conditions only HTTP knows.
+const (
+	CodeMethodNotAllowed workflow.Code = "method_not_allowed" // 405
+	CodeTooLarge         workflow.Code = "too_large"          // 413: body over Config.BodyLimit
+	CodeUnavailable      workflow.Code = "unavailable"        // 503: /readyz says not ready
+)
+
+// statusOf is the one table from error code to HTTP status.
+var statusOf = map[workflow.Code]int{
+	workflow.CodeInvalid:            http.StatusBadRequest,
+	workflow.CodeUnauthorized:       http.StatusUnauthorized,
+	workflow.CodeForbidden:          http.StatusForbidden,
+	workflow.CodeNotFound:           http.StatusNotFound,
+	CodeMethodNotAllowed:            http.StatusMethodNotAllowed,
+	workflow.CodeConflict:           http.StatusConflict,
+	workflow.CodePreconditionFailed: http.StatusPreconditionFailed,
+	CodeTooLarge:                    http.StatusRequestEntityTooLarge,
+	workflow.CodeInternal:           http.StatusInternalServerError,
+	CodeUnavailable:                 http.StatusServiceUnavailable,
+}
+
+// mimeProblem is the media type of RFC 9457 problem details.
+const mimeProblem = "application/problem+json"
+
+// problemDetail is an RFC 9457 problem body with rectify's extension members.
+type problemDetail struct {
+	Type              string             `json:"type"`
+	Title             string             `json:"title"`
+	Status            int                `json:"status"`
+	Detail            string             `json:"detail"`
+	Code              workflow.Code      `json:"code"`
+	Instance          string             `json:"instance,omitempty"`
+	Field             string             `json:"field,omitempty"`
+	State             workflow.State     `json:"state,omitempty"`
+	PermittedTriggers []workflow.Trigger `json:"permitted_triggers,omitzero"`
+}
+
+// apiError builds a domain error for conditions found in api/ itself.
+func apiError(code workflow.Code, field, msg string) *workflow.Error {
+	return &workflow.Error{Code: code, Field: field, Message: msg}
+}
+
+// classify turns any handler error into a domain error; anything unknown is
+// internal, and its message is never shown.
+func classify(err error) *workflow.Error {
+	var we *workflow.Error
+	if errors.As(err, &we) {
+		if _, ok := statusOf[we.Code]; ok {
+			return we
+		}
+		return apiError(workflow.CodeInternal, "", "internal error")
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(mbe.Limit)
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return apiError(workflow.CodeNotFound, "", "no such route")
+		case http.StatusMethodNotAllowed:
+			return apiError(CodeMethodNotAllowed, "", "method not allowed on this route")
+		case http.StatusRequestEntityTooLarge:
+			return apiError(CodeTooLarge, "", "request body too large")
+		}
+		for code, status := range statusOf {
+			if status == he.Code && status < 500 {
+				return apiError(code, "", http.StatusText(status))
+			}
+		}
+	}
+	return apiError(workflow.CodeInternal, "", "internal error")
+}
+
+// handleError is the echo HTTPErrorHandler: every error becomes an RFC 9457
+// application/problem+json response. Internal errors are logged by the
+// request logger (observe), never shown.
+func (s *server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	we := classify(err)
+	status := statusOf[we.Code]
+	msg := we.Message
+	if we.Code == workflow.CodeInternal {
+		msg = "internal error"
+	}
+	body := problemDetail{
+		Type:     "urn:rectify:error:" + string(we.Code),
+		Title:    http.StatusText(status),
+		Status:   status,
+		Detail:   msg,
+		Code:     we.Code,
+		Instance: c.Request().URL.Path,
+		Field:    we.Field,
+		State:    we.State,
+	}
+	if we.Code == workflow.CodeConflict && we.State != "" {
+		body.PermittedTriggers = we.Permitted
+		if body.PermittedTriggers == nil {
+			body.PermittedTriggers = []workflow.Trigger{}
+		}
+	}
+	h := c.Response().Header()
+	if status == http.StatusUnauthorized {
+		challenge := `Bearer realm="rectify"`
+		if c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+			challenge += `, error="invalid_token"` // RFC 6750 section 3.1
+		}
+		h.Set(echo.HeaderWWWAuthenticate, challenge)
+	}
+	s.metrics.refusal(string(we.Code))
+	h.Set(echo.HeaderContentType, mimeProblem)
+	h.Set("X-Content-Type-Options", "nosniff")
+	c.Response().WriteHeader(status)
+	if c.Request().Method == http.MethodHead {
+		return
+	}
+	if err := json.NewEncoder(c.Response()).Encode(body); err != nil {
+		s.log.Debug("writing problem response", "err", err)
+	}
+}
+
+func tooLarge(limit int64) *workflow.Error {
+	return apiError(CodeTooLarge, "", "request body is larger than "+formatBytes(limit))
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}

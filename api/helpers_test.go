@@ -1,0 +1,239 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jdz-eco/rectify/api"
+	"github.com/jdz-eco/rectify/store/bolt"
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+var t0 = time.Date(2021, 6, 24, 9, 0, 0, 0, time.UTC)
+
+// faultyStore is the real bolt store with one injectable fault.
+type faultyStore struct {
+	workflow.Store
+	failProblem error
+}
+
+func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
+	if s.failProblem != nil {
+		return nil, s.failProblem
+	}
+	return s.Store.Problem(ctx, id)
+}
+
+// env is one server on a fresh bolt file, with a user per role.
+type env struct {
+	t      *testing.T
+	e      *echo.Echo
+	svc    *workflow.Service
+	store  *faultyStore
+	clock  *workflow.ManualClock
+	reg    *prometheus.Registry
+	logs   *bytes.Buffer
+	tokens map[string]string
+	users  map[string]*workflow.User
+	ready  error
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := api.NewMetrics(reg)
+	st, err := bolt.Open(t.TempDir()+"/rectify.db", bolt.Options{ObserveCommit: m.ObserveCommit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v := &env{t: t, store: &faultyStore{Store: st}, clock: workflow.NewManualClock(t0), reg: reg,
+		logs: &bytes.Buffer{}, tokens: map[string]string{}, users: map[string]*workflow.User{}}
+	v.svc = workflow.NewService(v.store, v.clock)
+	ctx := context.Background()
+	err = v.svc.PutUnits(ctx, []workflow.Unit{
+		{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty},
+		{ID: "leping", Name: "乐平市", Kind: workflow.UnitCounty},
+		{ID: "city-eeb", Name: "市生态环境局", Kind: workflow.UnitDepartment},
+		{ID: "city-water", Name: "市水利局", Kind: workflow.UnitDepartment},
+		{ID: "inspect", Name: "领导小组办公室", Kind: workflow.UnitOffice},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.svc.PutWorkPoints(ctx, []workflow.WorkPoint{
+		{Number: 7, Section: "加强尾矿库治理", Title: "尾矿库污染治理", Text: "开展尾矿库污染治理", LeadUnits: []string{"city-eeb"}, CooperatingUnits: []string{"fuliang", "leping"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := workflow.Actor{ID: "system", Name: "系统", Role: workflow.RoleSystem}
+	for _, u := range []struct {
+		key, name string
+		role      workflow.Role
+		unit      string
+	}{
+		{"admin", "管理员", workflow.RoleAdmin, "city-eeb"},
+		{"bureau", "局办", workflow.RoleBureau, "city-eeb"},
+		{"fuliang", "浮梁县干部", workflow.RoleUnit, "fuliang"},
+		{"leping", "乐平市干部", workflow.RoleUnit, "leping"},
+		{"water", "水利局干部", workflow.RoleUnit, "city-water"},
+		{"inspector", "验收员", workflow.RoleInspector, "inspect"},
+		{"inspector2", "复核员", workflow.RoleInspector, "inspect"},
+		{"fl-inspector", "浮梁县检查员", workflow.RoleInspector, "fuliang"},
+		{"viewer", "市领导", workflow.RoleViewer, "city-eeb"},
+	} {
+		user, token, err := v.svc.CreateUser(ctx, sys, workflow.NewUser{Name: u.name, Role: u.role, UnitID: u.unit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.tokens[u.key], v.users[u.key] = token, user
+	}
+	v.e = api.New(api.Config{
+		Service:  v.svc,
+		Logger:   slog.New(slog.NewJSONHandler(v.logs, nil)),
+		Metrics:  m,
+		Gatherer: reg,
+		Ready:    func(context.Context) error { return v.ready },
+	})
+	return v
+}
+
+// do sends a request as user who ("" for none). body is a string sent as is,
+// an io.Reader (sent without Content-Length), or a value marshalled to JSON.
+// hdr is header name/value pairs.
+func (v *env) do(method, path, who string, body any, hdr ...string) *httptest.ResponseRecorder {
+	v.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case io.Reader:
+		r = b
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+v.tokens[who])
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	v.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// ok checks the status of a successful call and decodes its JSON body.
+func (v *env) ok(rec *httptest.ResponseRecorder, status int) map[string]any {
+	v.t.Helper()
+	if rec.Code != status {
+		v.t.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		v.t.Fatalf("Content-Type %q, want application/json", ct)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+		v.t.Fatalf("decoding %s: %v", rec.Body, err)
+	}
+	return m
+}
+
+// problemBody is an RFC 9457 body as a client reads it.
+type problemBody struct {
+	Type              string   `json:"type"`
+	Title             string   `json:"title"`
+	Status            int      `json:"status"`
+	Detail            string   `json:"detail"`
+	Code              string   `json:"code"`
+	Instance          string   `json:"instance"`
+	Field             string   `json:"field"`
+	State             string   `json:"state"`
+	PermittedTriggers []string `json:"permitted_triggers"`
+}
+
+// fails checks a problem+json response with status and code.
+func (v *env) fails(rec *httptest.ResponseRecorder, status int, code string) problemBody {
+	v.t.Helper()
+	if rec.Code != status {
+		v.t.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		v.t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	dec := json.NewDecoder(rec.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		v.t.Fatalf("decoding problem: %v", err)
+	}
+	if p.Status != status || p.Code != code || p.Type != "urn:rectify:error:"+code || p.Title != http.StatusText(status) || p.Detail == "" {
+		v.t.Fatalf("problem %+v, want status %d code %s", p, status, code)
+	}
+	return p
+}
+
+// create logs a problem in 浮梁县 as the bureau and returns its id.
+func (v *env) create(title string) string {
+	v.t.Helper()
+	m := v.ok(v.do("POST", "/api/v1/problems", "bureau", map[string]any{
+		"title": title, "description": "浮梁县茅棚店锡矿尾矿库", "source": "self_inspection",
+		"county_id": "fuliang", "work_point": 7,
+	}), http.StatusCreated)
+	return m["id"].(string)
+}
+
+// fire fires trigger with params as who and expects 200.
+func (v *env) fire(id, who, trigger string, params map[string]any) map[string]any {
+	v.t.Helper()
+	body := map[string]any{"trigger": trigger}
+	for k, x := range params {
+		body[k] = x
+	}
+	v.clock.Advance(time.Hour)
+	return v.ok(v.do("POST", "/api/v1/problems/"+id+"/transitions", who, body), http.StatusOK)
+}
+
+// assigned creates a problem led by 浮梁县 with 市水利局 cooperating.
+func (v *env) assigned() string {
+	v.t.Helper()
+	id := v.create("尾矿库污染隐患")
+	v.fire(id, "bureau", "assign", map[string]any{"lead_unit": "fuliang", "deadline": "2021-12-31", "cooperating_units": []string{"city-water"}})
+	return id
+}
+
+// snapshot is what must not change when a request is refused.
+type snapshot struct {
+	version float64
+	history int
+	etag    string
+}
+
+func (v *env) snapshot(id string) snapshot {
+	v.t.Helper()
+	rec := v.do("GET", "/api/v1/problems/"+id, "bureau", nil)
+	p := v.ok(rec, http.StatusOK)
+	h := v.ok(v.do("GET", "/api/v1/problems/"+id+"/history", "bureau", nil), http.StatusOK)
+	return snapshot{version: p["version"].(float64), history: len(h["items"].([]any)), etag: rec.Header().Get("ETag")}
+}

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the server's Prometheus collectors. A nil *Metrics records
+// nothing, so every method is safe to call on it.
+type Metrics struct {
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	transitions *prometheus.CounterVec
+	refusals    *prometheus.CounterVec
+	commit      prometheus.Histogram
+}
+
+// NewMetrics creates the collectors and registers them with reg; a nil reg
+// leaves them unregistered. It panics if a collector is already registered.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rectify_http_requests_total",
+			Help: "HTTP requests served, by method, route pattern and status code.",
+		}, []string{"method", "route", "status"}),
+		latency: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rectify_http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by method, route pattern and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method", "route", "status"}),
+		transitions: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rectify_transitions_total",
+			Help: "Workflow triggers fired successfully, by trigger.",
+		}, []string{"trigger"}),
+		refusals: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rectify_refusals_total",
+			Help: "Requests answered with an RFC 9457 problem, by error code.",
+		}, []string{"code"}),
+		commit: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "rectify_store_commit_seconds",
+			Help:    "Duration of the store's write transactions.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+	}
+}
+
+// ObserveCommit records the duration of one store write transaction.
+func (m *Metrics) ObserveCommit(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.commit.Observe(d.Seconds())
+}
+
+func (m *Metrics) observeRequest(method, route string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	s := strconv.Itoa(status)
+	m.requests.WithLabelValues(method, route, s).Inc()
+	m.latency.WithLabelValues(method, route, s).Observe(d.Seconds())
+}
+
+func (m *Metrics) transition(trigger string) {
+	if m == nil {
+		return
+	}
+	m.transitions.WithLabelValues(trigger).Inc()
+}
+
+func (m *Metrics) refusal(code string) {
+	if m == nil {
+		return
+	}
+	m.refusals.WithLabelValues(code).Inc()
+}
