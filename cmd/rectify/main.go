@@ -1,0 +1,87 @@
+// Command rectify is the issue-rectification workflow engine: one binary that
+// serves the JSON API on an embedded bbolt database and administers it.
+//
+//	rectify serve [--db PATH] [--addr ADDR] [--demo]
+//	rectify seed --db PATH
+//	rectify user add --db PATH --name N --role R --unit UNIT
+//	rectify units --db PATH
+//	rectify workflow [--format mermaid|dot]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := Main(ctx, os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "rectify:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// Env is what Main needs from the process, injectable for tests.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Listening, if set, is called with the server's address once it accepts
+	// connections (tests start the server on port 0).
+	Listening func(net.Addr)
+}
+
+const usage = `rectify: issue-rectification workflow engine
+
+Usage:
+  rectify serve [--db PATH] [--addr ADDR] [--demo]   run the API server
+  rectify seed --db PATH                            load the Jingdezhen 2021 seed data
+  rectify user add --db PATH --name N --role R --unit UNIT
+                                                    add a user and print its token
+  rectify units --db PATH                           list the units
+  rectify workflow [--format mermaid|dot]           print the workflow diagram
+
+Flags may also be set as RECTIFY_<FLAG> environment variables, e.g. RECTIFY_DB.
+Run 'rectify COMMAND -h' for a command's flags.
+`
+
+// Main runs the rectify command line with args (without the program name).
+func Main(ctx context.Context, args []string, env Env) error {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, env)
+	case "seed":
+		return runSeed(ctx, rest, env)
+	case "user":
+		return runUser(ctx, rest, env)
+	case "units":
+		return runUnits(ctx, rest, env)
+	case "workflow":
+		return runWorkflow(rest, env)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(env.Stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
