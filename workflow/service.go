@@ -119,6 +119,9 @@ func (s *Service) AddNote(ctx context.Context, a Actor, id, text string, ifVersi
 			return nil, err
 		}
 		if err := canNote(a, p); err != nil {
+			if e, ok := err.(*Error); ok && e.Code == CodeConflict {
+				e.Permitted = s.PermittedTriggers(a, p)
+			}
 			return nil, err
 		}
 		e := Entry{At: now, Actor: a, Action: ActionNote, From: p.State, To: p.State, Params: Params{Text: text}}

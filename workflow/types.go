@@ -142,6 +142,19 @@ const (
 	UnitOther      UnitKind = "other"
 )
 
+// UnitKinds lists every unit kind.
+var UnitKinds = []UnitKind{UnitCity, UnitCounty, UnitZone, UnitDepartment, UnitCompany, UnitOffice, UnitJudicial, UnitOther}
+
+// Valid reports whether k is a known unit kind.
+func (k UnitKind) Valid() bool {
+	for _, x := range UnitKinds {
+		if k == x {
+			return true
+		}
+	}
+	return false
+}
+
 // Unit is an organisation that leads, cooperates in or oversees rectification.
 type Unit struct {
 	ID     string   `json:"id"`

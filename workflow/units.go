@@ -60,9 +60,7 @@ func (s *Service) PutUnits(ctx context.Context, units []Unit) error {
 		if u.ID == "" || u.Name == "" {
 			return Invalid("units", "a unit needs an id and a name")
 		}
-		switch u.Kind {
-		case UnitCity, UnitCounty, UnitZone, UnitDepartment, UnitCompany, UnitOffice, UnitJudicial, UnitOther:
-		default:
+		if !u.Kind.Valid() {
 			return Invalid("kind", "unit %s has unknown kind %q", u.ID, u.Kind)
 		}
 	}
