@@ -33,7 +33,7 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 	system := workflow.Actor{ID: "system", Name: "rectify", Role: workflow.RoleSystem}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "demo users (tokens are shown once):")
-	fmt.Fprintln(tw, "ROLE\tNAME\tUNIT\tTOKEN")
+	fmt.Fprintln(tw, "ROLE\tTOKEN\tNAME\tUNIT")
 	for _, d := range demoUsers {
 		unit, err := svc.FindUnit(ctx, d.unit)
 		if err != nil {
@@ -53,7 +53,7 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 				return err
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.role, d.name, unit.Name, token)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.role, token, d.name, unit.Name)
 	}
 	return tw.Flush()
 }
