@@ -74,6 +74,7 @@ func applyEffects(p *Problem, e *Entry) {
 			p.setDeadline(prm.Deadline)
 		}
 	}
+	applyExtension(p, e)
 	if p.CooperatingUnits == nil {
 		p.CooperatingUnits = []string{}
 	}
@@ -86,6 +87,7 @@ func (p *Problem) setDeadline(d *time.Time) {
 	t := *d
 	o := *d
 	p.Deadline, p.OriginalDeadline = &t, &o
+	resetDeadlineCycle(p)
 }
 
 // Replay rebuilds a problem from its complete history, checking every
@@ -100,17 +102,11 @@ func Replay(entries []Entry) (*Problem, error) {
 	}
 	p := newFromEntry(n, &entries[0])
 	p.CooperatingUnits = []string{}
-	p.Version = 1
-	if entries[0].Version != 0 {
-		p.Version = entries[0].Version
-	}
+	p.Version = entries[0].Version
 	for i := 1; i < len(entries); i++ {
 		e := &entries[i]
-		if e.Action != ActionNote {
-			t := Trigger(e.Action)
-			if !t.Valid() {
-				return nil, fmt.Errorf("entry %d: unknown action %q", e.Seq, e.Action)
-			}
+		switch t := Trigger(e.Action); {
+		case t.Valid():
 			if p.State != e.From {
 				return nil, fmt.Errorf("entry %d: recorded from %s but the problem was %s", e.Seq, e.From, p.State)
 			}
@@ -120,17 +116,21 @@ func Replay(entries []Entry) (*Problem, error) {
 			if p.State != e.To {
 				return nil, fmt.Errorf("entry %d: recorded to %s but the workflow gives %s", e.Seq, e.To, p.State)
 			}
+		case e.Action == ActionNote, e.Action == ActionAlert,
+			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision:
+		default:
+			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)
 		}
 		applyEffects(p, e)
-		// Several entries of one command share its version.
-		if e.Version != 0 {
-			if e.Version < p.Version {
-				return nil, fmt.Errorf("entry %d: version %d goes back from %d", e.Seq, e.Version, p.Version)
-			}
-			p.Version = e.Version
-		} else {
-			p.Version++
+		if e.Supervision != nil {
+			p.Supervision = e.Supervision.clone()
 		}
+		// Several entries of one command share its version.
+		sameCommand := e.Version == p.Version && e.Version == entries[i-1].Version
+		if e.Version != p.Version+1 && !sameCommand {
+			return nil, fmt.Errorf("entry %d: version %d does not follow %d", e.Seq, e.Version, p.Version)
+		}
+		p.Version = e.Version
 	}
 	return p, nil
 }

@@ -20,6 +20,9 @@ type Entry struct {
 	From      State     `json:"from,omitempty"`
 	To        State     `json:"to,omitempty"`
 	Params    Params    `json:"params"`
+	// Supervision is the problem's deadline bookkeeping after the command
+	// this entry belongs to; replay restores it from here.
+	Supervision *Supervision `json:"supervision,omitempty"`
 }
 
 // Params are a command's parameters. Which fields a trigger takes, and which it
@@ -35,6 +38,16 @@ type Params struct {
 	Opinion          string     `json:"opinion,omitempty"`
 	Statement        string     `json:"statement,omitempty"`
 	Text             string     `json:"text,omitempty"`
+
+	// Alerts: the level or stage breach reached, against whom, how late.
+	Level       string `json:"level,omitempty"`
+	Against     string `json:"against,omitempty"`
+	DaysOverdue int    `json:"days_overdue,omitempty"`
+
+	// Extensions: the request decided, the decision, the bureau's note.
+	ExtensionID string `json:"extension_id,omitempty"`
+	Decision    string `json:"decision,omitempty"`
+	Note        string `json:"note,omitempty"`
 
 	// Set on ActionCreate entries: the record as logged.
 	Title       string `json:"title,omitempty"`

@@ -39,6 +39,11 @@ type Problem struct {
 	Opinion     string `json:"opinion,omitempty"`
 	Statement   string `json:"statement,omitempty"`
 
+	// Supervision is the deadline bookkeeping (levels, stage clocks, pauses).
+	Supervision Supervision `json:"supervision"`
+	// Extensions are the lead unit's deadline extension requests, oldest first.
+	Extensions []Extension `json:"extensions,omitempty"`
+
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
@@ -56,6 +61,11 @@ func (p *Problem) Clone() *Problem {
 	if p.OriginalDeadline != nil {
 		d := *p.OriginalDeadline
 		c.OriginalDeadline = &d
+	}
+	c.Supervision = p.Supervision.clone()
+	c.Extensions = slices.Clone(p.Extensions)
+	for i := range c.Extensions {
+		c.Extensions[i] = c.Extensions[i].clone()
 	}
 	return &c
 }

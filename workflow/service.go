@@ -12,13 +12,42 @@ type Service struct {
 	store Store
 	clock Clock
 
-	mu    sync.RWMutex
-	units map[string]Unit // cache; units change only through PutUnits
+	mu       sync.RWMutex
+	units    map[string]Unit // cache; units change only through PutUnits
+	policy   Policy
+	calendar *Calendar
+	shipped  map[int][]byte // calendar files shipped with the binary
 }
 
-// NewService returns a service on store s reading time from clock c.
+// NewService returns a service on store s reading time from clock c, with the
+// default supervision policy and a calendar of weekends only.
 func NewService(s Store, c Clock) *Service {
-	return &Service{store: s, clock: c}
+	return &Service{store: s, clock: c, policy: DefaultPolicy(), calendar: NewCalendar()}
+}
+
+// SetPolicy replaces the supervision thresholds.
+func (s *Service) SetPolicy(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.policy = p
+	s.mu.Unlock()
+	return nil
+}
+
+// Policy returns the supervision thresholds.
+func (s *Service) Policy() Policy {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.policy
+}
+
+// Calendar returns the working-day calendar.
+func (s *Service) Calendar() *Calendar {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.calendar
 }
 
 // Store returns the service's store.
@@ -82,27 +111,22 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 		return nil, err
 	}
 	now := s.clock.Now()
-	return s.store.UpdateProblem(ctx, id, func(p *Problem) ([]Entry, error) {
-		if err := s.admit(a, p, cmd.IfVersion); err != nil {
-			return nil, err
-		}
+	return s.command(ctx, a, id, cmd.IfVersion, func(p *Problem) (Entry, error) {
 		if !slices.Contains(stateTriggers(p), t) {
-			return nil, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
+			return Entry{}, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
 				Message: "trigger " + string(t) + " is not permitted in state " + string(p.State)}
 		}
 		if err := authorize(t, a, p); err != nil {
-			return nil, err
+			return Entry{}, err
 		}
 		if err := checkTriggerParams(t, p, &prm); err != nil {
-			return nil, err
+			return Entry{}, err
 		}
 		from := p.State
 		if err := fire(ctx, p, t); err != nil {
-			return nil, err
+			return Entry{}, err
 		}
-		e := Entry{At: now, Actor: a, Action: string(t), From: from, To: p.State, Params: prm}
-		applyEffects(p, &e)
-		return []Entry{e}, nil
+		return Entry{At: now, Actor: a, Action: string(t), From: from, To: p.State, Params: prm}, nil
 	})
 }
 
@@ -114,20 +138,51 @@ func (s *Service) AddNote(ctx context.Context, a Actor, id, text string, ifVersi
 		return nil, err
 	}
 	now := s.clock.Now()
-	return s.store.UpdateProblem(ctx, id, func(p *Problem) ([]Entry, error) {
-		if err := s.admit(a, p, ifVersion); err != nil {
-			return nil, err
-		}
+	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
 		if err := canNote(a, p); err != nil {
 			if e, ok := err.(*Error); ok && e.Code == CodeConflict {
 				e.Permitted = s.PermittedTriggers(a, p)
 			}
+			return Entry{}, err
+		}
+		return Entry{At: now, Actor: a, Action: ActionNote, From: p.State, To: p.State, Params: Params{Text: text}}, nil
+	})
+}
+
+// command runs one command on problem id inside the store's write
+// transaction: it checks visibility and the expected version, lets decide
+// check the rules and build the entry (firing the machine if it is a
+// trigger), applies the entry, restarts the stage clocks, records any alert
+// now due and stamps every entry with the resulting supervision state.
+func (s *Service) command(ctx context.Context, a Actor, id string, ifVersion uint64, decide func(p *Problem) (Entry, error)) (*Problem, error) {
+	pol, cal := s.Policy(), s.Calendar()
+	return s.store.UpdateProblem(ctx, id, func(p *Problem) ([]Entry, error) {
+		if err := s.admit(a, p, ifVersion); err != nil {
 			return nil, err
 		}
-		e := Entry{At: now, Actor: a, Action: ActionNote, From: p.State, To: p.State, Params: Params{Text: text}}
+		e, err := decide(p)
+		if err != nil {
+			return nil, err
+		}
 		applyEffects(p, &e)
-		return []Entry{e}, nil
+		entries := []Entry{e}
+		if t := Trigger(e.Action); t.Valid() {
+			// A stage clock that ran out before this command ends is still recorded.
+			entries = append(entries, stageBreach(p, e.At)...)
+			restartClocks(p, t, e.From, e.At, cal, pol)
+		}
+		entries = append(entries, supervise(p, e.At, pol)...)
+		stamp(p, entries)
+		return entries, nil
 	})
+}
+
+// stamp records p's final supervision state on each entry of one command.
+func stamp(p *Problem, entries []Entry) {
+	for i := range entries {
+		sv := p.Supervision.clone()
+		entries[i].Supervision = &sv
+	}
 }
 
 // admit checks visibility and the caller's expected version.

@@ -22,6 +22,15 @@ var (
 	second    = workflow.Actor{ID: "u-insp2", Name: "复核员", Role: workflow.RoleInspector, UnitID: "inspect"}
 )
 
+// testUnits are the units every test ledger has.
+var testUnits = []workflow.Unit{
+	{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty},
+	{ID: "leping", Name: "乐平市", Kind: workflow.UnitCounty},
+	{ID: "city-eeb", Name: "市生态环境局", Kind: workflow.UnitDepartment},
+	{ID: "city-water", Name: "市水利局", Kind: workflow.UnitDepartment},
+	{ID: "inspect", Name: "领导小组办公室", Kind: workflow.UnitOffice},
+}
+
 type fixture struct {
 	svc   *workflow.Service
 	clock *workflow.ManualClock
@@ -36,13 +45,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { st.Close() })
 	clock := workflow.NewManualClock(t0)
 	svc := workflow.NewService(st, clock)
-	err = svc.PutUnits(context.Background(), []workflow.Unit{
-		{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty},
-		{ID: "leping", Name: "乐平市", Kind: workflow.UnitCounty},
-		{ID: "city-eeb", Name: "市生态环境局", Kind: workflow.UnitDepartment},
-		{ID: "city-water", Name: "市水利局", Kind: workflow.UnitDepartment},
-		{ID: "inspect", Name: "领导小组办公室", Kind: workflow.UnitOffice},
-	})
+	err = svc.PutUnits(context.Background(), testUnits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -59,9 +60,39 @@ type Store interface {
 	// Users returns every user, ordered by ID.
 	Users(ctx context.Context) ([]User, error)
 
+	// Due returns the IDs of problems whose Supervision.WakeAt is at or
+	// before t, earliest first, at most limit: the scanner's work list. It
+	// reads the time-ordered wake index only up to t.
+	Due(ctx context.Context, t time.Time, limit int) ([]string, error)
+
+	// Events returns the outbox events with Seq greater than after, in order,
+	// at most limit. Every history entry is also an outbox event, written in
+	// the same transaction.
+	Events(ctx context.Context, after uint64, limit int) ([]Event, error)
+	// Cursor returns how far consumer name has processed the outbox (0 when
+	// it never has); SetCursor records it.
+	Cursor(ctx context.Context, name string) (uint64, error)
+	SetCursor(ctx context.Context, name string, seq uint64) error
+
+	// PutCalendar stores a working-day calendar file for its year, replacing
+	// any earlier one; Calendars returns them all by year.
+	PutCalendar(ctx context.Context, year int, data []byte) error
+	Calendars(ctx context.Context) (map[int][]byte, error)
+
 	// Close releases the store.
 	Close() error
 }
+
+// Event is one outbox record: a history entry as consumers (webhooks, the
+// events API) receive it. ID is unique and stable across deliveries.
+type Event struct {
+	ID    string `json:"id"`
+	Seq   uint64 `json:"seq"`
+	Entry Entry  `json:"entry"`
+}
+
+// EventID returns the event id of the entry with sequence seq.
+func EventID(seq uint64) string { return "evt-" + strconv.FormatUint(seq, 10) }
 
 // ProblemFilter selects problems. Empty fields match everything. Unit matches
 // problems where the unit leads or cooperates (the visibility rule of unit
@@ -72,6 +103,7 @@ type ProblemFilter struct {
 	County   string
 	Source   Source
 	Unit     string
+	Tag      string // an alert tag: a Level, TagLate or a stage breach (see Problem.Tags)
 	Cursor   string
 	Limit    int
 }
@@ -82,7 +114,8 @@ func (f *ProblemFilter) Match(p *Problem) bool {
 		(f.LeadUnit == "" || p.LeadUnit == f.LeadUnit) &&
 		(f.County == "" || p.CountyID == f.County) &&
 		(f.Source == "" || p.Source == f.Source) &&
-		(f.Unit == "" || p.Involves(f.Unit))
+		(f.Unit == "" || p.Involves(f.Unit)) &&
+		(f.Tag == "" || slices.Contains(p.Tags(), f.Tag))
 }
 
 // Page size limits for listing problems.

@@ -1,0 +1,169 @@
+package workflow
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// History actions of deadline extensions (延期).
+const (
+	ActionExtensionRequest  = "extension_request"
+	ActionExtensionDecision = "extension_decision"
+)
+
+// ExtensionStatus is where an extension request stands.
+type ExtensionStatus string
+
+// Extension statuses.
+const (
+	ExtensionPending  ExtensionStatus = "pending"
+	ExtensionApproved ExtensionStatus = "approved"
+	ExtensionDenied   ExtensionStatus = "denied"
+)
+
+// Extension is the lead unit's request to move a deadline, and the bureau's
+// decision on it.
+type Extension struct {
+	ID          string          `json:"id"`
+	Deadline    time.Time       `json:"deadline"`          // requested
+	Previous    time.Time       `json:"previous_deadline"` // the deadline it would replace
+	Reason      string          `json:"reason"`
+	Status      ExtensionStatus `json:"status"`
+	RequestedBy string          `json:"requested_by"`
+	RequestedAt time.Time       `json:"requested_at"`
+	DecidedBy   string          `json:"decided_by,omitempty"`
+	DecidedAt   *time.Time      `json:"decided_at,omitempty"`
+	Note        string          `json:"note,omitempty"`
+}
+
+func (x Extension) clone() Extension {
+	x.DecidedAt = clonePtr(x.DecidedAt)
+	return x
+}
+
+// pendingExtension returns p's pending request, if any.
+func (p *Problem) pendingExtension() *Extension {
+	for i := range p.Extensions {
+		if p.Extensions[i].Status == ExtensionPending {
+			return &p.Extensions[i]
+		}
+	}
+	return nil
+}
+
+// Extended reports whether an approved extension moved p's deadline (延期, as
+// opposed to 逾期).
+func (p *Problem) Extended() bool {
+	for _, x := range p.Extensions {
+		if x.Status == ExtensionApproved {
+			return true
+		}
+	}
+	return false
+}
+
+// ExtensionRequest is what the lead unit asks for.
+type ExtensionRequest struct {
+	Deadline time.Time
+	Reason   string
+}
+
+// RequestExtension records the lead unit's request for a later deadline. It
+// must come before the (effective) deadline passes, or within the policy's
+// grace after it; at most one request may be pending.
+func (s *Service) RequestExtension(ctx context.Context, a Actor, id string, req ExtensionRequest, ifVersion uint64) (*Problem, error) {
+	req.Reason = strings.TrimSpace(req.Reason)
+	if req.Reason == "" {
+		return nil, Invalid("reason", "reason is required")
+	}
+	if req.Deadline.IsZero() {
+		return nil, Invalid("deadline", "deadline is required")
+	}
+	now := s.clock.Now()
+	pol := s.Policy()
+	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
+		if a.Role != RoleUnit || a.UnitID != p.LeadUnit {
+			return Entry{}, Errorf(CodeForbidden, "only members of the lead unit may request an extension")
+		}
+		if p.State != StateAssigned && p.State != StateRectifying {
+			return Entry{}, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
+				Message: "an extension may be requested only while the problem is assigned or rectifying"}
+		}
+		if p.pendingExtension() != nil {
+			return Entry{}, &Error{Code: CodeConflict, State: p.State, Message: "an extension request is already pending"}
+		}
+		if !req.Deadline.After(*p.Deadline) {
+			return Entry{}, Invalid("deadline", "the requested deadline must be later than the current one (%s)", p.Deadline.In(Shanghai).Format(time.DateOnly))
+		}
+		if late, _ := p.Lateness(now); late > pol.ExtensionGrace {
+			if pol.ExtensionGrace == 0 {
+				return Entry{}, Errorf(CodeForbidden, "the deadline has passed; extensions must be requested before it")
+			}
+			return Entry{}, Errorf(CodeForbidden, "the deadline passed more than %d days ago; too late to request an extension", int(pol.ExtensionGrace/Day))
+		}
+		d := req.Deadline.UTC()
+		return Entry{At: now, Actor: a, Action: ActionExtensionRequest, From: p.State, To: p.State,
+			Params: Params{ExtensionID: strconv.Itoa(len(p.Extensions) + 1), Deadline: &d, Reason: req.Reason}}, nil
+	})
+}
+
+// DecideExtension records the bureau's decision ("approve" or "deny") on
+// request extID. Approval moves the deadline and keeps the original one.
+func (s *Service) DecideExtension(ctx context.Context, a Actor, id, extID, decision, note string, ifVersion uint64) (*Problem, error) {
+	note = strings.TrimSpace(note)
+	if decision != "approve" && decision != "deny" {
+		return nil, Invalid("decision", "decision must be approve or deny")
+	}
+	now := s.clock.Now()
+	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
+		if err := needRole("decide extensions", a, RoleBureau); err != nil {
+			return Entry{}, err
+		}
+		var x *Extension
+		for i := range p.Extensions {
+			if p.Extensions[i].ID == extID {
+				x = &p.Extensions[i]
+			}
+		}
+		if x == nil {
+			return Entry{}, Errorf(CodeNotFound, "problem %s has no extension request %q", p.ID, extID)
+		}
+		if x.Status != ExtensionPending {
+			return Entry{}, &Error{Code: CodeConflict, State: p.State, Message: "extension request " + extID + " was already " + string(x.Status)}
+		}
+		if decision == "approve" && !p.clockRuns() {
+			return Entry{}, &Error{Code: CodeConflict, State: p.State, Message: "the problem is no longer being rectified; the request can only be denied"}
+		}
+		return Entry{At: now, Actor: a, Action: ActionExtensionDecision, From: p.State, To: p.State,
+			Params: Params{ExtensionID: extID, Decision: decision, Note: note}}, nil
+	})
+}
+
+// applyExtension changes p as an extension entry says.
+func applyExtension(p *Problem, e *Entry) {
+	switch e.Action {
+	case ActionExtensionRequest:
+		p.Extensions = append(p.Extensions, Extension{
+			ID: e.Params.ExtensionID, Deadline: *e.Params.Deadline, Previous: *p.Deadline, Reason: e.Params.Reason,
+			Status: ExtensionPending, RequestedBy: e.Actor.ID, RequestedAt: e.At,
+		})
+	case ActionExtensionDecision:
+		for i := range p.Extensions {
+			x := &p.Extensions[i]
+			if x.ID != e.Params.ExtensionID {
+				continue
+			}
+			at := e.At
+			x.DecidedBy, x.DecidedAt, x.Note = e.Actor.ID, &at, e.Params.Note
+			x.Status = ExtensionDenied
+			if e.Params.Decision == "approve" {
+				x.Status = ExtensionApproved
+				d := x.Deadline
+				p.Deadline = &d
+				resetDeadlineCycle(p)
+			}
+		}
+	}
+}

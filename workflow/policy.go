@@ -1,0 +1,40 @@
+package workflow
+
+import "time"
+
+// Day is 24 hours; deadline thresholds are counted in whole days.
+const Day = 24 * time.Hour
+
+// Policy holds the supervision (督办) thresholds, all configurable.
+type Policy struct {
+	DueSoon time.Duration // due_soon this long before the deadline (default 7 days)
+	Red     time.Duration // red card when overdue by more than this (default 30 days)
+	Listed  time.Duration // listed supervision when overdue by more than this (default 60 days)
+
+	AcceptDays int // working days the lead unit has to accept after assignment (default 3)
+	VerifyDays int // working days the inspectors have to verify or reject a submission (default 15)
+
+	// ExtensionGrace is how long after the deadline the lead unit may still ask
+	// for an extension; zero (the default) means only before it passes.
+	ExtensionGrace time.Duration
+}
+
+// DefaultPolicy returns the thresholds of DESIGN.md.
+func DefaultPolicy() Policy {
+	return Policy{DueSoon: 7 * Day, Red: 30 * Day, Listed: 60 * Day, AcceptDays: 3, VerifyDays: 15}
+}
+
+// Validate checks that the thresholds are ordered and positive.
+func (p Policy) Validate() error {
+	switch {
+	case p.DueSoon < 0:
+		return Invalid("due_soon", "the due-soon window must not be negative")
+	case p.Red <= 0 || p.Listed <= p.Red:
+		return Invalid("red", "thresholds must satisfy 0 < red < listed")
+	case p.AcceptDays <= 0 || p.VerifyDays <= 0:
+		return Invalid("accept_days", "stage clocks need at least one working day")
+	case p.ExtensionGrace < 0:
+		return Invalid("extension_grace", "the extension grace must not be negative")
+	}
+	return nil
+}
