@@ -16,6 +16,10 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	refusals    *prometheus.CounterVec
 	commit      prometheus.Histogram
+	scans       *prometheus.CounterVec
+	alerts      prometheus.Counter
+	extRequests prometheus.Counter
+	extDecided  *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg; a nil reg
@@ -45,7 +49,54 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of the store's write transactions.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+		scans: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rectify_deadline_scans_total",
+			Help: "Deadline scans run (on demand or by the ticker), by result (ok or error).",
+		}, []string{"result"}),
+		alerts: f.NewCounter(prometheus.CounterOpts{
+			Name: "rectify_deadline_alerts_total",
+			Help: "Alerts (level changes and stage breaches) recorded by deadline scans.",
+		}),
+		extRequests: f.NewCounter(prometheus.CounterOpts{
+			Name: "rectify_extension_requests_total",
+			Help: "Deadline extension requests recorded.",
+		}),
+		extDecided: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rectify_extension_decisions_total",
+			Help: "Deadline extension decisions recorded, by decision (approve or deny).",
+		}, []string{"decision"}),
 	}
+}
+
+// ObserveScan records one deadline scan that recorded changes alerts and
+// ended with err (nil when it completed). The scanner's ticker calls it as
+// well as POST /api/v1/deadlines/scan.
+func (m *Metrics) ObserveScan(changes int, err error) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.scans.WithLabelValues(result).Inc()
+	if changes > 0 {
+		m.alerts.Add(float64(changes))
+	}
+}
+
+func (m *Metrics) extensionRequest() {
+	if m == nil {
+		return
+	}
+	m.extRequests.Inc()
+}
+
+func (m *Metrics) extensionDecision(decision string) {
+	if m == nil {
+		return
+	}
+	m.extDecided.WithLabelValues(decision).Inc()
 }
 
 // ObserveCommit records the duration of one store write transaction.

@@ -48,7 +48,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			t.Errorf("route %s %s is not in openapi.json", r.Method, r.Path)
 		}
 	}
-	if len(routes) < 13 {
+	if len(routes) < 21 {
 		t.Errorf("only %d routes", len(routes))
 	}
 	methods := []string{"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -85,6 +85,8 @@ func TestOpenAPIEnums(t *testing.T) {
 	check("Trigger", strs(workflow.Triggers))
 	check("Source", strs(workflow.Sources))
 	check("Role", strs(workflow.UserRoles))
+	check("Level", strs(workflow.Levels))
+	check("AlertKind", workflow.AlertKinds)
 	// Every parameter of every trigger is a property of TransitionRequest.
 	props := schemas["TransitionRequest"].(map[string]any)["properties"].(map[string]any)
 	for _, tr := range workflow.Triggers {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -15,7 +16,9 @@ import (
 )
 
 // problemResponse is a problem as the API shows it: workflow.Problem's fields
-// (without dedupe_key) plus the triggers the caller may fire now.
+// (without dedupe_key and the internal supervision record), its deadline
+// supervision as of the request (level, days, stage clock, pause) and the
+// triggers the caller may fire now.
 type problemResponse struct {
 	ID               string              `json:"id"`
 	Code             string              `json:"code"`
@@ -40,19 +43,105 @@ type problemResponse struct {
 	Summary          string              `json:"summary,omitempty"`
 	Opinion          string              `json:"opinion,omitempty"`
 	Statement        string              `json:"statement,omitempty"`
-	Version          uint64              `json:"version"`
-	CreatedBy        string              `json:"created_by"`
-	CreatedAt        time.Time           `json:"created_at"`
-	UpdatedAt        time.Time           `json:"updated_at"`
+
+	// Supervision (督办), computed at the request's time. Level, the days and
+	// effective_deadline are omitted when they do not apply.
+	Level             workflow.Level  `json:"level,omitempty"`
+	DaysOverdue       *int            `json:"days_overdue,omitempty"`
+	DaysLeft          *int            `json:"days_left,omitempty"`
+	EffectiveDeadline *time.Time      `json:"effective_deadline,omitempty"`
+	StageDue          *stageDue       `json:"stage_due,omitempty"`
+	Paused            bool            `json:"paused"`
+	Extended          bool            `json:"extended"`
+	Extensions        []extensionJSON `json:"extensions"`
+
+	Version   uint64    `json:"version"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	PermittedTriggers []workflow.Trigger `json:"permitted_triggers"`
 }
 
-func (s *server) problemJSON(a workflow.Actor, p *workflow.Problem) problemResponse {
+// view is what a response's computed fields depend on: the time of the
+// request and the supervision thresholds.
+type view struct {
+	now time.Time
+	pol workflow.Policy
+}
+
+// view returns the service's time and policy, read once per request.
+func (s *server) view() view {
+	return view{now: s.svc.Clock().Now(), pol: s.svc.Policy()}
+}
+
+// stageDue is a running stage clock: the lead unit's acceptance or the
+// inspectors' decision, due at Due.
+type stageDue struct {
+	Stage workflow.Stage `json:"stage"`
+	Due   time.Time      `json:"due"`
+	Late  bool           `json:"late"`
+}
+
+// stageDueOf returns p's running stage clock as of now, or nil. Late is live
+// (the due time has passed), like the problem's level.
+func stageDueOf(p *workflow.Problem, now time.Time) *stageDue {
+	sv := p.Supervision
+	if sv.Stage == "" || sv.StageDue == nil {
+		return nil
+	}
+	return &stageDue{Stage: sv.Stage, Due: sv.StageDue.UTC(), Late: sv.StageLate || now.After(*sv.StageDue)}
+}
+
+// daysOf returns p's days overdue or days left at now; both nil when its
+// deadline clock does not run.
+func daysOf(p *workflow.Problem, now time.Time) (overdue, left *int) {
+	o, l, ok := p.DaysOverdue(now)
+	switch {
+	case !ok:
+		return nil, nil
+	case o > 0:
+		return &o, nil
+	}
+	return nil, &l
+}
+
+// extensionJSON is one extension request as the API shows it.
+type extensionJSON struct {
+	ID               string                   `json:"id"`
+	Deadline         time.Time                `json:"deadline"`
+	PreviousDeadline time.Time                `json:"previous_deadline"`
+	Reason           string                   `json:"reason"`
+	Status           workflow.ExtensionStatus `json:"status"`
+	RequestedBy      string                   `json:"requested_by"`
+	RequestedAt      time.Time                `json:"requested_at"`
+	DecidedBy        string                   `json:"decided_by,omitempty"`
+	DecidedAt        *time.Time               `json:"decided_at,omitempty"`
+	Note             string                   `json:"note,omitempty"`
+}
+
+func extensionOf(x workflow.Extension) extensionJSON {
+	return extensionJSON{
+		ID: x.ID, Deadline: x.Deadline.UTC(), PreviousDeadline: x.Previous.UTC(), Reason: x.Reason,
+		Status: x.Status, RequestedBy: x.RequestedBy, RequestedAt: x.RequestedAt.UTC(),
+		DecidedBy: x.DecidedBy, DecidedAt: utcPtr(x.DecidedAt), Note: x.Note,
+	}
+}
+
+func (s *server) problemJSON(v view, a workflow.Actor, p *workflow.Problem) problemResponse {
 	coop := slices.Clone(p.CooperatingUnits)
 	if coop == nil {
 		coop = []string{}
 	}
+	exts := make([]extensionJSON, 0, len(p.Extensions))
+	for _, x := range p.Extensions {
+		exts = append(exts, extensionOf(x))
+	}
+	var effective *time.Time
+	if e := p.EffectiveDeadline(); e != nil && !e.Equal(*p.Deadline) {
+		effective = utcPtr(e)
+	}
+	overdue, left := daysOf(p, v.now)
 	return problemResponse{
 		ID: p.ID, Code: p.Code, Title: p.Title, Description: p.Description,
 		Source: p.Source, SourceRef: p.SourceRef, CountyID: p.CountyID,
@@ -62,6 +151,9 @@ func (s *server) problemJSON(a workflow.Actor, p *workflow.Problem) problemRespo
 		Deadline: utcPtr(p.Deadline), OriginalDeadline: utcPtr(p.OriginalDeadline),
 		SubmittedBy: p.SubmittedBy, VerifiedBy: p.VerifiedBy, ClosedBy: p.ClosedBy,
 		Summary: p.Summary, Opinion: p.Opinion, Statement: p.Statement,
+		Level: p.LevelAt(v.now, v.pol), DaysOverdue: overdue, DaysLeft: left,
+		EffectiveDeadline: effective, StageDue: stageDueOf(p, v.now),
+		Paused: p.State == workflow.StateSubmitted, Extended: p.Extended(), Extensions: exts,
 		Version: p.Version, CreatedBy: p.CreatedBy,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 		PermittedTriggers: s.svc.PermittedTriggers(a, p),
@@ -79,7 +171,7 @@ func utcPtr(t *time.Time) *time.Time {
 // sendProblem writes p with its ETag.
 func (s *server) sendProblem(c echo.Context, status int, a workflow.Actor, p *workflow.Problem) error {
 	c.Response().Header().Set("ETag", etag(p.Version))
-	return c.JSON(status, s.problemJSON(a, p))
+	return c.JSON(status, s.problemJSON(s.view(), a, p))
 }
 
 // createProblemRequest is the body of POST /problems.
@@ -118,17 +210,18 @@ type problemList struct {
 
 func (s *server) listProblems(c echo.Context) error {
 	q := c.QueryParams()
-	if err := checkQuery(q, "state", "lead_unit", "county", "source", "limit", "cursor"); err != nil {
+	if err := checkQuery(q, "state", "lead_unit", "county", "source", "level", "overdue", "limit", "cursor"); err != nil {
 		return err
 	}
 	var f workflow.ProblemFilter
-	var state, source, limit string
+	var state, source, level, overdue, limit string
 	for _, p := range []struct {
 		name string
 		dst  *string
 	}{
 		{"state", &state}, {"lead_unit", &f.LeadUnit}, {"county", &f.County},
-		{"source", &source}, {"limit", &limit}, {"cursor", &f.Cursor},
+		{"source", &source}, {"level", &level}, {"overdue", &overdue},
+		{"limit", &limit}, {"cursor", &f.Cursor},
 	} {
 		v, err := query(q, p.name)
 		if err != nil {
@@ -137,6 +230,11 @@ func (s *server) listProblems(c echo.Context) error {
 		*p.dst = v
 	}
 	f.State, f.Source = workflow.State(state), workflow.Source(source)
+	tag, err := alertTag(level, overdue)
+	if err != nil {
+		return err
+	}
+	f.Tag = tag
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
 		if err != nil || n < 1 {
@@ -150,10 +248,38 @@ func (s *server) listProblems(c echo.Context) error {
 		return err
 	}
 	out := problemList{Items: make([]problemResponse, 0, len(items)), NextCursor: next}
+	v := s.view()
 	for _, p := range items {
-		out.Items = append(out.Items, s.problemJSON(a, p))
+		out.Items = append(out.Items, s.problemJSON(v, a, p))
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// alertTag turns the level= and overdue= filters into the alert index tag
+// they select (workflow.Problem.Tags): the level or stage breach the scanner
+// last recorded, or workflow.TagLate for overdue=true. overdue=false is
+// refused, since "not late" is no tag; overdue=true with a level is accepted
+// only when that level is itself overdue or worse.
+func alertTag(level, overdue string) (string, error) {
+	if level != "" && !slices.Contains(workflow.AlertKinds, level) {
+		return "", apiError(workflow.CodeInvalid, "level", fmt.Sprintf("unknown level %q; one of %s", level, strings.Join(workflow.AlertKinds, ", ")))
+	}
+	switch overdue {
+	case "":
+		return level, nil
+	case "true":
+	case "false":
+		return "", apiError(workflow.CodeInvalid, "overdue", "overdue=false is not supported; omit overdue to list every problem")
+	default:
+		return "", apiError(workflow.CodeInvalid, "overdue", fmt.Sprintf("overdue must be true, not %q", overdue))
+	}
+	switch workflow.Level(level) {
+	case "":
+		return workflow.TagLate, nil
+	case workflow.LevelOverdue, workflow.LevelRed, workflow.LevelListed:
+		return level, nil // overdue or worse implies late
+	}
+	return "", apiError(workflow.CodeInvalid, "overdue", fmt.Sprintf("overdue=true cannot be combined with level=%s; give one of them", level))
 }
 
 func (s *server) getProblem(c echo.Context) error {
@@ -279,7 +405,8 @@ func (s *server) addNote(c echo.Context) error {
 	return s.sendProblem(c, http.StatusOK, a, p)
 }
 
-// historyEntry is one history record as the API shows it.
+// historyEntry is one history record as the API shows it. The supervision
+// snapshot the domain records with each entry (for replay) is not shown.
 type historyEntry struct {
 	Seq     uint64          `json:"seq"`
 	Version uint64          `json:"version"`
@@ -298,13 +425,17 @@ func (s *server) history(c echo.Context) error {
 	}
 	items := make([]historyEntry, 0, len(entries))
 	for _, e := range entries {
-		prm := e.Params
-		prm.Deadline = utcPtr(prm.Deadline)
-		prm.DedupeKey = "" // internal, as on the problem
-		items = append(items, historyEntry{
-			Seq: e.Seq, Version: e.Version, At: e.At.UTC(), Actor: e.Actor,
-			Action: e.Action, From: e.From, To: e.To, Params: prm,
-		})
+		items = append(items, historyOf(e))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+func historyOf(e workflow.Entry) historyEntry {
+	prm := e.Params
+	prm.Deadline = utcPtr(prm.Deadline)
+	prm.DedupeKey = "" // internal, as on the problem
+	return historyEntry{
+		Seq: e.Seq, Version: e.Version, At: e.At.UTC(), Actor: e.Actor,
+		Action: e.Action, From: e.From, To: e.To, Params: prm,
+	}
 }

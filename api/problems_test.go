@@ -162,15 +162,24 @@ func TestCreateAndGet(t *testing.T) {
 	}
 }
 
+// computedFields are the Problem fields the API adds to workflow.Problem's.
+var computedFields = []string{
+	"permitted_triggers", "level", "days_overdue", "days_left", "effective_deadline",
+	"stage_due", "paused", "extended",
+}
+
 // TestProblemFields: the API shows every field of workflow.Problem except
-// dedupe_key, and the OpenAPI schema lists exactly those plus
-// permitted_triggers.
+// dedupe_key and the internal supervision record, and the OpenAPI schema lists
+// exactly those plus the computed fields.
 func TestProblemFields(t *testing.T) {
-	want := map[string]bool{"permitted_triggers": true}
+	want := map[string]bool{}
+	for _, f := range computedFields {
+		want[f] = true
+	}
 	rt := reflect.TypeFor[workflow.Problem]()
 	for i := range rt.NumField() {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" && name != "dedupe_key" {
+		if name != "" && name != "-" && name != "dedupe_key" && name != "supervision" {
 			want[name] = true
 		}
 	}

@@ -26,4 +26,12 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/problems/:id/transitions", s.fireTransition, auth)
 	v1.POST("/problems/:id/notes", s.addNote, auth)
 	v1.GET("/problems/:id/history", s.history, auth)
+	v1.POST("/problems/:id/extensions", s.requestExtension, auth)
+	v1.GET("/problems/:id/extensions/:ext_id", s.getExtension, auth)
+	v1.POST("/problems/:id/extensions/:ext_id/decision", s.decideExtension, auth)
+	v1.GET("/alerts", s.listAlerts, auth)
+	v1.POST("/deadlines/scan", s.scan, auth)
+	v1.GET("/events", s.listEvents, auth)
+	v1.GET("/calendars", s.listCalendars, auth)
+	v1.PUT("/calendars/:year", s.putCalendar, auth)
 }
