@@ -40,6 +40,25 @@ func deadlineKey(t time.Time, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, n)
 }
 
+// wakeSeconds returns the second from which a problem that wakes at t is due:
+// t rounded up to a whole second, so that the wake index never hands out a
+// problem before its WakeAt (a wake time of 10:00:00.5 is due from 10:00:01).
+// Times before 1970 are due from the epoch.
+func wakeSeconds(t time.Time) uint64 {
+	secs := t.Unix()
+	if t.Nanosecond() > 0 {
+		secs++
+	}
+	return uint64(max(secs, 0))
+}
+
+// wakeKey returns wakeSeconds(t) ‖ n, the key of the wake index.
+func wakeKey(t time.Time, n uint64) []byte {
+	b := make([]byte, 0, 16)
+	b = binary.BigEndian.AppendUint64(b, wakeSeconds(t))
+	return binary.BigEndian.AppendUint64(b, n)
+}
+
 // historyKey returns problem number ‖ seq, the key of the per-problem history
 // index.
 func historyKey(n, seq uint64) []byte {
@@ -76,6 +95,25 @@ func indexEntries(p *workflow.Problem, n uint64) map[indexEntry]struct{} {
 	}
 	if p.Deadline != nil {
 		add(bucketByDeadline, deadlineKey(*p.Deadline, n))
+	}
+	for e := range supervisionEntries(p, n) {
+		m[e] = struct{}{}
+	}
+	return m
+}
+
+// supervisionEntries returns the wake and tag index keys of problem number n,
+// the part of its index keys that the layout of index_v2 added.
+func supervisionEntries(p *workflow.Problem, n uint64) map[indexEntry]struct{} {
+	tags := p.Tags()
+	m := make(map[indexEntry]struct{}, 1+len(tags))
+	if w := p.Supervision.WakeAt; w != nil {
+		m[indexEntry{bucket: string(bucketByWake), key: string(wakeKey(*w, n))}] = struct{}{}
+	}
+	for _, tag := range tags {
+		if tag != "" {
+			m[indexEntry{bucket: string(bucketByTag), key: string(indexKey(tag, n))}] = struct{}{}
+		}
 	}
 	return m
 }
@@ -128,18 +166,22 @@ func scanIndex(b *bbolt.Bucket, prefix []byte, after uint64, fn func(n uint64) (
 	return nil
 }
 
-// chooseIndex returns the most selective index bucket f can use and the key
-// prefix of its value, or a nil bucket when f names no indexed field.
-func chooseIndex(tx *bbolt.Tx, f *workflow.ProblemFilter) (*bbolt.Bucket, []byte) {
+// chooseIndex returns the name of the most selective index bucket f can use
+// and the key prefix of its value, or a nil name when f names no indexed
+// field. An alert tag comes first: few problems carry one, while a unit or
+// state may cover a good part of the ledger.
+func chooseIndex(f *workflow.ProblemFilter) (bucket, prefix []byte) {
 	switch {
+	case f.Tag != "":
+		return bucketByTag, indexPrefix(f.Tag)
 	case f.Unit != "":
-		return tx.Bucket(bucketByUnit), indexPrefix(f.Unit)
+		return bucketByUnit, indexPrefix(f.Unit)
 	case f.LeadUnit != "":
-		return tx.Bucket(bucketByLeadUnit), indexPrefix(f.LeadUnit)
+		return bucketByLeadUnit, indexPrefix(f.LeadUnit)
 	case f.County != "":
-		return tx.Bucket(bucketByCounty), indexPrefix(f.County)
+		return bucketByCounty, indexPrefix(f.County)
 	case f.State != "":
-		return tx.Bucket(bucketByState), indexPrefix(string(f.State))
+		return bucketByState, indexPrefix(string(f.State))
 	}
 	return nil, nil
 }

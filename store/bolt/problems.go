@@ -167,7 +167,8 @@ func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, erro
 // Problems returns the problems matching f in creation order, at most f.Limit
 // (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
 // the cursor of the next page. It walks the most selective index f names
-// (unit, lead unit, county, state), or every problem when it names none.
+// (alert tag, unit, lead unit, county, state), or every problem when it names
+// none.
 func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
@@ -202,8 +203,8 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 			}
 			return len(items) > limit, nil
 		}
-		if b, prefix := chooseIndex(tx, &f); b != nil {
-			return scanIndex(b, prefix, after, visit)
+		if name, prefix := chooseIndex(&f); name != nil {
+			return scanIndex(tx.Bucket(name), prefix, after, visit)
 		}
 		c := tx.Bucket(bucketProblems).Cursor()
 		for k, _ := c.Seek(u64(after + 1)); k != nil; k, _ = c.Next() {
@@ -282,6 +283,50 @@ func (s *Store) DueBy(ctx context.Context, t time.Time) ([]string, error) {
 	return ids, nil
 }
 
+// DefaultDueLimit is how many problems Due returns when its limit is not
+// positive.
+const DefaultDueLimit = 1000
+
+// Due returns the IDs of the problems whose Supervision.WakeAt is due at t,
+// earliest first (ties in creation order), at most limit (DefaultDueLimit
+// when not positive). The wake index has whole seconds: a problem is due once
+// t reaches its WakeAt rounded up to the second, so it never comes before its
+// WakeAt and at most a second after. Due walks the index from its start and
+// stops at the first key past t.
+func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultDueLimit
+	}
+	ids := []string{}
+	if t.Unix() < 0 {
+		return ids, nil
+	}
+	until := uint64(t.Unix())
+	var read uint64
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketByWake).Cursor()
+		for k, _ := c.First(); k != nil && len(ids) < limit; k, _ = c.Next() {
+			read++
+			if len(k) != 16 {
+				return fmt.Errorf("bolt: bad wake index key %x", k)
+			}
+			if binary.BigEndian.Uint64(k[:8]) > until {
+				break
+			}
+			ids = append(ids, workflow.ProblemID(binary.BigEndian.Uint64(k[8:])))
+		}
+		return nil
+	})
+	s.dueKeysRead.Add(read)
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // getProblem decodes problem number n, or returns nil when there is none. The
 // result is a fresh value that outlives tx.
 func getProblem(tx *bbolt.Tx, n uint64) (*workflow.Problem, error) {
@@ -308,10 +353,13 @@ func putProblem(tx *bbolt.Tx, n uint64, p *workflow.Problem) error {
 }
 
 // appendEntries appends entries to the history of problem number n, each with
-// the next global sequence number, the problem's ID and its version.
+// the next global sequence number, the problem's ID and its version, and
+// writes each to the outbox as the event of its sequence number.
 func appendEntries(tx *bbolt.Tx, n, version uint64, entries []workflow.Entry) error {
 	hist := tx.Bucket(bucketHistory)
 	hist.FillPercent = appendFillPercent
+	outbox := tx.Bucket(bucketOutbox)
+	outbox.FillPercent = appendFillPercent
 	idx := tx.Bucket(bucketProblemHistory)
 	for _, e := range entries {
 		seq, err := hist.NextSequence()
@@ -328,6 +376,13 @@ func appendEntries(tx *bbolt.Tx, n, version uint64, entries []workflow.Entry) er
 		}
 		if err := idx.Put(historyKey(n, seq), []byte{}); err != nil {
 			return fmt.Errorf("bolt: write history index of problem %d: %w", n, err)
+		}
+		ev, err := json.Marshal(workflow.Event{ID: workflow.EventID(seq), Seq: seq, Entry: e})
+		if err != nil {
+			return fmt.Errorf("bolt: encode event %d: %w", seq, err)
+		}
+		if err := outbox.Put(u64(seq), ev); err != nil {
+			return fmt.Errorf("bolt: write event %d: %w", seq, err)
 		}
 	}
 	return nil

@@ -129,7 +129,7 @@ func checkIndexes(t *testing.T, s *Store) {
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline} {
+		for _, name := range [][]byte{bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline, bucketByWake, bucketByTag} {
 			n := 0
 			err := tx.Bucket(name).ForEach(func(k, _ []byte) error {
 				n++
@@ -177,11 +177,48 @@ func checkIndexes(t *testing.T, s *Store) {
 		if n != len(wantHist) {
 			t.Errorf("problem_history holds %d keys, want %d", n, len(wantHist))
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return checkOutbox(t, tx)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkOutbox verifies that the outbox holds, as events, a suffix of the
+// history: every entry from the first event on (a database upgraded from
+// schema version 1 has older entries without events), each exactly once.
+func checkOutbox(t *testing.T, tx *bbolt.Tx) error {
+	t.Helper()
+	hist := tx.Bucket(bucketHistory)
+	c := tx.Bucket(bucketOutbox).Cursor()
+	first, _ := c.First()
+	if first == nil {
+		return nil
+	}
+	hc := hist.Cursor()
+	k, v := hc.Seek(first)
+	for ek, ev := c.First(); ek != nil || k != nil; ek, ev = c.Next() {
+		if ek == nil || k == nil || string(ek) != string(k) {
+			t.Errorf("outbox key %x where history has %x", ek, k)
+			return nil
+		}
+		var got workflow.Event
+		if err := json.Unmarshal(ev, &got); err != nil {
+			return err
+		}
+		seq := binary.BigEndian.Uint64(k)
+		if got.ID != workflow.EventID(seq) || got.Seq != seq {
+			t.Errorf("event %d: id %q seq %d", seq, got.ID, got.Seq)
+		}
+		if e := mustJSON(t, got.Entry); e != string(v) {
+			t.Errorf("event %d holds entry\n%s\nhistory has\n%s", seq, e, v)
+		}
+		k, v = hc.Next()
+	}
+	return nil
 }
 
 func TestReopen(t *testing.T) {

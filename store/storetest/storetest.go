@@ -40,6 +40,12 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"Units", testUnits},
 		{"WorkPoints", testWorkPoints},
 		{"UsersAndTokens", testUsersAndTokens},
+		{"Due", testDue},
+		{"TagFilter", testTagFilter},
+		{"Events", testEvents},
+		{"Cursors", testCursors},
+		{"Calendars", testCalendars},
+		{"ServiceScan", testServiceScan},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
