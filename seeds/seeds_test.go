@@ -557,24 +557,46 @@ func TestCalendar(t *testing.T) {
 	if got := hex.EncodeToString(sum[:]); got != "0f1e96fe2cba083a1a70c09b0b8c86b70a1e14b58c2363ed1348661f18bdd26e" {
 		t.Errorf("2021.json has SHA-256 %s; it must be the shared file unchanged", got)
 	}
+	// Every shipped file is in the domain's format, for the year its name says.
+	for year, b := range cals {
+		f, err := workflow.ParseCalendarFile(b)
+		if err != nil || f.Year != year {
+			t.Errorf("%d.json: year %d, %v", year, f.Year, err)
+		}
+	}
 	c, ok, err := CalendarFor(2021)
 	if err != nil || !ok {
 		t.Fatalf("CalendarFor(2021): %v, %v", ok, err)
 	}
-	if c.Year != 2021 || len(c.Holidays) != 7 || len(c.Workdays) != 7 || c.Holidays[1] != (Holiday{"春节", "2021-02-11", "2021-02-17"}) {
+	if c.Year != 2021 || len(c.Holidays) != 7 || len(c.Workdays) != 7 ||
+		c.Holidays[1] != (workflow.Holiday{Name: "春节", From: "2021-02-11", To: "2021-02-17"}) ||
+		c.Source != "国务院办公厅关于2021年部分节假日安排的通知" {
 		t.Errorf("calendar: %+v", c)
 	}
 	if _, ok, err := CalendarFor(2022); ok || err != nil {
 		t.Errorf("CalendarFor(2022): %v, %v; want none", ok, err)
 	}
-	for _, bad := range []string{
-		`{"year":2021,"holidays":[{"name":"x","from":"2021-02-17","to":"2021-02-11"}]}`,
-		`{"year":2021,"workdays":["2022-01-01"]}`,
-		`{"year":2021,"workdays":["2021-02-30"]}`,
-		`{"year":2021,"extra":1}`,
+
+	// Read as the domain reads it: the 春节 week off, the Sunday before it
+	// (2021-02-07) and the Saturday after it (2021-02-20) worked.
+	cal := workflow.NewCalendar(c)
+	for day, want := range map[string]bool{
+		"2021-02-05": true, "2021-02-06": false, "2021-02-07": true, "2021-02-10": true,
+		"2021-02-11": false, "2021-02-17": false, "2021-02-18": true, "2021-02-20": true, "2021-02-21": false,
+		"2021-10-01": false, "2021-10-07": false, "2021-10-08": true, "2021-10-09": true,
 	} {
-		if _, err := ParseCalendar([]byte(bad)); err == nil {
-			t.Errorf("ParseCalendar accepted %s", bad)
+		d, err := time.ParseInLocation(time.DateOnly, day, workflow.Shanghai)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if got := cal.IsWorkday(d.Add(12 * time.Hour)); got != want {
+			t.Errorf("%s: working day %v, want %v", day, got, want)
+		}
+	}
+	// Three working days after Wednesday 2021-02-10: the 18th, 19th and the
+	// make-up Saturday 20th.
+	assigned := time.Date(2021, 2, 10, 10, 0, 0, 0, workflow.Shanghai)
+	if got, want := cal.AddWorkdays(assigned, 3), workflow.EndOfDay(time.Date(2021, 2, 20, 12, 0, 0, 0, workflow.Shanghai)); !got.Equal(want) {
+		t.Errorf("3 working days after %v: %v, want %v", assigned, got, want)
 	}
 }
