@@ -22,7 +22,12 @@ func runSeed(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer st.Close()
-	rep, err := seeds.Load(ctx, workflow.NewService(st, workflow.SystemClock{}))
+	svc := workflow.NewService(st, workflow.SystemClock{})
+	// The seed assignment starts a stage clock, counted in working days.
+	if err := svc.LoadCalendars(ctx, seeds.Calendars()); err != nil {
+		return fmt.Errorf("load calendars: %w", err)
+	}
+	rep, err := seeds.Load(ctx, svc)
 	if err != nil {
 		return err
 	}

@@ -14,13 +14,35 @@ func newFlagSet(name string, env Env) *flag.FlagSet {
 }
 
 // parseFlags parses args, taking any flag not given on the command line from
-// its RECTIFY_<NAME> environment variable (dashes become underscores).
+// its RECTIFY_<NAME> environment variable (dashes become underscores). It
+// refuses positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+	rest, err := parseFlagsArgs(fs, args, env)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q", rest[0])
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	return err
+}
+
+// parseFlagsArgs is parseFlags for commands that take positional arguments:
+// flags may come before or after them (everything after "--" is
+// positional). It returns the positional arguments.
+func parseFlagsArgs(fs *flag.FlagSet, args []string, env Env) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -29,12 +51,17 @@ func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
 		if set[f.Name] || err != nil {
 			return
 		}
-		key := "RECTIFY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		key := envKey(f.Name)
 		if v := env.Getenv(key); v != "" {
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", key, v, e)
 			}
 		}
 	})
-	return err
+	return pos, err
+}
+
+// envKey is the environment variable of flag name: RECTIFY_<NAME>.
+func envKey(name string) string {
+	return "RECTIFY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }

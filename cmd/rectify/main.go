@@ -1,10 +1,11 @@
 // Command rectify is the issue-rectification workflow engine: one binary that
 // serves the JSON API on an embedded bbolt database and administers it.
 //
-//	rectify serve [--db PATH] [--addr ADDR] [--demo]
+//	rectify serve [--db PATH] [--addr ADDR] [--demo] [--webhook URL,…] …
 //	rectify seed --db PATH
 //	rectify user add --db PATH --name N --role R --unit UNIT
 //	rectify units --db PATH
+//	rectify calendar load --db PATH FILE | rectify calendar list --db PATH
 //	rectify workflow [--format mermaid|dot]
 package main
 
@@ -24,10 +25,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := Main(ctx, os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "rectify:", err)
-		}
+		fmt.Fprintln(os.Stderr, "rectify:", err)
 		os.Exit(2)
 	}
 }
@@ -51,6 +53,8 @@ Usage:
   rectify user add --db PATH --name N --role R --unit UNIT
                                                     add a user and print its token
   rectify units --db PATH                           list the units
+  rectify calendar load --db PATH FILE              store a working-day calendar file (server stopped)
+  rectify calendar list --db PATH                   list the years with a calendar
   rectify workflow [--format mermaid|dot]           print the workflow diagram
 
 Flags may also be set as RECTIFY_<FLAG> environment variables, e.g. RECTIFY_DB.
@@ -76,6 +80,8 @@ func Main(ctx context.Context, args []string, env Env) error {
 		return runUser(ctx, rest, env)
 	case "units":
 		return runUnits(ctx, rest, env)
+	case "calendar":
+		return runCalendar(ctx, rest, env)
 	case "workflow":
 		return runWorkflow(rest, env)
 	case "help", "-h", "--help":

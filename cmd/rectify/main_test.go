@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // server is a running Main serve.
@@ -164,7 +165,10 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%v: state %s, want %s", body["trigger"], p.State, wantState)
 		}
 	}
-	fire(bureau, map[string]any{"trigger": "assign", "lead_unit": fuliang, "deadline": "2021-12-31"}, "assigned")
+	// Deadlines in the future: an overdue assignment would add alerts to the history.
+	deadline1 := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
+	deadline2 := time.Now().AddDate(2, 0, 0).Format(time.DateOnly)
+	fire(bureau, map[string]any{"trigger": "assign", "lead_unit": fuliang, "deadline": deadline1}, "assigned")
 	leping.do("GET", path, nil, 404, nil)
 	fire(unit, map[string]any{"trigger": "accept", "plan": "拆除采砂设备，恢复河道"}, "rectifying")
 	unit.do("POST", path+"/notes", map[string]any{"text": "设备已拆除"}, 200, &p)
@@ -174,7 +178,7 @@ func TestEndToEnd(t *testing.T) {
 	fire(insp, map[string]any{"trigger": "verify", "opinion": "验收通过"}, "verified")
 	insp.do("POST", path+"/transitions", map[string]any{"trigger": "close", "statement": "同意销号"}, 403, nil)
 	fire(bureau, map[string]any{"trigger": "close", "statement": "同意销号"}, "closed")
-	fire(bureau, map[string]any{"trigger": "reopen", "reason": "回头看发现反弹", "deadline": "2022-03-31"}, "rectifying")
+	fire(bureau, map[string]any{"trigger": "reopen", "reason": "回头看发现反弹", "deadline": deadline2}, "rectifying")
 	fire(unit, map[string]any{"trigger": "submit", "summary": "再次整改完成"}, "submitted")
 	fire(insp, map[string]any{"trigger": "verify", "opinion": "复验通过"}, "verified")
 	fire(bureau, map[string]any{"trigger": "close", "statement": "同意销号"}, "closed")

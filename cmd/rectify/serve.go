@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jdz-eco/rectify/api"
+	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,10 +27,29 @@ type serveConfig struct {
 	logLevel  slog.Level
 	bodyLimit int64
 	shutdown  time.Duration
+
+	// Supervision (督办): scanner and thresholds.
+	scanInterval       time.Duration
+	dueSoonDays        int
+	redDays            int
+	listedDays         int
+	acceptDays         int
+	verifyDays         int
+	extensionGraceDays int
+
+	// Webhooks.
+	webhooks       []string
+	webhookSecret  string
+	webhookPoll    time.Duration
+	webhookTimeout time.Duration
 }
 
-func runServe(ctx context.Context, args []string, env Env) error {
+// parseServeFlags reads serve's flags (and RECTIFY_* variables) and checks
+// them.
+func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	var cfg serveConfig
+	var webhooks string
+	def := workflow.DefaultPolicy()
 	fs := newFlagSet("serve", env)
 	fs.StringVar(&cfg.db, "db", "./rectify.db", "bbolt database file")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
@@ -37,7 +58,91 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.Int64Var(&cfg.bodyLimit, "body-limit", 1<<20, "largest JSON request body in bytes")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for requests on shutdown")
+
+	fs.DurationVar(&cfg.scanInterval, "scan-interval", time.Minute,
+		"how often to scan deadlines, also once at start; 0 disables automatic scans (POST /api/v1/deadlines/scan still works)")
+	fs.IntVar(&cfg.dueSoonDays, "due-soon-days", days(def.DueSoon), "a problem is due_soon this many days before its deadline")
+	fs.IntVar(&cfg.redDays, "red-days", days(def.Red), "red card (红牌) when overdue by more than this many days")
+	fs.IntVar(&cfg.listedDays, "listed-days", days(def.Listed), "listed supervision (挂牌督办) when overdue by more than this many days")
+	fs.IntVar(&cfg.acceptDays, "accept-days", def.AcceptDays, "working days the lead unit has to accept an assignment")
+	fs.IntVar(&cfg.verifyDays, "verify-days", def.VerifyDays, "working days the inspectors have to verify or reject a submission")
+	fs.IntVar(&cfg.extensionGraceDays, "extension-grace-days", days(def.ExtensionGrace),
+		"days after the deadline the lead unit may still request an extension (0: only before it)")
+
+	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
+	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
+	fs.DurationVar(&cfg.webhookPoll, "webhook-poll-interval", time.Second, "how often to look for new events to deliver")
+	fs.DurationVar(&cfg.webhookTimeout, "webhook-timeout", 10*time.Second, "how long to wait for a webhook endpoint to answer")
 	if err := parseFlags(fs, args, env); err != nil {
+		return cfg, err
+	}
+	cfg.webhooks = splitList(webhooks)
+	return cfg, cfg.check()
+}
+
+// check refuses inconsistent settings before anything is opened.
+func (c serveConfig) check() error {
+	if c.scanInterval < 0 {
+		return errors.New("--scan-interval must not be negative (0 disables automatic scans)")
+	}
+	if _, err := c.policy(); err != nil {
+		return err
+	}
+	if len(c.webhooks) > 0 && c.webhookSecret == "" {
+		return errors.New("--webhook needs --webhook-secret (or RECTIFY_WEBHOOK_SECRET): every delivery is signed with it")
+	}
+	if len(c.webhooks) > 0 && (c.webhookPoll <= 0 || c.webhookTimeout <= 0) {
+		return errors.New("--webhook-poll-interval and --webhook-timeout must be positive")
+	}
+	return nil
+}
+
+// policyFlags names the flags behind each field workflow.Policy.Validate
+// may refuse.
+var policyFlags = map[string]string{
+	"due_soon":        "--due-soon-days",
+	"red":             "--red-days and --listed-days",
+	"accept_days":     "--accept-days and --verify-days",
+	"extension_grace": "--extension-grace-days",
+}
+
+// policy returns the supervision thresholds the flags set, checked.
+func (c serveConfig) policy() (workflow.Policy, error) {
+	p := workflow.Policy{
+		DueSoon:        time.Duration(c.dueSoonDays) * workflow.Day,
+		Red:            time.Duration(c.redDays) * workflow.Day,
+		Listed:         time.Duration(c.listedDays) * workflow.Day,
+		AcceptDays:     c.acceptDays,
+		VerifyDays:     c.verifyDays,
+		ExtensionGrace: time.Duration(c.extensionGraceDays) * workflow.Day,
+	}
+	if err := p.Validate(); err != nil {
+		var e *workflow.Error
+		if errors.As(err, &e) && policyFlags[e.Field] != "" {
+			return p, fmt.Errorf("%s: %s", policyFlags[e.Field], e.Message)
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// days is d in whole days.
+func days(d time.Duration) int { return int(d / workflow.Day) }
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func runServe(ctx context.Context, args []string, env Env) error {
+	cfg, err := parseServeFlags(args, env)
+	if err != nil {
 		return err
 	}
 	log, err := newLogger(env, cfg.logFormat, cfg.logLevel)
@@ -53,8 +158,16 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer st.Close()
-	svc := workflow.NewService(st, workflow.SystemClock{})
-
+	svc, err := newService(ctx, st, cfg, log)
+	if err != nil {
+		return err
+	}
+	// Build the dispatcher before anything is written, so that a bad URL
+	// stops the server at once.
+	dispatcher, err := newDispatcher(cfg, st, log, reg)
+	if err != nil {
+		return err
+	}
 	if loaded, rep, err := seedIfEmpty(ctx, svc); err != nil {
 		return fmt.Errorf("load seed data: %w", err)
 	} else if loaded {
@@ -64,6 +177,18 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		if err := createDemoUsers(ctx, svc, env.Stdout); err != nil {
 			return fmt.Errorf("demo users: %w", err)
 		}
+	}
+
+	// The scanner and the dispatcher stop (deferred, so before the store
+	// closes) once the HTTP server has drained.
+	bg := startBackground(ctx)
+	defer bg.stop()
+	if cfg.scanInterval > 0 {
+		sc := &scanner{svc: svc, interval: cfg.scanInterval, log: log, observe: metrics.ObserveScan}
+		bg.run(sc.run)
+	}
+	if dispatcher != nil {
+		bg.run(dispatcher.Run)
 	}
 
 	handler := api.New(api.Config{
@@ -77,6 +202,30 @@ func runServe(ctx context.Context, args []string, env Env) error {
 			return err
 		},
 	})
+	return serveHTTP(ctx, cfg, handler, log, env)
+}
+
+// newService returns the workflow service on st with the configured
+// supervision policy and the working-day calendars (shipped and stored).
+func newService(ctx context.Context, st workflow.Store, cfg serveConfig, log *slog.Logger) (*workflow.Service, error) {
+	svc := workflow.NewService(st, workflow.SystemClock{})
+	pol, err := cfg.policy()
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.SetPolicy(pol); err != nil {
+		return nil, err
+	}
+	if err := svc.LoadCalendars(ctx, seeds.Calendars()); err != nil {
+		return nil, fmt.Errorf("load calendars: %w", err)
+	}
+	log.Info("supervision", "policy", fmt.Sprintf("%+v", pol), "calendar", svc.Calendar().String(), "scan_interval", cfg.scanInterval)
+	return svc, nil
+}
+
+// serveHTTP serves handler on cfg.addr until ctx ends, then shuts down
+// gracefully.
+func serveHTTP(ctx context.Context, cfg serveConfig, handler http.Handler, log *slog.Logger, env Env) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err

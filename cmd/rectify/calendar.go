@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/jdz-eco/rectify/seeds"
+	"github.com/jdz-eco/rectify/store/bolt"
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+const calendarUsage = "usage: rectify calendar load --db PATH FILE | rectify calendar list --db PATH"
+
+// cliAdmin is the actor of administrative commands run on the server's
+// host: PutCalendar needs the bureau or an admin.
+var cliAdmin = workflow.Actor{ID: "cli", Name: "rectify cli", Role: workflow.RoleAdmin}
+
+func runCalendar(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		return errors.New(calendarUsage)
+	}
+	switch args[0] {
+	case "load":
+		return runCalendarLoad(ctx, args[1:], env)
+	case "list":
+		return runCalendarList(ctx, args[1:], env)
+	}
+	return fmt.Errorf("unknown calendar command %q; %s", args[0], calendarUsage)
+}
+
+// runCalendarLoad stores a working-day calendar file (FILE, or - for stdin)
+// for its year; the server picks it up when it starts.
+func runCalendarLoad(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("calendar load", env)
+	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")
+	files, err := parseFlagsArgs(fs, args, env)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return errors.New("usage: rectify calendar load --db PATH FILE (a JSON calendar file, or - for standard input)")
+	}
+	data, err := readInput(files[0], env)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(*db, bolt.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := workflow.NewService(st, workflow.SystemClock{})
+	f, err := svc.PutCalendar(ctx, cliAdmin, data)
+	if err != nil {
+		if workflow.ErrorCode(err) == workflow.CodeInvalid {
+			return fmt.Errorf("%s: %s", files[0], workflow.ErrorMessage(err))
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "stored the %d calendar: %d holidays, %d make-up working days\n", f.Year, len(f.Holidays), len(f.Workdays))
+	fmt.Fprintln(env.Stderr, "the server uses it from its next start, for stage clocks started from then on")
+	return nil
+}
+
+func readInput(name string, env Env) ([]byte, error) {
+	if name == "-" {
+		if env.Stdin == nil {
+			return nil, errors.New("no standard input")
+		}
+		return io.ReadAll(env.Stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// runCalendarList lists the years with a calendar: those stored in the
+// database and those shipped with the binary (a stored file replaces the
+// shipped one of its year).
+func runCalendarList(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("calendar list", env)
+	db := fs.String("db", "./rectify.db", "bbolt database file")
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	st, err := openStore(*db, bolt.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	stored, err := st.Calendars(ctx)
+	if err != nil {
+		return err
+	}
+	shipped := seeds.Calendars()
+	years := slices.Sorted(maps.Keys(shipped))
+	for y := range stored {
+		if _, ok := shipped[y]; !ok {
+			years = append(years, y)
+		}
+	}
+	slices.Sort(years)
+
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "YEAR\tORIGIN\tHOLIDAYS\tWORKDAYS\tSOURCE")
+	for _, y := range years {
+		data, origin := shipped[y], "shipped"
+		if b, ok := stored[y]; ok {
+			data, origin = b, "stored"
+			if _, ok := shipped[y]; ok {
+				origin = "stored (replaces shipped)"
+			}
+		}
+		f, err := workflow.ParseCalendarFile(data)
+		if err != nil {
+			fmt.Fprintf(tw, "%d\t%s\t-\t-\tunreadable: %s\n", y, origin, workflow.ErrorMessage(err))
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\n", y, origin, len(f.Holidays), len(f.Workdays), f.Source)
+	}
+	return tw.Flush()
+}
