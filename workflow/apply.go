@@ -57,15 +57,23 @@ func applyEffects(p *Problem, e *Entry) {
 	case TriggerSubmit:
 		p.SubmittedBy = e.Actor.ID
 		p.Summary = prm.Summary
-	case TriggerWithdraw, TriggerReject:
+		for i := range p.Evidence {
+			p.Evidence[i].Submitted = true
+		}
+	case TriggerWithdraw:
 		p.SubmittedBy = ""
+	case TriggerReject:
+		p.SubmittedBy = ""
+		p.EvidenceRound++
 	case TriggerVerify:
 		p.VerifiedBy = e.Actor.ID
 		p.Opinion = prm.Opinion
+		p.addSignature(prm.Signature)
 	case TriggerClose:
 		p.Resolution = ResolutionRectified
 		p.ClosedBy = e.Actor.ID
 		p.Statement = prm.Statement
+		p.addSignature(prm.Signature)
 	case TriggerReopen:
 		p.Resolution = ResolutionNone
 		p.SubmittedBy, p.VerifiedBy, p.ClosedBy = "", "", ""
@@ -75,6 +83,9 @@ func applyEffects(p *Problem, e *Entry) {
 		}
 	}
 	applyExtension(p, e)
+	if e.Action == ActionEvidence && prm.Evidence != nil {
+		p.Evidence = append(p.Evidence, *prm.Evidence)
+	}
 	if p.CooperatingUnits == nil {
 		p.CooperatingUnits = []string{}
 	}
@@ -116,7 +127,7 @@ func Replay(entries []Entry) (*Problem, error) {
 			if p.State != e.To {
 				return nil, fmt.Errorf("entry %d: recorded to %s but the workflow gives %s", e.Seq, e.To, p.State)
 			}
-		case e.Action == ActionNote, e.Action == ActionAlert,
+		case e.Action == ActionNote, e.Action == ActionAlert, e.Action == ActionEvidence,
 			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision:
 		default:
 			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)

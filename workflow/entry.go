@@ -10,6 +10,10 @@ const (
 
 // Entry is one append-only history record of a problem. Seq is global and
 // increasing across the ledger; the store assigns it.
+//
+// Entries are hash-chained over their JSON encoding (EntryHash): a field
+// added later to Entry or anything it holds must be omitempty, and no field
+// may be removed or renamed, or the hashes of older entries break.
 type Entry struct {
 	Seq       uint64    `json:"seq"`
 	ProblemID string    `json:"problem_id"`
@@ -23,6 +27,12 @@ type Entry struct {
 	// Supervision is the problem's deadline bookkeeping after the command
 	// this entry belongs to; replay restores it from here.
 	Supervision *Supervision `json:"supervision,omitempty"`
+
+	// PrevHash is the Hash of the ledger's previous entry (GenesisHash for
+	// the first); Hash is the SHA-256 of this entry's canonical encoding,
+	// PrevHash included. The store fills both with SealEntry.
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // Params are a command's parameters. Which fields a trigger takes, and which it
@@ -48,6 +58,12 @@ type Params struct {
 	ExtensionID string `json:"extension_id,omitempty"`
 	Decision    string `json:"decision,omitempty"`
 	Note        string `json:"note,omitempty"`
+
+	// Evidence added (ActionEvidence); the sign-off of a verify or close;
+	// warnings shown to the signer (evidence also used by other problems).
+	Evidence  *Evidence  `json:"evidence,omitempty"`
+	Signature *Signature `json:"signature,omitempty"`
+	Warnings  []string   `json:"warnings,omitempty"`
 
 	// Set on ActionCreate entries: the record as logged.
 	Title       string `json:"title,omitempty"`

@@ -43,6 +43,12 @@ type Problem struct {
 	Supervision Supervision `json:"supervision"`
 	// Extensions are the lead unit's deadline extension requests, oldest first.
 	Extensions []Extension `json:"extensions,omitempty"`
+	// Evidence is every file handed in, oldest first; EvidenceRound counts
+	// the rejections (a submission needs evidence of the current round).
+	Evidence      []Evidence `json:"evidence,omitempty"`
+	EvidenceRound int        `json:"evidence_round,omitempty"`
+	// Signatures are the sign-offs of verify and close, oldest first.
+	Signatures []Signature `json:"signatures,omitempty"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
@@ -63,6 +69,8 @@ func (p *Problem) Clone() *Problem {
 		c.OriginalDeadline = &d
 	}
 	c.Supervision = p.Supervision.clone()
+	c.Evidence = slices.Clone(p.Evidence)
+	c.Signatures = slices.Clone(p.Signatures)
 	c.Extensions = slices.Clone(p.Extensions)
 	for i := range c.Extensions {
 		c.Extensions[i] = c.Extensions[i].clone()

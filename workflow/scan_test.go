@@ -202,6 +202,7 @@ func TestPausedWhileSubmittedAndStageClocks(t *testing.T) {
 
 	// Submit two days before the deadline and let the inspectors sit on it for a month.
 	f.clock.Set(due.Add(-2 * workflow.Day))
+	f.evidence(t, officer, id, "photo")
 	f.fire(t, officer, id, workflow.TriggerSubmit, workflow.Params{Summary: "完成"})
 	submittedAt := f.clock.Now()
 	f.clock.Set(due.Add(30 * workflow.Day))

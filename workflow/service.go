@@ -17,6 +17,7 @@ type Service struct {
 	policy   Policy
 	calendar *Calendar
 	shipped  map[int][]byte // calendar files shipped with the binary
+	blobs    Blobs
 }
 
 // NewService returns a service on store s reading time from clock c, with the
@@ -110,6 +111,15 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 	if err := s.checkUnits(ctx, &prm); err != nil {
 		return nil, err
 	}
+	// Only the domain sets these.
+	prm.Evidence, prm.Signature, prm.Warnings = nil, nil, nil
+	if t == TriggerVerify {
+		w, err := s.duplicateWarnings(ctx, a, id)
+		if err != nil {
+			return nil, err
+		}
+		prm.Warnings = w
+	}
 	now := s.clock.Now()
 	return s.command(ctx, a, id, cmd.IfVersion, func(p *Problem) (Entry, error) {
 		if !slices.Contains(stateTriggers(p), t) {
@@ -121,6 +131,9 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 		}
 		if err := checkTriggerParams(t, p, &prm); err != nil {
 			return Entry{}, err
+		}
+		if t == TriggerVerify || t == TriggerClose {
+			prm.Signature = signature(t, a, p, now)
 		}
 		from := p.State
 		if err := fire(ctx, p, t); err != nil {
@@ -237,6 +250,14 @@ func checkTriggerParams(t Trigger, p *Problem, prm *Params) error {
 		}
 		if t == TriggerReassign && prm.LeadUnit == p.LeadUnit && prm.Deadline == nil && prm.CooperatingUnits == nil {
 			return Invalid("lead_unit", "%s is already the lead unit", p.LeadUnit)
+		}
+	case TriggerSubmit:
+		if !p.hasNewEvidence() {
+			msg := "submit needs at least one evidence item"
+			if p.EvidenceRound > 0 {
+				msg += " added since the last rejection"
+			}
+			return &Error{Code: CodeConflict, State: p.State, Message: msg}
 		}
 	case TriggerReopen:
 		toFound := p.State == StateClosed && p.Resolution == ResolutionDismissed

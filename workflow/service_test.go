@@ -2,6 +2,8 @@ package workflow_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"testing"
@@ -77,6 +79,22 @@ func (f *fixture) fire(t *testing.T, a workflow.Actor, id string, trig workflow.
 	return p
 }
 
+// evidenceInput describes a (pretend) stored file; the service checks files
+// exist only when it has a blob store.
+func evidenceInput(seed string) workflow.EvidenceInput {
+	sum := sha256.Sum256([]byte(seed))
+	return workflow.EvidenceInput{SHA256: hex.EncodeToString(sum[:]), Name: "现场照片-" + seed + ".jpg", Size: 1024, Type: "image/jpeg"}
+}
+
+func (f *fixture) evidence(t *testing.T, a workflow.Actor, id, seed string) *workflow.Problem {
+	t.Helper()
+	p, err := f.svc.AddEvidence(context.Background(), a, id, evidenceInput(seed), 0)
+	if err != nil {
+		t.Fatalf("evidence by %s: %v", a.ID, err)
+	}
+	return p
+}
+
 func deadline(s string) *time.Time {
 	d, err := workflow.ParseDeadline(s)
 	if err != nil {
@@ -107,10 +125,18 @@ func TestLifecycleAndReplay(t *testing.T) {
 	if _, err := f.svc.AddNote(ctx, coop, id, "已完成现场踏勘", 0); err != nil {
 		t.Fatal(err)
 	}
+	_, err := f.svc.Fire(ctx, officer, id, workflow.Command{Trigger: workflow.TriggerSubmit, Params: workflow.Params{Summary: "已闭库"}})
+	wantCode(t, err, workflow.CodeConflict) // no evidence yet
+	f.evidence(t, coop, id, "a")
 	f.fire(t, officer, id, workflow.TriggerSubmit, workflow.Params{Summary: "已闭库"})
-	_, err := f.svc.AddNote(ctx, officer, id, "补充", 0)
+	_, err = f.svc.AddNote(ctx, officer, id, "补充", 0)
 	wantCode(t, err, workflow.CodeConflict)
+	_, err = f.svc.AddEvidence(ctx, officer, id, evidenceInput("b"), 0)
+	wantCode(t, err, workflow.CodeConflict) // frozen under review
 	f.fire(t, inspector, id, workflow.TriggerReject, workflow.Params{Reason: "佐证不足"})
+	_, err = f.svc.Fire(ctx, officer, id, workflow.Command{Trigger: workflow.TriggerSubmit, Params: workflow.Params{Summary: "原样再交"}})
+	wantCode(t, err, workflow.CodeConflict) // nothing new since the rejection
+	f.evidence(t, officer, id, "b")
 	f.fire(t, officer, id, workflow.TriggerSubmit, workflow.Params{Summary: "补充监测报告"})
 	p = f.fire(t, inspector, id, workflow.TriggerVerify, workflow.Params{Opinion: "验收通过"})
 	if p.State != workflow.StateVerified || p.VerifiedBy != inspector.ID {
@@ -126,8 +152,8 @@ func TestLifecycleAndReplay(t *testing.T) {
 	if p.State != workflow.StateRectifying || p.Resolution != "" || p.Deadline.Format(time.DateOnly) != "2022-03-31" {
 		t.Fatalf("after reopen: %+v", p)
 	}
-	if p.Version != 10 {
-		t.Fatalf("version %d, want 10 (one per entry)", p.Version)
+	if p.Version != 12 {
+		t.Fatalf("version %d, want 12 (one per entry)", p.Version)
 	}
 
 	hist, err := f.svc.History(ctx, bureau, id)
@@ -141,8 +167,8 @@ func TestLifecycleAndReplay(t *testing.T) {
 			t.Fatalf("history out of order: %v", hist)
 		}
 	}
-	want := []string{"create", "assign", "accept", "note", "submit", "reject", "submit", "verify", "close", "reopen"}
-	if !reflect.DeepEqual(actions, want[:len(actions)]) || len(actions) != 10 {
+	want := []string{"create", "assign", "accept", "note", "evidence", "submit", "reject", "evidence", "submit", "verify", "close", "reopen"}
+	if !reflect.DeepEqual(actions, want) {
 		t.Fatalf("history %v, want %v", actions, want)
 	}
 	replayed, err := workflow.Replay(hist)
@@ -190,6 +216,7 @@ func TestRefusalsSayWhy(t *testing.T) {
 	_, err = f.svc.Fire(ctx, bureau, id, workflow.Command{Trigger: workflow.TriggerReassign, Params: workflow.Params{LeadUnit: "fuliang", Reason: "x"}})
 	wantCode(t, err, workflow.CodeInvalid)
 	f.fire(t, officer, id, workflow.TriggerAccept, workflow.Params{Plan: "方案"})
+	f.evidence(t, officer, id, "c")
 	f.fire(t, officer, id, workflow.TriggerSubmit, workflow.Params{Summary: "完成"})
 	// The submitter's own unit may not verify, even an inspector there.
 	leadInspector := workflow.Actor{ID: "u-fl-insp", Role: workflow.RoleInspector, UnitID: "fuliang"}

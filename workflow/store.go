@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -79,8 +80,19 @@ type Store interface {
 	PutCalendar(ctx context.Context, year int, data []byte) error
 	Calendars(ctx context.Context) (map[int][]byte, error)
 
+	// Head returns the newest entry of the hash chain (zero when empty).
+	// Appending entries, the store sets each one's Seq, ProblemID and
+	// Version, then seals it with SealEntry on the previous entry's hash
+	// (GenesisHash for the first) and moves the head, in the same transaction.
+	Head(ctx context.Context) (ChainHead, error)
+
 	// Close releases the store.
 	Close() error
+}
+
+// Backuper is a store that can stream a consistent snapshot of itself.
+type Backuper interface {
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // Event is one outbox record: a history entry as consumers (webhooks, the
@@ -104,6 +116,7 @@ type ProblemFilter struct {
 	Source   Source
 	Unit     string
 	Tag      string // an alert tag: a Level, TagLate or a stage breach (see Problem.Tags)
+	Evidence string // the SHA-256 of an evidence file the problem has
 	Cursor   string
 	Limit    int
 }
@@ -115,7 +128,8 @@ func (f *ProblemFilter) Match(p *Problem) bool {
 		(f.County == "" || p.CountyID == f.County) &&
 		(f.Source == "" || p.Source == f.Source) &&
 		(f.Unit == "" || p.Involves(f.Unit)) &&
-		(f.Tag == "" || slices.Contains(p.Tags(), f.Tag))
+		(f.Tag == "" || slices.Contains(p.Tags(), f.Tag)) &&
+		(f.Evidence == "" || slices.Contains(p.EvidenceHashes(), f.Evidence))
 }
 
 // Page size limits for listing problems.

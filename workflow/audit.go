@@ -1,0 +1,174 @@
+package workflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+)
+
+// Ledger is what an audit reads from a store, read-only.
+type Ledger interface {
+	// Head returns the chain head the store recorded.
+	Head(ctx context.Context) (ChainHead, error)
+	// ForEachEntry calls fn with every stored history entry in key order; an
+	// entry that does not decode is passed with err set and only Seq filled.
+	// fn may run inside a read transaction: it must not call the store.
+	ForEachEntry(ctx context.Context, fn func(e Entry, err error) error) error
+	// ForEachProblem calls fn with every stored problem record.
+	ForEachProblem(ctx context.Context, fn func(p *Problem) error) error
+	// History returns one problem's entries through the per-problem index.
+	History(ctx context.Context, id string) ([]Entry, error)
+}
+
+// AuditReport sums up a passed audit.
+type AuditReport struct {
+	Entries  uint64    `json:"entries"`
+	Problems int       `json:"problems"`
+	Evidence int       `json:"evidence_files"`
+	Head     ChainHead `json:"head"`
+}
+
+// AuditError names the first place an audit failed.
+type AuditError struct {
+	Seq       uint64 // the entry, if the failure is in the chain
+	ProblemID string // the problem, if the failure is in a record
+	Evidence  string // the file, if the failure is in evidence
+	Reason    string
+}
+
+func (e *AuditError) Error() string {
+	switch {
+	case e.Seq != 0:
+		return fmt.Sprintf("history entry %d: %s", e.Seq, e.Reason)
+	case e.Evidence != "":
+		return fmt.Sprintf("evidence %s of problem %s: %s", e.Evidence, e.ProblemID, e.Reason)
+	case e.ProblemID != "":
+		return fmt.Sprintf("problem %s: %s", e.ProblemID, e.Reason)
+	}
+	return e.Reason
+}
+
+// Audit checks a ledger (a file or backup opened read-only: on a store still
+// being written the head may move between its reads): the whole hash chain (every entry's hash, each link
+// to the previous entry, no gap in the sequence, the recorded head at its
+// end); that replaying each problem's history gives its stored record; and,
+// when blobs is not nil, that every evidence file exists with its hash. With
+// expect (a head recorded earlier) it also proves the history up to it was
+// neither truncated nor rewritten. The first failure is returned as an
+// *AuditError.
+func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (AuditReport, error) {
+	var rep AuditReport
+	prev := GenesisHash
+	perProblem := map[string]int{}
+	var expectSeen bool
+	err := l.ForEachEntry(ctx, func(e Entry, decodeErr error) error {
+		want := rep.Entries + 1
+		switch {
+		case decodeErr != nil:
+			return &AuditError{Seq: max(e.Seq, want), Reason: "does not decode: " + decodeErr.Error()}
+		case e.Seq != want:
+			return &AuditError{Seq: want, Reason: fmt.Sprintf("missing: the next stored entry is %d", e.Seq)}
+		case e.PrevHash != prev:
+			return &AuditError{Seq: e.Seq, Reason: "prev_hash does not match the previous entry's hash (an entry was removed, reordered or rewritten)"}
+		}
+		h, err := EntryHash(e)
+		if err != nil {
+			return &AuditError{Seq: e.Seq, Reason: err.Error()}
+		}
+		if h != e.Hash {
+			return &AuditError{Seq: e.Seq, Reason: "content does not match its hash (the entry was altered)"}
+		}
+		if expect != nil && e.Seq == expect.Seq {
+			if e.Hash != expect.Hash {
+				return &AuditError{Seq: e.Seq, Reason: "hash differs from the expected head " + expect.String() + " (the history up to it was rewritten)"}
+			}
+			expectSeen = true
+		}
+		prev = e.Hash
+		rep.Entries = e.Seq
+		rep.Head = ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
+		perProblem[e.ProblemID]++
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	if expect != nil && !expectSeen {
+		return rep, &AuditError{Seq: expect.Seq, Reason: fmt.Sprintf("the expected head is gone: the history ends at %d (it was truncated)", rep.Entries)}
+	}
+	head, err := l.Head(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if head.Seq != rep.Head.Seq || head.Hash != rep.Head.Hash {
+		return rep, &AuditError{Seq: max(head.Seq, rep.Head.Seq), Reason: fmt.Sprintf("the recorded head %s is not the last entry %s", head, rep.Head)}
+	}
+
+	err = l.ForEachProblem(ctx, func(p *Problem) error {
+		rep.Problems++
+		hist, err := l.History(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if len(hist) != perProblem[p.ID] {
+			return &AuditError{ProblemID: p.ID, Reason: fmt.Sprintf("its index lists %d entries, the chain holds %d", len(hist), perProblem[p.ID])}
+		}
+		delete(perProblem, p.ID)
+		replayed, err := Replay(hist)
+		if err != nil {
+			return &AuditError{ProblemID: p.ID, Reason: "history does not replay: " + err.Error()}
+		}
+		if !sameRecord(replayed, p) {
+			return &AuditError{ProblemID: p.ID, Reason: "the stored record differs from its replayed history (edited without history)"}
+		}
+		if blobs == nil {
+			return nil
+		}
+		for _, sha := range p.EvidenceHashes() {
+			rep.Evidence++
+			if err := checkBlob(ctx, blobs, sha); err != nil {
+				return &AuditError{ProblemID: p.ID, Evidence: sha, Reason: err.Error()}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	for id := range perProblem {
+		return rep, &AuditError{ProblemID: id, Reason: "has history entries but no record"}
+	}
+	return rep, nil
+}
+
+// sameRecord compares records as stored (JSON), so that nil and empty slices
+// or time zones do not count as differences.
+func sameRecord(a, b *Problem) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	var va, vb any
+	_ = json.Unmarshal(ja, &va)
+	_ = json.Unmarshal(jb, &vb)
+	return reflect.DeepEqual(va, vb)
+}
+
+func checkBlob(ctx context.Context, blobs Blobs, sha string) error {
+	r, err := blobs.Open(ctx, sha)
+	if err != nil {
+		return errors.New("file missing")
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return fmt.Errorf("unreadable: %v", err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != sha {
+		return errors.New("content does not match its SHA-256 (the file was altered)")
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ActionEvidence is the history action of an evidence upload (佐证材料).
+const ActionEvidence = "evidence"
+
+// Evidence is one file a unit handed in, content-addressed by SHA-256.
+type Evidence struct {
+	SHA256      string    `json:"sha256"`
+	Name        string    `json:"name"`
+	Size        int64     `json:"size"`
+	Type        string    `json:"type"` // sniffed from the content
+	Description string    `json:"description,omitempty"`
+	UploadedBy  string    `json:"uploaded_by"`
+	Uploader    string    `json:"uploader"` // the uploader's name
+	UnitID      string    `json:"unit_id"`
+	At          time.Time `json:"at"`
+	// Round is the number of rejections before the upload: submit needs an
+	// item of the current round. Submitted is set once a submission included it.
+	Round     int  `json:"round"`
+	Submitted bool `json:"submitted"`
+}
+
+// Blobs stores evidence files by their SHA-256. Put writes and fsyncs the
+// file before it returns, so a transaction referencing it commits only after
+// the content is durable; files are never modified or deleted by the workflow.
+type Blobs interface {
+	// Put stores what r yields, refusing more than max bytes with an
+	// *Error of code CodeTooLarge; it returns the hex SHA-256 and the size.
+	Put(ctx context.Context, r io.Reader, max int64) (sha string, size int64, err error)
+	// Open returns the content of sha, or CodeNotFound.
+	Open(ctx context.Context, sha string) (io.ReadCloser, error)
+	// Stat returns the size of sha, or CodeNotFound.
+	Stat(ctx context.Context, sha string) (int64, error)
+}
+
+// CodeTooLarge refuses an upload over the size limit.
+const CodeTooLarge Code = "too_large"
+
+// CodeUnsupportedType refuses an upload whose content is not an allowed type.
+const CodeUnsupportedType Code = "unsupported_type"
+
+// Evidence types allowed, by the content sniffed (never the file name):
+// images, PDF, Office documents, plain text and common video.
+var evidenceTypes = map[string]bool{
+	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true, "image/bmp": true,
+	"application/pdf": true,
+	"text/plain":      true,
+	"video/mp4":       true, "video/webm": true, "video/quicktime": true, "video/avi": true,
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   true,
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         true,
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation": true,
+	"application/x-ole-storage": true, // .doc, .xls, .ppt (OLE2 compound file)
+}
+
+var (
+	oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+	zipMagic = []byte("PK\x03\x04")
+)
+
+// SniffType returns the content type of a file from its first bytes (512 are
+// enough) and whether it is an allowed evidence type.
+func SniffType(head []byte) (string, bool) {
+	t := http.DetectContentType(head)
+	switch {
+	case bytes.HasPrefix(head, oleMagic):
+		t = "application/x-ole-storage"
+	case bytes.HasPrefix(head, zipMagic):
+		t = officeType(head)
+	case len(head) >= 12 && string(head[4:8]) == "ftyp" && (string(head[8:10]) == "qt"):
+		t = "video/quicktime"
+	case len(head) >= 12 && string(head[4:8]) == "ftyp":
+		t = "video/mp4"
+	}
+	base, _, _ := strings.Cut(t, ";")
+	return t, evidenceTypes[base]
+}
+
+// officeType tells an OOXML document from any other zip by the part names in
+// its first local file headers.
+func officeType(head []byte) string {
+	switch {
+	case bytes.Contains(head, []byte("word/")):
+		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	case bytes.Contains(head, []byte("xl/")):
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	case bytes.Contains(head, []byte("ppt/")):
+		return "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+	}
+	return "application/zip"
+}
+
+// EvidenceInput describes a stored file being attached to a problem.
+type EvidenceInput struct {
+	SHA256      string
+	Name        string
+	Size        int64
+	Type        string
+	Description string
+}
+
+// SetBlobs lets the service check that evidence it records exists.
+func (s *Service) SetBlobs(b Blobs) {
+	s.mu.Lock()
+	s.blobs = b
+	s.mu.Unlock()
+}
+
+// Blobs returns the evidence file store, or nil.
+func (s *Service) Blobs() Blobs {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.blobs
+}
+
+// AddEvidence attaches a stored file to problem id: members of the lead or
+// cooperating units, while the problem is assigned or rectifying (evidence
+// under review is frozen).
+func (s *Service) AddEvidence(ctx context.Context, a Actor, id string, in EvidenceInput, ifVersion uint64) (*Problem, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	in.Description = strings.TrimSpace(in.Description)
+	if b, err := hex.DecodeString(in.SHA256); err != nil || len(b) != 32 || strings.ToLower(in.SHA256) != in.SHA256 {
+		return nil, Invalid("sha256", "sha256 must be 64 lowercase hex digits")
+	}
+	switch {
+	case in.Size <= 0:
+		return nil, Invalid("file", "the file is empty")
+	case in.Name == "" || utf8.RuneCountInString(in.Name) > MaxTitle:
+		return nil, Invalid("name", "a file name of 1 to %d characters is required", MaxTitle)
+	case utf8.RuneCountInString(in.Description) > MaxText:
+		return nil, Invalid("description", "description is longer than %d characters", MaxText)
+	}
+	if base, _, _ := strings.Cut(in.Type, ";"); !evidenceTypes[base] {
+		return nil, Errorf(CodeUnsupportedType, "files of type %s are not accepted as evidence", in.Type)
+	}
+	if b := s.Blobs(); b != nil {
+		size, err := b.Stat(ctx, in.SHA256)
+		if err != nil || size != in.Size {
+			return nil, Invalid("sha256", "no stored file %s of %d bytes", in.SHA256, in.Size)
+		}
+	}
+	now := s.clock.Now()
+	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
+		if a.Role != RoleUnit || !p.Involves(a.UnitID) {
+			return Entry{}, Errorf(CodeForbidden, "only members of the lead or cooperating units may add evidence")
+		}
+		if p.State != StateAssigned && p.State != StateRectifying {
+			return Entry{}, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
+				Message: "evidence may be added only while the problem is assigned or rectifying; evidence under review is frozen"}
+		}
+		ev := Evidence{SHA256: in.SHA256, Name: in.Name, Size: in.Size, Type: in.Type, Description: in.Description,
+			UploadedBy: a.ID, Uploader: a.Name, UnitID: a.UnitID, At: now, Round: p.EvidenceRound}
+		return Entry{At: now, Actor: a, Action: ActionEvidence, From: p.State, To: p.State, Params: Params{Evidence: &ev}}, nil
+	})
+}
+
+// hasNewEvidence reports whether p has evidence added since its last rejection.
+func (p *Problem) hasNewEvidence() bool {
+	for _, e := range p.Evidence {
+		if e.Round == p.EvidenceRound {
+			return true
+		}
+	}
+	return false
+}
+
+// EvidenceHashes returns the SHA-256 of every evidence item of p, in order,
+// without repeats. Stores index them so that a file's problems can be found.
+func (p *Problem) EvidenceHashes() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range p.Evidence {
+		if !seen[e.SHA256] {
+			seen[e.SHA256] = true
+			out = append(out, e.SHA256)
+		}
+	}
+	return out
+}
+
+// Duplicates returns, for each evidence file of p that other problems use
+// too, the codes of those problems: a sign of fake rectification (虚假整改),
+// shown as a warning, never a refusal.
+func (s *Service) Duplicates(ctx context.Context, p *Problem) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, sha := range p.EvidenceHashes() {
+		cursor := ""
+		for {
+			items, next, err := s.store.Problems(ctx, ProblemFilter{Evidence: sha, Cursor: cursor, Limit: MaxLimit})
+			if err != nil {
+				return nil, err
+			}
+			for _, q := range items {
+				if q.ID != p.ID {
+					out[sha] = append(out[sha], q.Code)
+				}
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	return out, nil
+}
+
+// CanSeeEvidence reports whether a may download file sha: it must see a
+// problem that references it.
+func (s *Service) CanSeeEvidence(ctx context.Context, a Actor, sha string) (bool, error) {
+	f := ProblemFilter{Evidence: sha, Limit: 1}
+	if a.Role == RoleUnit {
+		f.Unit = a.UnitID
+	}
+	items, _, err := s.Problems(ctx, a, f)
+	return len(items) > 0, err
+}
+
+// duplicateWarnings lists, in words for the inspector, the evidence of
+// problem id that other problems use too. It reads outside the write
+// transaction: a warning may be a moment stale, never wrong about the past.
+func (s *Service) duplicateWarnings(ctx context.Context, a Actor, id string) ([]string, error) {
+	p, err := s.Problem(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	dups, err := s.Duplicates(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range p.Evidence {
+		if codes := dups[e.SHA256]; len(codes) > 0 {
+			out = append(out, "佐证材料「"+e.Name+"」（SHA-256 "+e.SHA256[:12]+"…）也出现在问题 "+strings.Join(codes, "、")+" 中，请核实是否重复使用")
+			delete(dups, e.SHA256)
+		}
+	}
+	return out, nil
+}
