@@ -99,6 +99,23 @@ func indexEntries(p *workflow.Problem, n uint64) map[indexEntry]struct{} {
 	for e := range supervisionEntries(p, n) {
 		m[e] = struct{}{}
 	}
+	for e := range evidenceEntries(p, n) {
+		m[e] = struct{}{}
+	}
+	return m
+}
+
+// evidenceEntries returns the evidence index keys of problem number n, one
+// per file it holds (Problem.EvidenceHashes), the part of its index keys that
+// the layout of index_evidence added.
+func evidenceEntries(p *workflow.Problem, n uint64) map[indexEntry]struct{} {
+	hashes := p.EvidenceHashes()
+	m := make(map[indexEntry]struct{}, len(hashes))
+	for _, sha := range hashes {
+		if sha != "" {
+			m[indexEntry{bucket: string(bucketByEvidence), key: string(indexKey(sha, n))}] = struct{}{}
+		}
+	}
 	return m
 }
 
@@ -168,10 +185,13 @@ func scanIndex(b *bbolt.Bucket, prefix []byte, after uint64, fn func(n uint64) (
 
 // chooseIndex returns the name of the most selective index bucket f can use
 // and the key prefix of its value, or a nil name when f names no indexed
-// field. An alert tag comes first: few problems carry one, while a unit or
-// state may cover a good part of the ledger.
+// field. An evidence file comes first (it is normally held by one problem),
+// then an alert tag: few problems carry one, while a unit or state may cover
+// a good part of the ledger.
 func chooseIndex(f *workflow.ProblemFilter) (bucket, prefix []byte) {
 	switch {
+	case f.Evidence != "":
+		return bucketByEvidence, indexPrefix(f.Evidence)
 	case f.Tag != "":
 		return bucketByTag, indexPrefix(f.Tag)
 	case f.Unit != "":

@@ -353,37 +353,49 @@ func putProblem(tx *bbolt.Tx, n uint64, p *workflow.Problem) error {
 }
 
 // appendEntries appends entries to the history of problem number n, each with
-// the next global sequence number, the problem's ID and its version, and
-// writes each to the outbox as the event of its sequence number.
+// the next global sequence number, the problem's ID and its version, sealed on
+// the hash of the entry before it; writes each to the outbox as the event of
+// its sequence number; and moves the chain head to the last one.
 func appendEntries(tx *bbolt.Tx, n, version uint64, entries []workflow.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	hist := tx.Bucket(bucketHistory)
 	hist.FillPercent = appendFillPercent
 	outbox := tx.Bucket(bucketOutbox)
 	outbox.FillPercent = appendFillPercent
 	idx := tx.Bucket(bucketProblemHistory)
+	meta := tx.Bucket(bucketMeta)
+	head, err := getHead(meta)
+	if err != nil {
+		return err
+	}
+	prev := head.Hash
+	if head.Seq == 0 {
+		prev = workflow.GenesisHash
+	}
 	for _, e := range entries {
 		seq, err := hist.NextSequence()
 		if err != nil {
 			return fmt.Errorf("bolt: next history sequence: %w", err)
 		}
-		e.Seq, e.ProblemID, e.Version = seq, workflow.ProblemID(n), version
-		v, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("bolt: encode history entry of problem %d: %w", n, err)
+		// The chain must end where the history does, or the new entry
+		// would link to the wrong one.
+		if seq != head.Seq+1 {
+			return fmt.Errorf("bolt: the chain head is entry %d but the next history entry is %d: the ledger is damaged (run rectify audit verify)", head.Seq, seq)
 		}
-		if err := hist.Put(u64(seq), v); err != nil {
-			return fmt.Errorf("bolt: write history entry %d: %w", seq, err)
+		e.Seq, e.ProblemID, e.Version = seq, workflow.ProblemID(n), version
+		if err := workflow.SealEntry(&e, prev); err != nil {
+			return fmt.Errorf("bolt: seal history entry %d: %w", seq, err)
+		}
+		if err := putEntry(hist, outbox, e, true); err != nil {
+			return fmt.Errorf("bolt: %w", err)
 		}
 		if err := idx.Put(historyKey(n, seq), []byte{}); err != nil {
 			return fmt.Errorf("bolt: write history index of problem %d: %w", n, err)
 		}
-		ev, err := json.Marshal(workflow.Event{ID: workflow.EventID(seq), Seq: seq, Entry: e})
-		if err != nil {
-			return fmt.Errorf("bolt: encode event %d: %w", seq, err)
-		}
-		if err := outbox.Put(u64(seq), ev); err != nil {
-			return fmt.Errorf("bolt: write event %d: %w", seq, err)
-		}
+		prev = e.Hash
+		head = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
 	}
-	return nil
+	return putHead(meta, head)
 }

@@ -11,9 +11,11 @@
 // Buckets:
 //
 //	meta             "schema" → uint64 schema version; "problem_counter" → last problem number;
-//	                 "index_v2" → present once idx_wake and idx_tag were built from every problem
+//	                 "index_v2" → present once idx_wake and idx_tag were built from every problem;
+//	                 "index_evidence" → present once idx_evidence was built from every problem;
+//	                 "chain_head" → workflow.ChainHead (JSON) of the newest history entry
 //	problems         problem number → Problem
-//	history          global seq → Entry (append-only)
+//	history          global seq → Entry (append-only, hash-chained: see below)
 //	problem_history  problem number ‖ seq → empty (a problem's entries in order)
 //	outbox           global seq → Event (append-only; one per history entry)
 //	idx_state        state ‖ 0x00 ‖ problem number → empty
@@ -23,6 +25,7 @@
 //	idx_deadline     deadline (unix seconds) ‖ problem number → empty
 //	idx_wake         Supervision.WakeAt (unix seconds, rounded up) ‖ problem number → empty
 //	idx_tag          alert tag (Problem.Tags) ‖ 0x00 ‖ problem number → empty
+//	idx_evidence     evidence SHA-256 (Problem.EvidenceHashes) ‖ 0x00 ‖ problem number → empty
 //	idx_dedupe       dedupe key → problem number
 //	units            unit ID → Unit
 //	work_points      work point number → WorkPoint
@@ -31,18 +34,29 @@
 //	cursors          outbox consumer name → uint64 seq it has processed
 //	calendars        year (uint64, two's complement) → calendar file as stored
 //
-// Schema versions: 1 lacked outbox, idx_wake, idx_tag, cursors and calendars.
-// Opening a version 1 file read-write upgrades it in the open transaction:
-// the buckets are created, idx_wake and idx_tag are built from every problem
-// (the index_v2 backfill, which runs whenever that flag is absent) and the
-// version becomes 2. History written before the upgrade has no outbox events. A read-only open refuses a
-// version 1 file, and rectify builds that read version 1 refuse version 2.
+// Hash chain: every history entry is sealed with workflow.SealEntry on the
+// hash of the entry before it (workflow.GenesisHash for the first), in the
+// write transaction that appends it, which also moves "chain_head" to it. The
+// outbox event of an entry carries the sealed entry.
+//
+// Schema versions: 1 lacked outbox, idx_wake, idx_tag, cursors and calendars;
+// 2 lacked the hash chain (entries without prev_hash and hash, no
+// chain_head) and idx_evidence. Opening a file of version 1 or 2 read-write
+// upgrades it in the open transaction: the missing buckets are created,
+// idx_wake and idx_tag are built from every problem (the index_v2 backfill,
+// which runs whenever that flag is absent), idx_evidence likewise (the
+// index_evidence backfill), the existing history is sealed in sequence order
+// (history and outbox values rewritten, chain_head set) and the version
+// becomes 3. History written before version 2 has no outbox events. A
+// read-only open refuses a file of an older version, and rectify builds that
+// read an older version refuse a newer one.
 package bolt
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -72,11 +86,12 @@ var (
 	bucketByTag          = []byte("idx_tag")
 	bucketCursors        = []byte("cursors")
 	bucketCalendars      = []byte("calendars")
+	bucketByEvidence     = []byte("idx_evidence")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketProblems, bucketHistory, bucketProblemHistory, bucketOutbox,
 		bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline,
-		bucketByWake, bucketByTag, bucketDedupe,
+		bucketByWake, bucketByTag, bucketByEvidence, bucketDedupe,
 		bucketUnits, bucketWorkPoints, bucketUsers, bucketTokens, bucketCursors, bucketCalendars,
 	}
 )
@@ -86,11 +101,16 @@ var (
 	keySchema         = []byte("schema")
 	keyProblemCounter = []byte("problem_counter")
 	keyIndexV2        = []byte("index_v2")
+	keyIndexEvidence  = []byte("index_evidence")
+	keyChainHead      = []byte("chain_head")
 )
 
 const (
 	// schemaVersion is the layout this package reads and writes.
-	schemaVersion = 2
+	schemaVersion = 3
+	// chainVersion is the first layout with the hash chain: an older file's
+	// history is sealed when it is upgraded.
+	chainVersion = 3
 	// upgradableVersion is the oldest layout a read-write Open upgrades.
 	upgradableVersion = 1
 	// appendFillPercent packs pages of append-only buckets, whose keys only
@@ -174,11 +194,27 @@ func migrate(tx *bbolt.Tx) error {
 		return fmt.Errorf("database schema version %d, this rectify reads versions %d to %d", version, upgradableVersion, schemaVersion)
 	}
 	if meta.Get(keyIndexV2) == nil {
-		if err := backfillIndexV2(tx); err != nil {
+		if err := backfill(tx, "index_v2", [][]byte{bucketByWake, bucketByTag}, supervisionEntries); err != nil {
 			return err
 		}
 		if err := meta.Put(keyIndexV2, []byte{}); err != nil {
 			return fmt.Errorf("write index_v2 flag: %w", err)
+		}
+	}
+	if meta.Get(keyIndexEvidence) == nil {
+		if err := backfill(tx, "index_evidence", [][]byte{bucketByEvidence}, evidenceEntries); err != nil {
+			return err
+		}
+		if err := meta.Put(keyIndexEvidence, []byte{}); err != nil {
+			return fmt.Errorf("write index_evidence flag: %w", err)
+		}
+	}
+	// Only an upgrade seals: in a file of the current version a missing head
+	// with history is damage, which an audit must see rather than have
+	// covered by a fresh seal.
+	if version < chainVersion && meta.Get(keyChainHead) == nil {
+		if err := sealHistory(tx); err != nil {
+			return err
 		}
 	}
 	if version != schemaVersion || meta.Get(keySchema) == nil {
@@ -189,33 +225,78 @@ func migrate(tx *bbolt.Tx) error {
 	return nil
 }
 
-// backfillIndexV2 rebuilds the wake and tag indexes from every problem:
-// problems written before those indexes existed lack their keys. It empties
-// both buckets first, so that keys derived by an older rule (Problem.Tags,
-// Supervision.WakeAt) do not linger; a change of those rules calls for a new
-// flag. An interrupted rebuild commits nothing and runs again on next open.
-func backfillIndexV2(tx *bbolt.Tx) error {
-	for _, name := range [][]byte{bucketByWake, bucketByTag} {
+// backfill rebuilds the index buckets named from every problem, putting the
+// keys keys returns: problems written before those indexes existed lack their
+// keys. It empties the buckets first, so that keys derived by an older rule
+// (Problem.Tags, Supervision.WakeAt) do not linger; a change of those rules
+// calls for a new flag. An interrupted rebuild commits nothing and runs again
+// on next open.
+func backfill(tx *bbolt.Tx, flag string, buckets [][]byte, keys func(p *workflow.Problem, n uint64) map[indexEntry]struct{}) error {
+	for _, name := range buckets {
 		if err := tx.DeleteBucket(name); err != nil {
-			return fmt.Errorf("backfill index_v2: empty %s: %w", name, err)
+			return fmt.Errorf("backfill %s: empty %s: %w", flag, name, err)
 		}
 		if _, err := tx.CreateBucket(name); err != nil {
-			return fmt.Errorf("backfill index_v2: create %s: %w", name, err)
+			return fmt.Errorf("backfill %s: create %s: %w", flag, name, err)
 		}
 	}
 	return tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
 		n := binary.BigEndian.Uint64(k)
 		var p workflow.Problem
 		if err := json.Unmarshal(v, &p); err != nil {
-			return fmt.Errorf("backfill index_v2: decode problem %d: %w", n, err)
+			return fmt.Errorf("backfill %s: decode problem %d: %w", flag, n, err)
 		}
-		for e := range supervisionEntries(&p, n) {
+		for e := range keys(&p, n) {
 			if err := tx.Bucket([]byte(e.bucket)).Put([]byte(e.key), []byte{}); err != nil {
-				return fmt.Errorf("backfill index_v2: put %s key of problem %d: %w", e.bucket, n, err)
+				return fmt.Errorf("backfill %s: put %s key of problem %d: %w", flag, e.bucket, n, err)
 			}
 		}
 		return nil
 	})
+}
+
+// sealHistory seals the history of a file from before the hash chain: every
+// entry in sequence order, on the hash of the one before, rewriting its
+// history value and its outbox event (where it has one), then records the
+// head. An entry that does not decode, or whose key is not its Seq, fails the
+// upgrade: it cannot be sealed faithfully.
+func sealHistory(tx *bbolt.Tx) error {
+	hist := tx.Bucket(bucketHistory)
+	hist.FillPercent = appendFillPercent
+	outbox := tx.Bucket(bucketOutbox)
+	outbox.FillPercent = appendFillPercent
+	prev := workflow.GenesisHash
+	var head workflow.ChainHead
+	// A cursor must not walk a bucket being written: each step seeks with a
+	// fresh one, so that the history is never all in memory at once.
+	for k, v := hist.Cursor().First(); k != nil; k, v = hist.Cursor().Seek(u64(head.Seq + 1)) {
+		if len(k) != 8 {
+			return fmt.Errorf("seal history: bad history key %x", k)
+		}
+		seq := binary.BigEndian.Uint64(k)
+		var e workflow.Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("seal history: decode entry %d: %w", seq, err)
+		}
+		if e.Seq != seq || seq <= head.Seq {
+			return fmt.Errorf("seal history: entry %d is stored under key %d", e.Seq, seq)
+		}
+		if err := workflow.SealEntry(&e, prev); err != nil {
+			return fmt.Errorf("seal history: %w", err)
+		}
+		if err := putEntry(hist, outbox, e, outbox.Get(k) != nil); err != nil {
+			return fmt.Errorf("seal history: %w", err)
+		}
+		prev = e.Hash
+		head = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
+		if seq == math.MaxUint64 {
+			break
+		}
+	}
+	if head.Seq == 0 {
+		return nil
+	}
+	return putHead(tx.Bucket(bucketMeta), head)
 }
 
 // checkBuckets makes sure a file opened read-only holds a rectify database of

@@ -129,7 +129,7 @@ func checkIndexes(t *testing.T, s *Store) {
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline, bucketByWake, bucketByTag} {
+		for _, name := range [][]byte{bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline, bucketByWake, bucketByTag, bucketByEvidence} {
 			n := 0
 			err := tx.Bucket(name).ForEach(func(k, _ []byte) error {
 				n++

@@ -206,7 +206,8 @@ func TestDueSeconds(t *testing.T) {
 }
 
 // downgrade turns the database at path into what schema version 1 left: no
-// outbox, wake, tag, cursor or calendar buckets, no index_v2 flag.
+// outbox, wake, tag, evidence, cursor or calendar buckets, no index_v2 or
+// index_evidence flag, no hash chain.
 func downgrade(t *testing.T, path string) {
 	t.Helper()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
@@ -215,14 +216,19 @@ func downgrade(t *testing.T, path string) {
 	}
 	defer db.Close()
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketOutbox, bucketByWake, bucketByTag, bucketCursors, bucketCalendars} {
+		if err := unseal(tx); err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketOutbox, bucketByWake, bucketByTag, bucketByEvidence, bucketCursors, bucketCalendars} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if err := meta.Delete(keyIndexV2); err != nil {
-			return err
+		for _, k := range [][]byte{keyIndexV2, keyIndexEvidence} {
+			if err := meta.Delete(k); err != nil {
+				return err
+			}
 		}
 		return meta.Put(keySchema, u64(1))
 	})
@@ -288,6 +294,8 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Errorf("the upgrade changed the records:\n got %s\nwant %s", mustJSON(t, got), mustJSON(t, before))
 	}
 	checkIndexes(t, s)
+	// The history was sealed as it would have been when written.
+	checkChain(t, s)
 	if due, err := s.Due(ctx, wake, 0); err != nil || !slices.Equal(due, []string{"2", "6", "8"}) {
 		t.Errorf("Due after the upgrade = %v, %v", due, err)
 	}
@@ -310,6 +318,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Errorf("Events after an update = %+v, %v", evs, err)
 	}
 	checkIndexes(t, s)
+	checkChain(t, s)
 
 	// Without the flag, the backfill rebuilds the indexes, dropping keys
 	// no record calls for.
@@ -355,7 +364,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 	s.Close()
 	for _, opts := range []Options{{}, {ReadOnly: true}} {
-		if s, err := Open(path, opts); err == nil || !strings.Contains(err.Error(), "schema version 3") {
+		if s, err := Open(path, opts); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", schemaVersion+1)) {
 			if s != nil {
 				s.Close()
 			}

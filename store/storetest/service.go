@@ -30,17 +30,21 @@ func testServiceLifecycle(t *testing.T, s workflow.Store) {
 	deadline := Deadline(90)
 	newDeadline := Deadline(150)
 	lead := OfficerOf(Fuliang)
+	// Submit needs evidence added since the last rejection.
 	steps := []struct {
-		a    workflow.Actor
-		cmd  workflow.Command
-		note string
-		want workflow.State
+		a        workflow.Actor
+		cmd      workflow.Command
+		note     string
+		evidence string
+		want     workflow.State
 	}{
 		{a: BureauActor, cmd: workflow.Command{Trigger: workflow.TriggerAssign, Params: workflow.Params{LeadUnit: Fuliang, CooperatingUnits: []string{Water}, Deadline: &deadline, Requirements: "三个月内完成截污"}}, want: workflow.StateAssigned},
 		{a: lead, cmd: workflow.Command{Trigger: workflow.TriggerAccept, Params: workflow.Params{Plan: "修复沉淀池，接入园区污水管网"}}, want: workflow.StateRectifying},
 		{a: OfficerOf(Water), note: "市水利局已完成支流水质监测", want: workflow.StateRectifying},
+		{a: lead, evidence: "沉淀池修复后.jpg", want: workflow.StateRectifying},
 		{a: lead, cmd: workflow.Command{Trigger: workflow.TriggerSubmit, Params: workflow.Params{Summary: "沉淀池已修复，管网已接通"}}, want: workflow.StateSubmitted},
 		{a: InspectorActor, cmd: workflow.Command{Trigger: workflow.TriggerReject, Params: workflow.Params{Reason: "缺少出水水质检测报告"}}, want: workflow.StateRectifying},
+		{a: OfficerOf(Water), evidence: "出水水质检测报告.jpg", want: workflow.StateRectifying},
 		{a: lead, cmd: workflow.Command{Trigger: workflow.TriggerSubmit, Params: workflow.Params{Summary: "补充第三方检测报告"}}, want: workflow.StateSubmitted},
 		{a: InspectorActor, cmd: workflow.Command{Trigger: workflow.TriggerVerify, Params: workflow.Params{Opinion: "现场核查，整改到位"}}, want: workflow.StateVerified},
 		{a: BureauActor, cmd: workflow.Command{Trigger: workflow.TriggerClose, Params: workflow.Params{Statement: "同意销号"}}, want: workflow.StateClosed},
@@ -49,9 +53,12 @@ func testServiceLifecycle(t *testing.T, s workflow.Store) {
 	for i, st := range steps {
 		clock.Advance(24 * time.Hour)
 		var got *workflow.Problem
-		if st.note != "" {
+		switch {
+		case st.note != "":
 			got, err = svc.AddNote(ctx, st.a, p.ID, st.note, p.Version)
-		} else {
+		case st.evidence != "":
+			got, err = svc.AddEvidence(ctx, st.a, p.ID, EvidenceInput(st.evidence), p.Version)
+		default:
 			st.cmd.IfVersion = p.Version
 			got, err = svc.Fire(ctx, st.a, p.ID, st.cmd)
 		}
@@ -93,6 +100,18 @@ func testServiceLifecycle(t *testing.T, s workflow.Store) {
 		t.Fatalf("Replay: %v", err)
 	}
 	sameJSON(t, "replayed problem", replayed, mustProblem(t, s, p.ID))
+	CheckChain(t, s, h)
+
+	// The evidence is listed, both files of it, and finds the problem.
+	if len(p.Evidence) != 2 || p.Evidence[0].SHA256 != FileSHA("沉淀池修复后.jpg") || !p.Evidence[0].Submitted || p.Evidence[1].Round != 1 {
+		t.Errorf("evidence of the problem = %+v", p.Evidence)
+	}
+	for _, name := range []string{"沉淀池修复后.jpg", "出水水质检测报告.jpg"} {
+		items, _, err := s.Problems(ctx, workflow.ProblemFilter{Evidence: FileSHA(name)})
+		if err != nil || !slices.Equal(ids(items), []string{p.ID}) {
+			t.Errorf("Problems(evidence %s) = %v, %v", name, ids(items), err)
+		}
+	}
 
 	// Visibility: a cooperating unit sees the problem, an uninvolved one does not.
 	for _, tt := range []struct {

@@ -46,6 +46,9 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"Cursors", testCursors},
 		{"Calendars", testCalendars},
 		{"ServiceScan", testServiceScan},
+		{"Chain", testChain},
+		{"ServiceAudit", testServiceAudit},
+		{"EvidenceFilter", testEvidenceFilter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
