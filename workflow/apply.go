@@ -75,6 +75,8 @@ func applyEffects(p *Problem, e *Entry) {
 		p.Statement = prm.Statement
 		p.addSignature(prm.Signature)
 	case TriggerReopen:
+		// 回头看: the problem came back, so old evidence no longer suffices.
+		p.EvidenceRound++
 		p.Resolution = ResolutionNone
 		p.SubmittedBy, p.VerifiedBy, p.ClosedBy = "", "", ""
 		p.Opinion, p.Statement = "", ""

@@ -151,17 +151,26 @@ func (s *Service) AddEvidence(ctx context.Context, a Actor, id string, in Eviden
 	}
 	now := s.clock.Now()
 	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
-		if a.Role != RoleUnit || !p.Involves(a.UnitID) {
-			return Entry{}, Errorf(CodeForbidden, "only members of the lead or cooperating units may add evidence")
-		}
-		if p.State != StateAssigned && p.State != StateRectifying {
-			return Entry{}, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
-				Message: "evidence may be added only while the problem is assigned or rectifying; evidence under review is frozen"}
+		if err := s.CanAddEvidence(a, p); err != nil {
+			return Entry{}, err
 		}
 		ev := Evidence{SHA256: in.SHA256, Name: in.Name, Size: in.Size, Type: in.Type, Description: in.Description,
 			UploadedBy: a.ID, Uploader: a.Name, UnitID: a.UnitID, At: now, Round: p.EvidenceRound}
 		return Entry{At: now, Actor: a, Action: ActionEvidence, From: p.State, To: p.State, Params: Params{Evidence: &ev}}, nil
 	})
+}
+
+// CanAddEvidence tells whether a may hand in evidence for p now: members of
+// the lead or cooperating units, while p is assigned or rectifying.
+func (s *Service) CanAddEvidence(a Actor, p *Problem) error {
+	if a.Role != RoleUnit || !p.Involves(a.UnitID) {
+		return Errorf(CodeForbidden, "only members of the lead or cooperating units may add evidence")
+	}
+	if p.State != StateAssigned && p.State != StateRectifying {
+		return &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
+			Message: "evidence may be added only while the problem is assigned or rectifying; evidence under review is frozen"}
+	}
+	return nil
 }
 
 // hasNewEvidence reports whether p has evidence added since its last rejection.

@@ -130,6 +130,9 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 			return Entry{}, err
 		}
 		if err := checkTriggerParams(t, p, &prm); err != nil {
+			if e, ok := err.(*Error); ok && e.Code == CodeConflict {
+				e.Permitted = s.PermittedTriggers(a, p)
+			}
 			return Entry{}, err
 		}
 		if t == TriggerVerify || t == TriggerClose {
@@ -275,6 +278,9 @@ func checkTriggerParams(t Trigger, p *Problem, prm *Params) error {
 func (s *Service) PermittedTriggers(a Actor, p *Problem) []Trigger {
 	out := []Trigger{}
 	for _, t := range stateTriggers(p) {
+		if t == TriggerSubmit && !p.hasNewEvidence() {
+			continue
+		}
 		if authorize(t, a, p) == nil {
 			out = append(out, t)
 		}
