@@ -27,6 +27,10 @@ import (
 // is not set.
 const DefaultBodyLimit int64 = 1 << 20
 
+// DefaultEvidenceMaxBytes is the largest evidence file accepted when
+// Config.EvidenceMaxBytes is not set.
+const DefaultEvidenceMaxBytes int64 = 32 << 20
+
 // Config configures the HTTP server.
 type Config struct {
 	// Service runs the workflow; required.
@@ -40,6 +44,12 @@ type Config struct {
 	// BodyLimit is the largest request body in bytes; 0 means DefaultBodyLimit.
 	// A larger body is refused with 413 and code too_large.
 	BodyLimit int64
+	// EvidenceMaxBytes is the largest evidence file in bytes; 0 means
+	// DefaultEvidenceMaxBytes. It, not BodyLimit, limits evidence uploads
+	// (the multipart body may exceed it by a small allowance for the part
+	// headers and the description). A larger file is refused with 413 and
+	// code too_large. Evidence needs Service.SetBlobs.
+	EvidenceMaxBytes int64
 	// Ready reports whether the server may take traffic (/readyz); nil means
 	// always ready.
 	Ready func(context.Context) error
@@ -52,7 +62,10 @@ type server struct {
 	metrics *Metrics
 	gather  prometheus.Gatherer
 	limit   int64
-	ready   func(context.Context) error
+	// evidenceMax limits one evidence file; the multipart body of an upload
+	// may be up to evidenceBodyLimit.
+	evidenceMax int64
+	ready       func(context.Context) error
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -62,12 +75,13 @@ func New(cfg Config) *echo.Echo {
 		panic("api: Config.Service is nil")
 	}
 	s := &server{
-		svc:     cfg.Service,
-		log:     cfg.Logger,
-		metrics: cfg.Metrics,
-		gather:  cfg.Gatherer,
-		limit:   cfg.BodyLimit,
-		ready:   cfg.Ready,
+		svc:         cfg.Service,
+		log:         cfg.Logger,
+		metrics:     cfg.Metrics,
+		gather:      cfg.Gatherer,
+		limit:       cfg.BodyLimit,
+		evidenceMax: cfg.EvidenceMaxBytes,
+		ready:       cfg.Ready,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -77,6 +91,9 @@ func New(cfg Config) *echo.Echo {
 	}
 	if s.limit <= 0 {
 		s.limit = DefaultBodyLimit
+	}
+	if s.evidenceMax <= 0 {
+		s.evidenceMax = DefaultEvidenceMaxBytes
 	}
 	e := echo.New()
 	e.HideBanner = true
@@ -189,14 +206,23 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // limitBody refuses bodies over the limit: at once when Content-Length says
-// so, otherwise when the decoder reads past it (http.MaxBytesError).
+// so, otherwise when the decoder reads past it (http.MaxBytesError). An
+// evidence upload has its own, larger limit (evidenceBodyLimit); its file
+// part is held to Config.EvidenceMaxBytes by the handler.
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > s.limit {
-			return tooLarge(s.limit)
+		limit := s.limit
+		if c.Path() == routeEvidenceUpload {
+			limit = s.evidenceBodyLimit()
+			if req.ContentLength > limit {
+				return s.evidenceTooLarge()
+			}
 		}
-		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.limit)
+		if req.ContentLength > limit {
+			return tooLarge(limit)
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
 		return next(c)
 	}
 }

@@ -100,7 +100,9 @@ func TestProblemSupervisionFields(t *testing.T) {
 	v.clock.Set(time.Date(2021, 7, 10, 16, 0, 0, 0, time.UTC))
 	wantSupervision(t, "one second late", v.get(id, "fuliang"), "overdue", 1, nil, false)
 
-	// Submitted at 17:00 (one hour late): the clock stops.
+	// Submitted at 17:00 (one hour late), with evidence uploaded at 16:00:
+	// the clock stops.
+	v.evidence(id, "fuliang")
 	p = v.fire(id, "fuliang", "submit", map[string]any{"summary": "完成"})
 	wantSupervision(t, "submitted", p, "overdue", 1, nil, true)
 	if sd := p["stage_due"].(map[string]any); sd["stage"] != "verify" || sd["late"] != false {
@@ -129,7 +131,8 @@ func TestProblemSupervisionFields(t *testing.T) {
 	v.clock.Set(time.Date(2021, 10, 18, 17, 0, 0, 0, time.UTC))
 	wantSupervision(t, "listed", v.get(id, "fuliang"), "listed", 61, nil, false)
 
-	// Verified: no level, no days.
+	// Verified: no level, no days. The second submission needs new evidence.
+	v.evidence(id, "fuliang")
 	p = v.fire(id, "fuliang", "submit", map[string]any{"summary": "再次提交"})
 	p = v.fire(id, "inspector", "verify", map[string]any{"opinion": "合格"})
 	wantSupervision(t, "verified", p, "", nil, nil, false)
@@ -153,8 +156,9 @@ func TestProblemSupervisionFields(t *testing.T) {
 		}
 	}
 	// accept (07-05) records the late acceptance, though no scan ran, and
-	// due_soon; submit (07-10 17:00) records overdue; the reject 40 days later
-	// records the inspectors' breach; the second submit jumps to listed.
+	// due_soon; the evidence upload (07-10 16:00) records overdue; the reject
+	// 40 days later records the inspectors' breach; the second upload jumps
+	// to listed.
 	if want := []string{"accept_late/lead_unit", "due_soon/lead_unit", "overdue/lead_unit", "verify_late/inspectors", "listed/lead_unit"}; !slices.Equal(alerts, want) {
 		t.Errorf("alerts in history %v, want %v", alerts, want)
 	}
@@ -386,6 +390,7 @@ func TestNoAlertOnceVerified(t *testing.T) {
 	v.fire(id, "fuliang", "accept", map[string]any{"plan": "方案"})
 	v.clock.Set(time.Date(2021, 7, 15, 0, 0, 0, 0, time.UTC))
 	v.ok(v.do("POST", "/api/v1/deadlines/scan", "bureau", nil), 200)
+	v.evidence(id, "fuliang")
 	v.fire(id, "fuliang", "submit", map[string]any{"summary": "完成"})
 	if got := ids(v.ok(v.do("GET", "/api/v1/alerts", "bureau", nil), 200)); len(got) != 1 {
 		t.Fatalf("alerts while submitted: %v", got)

@@ -14,9 +14,13 @@ import (
 // Error codes the API adds to the domain's for conditions only HTTP knows.
 const (
 	CodeMethodNotAllowed workflow.Code = "method_not_allowed" // 405
-	CodeTooLarge         workflow.Code = "too_large"          // 413: body over Config.BodyLimit
 	CodeUnavailable      workflow.Code = "unavailable"        // 503: /readyz says not ready
 )
+
+// CodeTooLarge (413) refuses a body over Config.BodyLimit or an evidence file
+// over Config.EvidenceMaxBytes; it is the domain's code, kept here under its
+// earlier name.
+const CodeTooLarge = workflow.CodeTooLarge
 
 // statusOf is the one table from error code to HTTP status.
 var statusOf = map[workflow.Code]int{
@@ -27,7 +31,8 @@ var statusOf = map[workflow.Code]int{
 	CodeMethodNotAllowed:            http.StatusMethodNotAllowed,
 	workflow.CodeConflict:           http.StatusConflict,
 	workflow.CodePreconditionFailed: http.StatusPreconditionFailed,
-	CodeTooLarge:                    http.StatusRequestEntityTooLarge,
+	workflow.CodeTooLarge:           http.StatusRequestEntityTooLarge,
+	workflow.CodeUnsupportedType:    http.StatusUnsupportedMediaType,
 	workflow.CodeInternal:           http.StatusInternalServerError,
 	CodeUnavailable:                 http.StatusServiceUnavailable,
 }

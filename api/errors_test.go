@@ -14,6 +14,7 @@ func TestStatusCodes(t *testing.T) {
 	found := v.create("待交办问题")
 	assigned := v.assigned()
 	big := `{"title":"` + strings.Repeat("x", 1<<20) + `"}`
+	exe, exeType := multipartBody(t, formPart{name: "file", filename: "photo.jpg", ctype: "image/jpeg", data: []byte("\x7fELF\x02\x01\x01\x00\x00\x00")})
 
 	tests := []struct {
 		name               string
@@ -43,6 +44,8 @@ func TestStatusCodes(t *testing.T) {
 		{name: "stale If-Match", method: "POST", path: "/api/v1/problems/" + assigned + "/transitions", who: "fuliang", body: `{"trigger":"accept","plan":"p"}`,
 			hdr: []string{"If-Match", `"1"`}, status: 412, code: "precondition_failed"},
 		{name: "too large", method: "POST", path: "/api/v1/problems", who: "bureau", body: big, status: 413, code: "too_large"},
+		{name: "unsupported evidence type", method: "POST", path: "/api/v1/problems/" + assigned + "/evidence", who: "fuliang", body: string(exe),
+			hdr: []string{"Content-Type", exeType}, status: 415, code: "unsupported_type", field: "file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,11 +3,18 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jdz-eco/rectify/api"
+	"github.com/jdz-eco/rectify/store/blob"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -35,12 +43,21 @@ func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem
 	return s.Store.Problem(ctx, id)
 }
 
-// env is one server on a fresh bolt file, with a user per role.
+// Backup passes through to the bolt store (an embedded interface does not
+// promote it).
+func (s *faultyStore) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	return s.Store.(workflow.Backuper).Backup(ctx, w)
+}
+
+// env is one server on a fresh bolt file and evidence directory, with a
+// user per role.
 type env struct {
 	t      *testing.T
 	e      *echo.Echo
 	svc    *workflow.Service
 	store  *faultyStore
+	blobs  *blob.Store
+	files  int // evidence files made by file()
 	clock  *workflow.ManualClock
 	reg    *prometheus.Registry
 	logs   *bytes.Buffer
@@ -50,6 +67,12 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, api.Config{})
+}
+
+// newEnvWith is newEnv with cfg's limits.
+func newEnvWith(t *testing.T, cfg api.Config) *env {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := api.NewMetrics(reg)
@@ -61,6 +84,10 @@ func newEnv(t *testing.T) *env {
 	v := &env{t: t, store: &faultyStore{Store: st}, clock: workflow.NewManualClock(t0), reg: reg,
 		logs: &bytes.Buffer{}, tokens: map[string]string{}, users: map[string]*workflow.User{}}
 	v.svc = workflow.NewService(v.store, v.clock)
+	if v.blobs, err = blob.Open(t.TempDir() + "/evidence"); err != nil {
+		t.Fatal(err)
+	}
+	v.svc.SetBlobs(v.blobs)
 	ctx := context.Background()
 	err = v.svc.PutUnits(ctx, []workflow.Unit{
 		{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty},
@@ -100,13 +127,12 @@ func newEnv(t *testing.T) *env {
 		}
 		v.tokens[u.key], v.users[u.key] = token, user
 	}
-	v.e = api.New(api.Config{
-		Service:  v.svc,
-		Logger:   slog.New(slog.NewJSONHandler(v.logs, nil)),
-		Metrics:  m,
-		Gatherer: reg,
-		Ready:    func(context.Context) error { return v.ready },
-	})
+	cfg.Service = v.svc
+	cfg.Logger = slog.New(slog.NewJSONHandler(v.logs, nil))
+	cfg.Metrics = m
+	cfg.Gatherer = reg
+	cfg.Ready = func(context.Context) error { return v.ready }
+	v.e = api.New(cfg)
 	return v
 }
 
@@ -236,4 +262,106 @@ func (v *env) snapshot(id string) snapshot {
 	p := v.ok(rec, http.StatusOK)
 	h := v.ok(v.do("GET", "/api/v1/problems/"+id+"/history", "bureau", nil), http.StatusOK)
 	return snapshot{version: p["version"].(float64), history: len(h["items"].([]any)), etag: rec.Header().Get("ETag")}
+}
+
+// formPart is one part of a multipart/form-data body.
+type formPart struct {
+	name, filename, ctype string
+	data                  []byte
+}
+
+// multipartBody encodes parts; it returns the body and its Content-Type.
+func multipartBody(t testing.TB, parts ...formPart) ([]byte, string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		cd := `form-data; name="` + p.name + `"`
+		if p.filename != "" {
+			cd += `; filename="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p.filename) + `"`
+		}
+		h.Set("Content-Disposition", cd)
+		if p.ctype != "" {
+			h.Set("Content-Type", p.ctype)
+		}
+		pw, err := w.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pw.Write(p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), w.FormDataContentType()
+}
+
+// upload sends file data named filename, with a description if not empty,
+// to problem id as who. The part claims application/octet-stream: the
+// server must sniff the content.
+func (v *env) upload(id, who, filename string, data []byte, description string, hdr ...string) *httptest.ResponseRecorder {
+	v.t.Helper()
+	parts := []formPart{{name: "file", filename: filename, ctype: "application/octet-stream", data: data}}
+	if description != "" {
+		parts = append(parts, formPart{name: "description", data: []byte(description)})
+	}
+	return v.uploadParts(id, who, parts, hdr...)
+}
+
+// uploadParts sends a multipart body of parts to problem id's evidence.
+func (v *env) uploadParts(id, who string, parts []formPart, hdr ...string) *httptest.ResponseRecorder {
+	v.t.Helper()
+	body, ct := multipartBody(v.t, parts...)
+	return v.do("POST", "/api/v1/problems/"+id+"/evidence", who, bytes.NewReader(body), append([]string{"Content-Type", ct}, hdr...)...)
+}
+
+// png returns a small PNG image no other call returns.
+func (v *env) png() []byte {
+	v.t.Helper()
+	v.files++
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for i := range img.Pix {
+		img.Pix[i] = byte(v.files*7 + i)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		v.t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// jpeg returns a small JPEG image no other call returns.
+func (v *env) jpeg() []byte {
+	v.t.Helper()
+	v.files++
+	img := image.NewGray(image.Rect(0, 0, 8, 8))
+	for i := range img.Pix {
+		img.Pix[i] = byte(v.files*7 + i*3)
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		v.t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// evidence uploads a fresh PNG to problem id as who and returns the problem.
+func (v *env) evidence(id, who string) map[string]any {
+	v.t.Helper()
+	return v.ok(v.upload(id, who, "现场照片.png", v.png(), "整改后现场"), http.StatusCreated)
+}
+
+// stored reports whether the blob store holds data.
+func (v *env) stored(data []byte) bool {
+	v.t.Helper()
+	_, err := v.blobs.Stat(context.Background(), sha256Hex(data))
+	return err == nil
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }

@@ -24,7 +24,7 @@ func openapiDoc(t *testing.T) map[string]any {
 	return doc
 }
 
-var pathParam = regexp.MustCompile(`:([a-z_]+)`)
+var pathParam = regexp.MustCompile(`:([a-z0-9_]+)`)
 
 // TestOpenAPICoversRoutes: every route is in the document and every
 // operation of the document is a route.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -54,6 +55,13 @@ type problemResponse struct {
 	Paused            bool            `json:"paused"`
 	Extended          bool            `json:"extended"`
 	Extensions        []extensionJSON `json:"extensions"`
+
+	// Evidence (佐证材料) handed in, oldest first; EvidenceRound counts the
+	// rejections (submit needs an item whose round is the current one).
+	// Signatures are the sign-offs of verify and close, oldest first.
+	Evidence      []evidenceJSON  `json:"evidence"`
+	EvidenceRound int             `json:"evidence_round"`
+	Signatures    []signatureJSON `json:"signatures"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
@@ -128,7 +136,13 @@ func extensionOf(x workflow.Extension) extensionJSON {
 	}
 }
 
-func (s *server) problemJSON(v view, a workflow.Actor, p *workflow.Problem) problemResponse {
+// problemJSON renders p for a. It reads the store only for the duplicates
+// of p's evidence.
+func (s *server) problemJSON(ctx context.Context, v view, a workflow.Actor, p *workflow.Problem) (problemResponse, error) {
+	dups, err := s.duplicatesFor(ctx, a, p)
+	if err != nil {
+		return problemResponse{}, err
+	}
 	coop := slices.Clone(p.CooperatingUnits)
 	if coop == nil {
 		coop = []string{}
@@ -154,10 +168,11 @@ func (s *server) problemJSON(v view, a workflow.Actor, p *workflow.Problem) prob
 		Level: p.LevelAt(v.now, v.pol), DaysOverdue: overdue, DaysLeft: left,
 		EffectiveDeadline: effective, StageDue: stageDueOf(p, v.now),
 		Paused: p.State == workflow.StateSubmitted, Extended: p.Extended(), Extensions: exts,
+		Evidence: evidenceOf(p, dups), EvidenceRound: p.EvidenceRound, Signatures: signaturesOf(p),
 		Version: p.Version, CreatedBy: p.CreatedBy,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 		PermittedTriggers: s.svc.PermittedTriggers(a, p),
-	}
+	}, nil
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -170,8 +185,12 @@ func utcPtr(t *time.Time) *time.Time {
 
 // sendProblem writes p with its ETag.
 func (s *server) sendProblem(c echo.Context, status int, a workflow.Actor, p *workflow.Problem) error {
+	out, err := s.problemJSON(c.Request().Context(), s.view(), a, p)
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("ETag", etag(p.Version))
-	return c.JSON(status, s.problemJSON(s.view(), a, p))
+	return c.JSON(status, out)
 }
 
 // createProblemRequest is the body of POST /problems.
@@ -250,7 +269,11 @@ func (s *server) listProblems(c echo.Context) error {
 	out := problemList{Items: make([]problemResponse, 0, len(items)), NextCursor: next}
 	v := s.view()
 	for _, p := range items {
-		out.Items = append(out.Items, s.problemJSON(v, a, p))
+		pj, err := s.problemJSON(c.Request().Context(), v, a, p)
+		if err != nil {
+			return err
+		}
+		out.Items = append(out.Items, pj)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -405,17 +428,20 @@ func (s *server) addNote(c echo.Context) error {
 	return s.sendProblem(c, http.StatusOK, a, p)
 }
 
-// historyEntry is one history record as the API shows it. The supervision
-// snapshot the domain records with each entry (for replay) is not shown.
+// historyEntry is one history record as the API shows it, with its links in
+// the ledger's hash chain. The supervision snapshot the domain records with
+// each entry (for replay) is not shown.
 type historyEntry struct {
-	Seq     uint64          `json:"seq"`
-	Version uint64          `json:"version"`
-	At      time.Time       `json:"at"`
-	Actor   workflow.Actor  `json:"actor"`
-	Action  string          `json:"action"`
-	From    workflow.State  `json:"from,omitempty"`
-	To      workflow.State  `json:"to,omitempty"`
-	Params  workflow.Params `json:"params"`
+	Seq      uint64          `json:"seq"`
+	Version  uint64          `json:"version"`
+	At       time.Time       `json:"at"`
+	Actor    workflow.Actor  `json:"actor"`
+	Action   string          `json:"action"`
+	From     workflow.State  `json:"from,omitempty"`
+	To       workflow.State  `json:"to,omitempty"`
+	Params   workflow.Params `json:"params"`
+	PrevHash string          `json:"prev_hash,omitempty"`
+	Hash     string          `json:"hash,omitempty"`
 }
 
 func (s *server) history(c echo.Context) error {
@@ -434,8 +460,19 @@ func historyOf(e workflow.Entry) historyEntry {
 	prm := e.Params
 	prm.Deadline = utcPtr(prm.Deadline)
 	prm.DedupeKey = "" // internal, as on the problem
+	if prm.Evidence != nil {
+		ev := *prm.Evidence
+		ev.At = ev.At.UTC()
+		prm.Evidence = &ev
+	}
+	if prm.Signature != nil {
+		sg := *prm.Signature
+		sg.At = sg.At.UTC()
+		prm.Signature = &sg
+	}
 	return historyEntry{
 		Seq: e.Seq, Version: e.Version, At: e.At.UTC(), Actor: e.Actor,
 		Action: e.Action, From: e.From, To: e.To, Params: prm,
+		PrevHash: e.PrevHash, Hash: e.Hash,
 	}
 }

@@ -199,6 +199,7 @@ func TestProblemFields(t *testing.T) {
 	v := newEnv(t)
 	id := v.assigned()
 	v.fire(id, "fuliang", "accept", map[string]any{"plan": "方案"})
+	v.evidence(id, "fuliang")
 	v.fire(id, "fuliang", "submit", map[string]any{"summary": "完成"})
 	v.fire(id, "inspector", "verify", map[string]any{"opinion": "合格"})
 	p := v.fire(id, "inspector2", "close", map[string]any{"statement": "销号"})

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -26,6 +28,8 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/problems/:id/transitions", s.fireTransition, auth)
 	v1.POST("/problems/:id/notes", s.addNote, auth)
 	v1.GET("/problems/:id/history", s.history, auth)
+	v1.POST(strings.TrimPrefix(routeEvidenceUpload, "/api/v1"), s.addEvidence, auth)
+	v1.GET("/evidence/:sha256", s.getEvidence, auth)
 	v1.POST("/problems/:id/extensions", s.requestExtension, auth)
 	v1.GET("/problems/:id/extensions/:ext_id", s.getExtension, auth)
 	v1.POST("/problems/:id/extensions/:ext_id/decision", s.decideExtension, auth)
@@ -34,4 +38,6 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/events", s.listEvents, auth)
 	v1.GET("/calendars", s.listCalendars, auth)
 	v1.PUT("/calendars/:year", s.putCalendar, auth)
+	v1.GET("/audit/head", s.getAuditHead, auth)
+	v1.GET("/admin/backup", s.backup, auth)
 }

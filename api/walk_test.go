@@ -1,16 +1,21 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // TestWalk takes one problem from found to closed through HTTP with bureau,
 // unit and inspector tokens, through one rejection and one reopen, each step
-// conditioned on the ETag of the step before.
+// conditioned on the ETag of the step before; evidence is uploaded before
+// each submission, and verify and close record signatures.
 func TestWalk(t *testing.T) {
 	v := newEnv(t)
 	rec := v.do("POST", "/api/v1/problems", "bureau", map[string]any{
@@ -48,25 +53,65 @@ func TestWalk(t *testing.T) {
 		v.ok(rec, http.StatusOK)
 		etag = rec.Header().Get("ETag")
 	}
+	upload := func(who, name string, data []byte) {
+		t.Helper()
+		v.clock.Advance(time.Hour)
+		rec := v.upload(id, who, name, data, "整改佐证", "If-Match", etag)
+		v.ok(rec, http.StatusCreated)
+		if loc := rec.Header().Get("Location"); loc != "/api/v1/evidence/"+sha256Hex(data) {
+			t.Errorf("upload %s: Location %q", name, loc)
+		}
+		etag = rec.Header().Get("ETag")
+	}
+	pdf := []byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
 
 	step("bureau", "assign", map[string]any{"lead_unit": "fuliang", "deadline": "2021-12-31", "cooperating_units": []string{"city-water"}, "requirements": "年底前完成"}, "assigned", "reassign")
-	step("fuliang", "accept", map[string]any{"plan": "闭库治理方案"}, "rectifying", "submit")
+	step("fuliang", "accept", map[string]any{"plan": "闭库治理方案"}, "rectifying") // submit waits for evidence
 	note("water", "水利局已现场核查")
 	note("fuliang", "完成50%")
+	upload("fuliang", "闭库照片.png", v.png())
 	step("fuliang", "submit", map[string]any{"summary": "已完成闭库"}, "submitted", "withdraw")
 	step("inspector", "reject", map[string]any{"reason": "佐证材料不足"}, "rectifying")
+	upload("water", "水利局核查报告.pdf", pdf)
 	step("fuliang", "submit", map[string]any{"summary": "补充佐证材料"}, "submitted", "withdraw")
-	step("inspector", "verify", map[string]any{"opinion": "验收合格"}, "verified", "reopen")
+	verified := step("inspector", "verify", map[string]any{"opinion": "验收合格"}, "verified", "reopen")
 	p = step("inspector2", "close", map[string]any{"statement": "同意销号"}, "closed", "reopen")
 	if p["resolution"] != "rectified" || p["closed_by"] != v.users["inspector2"].ID || p["verified_by"] != v.users["inspector"].ID {
 		t.Errorf("closed problem %v", p)
 	}
+	sigs := p["signatures"].([]any)
+	if len(sigs) != 2 {
+		t.Fatalf("signatures after close: %v", sigs)
+	}
+	vs, cs := sigs[0].(map[string]any), sigs[1].(map[string]any)
+	wantSignature(t, vs, "verify", v.users["inspector"], "验收通过", verified["version"].(float64)-1)
+	wantSignature(t, cs, "close", v.users["inspector2"], "同意销号", verified["version"].(float64))
+	if vs["digest"] == cs["digest"] {
+		t.Errorf("verify and close signed the same digest %v", vs["digest"])
+	}
 	step("bureau", "reopen", map[string]any{"reason": "回头看发现反弹", "deadline": "2022-03-31T18:00:00+08:00"}, "rectifying")
+	upload("fuliang", "回头看.jpg", v.jpeg())
 	step("fuliang", "submit", map[string]any{"summary": "再次整改"}, "submitted", "withdraw")
 	step("inspector2", "verify", map[string]any{"opinion": "复验合格"}, "verified", "reopen")
 	p = step("bureau", "close", map[string]any{"statement": "销号"}, "closed", "reopen")
 	if p["resolution"] != "rectified" || p["deadline"] != "2022-03-31T10:00:00Z" || p["original_deadline"] != "2022-03-31T10:00:00Z" {
 		t.Errorf("final problem %v", p)
+	}
+	if sigs = p["signatures"].([]any); len(sigs) != 4 || !reflect.DeepEqual(sigs[0], vs) || !reflect.DeepEqual(sigs[1], cs) {
+		t.Errorf("signatures after the second close: %v", sigs)
+	}
+	wantSignature(t, sigs[2].(map[string]any), "verify", v.users["inspector2"], "验收通过", p["version"].(float64)-2)
+	wantSignature(t, sigs[3].(map[string]any), "close", v.users["bureau"], "同意销号", p["version"].(float64)-1)
+	var names []string
+	for _, x := range p["evidence"].([]any) {
+		ev := x.(map[string]any)
+		names = append(names, ev["name"].(string))
+		if ev["submitted"] != true || ev["description"] != "整改佐证" {
+			t.Errorf("evidence %v", ev)
+		}
+	}
+	if want := []string{"闭库照片.png", "水利局核查报告.pdf", "回头看.jpg"}; !slices.Equal(names, want) {
+		t.Errorf("evidence %v, want %v", names, want)
 	}
 
 	// The history holds every step in order, with its actor.
@@ -77,12 +122,15 @@ func TestWalk(t *testing.T) {
 		{"accept", "fuliang", "assigned", "rectifying"},
 		{"note", "water", "rectifying", "rectifying"},
 		{"note", "fuliang", "rectifying", "rectifying"},
+		{"evidence", "fuliang", "rectifying", "rectifying"},
 		{"submit", "fuliang", "rectifying", "submitted"},
 		{"reject", "inspector", "submitted", "rectifying"},
+		{"evidence", "water", "rectifying", "rectifying"},
 		{"submit", "fuliang", "rectifying", "submitted"},
 		{"verify", "inspector", "submitted", "verified"},
 		{"close", "inspector2", "verified", "closed"},
 		{"reopen", "bureau", "closed", "rectifying"},
+		{"evidence", "fuliang", "rectifying", "rectifying"},
 		{"submit", "fuliang", "rectifying", "submitted"},
 		{"verify", "inspector2", "submitted", "verified"},
 		{"close", "bureau", "verified", "closed"},
@@ -91,6 +139,7 @@ func TestWalk(t *testing.T) {
 		t.Fatalf("history has %d entries, want %d", len(h), len(want))
 	}
 	var lastSeq float64
+	prevHash := strings.Repeat("0", 64) // the problem's entries are the whole ledger
 	for i, w := range want {
 		e := h[i].(map[string]any)
 		actor := e["actor"].(map[string]any)
@@ -111,8 +160,34 @@ func TestWalk(t *testing.T) {
 		if e["version"] != float64(i+1) {
 			t.Errorf("entry %d: version %v", i, e["version"])
 		}
+		if hash, _ := e["hash"].(string); e["prev_hash"] != prevHash || len(hash) != 64 {
+			t.Errorf("entry %d: prev_hash %v hash %v, want prev_hash %s", i, e["prev_hash"], e["hash"], prevHash)
+		} else {
+			prevHash = hash
+		}
 	}
-	prm := h[3].(map[string]any)["params"].(map[string]any)
+	// Each sign-off is in the history of its command, and its digest is that
+	// of the problem as replayed up to the version signed.
+	for i, x := range p["signatures"].([]any) {
+		sg := x.(map[string]any)
+		var entry map[string]any
+		for _, y := range h {
+			if e := y.(map[string]any); e["action"] == sg["action"] && e["version"] == sg["version"].(float64)+1 {
+				entry = e
+			}
+		}
+		if entry == nil || !reflect.DeepEqual(entry["params"].(map[string]any)["signature"], sg) {
+			t.Errorf("signature %d %v is not in the history entry %v", i, sg, entry)
+		}
+		if d := digestAt(t, v, id, uint64(sg["version"].(float64))); sg["digest"] != d {
+			t.Errorf("signature %d: digest %v, replayed %s", i, sg["digest"], d)
+		}
+	}
+	prm := h[5].(map[string]any)["params"].(map[string]any)
+	if ev, _ := prm["evidence"].(map[string]any); ev["name"] != "闭库照片.png" || ev["type"] != "image/png" || ev["uploaded_by"] != v.users["fuliang"].ID {
+		t.Errorf("evidence params %v", prm)
+	}
+	prm = h[3].(map[string]any)["params"].(map[string]any)
 	if prm["text"] != "水利局已现场核查" {
 		t.Errorf("note params %v", prm)
 	}
@@ -129,6 +204,7 @@ func TestSeparationOfDuties(t *testing.T) {
 	id := v.assigned()
 	path := "/api/v1/problems/" + id + "/transitions"
 	v.fire(id, "fuliang", "accept", map[string]any{"plan": "方案"})
+	v.evidence(id, "fuliang")
 	v.fire(id, "fuliang", "submit", map[string]any{"summary": "完成"})
 
 	before := v.snapshot(id)
@@ -154,6 +230,39 @@ func TestSeparationOfDuties(t *testing.T) {
 	}
 	// Another inspector may.
 	v.fire(id, "inspector2", "close", map[string]any{"statement": "销号"})
+}
+
+// wantSignature checks a sign-off shown on a problem.
+func wantSignature(t *testing.T, sg map[string]any, action string, u *workflow.User, meaning string, version float64) {
+	t.Helper()
+	digest, _ := sg["digest"].(string)
+	at, _ := sg["at"].(string)
+	if sg["action"] != action || sg["signer_id"] != u.ID || sg["signer_name"] != u.Name || sg["unit_id"] != u.UnitID ||
+		sg["role"] != string(u.Role) || sg["meaning"] != meaning || sg["version"] != version || len(digest) != 64 || !strings.HasSuffix(at, "Z") {
+		t.Errorf("signature %v, want %s by %s (%s) of version %v", sg, action, u.Name, meaning, version)
+	}
+}
+
+// digestAt replays problem id's stored history up to version and returns
+// the sign-off digest of the problem as it then stood.
+func digestAt(t *testing.T, v *env, id string, version uint64) string {
+	t.Helper()
+	entries, err := v.svc.History(context.Background(), v.users["bureau"].Actor(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for n < len(entries) && entries[n].Version <= version {
+		n++
+	}
+	p, err := workflow.Replay(entries[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Version != version {
+		t.Fatalf("replayed to version %d, want %d", p.Version, version)
+	}
+	return workflow.SignoffDigest(p)
 }
 
 func toStrings(x any) []string {
