@@ -6,6 +6,8 @@
 //	rectify user add --db PATH --name N --role R --unit UNIT
 //	rectify units --db PATH
 //	rectify calendar load --db PATH FILE | rectify calendar list --db PATH
+//	rectify audit verify --db PATH [--evidence-dir DIR] [--expect-head SEQ:HASH]
+//	rectify backup --addr URL --token T --out FILE
 //	rectify workflow [--format mermaid|dot]
 package main
 
@@ -55,6 +57,9 @@ Usage:
   rectify units --db PATH                           list the units
   rectify calendar load --db PATH FILE              store a working-day calendar file (server stopped)
   rectify calendar list --db PATH                   list the years with a calendar
+  rectify audit verify --db PATH [--evidence-dir DIR] [--expect-head SEQ:HASH]
+                                                    check the hash chain, records and evidence (read-only)
+  rectify backup --addr URL --token T --out FILE    save a running server's database (admin token)
   rectify workflow [--format mermaid|dot]           print the workflow diagram
 
 Flags may also be set as RECTIFY_<FLAG> environment variables, e.g. RECTIFY_DB.
@@ -82,6 +87,10 @@ func Main(ctx context.Context, args []string, env Env) error {
 		return runUnits(ctx, rest, env)
 	case "calendar":
 		return runCalendar(ctx, rest, env)
+	case "audit":
+		return runAudit(ctx, rest, env)
+	case "backup":
+		return runBackup(ctx, rest, env)
 	case "workflow":
 		return runWorkflow(rest, env)
 	case "help", "-h", "--help":

@@ -3,14 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jdz-eco/rectify/store/blob"
 )
 
 // server is a running Main serve.
@@ -65,10 +77,17 @@ func (c *client) do(method, path string, body any, want int, out any) http.Heade
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.send(req, want, out)
+}
+
+// send sends req with the client's token and decodes a JSON answer into
+// out, checking the status.
+func (c *client) send(req *http.Request, want int, out any) http.Header {
+	c.t.Helper()
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -76,25 +95,114 @@ func (c *client) do(method, path string, body any, want int, out any) http.Heade
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
 	if res.StatusCode != want {
-		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, data)
+		c.t.Fatalf("%s %s: status %d, want %d: %s", req.Method, req.URL.Path, res.StatusCode, want, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			c.t.Fatalf("%s %s: %v: %s", method, path, err, data)
+			c.t.Fatalf("%s %s: %v: %s", req.Method, req.URL.Path, err, data)
 		}
 	}
 	return res.Header
 }
 
+// upload posts file as evidence of problem id (multipart, field file) and
+// returns the problem as it answers.
+func (c *client) upload(id, name string, file []byte, description string) problemJSON {
+	c.t.Helper()
+	req := evidenceRequest(c.t, c.base, id, name, file, description)
+	var p problemJSON
+	c.send(req, http.StatusCreated, &p)
+	return p
+}
+
+// evidenceRequest is a multipart evidence upload of file to problem id.
+func evidenceRequest(t testing.TB, base, id, name string, file []byte, description string) *http.Request {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	if description != "" {
+		if err := mw.WriteField("description", description); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(file)
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", base+"/api/v1/problems/"+id+"/evidence", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return req
+}
+
+// download fetches evidence file sha and returns its content and type.
+func (c *client) download(sha string, want int) ([]byte, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest("GET", c.base+"/api/v1/evidence/"+sha, nil)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if res.StatusCode != want {
+		c.t.Fatalf("GET evidence %s: status %d, want %d: %s", sha, res.StatusCode, want, data)
+	}
+	return data, res.Header.Get("Content-Type")
+}
+
+// pngFile returns a small real PNG image, different for each n.
+func pngFile(t testing.TB, n int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for x := range 8 {
+		for y := range 8 {
+			img.Set(x, y, color.RGBA{R: uint8(n), G: uint8(x * 32), B: uint8(y * 32), A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// sha256Hex is the hex SHA-256 of b, the evidence file's name in the API.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 type problemJSON struct {
-	ID                string   `json:"id"`
-	Code              string   `json:"code"`
-	State             string   `json:"state"`
-	Resolution        string   `json:"resolution"`
-	Version           int      `json:"version"`
-	LeadUnit          string   `json:"lead_unit"`
-	Deadline          string   `json:"deadline"`
-	PermittedTriggers []string `json:"permitted_triggers"`
+	ID                string         `json:"id"`
+	Code              string         `json:"code"`
+	State             string         `json:"state"`
+	Resolution        string         `json:"resolution"`
+	Version           int            `json:"version"`
+	LeadUnit          string         `json:"lead_unit"`
+	Deadline          string         `json:"deadline"`
+	PermittedTriggers []string       `json:"permitted_triggers"`
+	Evidence          []evidenceJSON `json:"evidence"`
+}
+
+type evidenceJSON struct {
+	SHA256    string `json:"sha256"`
+	Name      string `json:"name"`
+	Size      int64  `json:"size"`
+	Type      string `json:"type"`
+	Submitted bool   `json:"submitted"`
 }
 
 type historyJSON struct {
@@ -172,19 +280,48 @@ func TestEndToEnd(t *testing.T) {
 	leping.do("GET", path, nil, 404, nil)
 	fire(unit, map[string]any{"trigger": "accept", "plan": "拆除采砂设备，恢复河道"}, "rectifying")
 	unit.do("POST", path+"/notes", map[string]any{"text": "设备已拆除"}, 200, &p)
+	// Submit needs evidence: a photo (a real PNG) for each submission, a new
+	// one after the rejection.
+	photos := [][]byte{pngFile(t, 1), pngFile(t, 2), pngFile(t, 3)}
+	evidence := func(i int) {
+		t.Helper()
+		p = unit.upload(p.ID, fmt.Sprintf("现场照片%d.png", i+1), photos[i], "整改后现场")
+		last := p.Evidence[len(p.Evidence)-1]
+		if len(p.Evidence) != i+1 || last.SHA256 != sha256Hex(photos[i]) || last.Type != "image/png" ||
+			last.Size != int64(len(photos[i])) || last.Submitted {
+			t.Fatalf("evidence after upload %d: %+v", i+1, p.Evidence)
+		}
+	}
+	evidence(0)
 	fire(unit, map[string]any{"trigger": "submit", "summary": "整改完成"}, "submitted")
 	fire(insp, map[string]any{"trigger": "reject", "reason": "缺少现场照片"}, "rectifying")
+	unit.do("POST", path+"/transitions", map[string]any{"trigger": "submit", "summary": "未补充材料"}, 409, nil)
+	evidence(1)
 	fire(unit, map[string]any{"trigger": "submit", "summary": "补充现场照片"}, "submitted")
 	fire(insp, map[string]any{"trigger": "verify", "opinion": "验收通过"}, "verified")
 	insp.do("POST", path+"/transitions", map[string]any{"trigger": "close", "statement": "同意销号"}, 403, nil)
 	fire(bureau, map[string]any{"trigger": "close", "statement": "同意销号"}, "closed")
 	fire(bureau, map[string]any{"trigger": "reopen", "reason": "回头看发现反弹", "deadline": deadline2}, "rectifying")
+	evidence(2)
 	fire(unit, map[string]any{"trigger": "submit", "summary": "再次整改完成"}, "submitted")
 	fire(insp, map[string]any{"trigger": "verify", "opinion": "复验通过"}, "verified")
 	fire(bureau, map[string]any{"trigger": "close", "statement": "同意销号"}, "closed")
-	if p.Resolution != "rectified" || p.Version != 13 {
+	if p.Resolution != "rectified" || p.Version != 16 {
 		t.Fatalf("final: %+v", p)
 	}
+	for i, e := range p.Evidence {
+		if !e.Submitted {
+			t.Errorf("evidence %d not marked submitted: %+v", i+1, e)
+		}
+	}
+	// Each photo comes back as uploaded; another county's officer may not
+	// have it.
+	for _, photo := range photos {
+		if got, typ := bureau.download(sha256Hex(photo), 200); !bytes.Equal(got, photo) || typ != "image/png" {
+			t.Fatalf("GET evidence: %d bytes of %s, want the %d bytes of the PNG", len(got), typ, len(photo))
+		}
+	}
+	leping.download(sha256Hex(photos[0]), 404)
 
 	var hist historyJSON
 	bureau.do("GET", path+"/history", nil, 200, &hist)
@@ -192,7 +329,8 @@ func TestEndToEnd(t *testing.T) {
 	for _, e := range hist.Items {
 		actions = append(actions, e.Action)
 	}
-	want := []string{"create", "assign", "accept", "note", "submit", "reject", "submit", "verify", "close", "reopen", "submit", "verify", "close"}
+	want := []string{"create", "assign", "accept", "note", "evidence", "submit", "reject", "evidence", "submit", "verify", "close",
+		"reopen", "evidence", "submit", "verify", "close"}
 	if !reflect.DeepEqual(actions, want) {
 		t.Fatalf("history %v, want %v", actions, want)
 	}
@@ -232,8 +370,19 @@ func TestEndToEnd(t *testing.T) {
 	if !reflect.DeepEqual(hist, hist2) {
 		t.Fatalf("history changed across restart")
 	}
+	for _, photo := range photos {
+		if got, typ := bureau.download(sha256Hex(photo), 200); !bytes.Equal(got, photo) || typ != "image/png" {
+			t.Fatalf("GET evidence after restart: %d bytes of %s, want the %d bytes of the PNG", len(got), typ, len(photo))
+		}
+	}
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
+	}
+
+	// The stopped server's file passes the audit, evidence included.
+	out := run(t, "audit", "verify", "--db", db)
+	if !strings.Contains(out, "audit passed") || !regexp.MustCompile(`evidence files\s+3 in `).MatchString(out) {
+		t.Fatalf("audit verify:\n%s", out)
 	}
 }
 
@@ -276,5 +425,54 @@ func TestEnvironmentFlags(t *testing.T) {
 	}
 	if err := Main(context.Background(), []string{"user", "add", "--db", db, "--name", "x", "--role", "unit", "--unit", "火星"}, Env{Stdout: io.Discard, Stderr: io.Discard}); err == nil {
 		t.Fatal("unknown unit accepted")
+	}
+}
+
+// TestServeEvidenceFlags: --evidence-dir and --evidence-max-bytes reach the
+// server: files land in the directory given, a file over the limit is
+// refused with 413, and audit verify finds the files there.
+func TestServeEvidenceFlags(t *testing.T) {
+	dir := t.TempDir()
+	db, blobs := filepath.Join(dir, "rectify.db"), filepath.Join(t.TempDir(), "blobs")
+	run(t, "seed", "--db", db)
+	bureauTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", "市生态环境局"))
+	unitTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "浮梁李", "--role", "unit", "--unit", "浮梁县"))
+	srv := startServer(t, db, "--scan-interval", "0", "--evidence-dir", blobs, "--evidence-max-bytes", "100")
+	bureau, unit := &client{t, srv.url, bureauTok}, &client{t, srv.url, unitTok}
+
+	var p problemJSON
+	bureau.do("POST", "/api/v1/problems", map[string]any{
+		"title": "扬尘", "description": "工地扬尘", "source": "self_inspection", "county_id": "fuliang",
+	}, 201, &p)
+	path := "/api/v1/problems/" + p.ID + "/transitions"
+	bureau.do("POST", path, map[string]any{"trigger": "assign", "lead_unit": "fuliang", "deadline": time.Now().AddDate(1, 0, 0).Format(time.DateOnly)}, 200, nil)
+	unit.do("POST", path, map[string]any{"trigger": "accept", "plan": "洒水降尘"}, 200, nil)
+
+	small := []byte(strings.Repeat("已洒水", 11)) // 99 bytes of text
+	p = unit.upload(p.ID, "说明.txt", small, "")
+	if len(p.Evidence) != 1 || !strings.HasPrefix(p.Evidence[0].Type, "text/plain") {
+		t.Fatalf("evidence after a text upload: %+v", p.Evidence)
+	}
+	unit.send(evidenceRequest(t, srv.url, p.ID, "说明2.txt", []byte(strings.Repeat("x", 101)), ""), 413, nil)
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := blob.Open(blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.Stat(context.Background(), sha256Hex(small)); err != nil || n != int64(len(small)) {
+		t.Errorf("the file in --evidence-dir: %d bytes, %v", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "evidence")); err == nil {
+		t.Error("an evidence directory was made beside the database although --evidence-dir was given")
+	}
+	out := run(t, "audit", "verify", "--db", db, "--evidence-dir", blobs)
+	if !regexp.MustCompile(`evidence files\s+1 in `).MatchString(out) {
+		t.Errorf("audit verify with --evidence-dir:\n%s", out)
+	}
+	if out := run(t, "audit", "verify", "--db", db); !strings.Contains(out, "NOT CHECKED") {
+		t.Errorf("audit verify without the evidence directory:\n%s", out)
 	}
 }

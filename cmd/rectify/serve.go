@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/jdz-eco/rectify/api"
 	"github.com/jdz-eco/rectify/seeds"
+	"github.com/jdz-eco/rectify/store/blob"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +29,10 @@ type serveConfig struct {
 	logLevel  slog.Level
 	bodyLimit int64
 	shutdown  time.Duration
+
+	// Evidence (佐证材料) files: where they are stored, the largest accepted.
+	evidenceDir      string
+	evidenceMaxBytes int64
 
 	// Supervision (督办): scanner and thresholds.
 	scanInterval       time.Duration
@@ -58,6 +64,8 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	fs.Int64Var(&cfg.bodyLimit, "body-limit", 1<<20, "largest JSON request body in bytes")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for requests on shutdown")
+	fs.StringVar(&cfg.evidenceDir, "evidence-dir", "", "directory of the evidence files (default: evidence beside the --db file)")
+	fs.Int64Var(&cfg.evidenceMaxBytes, "evidence-max-bytes", defaultEvidenceMaxBytes, "largest evidence file accepted, in bytes (413 beyond)")
 
 	fs.DurationVar(&cfg.scanInterval, "scan-interval", time.Minute,
 		"how often to scan deadlines, also once at start; 0 disables automatic scans (POST /api/v1/deadlines/scan still works)")
@@ -77,11 +85,17 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 		return cfg, err
 	}
 	cfg.webhooks = splitList(webhooks)
+	if cfg.evidenceDir == "" {
+		cfg.evidenceDir = defaultEvidenceDir(cfg.db)
+	}
 	return cfg, cfg.check()
 }
 
 // check refuses inconsistent settings before anything is opened.
 func (c serveConfig) check() error {
+	if c.evidenceMaxBytes <= 0 {
+		return errors.New("--evidence-max-bytes must be positive")
+	}
 	if c.scanInterval < 0 {
 		return errors.New("--scan-interval must not be negative (0 disables automatic scans)")
 	}
@@ -126,6 +140,17 @@ func (c serveConfig) policy() (workflow.Policy, error) {
 	return p, nil
 }
 
+// defaultEvidenceMaxBytes is the default of --evidence-max-bytes: 32 MiB.
+const defaultEvidenceMaxBytes = 32 << 20
+
+// defaultEvidenceDir is where the evidence files of the database at db are
+// kept unless --evidence-dir says otherwise: the directory evidence beside
+// the database file (./rectify.db → ./evidence, /data/rectify.db →
+// /data/evidence), so that one volume or one copy holds both.
+func defaultEvidenceDir(db string) string {
+	return filepath.Join(filepath.Dir(db), "evidence")
+}
+
 // days is d in whole days.
 func days(d time.Duration) int { return int(d / workflow.Day) }
 
@@ -162,6 +187,12 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	blobs, err := blob.Open(cfg.evidenceDir)
+	if err != nil {
+		return fmt.Errorf("--evidence-dir: %w", err)
+	}
+	svc.SetBlobs(blobs)
+	log.Info("evidence", "dir", cfg.evidenceDir, "max_bytes", cfg.evidenceMaxBytes)
 	// Build the dispatcher before anything is written, so that a bad URL
 	// stops the server at once.
 	dispatcher, err := newDispatcher(cfg, st, log, reg)
@@ -197,6 +228,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		Metrics:   metrics,
 		Gatherer:  reg,
 		BodyLimit: cfg.bodyLimit,
+		// Uploads are limited by this, not by BodyLimit.
+		EvidenceMaxBytes: cfg.evidenceMaxBytes,
 		Ready: func(ctx context.Context) error {
 			_, err := svc.Units(ctx)
 			return err
@@ -230,11 +263,17 @@ func serveHTTP(ctx context.Context, cfg serveConfig, handler http.Handler, log *
 	if err != nil {
 		return err
 	}
+	// No WriteTimeout: it bounds a whole response, and would cut a large
+	// evidence download (GET /api/v1/evidence/{sha256}) to a slow client;
+	// the backup handler sets a write window of its own. ReadTimeout stays:
+	// the evidence upload handler widens it for its request once the caller
+	// is known to be allowed to send a file (up to --evidence-max-bytes).
+	// Slow clients are otherwise bounded by ReadHeaderTimeout, ReadTimeout and
+	// IdleTimeout, and every handler by its request's context.
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
-		WriteTimeout:      time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -42,6 +42,18 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 	if cfg.scanInterval != time.Minute || len(cfg.webhooks) != 0 {
 		t.Errorf("defaults: scan every %v, webhooks %v", cfg.scanInterval, cfg.webhooks)
 	}
+	if cfg.evidenceDir != "evidence" || cfg.evidenceMaxBytes != 32<<20 {
+		t.Errorf("defaults: evidence in %q, at most %d bytes; want evidence beside ./rectify.db, 32 MiB", cfg.evidenceDir, cfg.evidenceMaxBytes)
+	}
+	for db, dir := range map[string]string{"/data/rectify.db": "/data/evidence", "rectify.db": "evidence", "../x/y.db": "../x/evidence"} {
+		if cfg, err := parseServeFlags([]string{"--db", db}, envOf(nil)); err != nil || cfg.evidenceDir != dir {
+			t.Errorf("--db %s: evidence in %q, %v; want %s", db, cfg.evidenceDir, err, dir)
+		}
+	}
+	if cfg, err := parseServeFlags([]string{"--db", "/data/rectify.db"}, envOf(map[string]string{"RECTIFY_EVIDENCE_DIR": "/blobs", "RECTIFY_EVIDENCE_MAX_BYTES": "1000"})); err != nil ||
+		cfg.evidenceDir != "/blobs" || cfg.evidenceMaxBytes != 1000 {
+		t.Errorf("evidence from the environment: %q, %d, %v", cfg.evidenceDir, cfg.evidenceMaxBytes, err)
+	}
 
 	env := envOf(map[string]string{
 		"RECTIFY_SCAN_INTERVAL":        "30s",
@@ -82,6 +94,7 @@ func TestServeFlagsRefused(t *testing.T) {
 		{[]string{"--accept-days", "0"}, nil, "--accept-days"},
 		{[]string{"--extension-grace-days", "-5"}, nil, "--extension-grace-days"},
 		{[]string{"--scan-interval", "-1s"}, nil, "--scan-interval"},
+		{[]string{"--evidence-max-bytes", "0"}, nil, "--evidence-max-bytes"},
 		{nil, map[string]string{"RECTIFY_RED_DAYS": "thirty"}, "RECTIFY_RED_DAYS"},
 	} {
 		db := filepath.Join(t.TempDir(), "never.db")

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jdz-eco/rectify/store/blob"
+	"github.com/jdz-eco/rectify/store/bolt"
+	"github.com/jdz-eco/rectify/workflow"
+	bbolt "go.etcd.io/bbolt"
+)
+
+const auditUsage = "usage: rectify audit verify --db PATH [--evidence-dir DIR] [--expect-head SEQ:HASH]"
+
+func runAudit(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return errors.New(auditUsage)
+	}
+	return runAuditVerify(ctx, args[1:], env)
+}
+
+// runAuditVerify checks a database file, read-only: the hash chain, every
+// problem record against its replayed history and every evidence file
+// against its SHA-256. It prints a summary and fails naming the first bad
+// entry, problem or file.
+func runAuditVerify(ctx context.Context, args []string, env Env) error {
+	fset := newFlagSet("audit verify", env)
+	db := fset.String("db", "./rectify.db", "bbolt database file: a stopped server's, a copy or a backup (opened read-only)")
+	evidenceDir := fset.String("evidence-dir", "", "directory of the evidence files (default: evidence beside the --db file; not checked if that is absent)")
+	expectHead := fset.String("expect-head", "", "a head SEQ:HASH recorded earlier (GET /api/v1/audit/head): prove the history up to it is intact")
+	if err := parseFlags(fset, args, env); err != nil {
+		return err
+	}
+	var expect *workflow.ChainHead
+	if *expectHead != "" {
+		h, err := workflow.ParseChainHead(*expectHead)
+		if err != nil {
+			return fmt.Errorf("--expect-head: %s", workflow.ErrorMessage(err))
+		}
+		expect = &h
+	}
+	blobs, evidenceNote, err := openEvidenceReadOnly(*db, *evidenceDir)
+	if err != nil {
+		return err
+	}
+
+	st, err := openReadOnly(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ledger, ok := any(st).(workflow.Ledger)
+	if !ok {
+		return fmt.Errorf("audit: the store of %s cannot be audited", *db)
+	}
+	var ablobs workflow.Blobs
+	if blobs != nil {
+		ablobs = blobs
+	}
+	rep, err := workflow.Audit(ctx, ledger, ablobs, expect)
+	if err != nil {
+		var aerr *workflow.AuditError
+		if errors.As(err, &aerr) {
+			return fmt.Errorf("audit of %s FAILED: %w", *db, err)
+		}
+		return fmt.Errorf("audit of %s: %w", *db, err)
+	}
+
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "database\t%s (read-only)\n", *db)
+	fmt.Fprintf(tw, "entries\t%d, hash chain intact up to the recorded head\n", rep.Entries)
+	fmt.Fprintf(tw, "problems\t%d, each record equal to its replayed history\n", rep.Problems)
+	if blobs != nil {
+		fmt.Fprintf(tw, "evidence files\t%d in %s, each present with its SHA-256\n", rep.Evidence, evidenceNote)
+	} else {
+		fmt.Fprintf(tw, "evidence files\tNOT CHECKED: %s\n", evidenceNote)
+	}
+	if rep.Head.Seq == 0 {
+		fmt.Fprintln(tw, "head\tnone (empty history)")
+	} else {
+		fmt.Fprintf(tw, "head\t%s\n", rep.Head)
+	}
+	if expect != nil {
+		fmt.Fprintf(tw, "expected head\t%s found: the history up to it was neither truncated nor rewritten\n", expect)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "audit passed")
+	return nil
+}
+
+// openEvidenceReadOnly returns the evidence store of the database at db, and
+// the directory (or why there is none). An explicit dir must exist; the
+// default one beside the database may be absent, and then evidence is not
+// checked. The directory is only read: blob.Open is never asked to create it.
+func openEvidenceReadOnly(db, dir string) (*blob.Store, string, error) {
+	explicit := dir != ""
+	if !explicit {
+		dir = defaultEvidenceDir(db)
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return nil, "", fmt.Errorf("--evidence-dir %s is not a directory", dir)
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		return nil, fmt.Sprintf("no evidence directory %s (give --evidence-dir)", dir), nil
+	case err != nil:
+		return nil, "", fmt.Errorf("--evidence-dir: %w", err)
+	}
+	b, err := blob.Open(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("--evidence-dir: %w", err)
+	}
+	return b, dir, nil
+}
+
+// openReadOnly opens the database at path read-only, explaining the usual
+// failures: no file, a server holding it, a file of an older schema.
+func openReadOnly(path string) (*bolt.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	st, err := bolt.Open(path, bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	switch {
+	case errors.Is(err, bbolt.ErrTimeout):
+		return nil, fmt.Errorf("open %s: the database is in use (is a rectify server running on it?): stop it, or verify a backup (rectify backup)", path)
+	case err != nil && strings.Contains(err.Error(), "schema"):
+		return nil, fmt.Errorf("%w; audit verify only reads: open the file read-write once to upgrade it (start rectify serve --db FILE, then stop it), or do that on a copy to leave the original untouched, then verify", err)
+	case err != nil:
+		return nil, err
+	}
+	return st, nil
+}
