@@ -3,6 +3,7 @@ package seeds
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -57,6 +58,13 @@ func load(ctx context.Context, svc *workflow.Service, d *dataset) (Report, error
 	}
 	r.WorkPoints = len(wps)
 
+	// The plan's problems are logged as of the day it was issued, so their
+	// codes and history carry that date (JDZ-2021-…), whatever the day the
+	// database is seeded; supervision catches up on the next scan.
+	svc, err := asIssued(ctx, svc)
+	if err != nil {
+		return r, err
+	}
 	actor := SystemActor()
 	for _, sp := range d.problems {
 		p, created, err := svc.CreateProblem(ctx, actor, sp.NewProblem())
@@ -88,4 +96,30 @@ func load(ctx context.Context, svc *workflow.Service, d *dataset) (Report, error
 		}
 	}
 	return r, nil
+}
+
+// Issued is when the plan was issued: 9:00 on DocumentDate, Asia/Shanghai.
+func Issued() time.Time {
+	t, err := time.ParseInLocation(time.DateOnly, DocumentDate, workflow.Shanghai)
+	if err != nil {
+		panic(err)
+	}
+	return t.Add(9 * time.Hour).UTC()
+}
+
+// asIssued returns a service on svc's store whose clock stands at Issued, with
+// svc's policy and the shipped calendars. A service already at or before that
+// time (tests replaying 2021) is used as it is.
+func asIssued(ctx context.Context, svc *workflow.Service) (*workflow.Service, error) {
+	if !svc.Clock().Now().After(Issued()) {
+		return svc, nil
+	}
+	doc := workflow.NewService(svc.Store(), workflow.NewManualClock(Issued()))
+	if err := doc.SetPolicy(svc.Policy()); err != nil {
+		return nil, err
+	}
+	if err := doc.LoadCalendars(ctx, Calendars()); err != nil {
+		return nil, fmt.Errorf("seeds: calendars: %w", err)
+	}
+	return doc, nil
 }

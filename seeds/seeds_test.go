@@ -600,3 +600,25 @@ func TestCalendar(t *testing.T) {
 		t.Errorf("3 working days after %v: %v, want %v", assigned, got, want)
 	}
 }
+
+// TestLoadDatesProblemsAtIssue: seeded in 2026, the plan's problems still carry
+// the plan's date, in their codes and their history.
+func TestLoadDatesProblemsAtIssue(t *testing.T) {
+	svc, clock := newService(t)
+	clock.Set(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
+	if _, err := Load(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := svc.Problems(context.Background(), SystemActor(), workflow.ProblemFilter{Limit: workflow.MaxLimit})
+	if err != nil || len(items) == 0 {
+		t.Fatalf("%d problems, %v", len(items), err)
+	}
+	for _, p := range items {
+		if !strings.HasPrefix(p.Code, "JDZ-2021-") || !p.CreatedAt.Equal(Issued()) {
+			t.Errorf("problem %s logged %s as %s", p.ID, p.CreatedAt, p.Code)
+		}
+	}
+	if got := Issued().In(workflow.Shanghai).Format("2006-01-02 15:04"); got != "2021-06-24 09:00" {
+		t.Errorf("issued %s", got)
+	}
+}
