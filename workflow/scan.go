@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // scanBatch bounds one read of the wake index.
@@ -109,14 +110,7 @@ func (s *Service) Alerts(ctx context.Context, a Actor, f AlertFilter) ([]Alert, 
 	return out, nil
 }
 
-func isAlertKind(k string) bool {
-	for _, x := range AlertKinds {
-		if k == x {
-			return true
-		}
-	}
-	return false
-}
+func isAlertKind(k string) bool { return slices.Contains(AlertKinds, k) }
 
 // ScanAs runs Scan on demand for actor a: the bureau or an admin.
 func (s *Service) ScanAs(ctx context.Context, a Actor) (int, error) {

@@ -1,6 +1,9 @@
 package workflow
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // State is a problem's place in the rectification workflow.
 type State string
@@ -20,14 +23,7 @@ const (
 var States = []State{StateFound, StateAssigned, StateRectifying, StateSubmitted, StateVerified, StateClosed}
 
 // Valid reports whether s is a known state.
-func (s State) Valid() bool {
-	for _, x := range States {
-		if s == x {
-			return true
-		}
-	}
-	return false
-}
+func (s State) Valid() bool { return slices.Contains(States, s) }
 
 // Trigger is a workflow command that may move a problem between states.
 type Trigger string
@@ -53,14 +49,7 @@ var Triggers = []Trigger{
 }
 
 // Valid reports whether t is a known trigger.
-func (t Trigger) Valid() bool {
-	for _, x := range Triggers {
-		if t == x {
-			return true
-		}
-	}
-	return false
-}
+func (t Trigger) Valid() bool { return slices.Contains(Triggers, t) }
 
 // Resolution says how a closed problem ended.
 type Resolution string
@@ -92,14 +81,7 @@ var Sources = []Source{
 }
 
 // Valid reports whether s is a known source.
-func (s Source) Valid() bool {
-	for _, x := range Sources {
-		if s == x {
-			return true
-		}
-	}
-	return false
-}
+func (s Source) Valid() bool { return slices.Contains(Sources, s) }
 
 // Role is what a user may do.
 type Role string
@@ -118,14 +100,7 @@ const (
 var UserRoles = []Role{RoleAdmin, RoleBureau, RoleUnit, RoleInspector, RoleViewer}
 
 // Valid reports whether r is a role a user may hold.
-func (r Role) Valid() bool {
-	for _, x := range UserRoles {
-		if r == x {
-			return true
-		}
-	}
-	return false
-}
+func (r Role) Valid() bool { return slices.Contains(UserRoles, r) }
 
 // UnitKind classifies a unit.
 type UnitKind string
@@ -146,14 +121,7 @@ const (
 var UnitKinds = []UnitKind{UnitCity, UnitCounty, UnitZone, UnitDepartment, UnitCompany, UnitOffice, UnitJudicial, UnitOther}
 
 // Valid reports whether k is a known unit kind.
-func (k UnitKind) Valid() bool {
-	for _, x := range UnitKinds {
-		if k == x {
-			return true
-		}
-	}
-	return false
-}
+func (k UnitKind) Valid() bool { return slices.Contains(UnitKinds, k) }
 
 // Unit is an organisation that leads, cooperates in or oversees rectification.
 type Unit struct {
