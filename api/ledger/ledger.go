@@ -1,0 +1,165 @@
+// Package ledger reads and writes the rectification ledger (整改台账) as the
+// bureau, counties and the provincial office exchange it: Excel workbooks
+// (.xlsx, written with excelize's StreamWriter so that memory does not grow
+// with the number of rows) and, for import, CSV files in UTF-8 (with or
+// without BOM) or GB18030/GBK, which Excel saves on a Chinese Windows.
+//
+// It is plain Go on top of the workflow package: no HTTP, no store. The API
+// server and the CLI wire it:
+//
+//	GET  /api/v1/ledger.xlsx        → WriteLedger (or Export)
+//	POST /api/v1/ledger/import      → ImportFile (or Import, then Apply)
+//	rectify export --db PATH --out  → WriteLedger with the system actor
+//
+// The sheet 「整改台账」 has the columns of Columns, one problem a row. Its
+// first 19 are the ledger the bureau asked for; the last two (问题名称,
+// 具体位置) carry the problem's title and location so that a file exported
+// and imported again reproduces the problem; an import does not need them.
+package ledger
+
+import (
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// Column names of the ledger sheet.
+const (
+	ColSeq          = "序号"
+	ColCode         = "问题编号"
+	ColSource       = "问题来源"
+	ColSourceRef    = "来源文件"
+	ColDescription  = "问题描述"
+	ColCounty       = "所在县（市、区）"
+	ColWorkPoint    = "工作要点"
+	ColLeadUnit     = "牵头单位"
+	ColCooperating  = "配合单位"
+	ColRequirements = "整改要求"
+	ColPlan         = "整改方案"
+	ColDeadline     = "整改时限"
+	ColOriginal     = "原定时限"
+	ColState        = "当前状态"
+	ColProgress     = "最新进展"
+	ColOverdue      = "是否逾期"
+	ColLevel        = "督办等级"
+	ColVerifiedAt   = "验收时间"
+	ColClosedAt     = "销号时间"
+	ColTitle        = "问题名称"
+	ColLocation     = "具体位置"
+)
+
+// Columns are the ledger sheet's columns, in order.
+var Columns = []string{
+	ColSeq, ColCode, ColSource, ColSourceRef, ColDescription, ColCounty, ColWorkPoint,
+	ColLeadUnit, ColCooperating, ColRequirements, ColPlan, ColDeadline, ColOriginal,
+	ColState, ColProgress, ColOverdue, ColLevel, ColVerifiedAt, ColClosedAt,
+	ColTitle, ColLocation,
+}
+
+// Required are the columns an import cannot do without.
+var Required = []string{ColDescription, ColSource, ColCounty}
+
+// Sheet names.
+const (
+	SheetLedger = "整改台账"
+	SheetStats  = "统计"
+)
+
+// ContentType is the media type of an .xlsx workbook.
+const ContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+// Kinds of file Import reads.
+const (
+	KindXLSX = "xlsx"
+	KindCSV  = "csv"
+)
+
+// Sniff tells an .xlsx workbook (a zip) from a CSV file by its first bytes.
+func Sniff(head []byte) string {
+	if len(head) >= 4 && string(head[:4]) == "PK\x03\x04" {
+		return KindXLSX
+	}
+	return KindCSV
+}
+
+// Slice yields the problems of a slice, for Export.
+func Slice(ps []*workflow.Problem) iter.Seq2[*workflow.Problem, error] {
+	return func(yield func(*workflow.Problem, error) bool) {
+		for _, p := range ps {
+			if !yield(p, nil) {
+				return
+			}
+		}
+	}
+}
+
+// LatestProgress is what the 最新进展 column shows by default, taken from the
+// record alone (no history read, so that export streams): the newest of the
+// close or dismissal statement (销号意见 / 撤销理由), the inspector's
+// verification opinion and the lead unit's submission summary, in that order
+// of preference. Progress notes live only in history; ExportOptions.Progress
+// may supply them instead.
+func LatestProgress(p *workflow.Problem) string {
+	for _, s := range []string{p.Statement, p.Opinion, p.Summary} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// WorkPointLabel is how the ledger writes work point n: 第7条 深入推进尾矿库污染治理.
+func WorkPointLabel(n int, wps map[int]workflow.WorkPoint) string {
+	if n == 0 {
+		return ""
+	}
+	s := "第" + strconv.Itoa(n) + "条"
+	if wp, ok := wps[n]; ok && wp.Title != "" {
+		s += " " + wp.Title
+	}
+	return s
+}
+
+// signedAt returns when p's current cycle was last signed for action (verify
+// or close): the verification of a verified or closed-rectified problem, the
+// close of a closed-rectified one; nil otherwise (a reopened problem's old
+// sign-offs stay on record but are not shown).
+func signedAt(p *workflow.Problem, action workflow.Trigger) *time.Time {
+	switch {
+	case action == workflow.TriggerVerify && (p.State == workflow.StateVerified ||
+		p.State == workflow.StateClosed && p.Resolution == workflow.ResolutionRectified):
+	case action == workflow.TriggerClose && p.State == workflow.StateClosed && p.Resolution == workflow.ResolutionRectified:
+	default:
+		return nil
+	}
+	for i := len(p.Signatures) - 1; i >= 0; i-- {
+		if p.Signatures[i].Action == string(action) {
+			t := p.Signatures[i].At
+			return &t
+		}
+	}
+	return nil
+}
+
+// normalizeHeader folds the spellings of a column name people type: spaces
+// and line breaks dropped, ASCII parentheses and commas made full-width.
+func normalizeHeader(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\u3000' || r == '\ufeff':
+		case r == '(':
+			b.WriteRune('（')
+		case r == ')':
+			b.WriteRune('）')
+		case r == ',' || r == '，':
+			b.WriteRune('、')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,482 @@
+package workflow
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Chinese names, as the bureau's ledgers (台账) write them.
+
+var stateLabels = map[State]string{
+	StateFound:      "待交办",
+	StateAssigned:   "已交办",
+	StateRectifying: "整改中",
+	StateSubmitted:  "待验收",
+	StateVerified:   "已验收",
+	StateClosed:     "已办结",
+}
+
+// Label returns the Chinese name of s (closed is 已办结; see StatusLabel for
+// the one a ledger row shows).
+func (s State) Label() string {
+	if l, ok := stateLabels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
+// StatusLabel returns the Chinese status a ledger row shows for p: its
+// state's name, with a closed problem told apart by its resolution (已销号
+// when rectified, 已撤销 when dismissed).
+func (p *Problem) StatusLabel() string {
+	if p.State == StateClosed {
+		if p.Resolution == ResolutionDismissed {
+			return "已撤销"
+		}
+		return "已销号"
+	}
+	return p.State.Label()
+}
+
+var sourceLabels = map[Source]string{
+	SourceWarningFilm:          "警示片",
+	SourceCentralInspection:    "中央生态环境保护督察",
+	SourceProvincialInspection: "省级生态环境保护督察",
+	SourceAudit:                "审计",
+	SourceSelfInspection:       "自查",
+	SourceOther:                "其他",
+}
+
+// Label returns the Chinese name of s.
+func (s Source) Label() string {
+	if l, ok := sourceLabels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
+var levelLabels = map[Level]string{
+	LevelDueSoon: "临期",
+	LevelOverdue: "逾期（黄牌）",
+	LevelRed:     "红牌",
+	LevelListed:  "挂牌督办",
+}
+
+// Label returns the Chinese name of l; empty for LevelNone.
+func (l Level) Label() string {
+	if l == LevelNone {
+		return ""
+	}
+	if s, ok := levelLabels[l]; ok {
+		return s
+	}
+	return string(l)
+}
+
+// IsOverdue reports whether l is overdue or worse (黄牌, 红牌, 挂牌督办).
+func (l Level) IsOverdue() bool { return l.rank() >= LevelOverdue.rank() }
+
+// Groupings of the statistics (group_by).
+const (
+	GroupByCounty    = "county"
+	GroupByLeadUnit  = "lead_unit"
+	GroupBySource    = "source"
+	GroupByWorkPoint = "work_point"
+	GroupByState     = "state"
+)
+
+// GroupBys lists every grouping of the statistics.
+var GroupBys = []string{GroupByCounty, GroupByLeadUnit, GroupBySource, GroupByWorkPoint, GroupByState}
+
+var groupByLabels = map[string]string{
+	GroupByCounty:    "所在县（市、区）",
+	GroupByLeadUnit:  "牵头单位",
+	GroupBySource:    "问题来源",
+	GroupByWorkPoint: "工作要点",
+	GroupByState:     "当前状态",
+}
+
+// GroupByLabel returns the Chinese name of a grouping.
+func GroupByLabel(groupBy string) string {
+	if l, ok := groupByLabels[groupBy]; ok {
+		return l
+	}
+	return groupBy
+}
+
+// StatsRow is the statistics of one group of problems (or of all of them).
+//
+// Definitions, all as of the report's time At:
+//   - Total counts every problem of the group, dismissed ones included;
+//     ByState counts them by state (rectifying excludes its submitted
+//     substate, closed includes dismissed problems); every state is present.
+//   - Dismissed: closed with resolution dismissed (撤销). ClosedRectified:
+//     closed with resolution rectified (销号).
+//   - Overdue: open problems whose level at At is overdue or worse
+//     (LevelAt under the service's policy: 黄牌, 红牌, 挂牌督办); time spent
+//     submitted does not count.
+//   - ClosedOnTime / ClosedLate split ClosedRectified. A closed problem is on
+//     time when, at its last verification (验收), its lateness was not
+//     positive: the submission the inspector accepted came at or before the
+//     deadline then in force (an approved extension's included), plus the time
+//     earlier submissions waited on inspectors. Equivalently: verified at or
+//     before the effective deadline with the clock stopped while submitted.
+//     Otherwise it closed late.
+//   - Extended: problems with an approved extension (延期, Problem.Extended);
+//     an extended problem closed by its extended deadline is on time.
+//   - CompletionRate (整改完成率) = ClosedRectified / (Total − Dismissed);
+//     OnTimeRate = ClosedOnTime / ClosedRectified; nil when the denominator
+//     is 0. Fractions from 0 to 1.
+//   - MedianDaysToClose: the median, over closed rectified problems, of the
+//     days (fractional) from the first assignment to the last close; nil
+//     when there are none.
+type StatsRow struct {
+	Key               string        `json:"key"`   // the county or unit id, source, work point number, state; "" for none
+	Label             string        `json:"label"` // its Chinese name
+	Total             int           `json:"total"`
+	ByState           map[State]int `json:"by_state"`
+	Dismissed         int           `json:"dismissed"`
+	ClosedRectified   int           `json:"closed_rectified"`
+	Overdue           int           `json:"overdue"`
+	ClosedOnTime      int           `json:"closed_on_time"`
+	ClosedLate        int           `json:"closed_late"`
+	Extended          int           `json:"extended"`
+	CompletionRate    *float64      `json:"completion_rate"`
+	OnTimeRate        *float64      `json:"on_time_rate"`
+	MedianDaysToClose *float64      `json:"median_days_to_close"`
+
+	days []float64
+}
+
+// StatsReport is the statistics of the ledger grouped one way.
+type StatsReport struct {
+	GroupBy string     `json:"group_by"`
+	At      time.Time  `json:"at"`   // the time the statistics describe
+	Rows    []StatsRow `json:"rows"` // one per group; see Stats for which groups appear
+	Total   StatsRow   `json:"total"`
+}
+
+// Stats returns the statistics of the ledger a may see (a unit officer: the
+// problems its unit leads or cooperates in), grouped by groupBy (one of
+// GroupBys), as of at: a zero at means now (the service's clock and current
+// records); a past at rebuilds each problem from its history (as
+// ProblemsAsOf does) and computes lateness at that time.
+//
+// Groups: every source and every state always appear; every stored work
+// point appears (zero rows where nothing is tracked), followed by a group
+// with Key "" for problems without one; counties and lead units appear when
+// they have problems (Key "" collects problems not yet assigned). Labels are
+// the units', work points' (their titles), sources' and states' Chinese names.
+//
+// Cost: it reads every visible problem's history (Store.History, one read
+// transaction per problem) to find the assignment, verification and close
+// times, and replays the history of each closed problem up to its last
+// verification: O(problems + entries).
+func (s *Service) Stats(ctx context.Context, a Actor, groupBy string, at time.Time) (*StatsReport, error) {
+	r, err := s.StatsReports(ctx, a, ProblemFilter{}, at, groupBy)
+	if err != nil {
+		return nil, err
+	}
+	return r[0], nil
+}
+
+// StatsReports computes several groupings in one pass over the problems
+// matching f (a filter as Problems takes; Cursor and Limit are ignored), as
+// Stats does for one.
+func (s *Service) StatsReports(ctx context.Context, a Actor, f ProblemFilter, at time.Time, groupBys ...string) ([]*StatsReport, error) {
+	if len(groupBys) == 0 {
+		return nil, Invalid("group_by", "group_by is required; one of %s", strings.Join(GroupBys, ", "))
+	}
+	for _, g := range groupBys {
+		if !slices.Contains(GroupBys, g) {
+			return nil, Invalid("group_by", "unknown group_by %q; one of %s", g, strings.Join(GroupBys, ", "))
+		}
+	}
+	asOf := at
+	if at.IsZero() {
+		at = s.clock.Now()
+	}
+	f.Cursor, f.Limit = "", 0
+	units, err := s.unitMap(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	wps, err := s.WorkPoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pol := s.Policy()
+	accs := make([]*statsAcc, len(groupBys))
+	for i, g := range groupBys {
+		accs[i] = newStatsAcc(g, units, wps)
+	}
+	var failed error
+	err = s.walk(ctx, a, f, asOf, true, func(p *Problem, hist []Entry) bool {
+		o, err := outcomeOf(p, hist, at, pol)
+		if err != nil {
+			failed = err
+			return false
+		}
+		for _, acc := range accs {
+			acc.add(p, o)
+		}
+		return true
+	})
+	if err == nil {
+		err = failed
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*StatsReport, len(accs))
+	for i, acc := range accs {
+		out[i] = acc.report(at)
+	}
+	return out, nil
+}
+
+// outcome is what the statistics need to know about one problem.
+type outcome struct {
+	overdue   bool
+	closed    bool // closed rectified
+	onTime    bool
+	daysValid bool
+	days      float64 // from the first assignment to the last close
+}
+
+// outcomeOf derives p's outcome at time at from its history up to then.
+func outcomeOf(p *Problem, hist []Entry, at time.Time, pol Policy) (outcome, error) {
+	o := outcome{overdue: p.LevelAt(at, pol).IsOverdue()}
+	if p.State != StateClosed || p.Resolution != ResolutionRectified {
+		return o, nil
+	}
+	o.closed = true
+	var assigned *time.Time
+	closeAt, verify := -1, -1
+	for i := range hist {
+		switch Trigger(hist[i].Action) {
+		case TriggerAssign:
+			if assigned == nil {
+				assigned = &hist[i].At
+			}
+		case TriggerClose:
+			closeAt = i
+		}
+	}
+	for i := closeAt - 1; i >= 0 && verify < 0; i-- {
+		if Trigger(hist[i].Action) == TriggerVerify {
+			verify = i
+		}
+	}
+	if closeAt < 0 || verify < 0 {
+		return o, Errorf(CodeInternal, "problem %s is closed rectified but its history has no verify and close", p.ID)
+	}
+	if assigned != nil {
+		o.daysValid = true
+		o.days = hist[closeAt].At.Sub(*assigned).Hours() / 24
+	}
+	before, err := Replay(hist[:verify])
+	if err != nil {
+		return o, Errorf(CodeInternal, "problem %s: replay: %v", p.ID, err)
+	}
+	late, ok := before.Lateness(hist[verify].At)
+	o.onTime = ok && late <= 0
+	return o, nil
+}
+
+// statsAcc accumulates one grouping.
+type statsAcc struct {
+	groupBy string
+	units   map[string]Unit
+	wps     map[int]WorkPoint
+	rows    map[string]*StatsRow
+	order   []string // keys listed whether or not they have problems
+	total   *StatsRow
+}
+
+func newStatsAcc(groupBy string, units map[string]Unit, wps []WorkPoint) *statsAcc {
+	acc := &statsAcc{groupBy: groupBy, units: units, wps: map[int]WorkPoint{}, rows: map[string]*StatsRow{}, total: newStatsRow("", "合计")}
+	for _, wp := range wps {
+		acc.wps[wp.Number] = wp
+	}
+	switch groupBy {
+	case GroupBySource:
+		for _, x := range Sources {
+			acc.order = append(acc.order, string(x))
+		}
+	case GroupByState:
+		for _, x := range States {
+			acc.order = append(acc.order, string(x))
+		}
+	case GroupByWorkPoint:
+		for _, wp := range wps {
+			acc.order = append(acc.order, strconv.Itoa(wp.Number))
+		}
+	}
+	for _, k := range acc.order {
+		acc.rows[k] = newStatsRow(k, acc.label(k))
+	}
+	return acc
+}
+
+func newStatsRow(key, label string) *StatsRow {
+	r := &StatsRow{Key: key, Label: label, ByState: map[State]int{}}
+	for _, s := range States {
+		r.ByState[s] = 0
+	}
+	return r
+}
+
+func (acc *statsAcc) key(p *Problem) string {
+	switch acc.groupBy {
+	case GroupByCounty:
+		return p.CountyID
+	case GroupByLeadUnit:
+		return p.LeadUnit
+	case GroupBySource:
+		return string(p.Source)
+	case GroupByWorkPoint:
+		if p.WorkPoint == 0 {
+			return ""
+		}
+		return strconv.Itoa(p.WorkPoint)
+	}
+	return string(p.State)
+}
+
+func (acc *statsAcc) label(key string) string {
+	switch acc.groupBy {
+	case GroupByCounty, GroupByLeadUnit:
+		if key == "" {
+			return "（未交办）"
+		}
+		if u, ok := acc.units[key]; ok {
+			return u.Name
+		}
+	case GroupBySource:
+		return Source(key).Label()
+	case GroupByState:
+		return State(key).Label()
+	case GroupByWorkPoint:
+		if key == "" {
+			return "（未关联工作要点）"
+		}
+		n, _ := strconv.Atoi(key)
+		if wp, ok := acc.wps[n]; ok {
+			return wp.Title
+		}
+	}
+	return key
+}
+
+func (acc *statsAcc) add(p *Problem, o outcome) {
+	k := acc.key(p)
+	r := acc.rows[k]
+	if r == nil {
+		r = newStatsRow(k, acc.label(k))
+		acc.rows[k] = r
+	}
+	r.add(p, o)
+	acc.total.add(p, o)
+}
+
+func (r *StatsRow) add(p *Problem, o outcome) {
+	r.Total++
+	r.ByState[p.State]++
+	if p.State == StateClosed && p.Resolution == ResolutionDismissed {
+		r.Dismissed++
+	}
+	if o.overdue {
+		r.Overdue++
+	}
+	if o.closed {
+		r.ClosedRectified++
+		if o.onTime {
+			r.ClosedOnTime++
+		} else {
+			r.ClosedLate++
+		}
+		if o.daysValid {
+			r.days = append(r.days, o.days)
+		}
+	}
+	if p.Extended() {
+		r.Extended++
+	}
+}
+
+func (r *StatsRow) finish() StatsRow {
+	out := *r
+	out.days = nil
+	out.ByState = make(map[State]int, len(r.ByState))
+	for k, v := range r.ByState {
+		out.ByState[k] = v
+	}
+	out.CompletionRate = ratio(r.ClosedRectified, r.Total-r.Dismissed)
+	out.OnTimeRate = ratio(r.ClosedOnTime, r.ClosedRectified)
+	if len(r.days) > 0 {
+		d := slices.Clone(r.days)
+		slices.Sort(d)
+		m := d[len(d)/2]
+		if len(d)%2 == 0 {
+			m = (d[len(d)/2-1] + d[len(d)/2]) / 2
+		}
+		out.MedianDaysToClose = &m
+	}
+	return out
+}
+
+func ratio(n, d int) *float64 {
+	if d <= 0 {
+		return nil
+	}
+	v := float64(n) / float64(d)
+	return &v
+}
+
+// report orders the groups: the fixed ones (sources, states, work points) in
+// their order, then the others (counties and units by kind, then id), the
+// "" group last.
+func (acc *statsAcc) report(at time.Time) *StatsReport {
+	rep := &StatsReport{GroupBy: acc.groupBy, At: at, Rows: []StatsRow{}, Total: acc.total.finish()}
+	fixed := map[string]bool{}
+	for _, k := range acc.order {
+		fixed[k] = true
+		rep.Rows = append(rep.Rows, acc.rows[k].finish())
+	}
+	var others []string
+	for k := range acc.rows {
+		if !fixed[k] && k != "" {
+			others = append(others, k)
+		}
+	}
+	kind := func(id string) int {
+		if u, ok := acc.units[id]; ok {
+			if i := slices.Index(UnitKinds, u.Kind); i >= 0 {
+				return i
+			}
+		}
+		return len(UnitKinds)
+	}
+	slices.SortFunc(others, func(a, b string) int {
+		if ka, kb := kind(a), kind(b); ka != kb {
+			return ka - kb
+		}
+		if na, ea := strconv.Atoi(a); ea == nil {
+			if nb, eb := strconv.Atoi(b); eb == nil {
+				return na - nb
+			}
+		}
+		return strings.Compare(a, b)
+	})
+	for _, k := range others {
+		rep.Rows = append(rep.Rows, acc.rows[k].finish())
+	}
+	if r, ok := acc.rows[""]; ok {
+		rep.Rows = append(rep.Rows, r.finish())
+	}
+	return rep
+}
