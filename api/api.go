@@ -53,6 +53,11 @@ type Config struct {
 	// Ready reports whether the server may take traffic (/readyz); nil means
 	// always ready.
 	Ready func(context.Context) error
+	// UnitAliases resolves the unit names a ledger import (POST
+	// /ledger/import) may use besides the units' ids and exact names, e.g.
+	// seeds.ResolveUnit (市工信局 → city-industry); it returns a unit id, used
+	// only if that unit exists. nil: ids and exact names only.
+	UnitAliases func(string) (string, bool)
 }
 
 // server holds what the handlers need.
@@ -66,6 +71,8 @@ type server struct {
 	// may be up to evidenceBodyLimit.
 	evidenceMax int64
 	ready       func(context.Context) error
+	// aliases resolves other unit names in ledger imports (Config.UnitAliases).
+	aliases func(string) (string, bool)
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -82,6 +89,7 @@ func New(cfg Config) *echo.Echo {
 		limit:       cfg.BodyLimit,
 		evidenceMax: cfg.EvidenceMaxBytes,
 		ready:       cfg.Ready,
+		aliases:     cfg.UnitAliases,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -208,7 +216,9 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // limitBody refuses bodies over the limit: at once when Content-Length says
 // so, otherwise when the decoder reads past it (http.MaxBytesError). An
 // evidence upload has its own, larger limit (evidenceBodyLimit); its file
-// part is held to Config.EvidenceMaxBytes by the handler.
+// part is held to Config.EvidenceMaxBytes by the handler. So has a ledger
+// import (ledgerImportBodyLimit); its file is held to ledger.MaxFileSize by
+// the handler.
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -217,6 +227,12 @@ func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			limit = s.evidenceBodyLimit()
 			if req.ContentLength > limit {
 				return s.evidenceTooLarge()
+			}
+		}
+		if c.Path() == routeLedgerImport {
+			limit = ledgerImportBodyLimit
+			if req.ContentLength > limit {
+				return ledgerTooLarge()
 			}
 		}
 		if req.ContentLength > limit {

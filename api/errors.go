@@ -22,7 +22,11 @@ const (
 // earlier name.
 const CodeTooLarge = workflow.CodeTooLarge
 
-// statusOf is the one table from error code to HTTP status.
+// statusOf is the one table from error code to HTTP status. One answer
+// lies outside it: a ledger import (POST /ledger/import) whose file's rows
+// are refused is 422 with code invalid and the row errors (refuseImport),
+// since the request itself was well-formed; everything else it refuses goes
+// through this table.
 var statusOf = map[workflow.Code]int{
 	workflow.CodeInvalid:            http.StatusBadRequest,
 	workflow.CodeUnauthorized:       http.StatusUnauthorized,

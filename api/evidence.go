@@ -427,7 +427,7 @@ func matchesETag(header, tag string) bool {
 // attachment) naming the file: an ASCII fallback in filename and the
 // original name, UTF-8 and percent-encoded, in filename* (RFC 6266, RFC 5987).
 func contentDisposition(kind, name string) string {
-	var ascii, enc strings.Builder
+	var ascii strings.Builder
 	for _, r := range name {
 		if r < 0x20 || r >= 0x7f || r == '"' || r == '\\' {
 			ascii.WriteByte('_')
@@ -435,6 +435,14 @@ func contentDisposition(kind, name string) string {
 			ascii.WriteRune(r)
 		}
 	}
+	return contentDispositionFallback(kind, name, ascii.String())
+}
+
+// contentDispositionFallback is contentDisposition with a given ASCII
+// fallback name (printable ASCII without quotes or backslashes), for names
+// whose fallback should read better than underscores.
+func contentDispositionFallback(kind, name, fallback string) string {
+	var enc strings.Builder
 	for _, b := range []byte(name) {
 		if isAttrChar(b) {
 			enc.WriteByte(b)
@@ -442,7 +450,7 @@ func contentDisposition(kind, name string) string {
 			fmt.Fprintf(&enc, "%%%02X", b)
 		}
 	}
-	return kind + `; filename="` + ascii.String() + `"; filename*=UTF-8''` + enc.String()
+	return kind + `; filename="` + fallback + `"; filename*=UTF-8''` + enc.String()
 }
 
 // isAttrChar reports whether b may stand unencoded in an RFC 5987 value.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,11 +228,14 @@ type problemList struct {
 	NextCursor string            `json:"next_cursor"`
 }
 
-func (s *server) listProblems(c echo.Context) error {
-	q := c.QueryParams()
-	if err := checkQuery(q, "state", "lead_unit", "county", "source", "level", "overdue", "limit", "cursor"); err != nil {
-		return err
-	}
+// listFilterParams are the query parameters of GET /problems, parsed by
+// problemFilter; GET /ledger.xlsx takes them too.
+var listFilterParams = []string{"state", "lead_unit", "county", "source", "level", "overdue", "limit", "cursor"}
+
+// problemFilter reads the problem list's filters from q (the parameters of
+// listFilterParams; the caller refuses any other with checkQuery). State and
+// source are checked by the service.
+func problemFilter(q url.Values) (workflow.ProblemFilter, error) {
 	var f workflow.ProblemFilter
 	var state, source, level, overdue, limit string
 	for _, p := range []struct {
@@ -244,22 +248,34 @@ func (s *server) listProblems(c echo.Context) error {
 	} {
 		v, err := query(q, p.name)
 		if err != nil {
-			return err
+			return f, err
 		}
 		*p.dst = v
 	}
 	f.State, f.Source = workflow.State(state), workflow.Source(source)
 	tag, err := alertTag(level, overdue)
 	if err != nil {
-		return err
+		return f, err
 	}
 	f.Tag = tag
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
 		if err != nil || n < 1 {
-			return apiError(workflow.CodeInvalid, "limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.MaxLimit))
+			return f, apiError(workflow.CodeInvalid, "limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.MaxLimit))
 		}
 		f.Limit = n
+	}
+	return f, nil
+}
+
+func (s *server) listProblems(c echo.Context) error {
+	q := c.QueryParams()
+	if err := checkQuery(q, listFilterParams...); err != nil {
+		return err
+	}
+	f, err := problemFilter(q)
+	if err != nil {
+		return err
 	}
 	a := actor(c)
 	items, next, err := s.svc.Problems(c.Request().Context(), a, f)

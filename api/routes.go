@@ -40,4 +40,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.PUT("/calendars/:year", s.putCalendar, auth)
 	v1.GET("/audit/head", s.getAuditHead, auth)
 	v1.GET("/admin/backup", s.backup, auth)
+	v1.GET("/ledger.xlsx", s.exportLedger, auth)
+	v1.POST(strings.TrimPrefix(routeLedgerImport, "/api/v1"), s.importLedger, auth)
+	v1.GET("/stats", s.stats, auth)
 }

@@ -234,6 +234,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 			_, err := svc.Units(ctx)
 			return err
 		},
+		// Ledger imports know units by the names the plan uses too.
+		UnitAliases: seeds.ResolveUnit,
 	})
 	return serveHTTP(ctx, cfg, handler, log, env)
 }

@@ -1,0 +1,328 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jdz-eco/rectify/api/ledger"
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// The ledger (整改台账) as an Excel workbook, both ways, and its statistics:
+//
+//	GET  /api/v1/ledger.xlsx     the problem list's filters and as_of → ledger.WriteLedger
+//	POST /api/v1/ledger/import   a .xlsx or .csv, multipart or raw → ledger.ImportFile
+//	GET  /api/v1/stats           group_by and as_of → workflow.Service.Stats
+
+// routeLedgerImport is the route of POST /ledger/import: limitBody holds it
+// to ledgerImportBodyLimit instead of Config.BodyLimit.
+const routeLedgerImport = "/api/v1/ledger/import"
+
+// ledgerImportBodyLimit is the largest body of a ledger import: the file
+// (at most ledger.MaxFileSize) and, for a multipart upload, its boundaries
+// and part headers.
+const ledgerImportBodyLimit = ledger.MaxFileSize + multipartAllowance
+
+func ledgerTooLarge() error {
+	return &workflow.Error{Code: workflow.CodeTooLarge, Field: "file",
+		Message: "the ledger file is larger than " + formatBytes(ledger.MaxFileSize)}
+}
+
+// asOfParam reads the as_of query parameter (workflow.ParseAsOf): a date
+// means the end of that day in Asia/Shanghai. Zero when absent or empty.
+func asOfParam(q url.Values) (time.Time, error) {
+	v, err := query(q, "as_of")
+	if err != nil || v == "" {
+		return time.Time{}, err
+	}
+	return workflow.ParseAsOf(v)
+}
+
+// exportParams are the query parameters of GET /ledger.xlsx: the problem
+// list's (limit and cursor accepted and ignored: the export is the whole
+// filtered ledger) and as_of.
+var exportParams = append(slices.Clone(listFilterParams), "as_of")
+
+// exportLedger serves GET /ledger.xlsx: the ledger the caller may see,
+// filtered as the problem list is, now or as it stood at as_of, as an .xlsx
+// workbook (sheets 整改台账 and 统计). ledger.Export writes nothing before it
+// has read every problem, so a failure until then is an ordinary error
+// response; one after the first byte aborts the connection, so that the
+// client cannot take a truncated file for a whole one.
+func (s *server) exportLedger(c echo.Context) error {
+	q := c.QueryParams()
+	if err := checkQuery(q, exportParams...); err != nil {
+		return err
+	}
+	f, err := problemFilter(q)
+	if err != nil {
+		return err
+	}
+	f.Cursor, f.Limit = "", 0
+	asOf, err := asOfParam(q)
+	if err != nil {
+		return err
+	}
+	day := asOf
+	if day.IsZero() {
+		day = s.svc.Clock().Now()
+	}
+	stamp := day.In(workflow.Shanghai).Format("20060102")
+	disposition := contentDispositionFallback("attachment", "台账-"+stamp+".xlsx", "ledger-"+stamp+".xlsx")
+	w := &startOnWrite{c: c, start: func(h http.Header) {
+		h.Set(echo.HeaderContentType, ledger.ContentType)
+		h.Set(echo.HeaderContentDisposition, disposition)
+		h.Set(echo.HeaderCacheControl, "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+	}}
+	ctx := c.Request().Context()
+	if err := ledger.WriteLedger(ctx, w, s.svc, actor(c), f, asOf); err != nil {
+		if !w.started {
+			return err
+		}
+		s.log.ErrorContext(ctx, "ledger export failed while streaming", "err", err, "request_id", requestIDOf(c))
+		panic(http.ErrAbortHandler)
+	}
+	w.begin()
+	return nil
+}
+
+// importRefusal is the 422 answer to a ledger import with row errors: an
+// RFC 9457 body (code invalid) carrying the import's result, whose errors
+// say row, column and reason. Nothing was written.
+type importRefusal struct {
+	problemDetail
+	*ledger.Result
+}
+
+// importLedger serves POST /ledger/import?dry_run=true|false (bureau): a
+// ledger file (.xlsx or .csv) as a multipart/form-data part named file or as
+// the raw body (Content-Type text/csv or the .xlsx type), at most
+// ledger.MaxFileSize. The role is checked before the body is read. Without
+// row errors the answer is 200 with the result (what was created, or would
+// be on a dry run); with any, 422 (code invalid) with every error and nothing
+// written. dry_run defaults to false.
+func (s *server) importLedger(c echo.Context) error {
+	q := c.QueryParams()
+	if err := checkQuery(q, "dry_run"); err != nil {
+		return err
+	}
+	dry, err := query(q, "dry_run")
+	if err != nil {
+		return err
+	}
+	var dryRun bool
+	switch dry {
+	case "", "false":
+	case "true":
+		dryRun = true
+	default:
+		return apiError(workflow.CodeInvalid, "dry_run", fmt.Sprintf("dry_run must be true or false, not %q", dry))
+	}
+	a := actor(c)
+	if a.Role != workflow.RoleBureau && a.Role != workflow.RoleSystem {
+		return workflow.Errorf(workflow.CodeForbidden, "role %s may not import a ledger; it needs role bureau", a.Role)
+	}
+	// A large file on a slow line may take longer than the server's
+	// ReadTimeout; the caller is known to be allowed to send it.
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(uploadReadWindow))
+	data, declared, err := readLedgerUpload(c)
+	if err != nil {
+		return err
+	}
+	kind, err := ledgerKind(data, declared)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res, err := ledger.ImportFile(ctx, s.svc, a, bytes.NewReader(data), kind, s.aliases, dryRun)
+	if err != nil {
+		return err
+	}
+	if len(res.Errors) > 0 {
+		return s.refuseImport(c, res)
+	}
+	if !dryRun {
+		s.log.InfoContext(ctx, "ledger imported", "created", res.Created, "assigned", res.Assigned,
+			"skipped", res.Skipped, "by", a.ID, "request_id", requestIDOf(c))
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// refuseImport answers 422 with res's row errors.
+func (s *server) refuseImport(c echo.Context, res *ledger.Result) error {
+	first := res.Errors[0]
+	detail := fmt.Sprintf("the file has %d error(s), nothing was imported; first: %s", len(res.Errors), first.Error())
+	body := importRefusal{
+		problemDetail: problemDetail{
+			Type: "urn:rectify:error:" + string(workflow.CodeInvalid), Title: http.StatusText(http.StatusUnprocessableEntity),
+			Status: http.StatusUnprocessableEntity, Detail: detail, Code: workflow.CodeInvalid,
+			Instance: c.Request().URL.Path, Field: "file",
+		},
+		Result: res,
+	}
+	s.metrics.refusal(string(workflow.CodeInvalid))
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, mimeProblem)
+	h.Set("X-Content-Type-Options", "nosniff")
+	c.Response().WriteHeader(http.StatusUnprocessableEntity)
+	return json.NewEncoder(c.Response()).Encode(body)
+}
+
+// readLedgerUpload returns the file of a ledger import and the kind its
+// Content-Type (raw body), or its part's file name or Content-Type
+// (multipart), declares ("" for none).
+func readLedgerUpload(c echo.Context) ([]byte, string, error) {
+	req := c.Request()
+	ct, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	switch ct {
+	case "text/csv", ledger.ContentType:
+		data, err := readLedgerFile(req.Body)
+		return data, kindOfType(ct), err
+	case "multipart/form-data":
+	default:
+		return nil, "", apiError(workflow.CodeUnsupportedType, "Content-Type",
+			"a ledger import is multipart/form-data with a part named file, or the file itself as text/csv or "+ledger.ContentType)
+	}
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return nil, "", apiError(workflow.CodeInvalid, "Content-Type", "the multipart/form-data body has no boundary")
+	}
+	var (
+		data     []byte
+		declared string
+		have     bool
+	)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, "", ledgerReadError(err)
+		}
+		switch name := part.FormName(); name {
+		case "file":
+			if have {
+				return nil, "", apiError(workflow.CodeInvalid, "file", "send one file per import")
+			}
+			have = true
+			declared = kindOfName(part.FileName())
+			if declared == "" {
+				pt, _, _ := mime.ParseMediaType(part.Header.Get(echo.HeaderContentType))
+				declared = kindOfType(pt)
+			}
+			if data, err = readLedgerFile(part); err != nil {
+				return nil, "", err
+			}
+		default:
+			return nil, "", apiError(workflow.CodeInvalid, name, fmt.Sprintf("unknown part %q; a ledger import has one part, file", name))
+		}
+		part.Close()
+	}
+	if !have {
+		return nil, "", apiError(workflow.CodeInvalid, "file", "the upload has no part named file")
+	}
+	return data, declared, nil
+}
+
+// readLedgerFile reads a ledger file of at most ledger.MaxFileSize bytes.
+func readLedgerFile(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, ledger.MaxFileSize+1))
+	switch {
+	case err != nil:
+		return nil, ledgerReadError(err)
+	case len(data) > ledger.MaxFileSize:
+		return nil, ledgerTooLarge()
+	case len(data) == 0:
+		return nil, apiError(workflow.CodeInvalid, "file", "the file is empty")
+	}
+	return data, nil
+}
+
+// ledgerReadError classifies a failure to read an import's body.
+func ledgerReadError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ledgerTooLarge()
+	}
+	return apiError(workflow.CodeInvalid, "", "the request body is malformed or truncated")
+}
+
+// kindOfType is the kind of ledger file a media type declares, or "".
+func kindOfType(mediaType string) string {
+	switch mediaType {
+	case "text/csv":
+		return ledger.KindCSV
+	case ledger.ContentType:
+		return ledger.KindXLSX
+	}
+	return ""
+}
+
+// kindOfName is the kind of ledger file a file name declares, or "".
+func kindOfName(name string) string {
+	switch strings.ToLower(path.Ext(strings.ReplaceAll(name, `\`, "/"))) {
+	case ".csv":
+		return ledger.KindCSV
+	case ".xlsx":
+		return ledger.KindXLSX
+	}
+	return ""
+}
+
+// oleMagic starts a legacy .xls workbook (an OLE compound file).
+var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// ledgerKind decides what data is: the declared kind, which must agree with
+// the content (an .xlsx workbook is a zip file; anything else is taken for
+// CSV), or the content's when nothing was declared. A legacy .xls workbook
+// and a disagreement are 415.
+func ledgerKind(data []byte, declared string) (string, error) {
+	if bytes.HasPrefix(data, oleMagic) {
+		return "", apiError(workflow.CodeUnsupportedType, "file", "the file is a legacy .xls workbook; save it as .xlsx (Excel Workbook) or .csv")
+	}
+	sniffed := ledger.Sniff(data)
+	switch {
+	case declared == "" || declared == sniffed:
+		return sniffed, nil
+	case declared == ledger.KindXLSX:
+		return "", apiError(workflow.CodeUnsupportedType, "file", "the file is declared an .xlsx workbook but is not one")
+	}
+	return "", apiError(workflow.CodeUnsupportedType, "file", "the file is declared CSV but is an .xlsx workbook")
+}
+
+// stats serves GET /stats?group_by=…&as_of=…: the statistics of the
+// problems the caller may see (workflow.Service.Stats), now or as of as_of.
+func (s *server) stats(c echo.Context) error {
+	q := c.QueryParams()
+	if err := checkQuery(q, "group_by", "as_of"); err != nil {
+		return err
+	}
+	groupBy, err := query(q, "group_by")
+	if err != nil {
+		return err
+	}
+	asOf, err := asOfParam(q)
+	if err != nil {
+		return err
+	}
+	rep, err := s.svc.Stats(c.Request().Context(), actor(c), groupBy, asOf)
+	if err != nil {
+		return err
+	}
+	rep.At = rep.At.UTC()
+	return c.JSON(http.StatusOK, rep)
+}
