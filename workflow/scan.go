@@ -4,10 +4,17 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
+	"time"
 )
 
 // scanBatch bounds one read of the wake index.
 const scanBatch = 1000
+
+// scanWorkers bounds the alert updates a scan runs at once. A store that
+// commits concurrent commands together (bbolt's group commit) then records
+// many alerts per transaction and fsync instead of one each.
+const scanWorkers = 64
 
 // errNothingDue aborts a scan's write when a problem turned out to have no
 // alert due (a command rescheduled it meanwhile, or the policy changed).
@@ -16,7 +23,9 @@ var errNothingDue = errors.New("nothing due")
 // Scan records every alert now due and returns how many it recorded (level
 // changes and stage breaches). It reads only the problems the wake index says
 // are due at or before now, so its cost grows with the number due, not with
-// the ledger. Running it again, or after a restart, records nothing new.
+// the ledger. The updates of one batch run concurrently (scanWorkers at
+// once), each in its own command. Running it again, or after a restart,
+// records nothing new.
 func (s *Service) Scan(ctx context.Context) (int, error) {
 	now := s.clock.Now()
 	pol := s.Policy()
@@ -26,20 +35,61 @@ func (s *Service) Scan(ctx context.Context) (int, error) {
 		if err != nil {
 			return changes, err
 		}
-		progress := 0
-		for _, id := range ids {
-			n, err := s.scanOne(ctx, id, pol)
-			if err != nil {
-				return changes, err
-			}
-			changes += n
-			progress += n
+		progress, err := s.scanAll(ctx, ids, pol)
+		changes += progress
+		if err != nil {
+			return changes, err
 		}
 		// A full batch that changed nothing would come back the same: stop.
 		if len(ids) < scanBatch || progress == 0 {
 			return changes, nil
 		}
 	}
+}
+
+// scanAll records the alerts due on the problems ids, up to scanWorkers at a
+// time, and returns how many it recorded. The first error stops it.
+func (s *Service) scanAll(ctx context.Context, ids []string, pol Policy) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		changes  int
+		firstErr error
+		work     = make(chan string)
+	)
+	for range min(scanWorkers, len(ids)) {
+		wg.Go(func() {
+			for id := range work {
+				n, err := s.scanOne(ctx, id, pol)
+				mu.Lock()
+				changes += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for _, id := range ids {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return changes, firstErr
 }
 
 func (s *Service) scanOne(ctx context.Context, id string, pol Policy) (int, error) {
@@ -118,4 +168,67 @@ func (s *Service) ScanAs(ctx context.Context, a Actor) (int, error) {
 		return 0, err
 	}
 	return s.Scan(ctx)
+}
+
+// DueAlert is a problem the deadline index says is due, with the alerts
+// (a Level or a stage breach, AlertAcceptLate or AlertVerifyLate) a scan at
+// that time would record on it.
+type DueAlert struct {
+	ID     string
+	Alerts []string
+}
+
+// Sweeper is a store that can list what is due from its deadline index
+// alone, without reading problem records: the sweep half of a scan (the
+// other half records the alerts). bbolt's store is one.
+type Sweeper interface {
+	// Sweep returns the problems due at now, earliest first, at most
+	// limit, with the alerts due under pol (PendingAlerts).
+	Sweep(ctx context.Context, now time.Time, pol Policy, limit int) ([]DueAlert, error)
+}
+
+// PendingAlerts returns the alerts a scan would record on p at now under
+// pol: the deadline level reached, if above the one recorded, and the
+// breach of a running stage clock. It reads only p's state, deadline and
+// supervision record (what a deadline index can carry) and changes nothing.
+func PendingAlerts(p *Problem, now time.Time, pol Policy) []string {
+	var out []string
+	sv := &p.Supervision
+	if l := p.LevelAt(now, pol); l.rank() > sv.Level.rank() {
+		out = append(out, string(l))
+	}
+	if sv.Stage != "" && !sv.StageLate && sv.StageDue != nil && now.After(*sv.StageDue) {
+		out = append(out, stageAlert(sv.Stage))
+	}
+	return out
+}
+
+// DueAlerts lists the problems due now with the alerts a scan would record,
+// without recording them: from the deadline index alone when the store is
+// a Sweeper, otherwise by reading each due problem. At most limit
+// (scanBatch when not positive).
+func (s *Service) DueAlerts(ctx context.Context, limit int) ([]DueAlert, error) {
+	now, pol := s.clock.Now(), s.Policy()
+	if limit <= 0 {
+		limit = scanBatch
+	}
+	if sw, ok := s.store.(Sweeper); ok {
+		return sw.Sweep(ctx, now, pol, limit)
+	}
+	ids, err := s.store.Due(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DueAlert, 0, len(ids))
+	for _, id := range ids {
+		p, err := s.store.Problem(ctx, id)
+		if ErrorCode(err) == CodeNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, DueAlert{ID: id, Alerts: PendingAlerts(p, now, pol)})
+	}
+	return out, nil
 }

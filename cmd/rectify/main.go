@@ -9,6 +9,8 @@
 //	rectify audit verify --db PATH [--evidence-dir DIR] [--expect-head SEQ:HASH]
 //	rectify backup --addr URL --token T --out FILE
 //	rectify workflow [--format mermaid|dot]
+//	rectify export --db PATH --out FILE [--as-of DATE]
+//	rectify bench [--problems N] [--clients C] [--duration D] [--json] [--url URL --tokens B,U,I]
 package main
 
 import (
@@ -61,6 +63,10 @@ Usage:
                                                     check the hash chain, records and evidence (read-only)
   rectify backup --addr URL --token T --out FILE    save a running server's database (admin token)
   rectify workflow [--format mermaid|dot]           print the workflow diagram
+  rectify export --db PATH --out FILE [--as-of DATE] [--county UNIT] [--state S]
+                                                    write the ledger as .xlsx (server stopped)
+  rectify bench [--problems N] [--clients C] [--duration D] [--json]
+                                                    load test on a temporary database (or --url)
 
 Flags may also be set as RECTIFY_<FLAG> environment variables, e.g. RECTIFY_DB.
 Run 'rectify COMMAND -h' for a command's flags.
@@ -93,6 +99,10 @@ func Main(ctx context.Context, args []string, env Env) error {
 		return runBackup(ctx, rest, env)
 	case "workflow":
 		return runWorkflow(rest, env)
+	case "export":
+		return runExport(ctx, rest, env)
+	case "bench":
+		return runBench(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 		return nil

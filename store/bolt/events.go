@@ -39,11 +39,29 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 		return events, nil
 	}
 	err := s.view(func(tx *bbolt.Tx) error {
+		hist := tx.Bucket(bucketHistory)
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(events) < limit; k, v = c.Next() {
-			var ev workflow.Event
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fmt.Errorf("bolt: decode event %d: %w", binary.BigEndian.Uint64(k), err)
+			if len(k) != 8 {
+				return fmt.Errorf("bolt: bad outbox key %x", k)
+			}
+			seq := binary.BigEndian.Uint64(k)
+			if len(v) > 0 {
+				// Written before schema version 4: the event in full.
+				var ev workflow.Event
+				if err := json.Unmarshal(v, &ev); err != nil {
+					return fmt.Errorf("bolt: decode event %d: %w", seq, err)
+				}
+				events = append(events, ev)
+				continue
+			}
+			ev := workflow.Event{ID: workflow.EventID(seq), Seq: seq}
+			hv := hist.Get(k)
+			if hv == nil {
+				return fmt.Errorf("bolt: event %d has no history entry", seq)
+			}
+			if err := json.Unmarshal(hv, &ev.Entry); err != nil {
+				return fmt.Errorf("bolt: decode history entry %d: %w", seq, err)
 			}
 			events = append(events, ev)
 		}
@@ -97,7 +115,7 @@ func (s *Store) SetCursor(ctx context.Context, name string, seq uint64) error {
 	if err := checkCursorName(name); err != nil {
 		return err
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketCursors).Put([]byte(name), u64(seq)); err != nil {
 			return fmt.Errorf("bolt: write cursor %q: %w", name, err)
 		}
@@ -115,7 +133,7 @@ func (s *Store) PutCalendar(ctx context.Context, year int, data []byte) error {
 	if v == nil {
 		v = []byte{}
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketCalendars).Put(u64(uint64(int64(year))), v); err != nil {
 			return fmt.Errorf("bolt: write calendar %d: %w", year, err)
 		}

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -67,10 +66,12 @@ func historyKey(n, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
-// indexEntry is one key of one secondary index bucket.
+// indexEntry is one key of one secondary index bucket, with its value
+// (empty but in the wake index).
 type indexEntry struct {
 	bucket string
 	key    string
+	value  string
 }
 
 // indexEntries returns the secondary index keys of problem number n.
@@ -125,7 +126,7 @@ func supervisionEntries(p *workflow.Problem, n uint64) map[indexEntry]struct{} {
 	tags := p.Tags()
 	m := make(map[indexEntry]struct{}, 1+len(tags))
 	if w := p.Supervision.WakeAt; w != nil {
-		m[indexEntry{bucket: string(bucketByWake), key: string(wakeKey(*w, n))}] = struct{}{}
+		m[indexEntry{bucket: string(bucketByWake), key: string(wakeKey(*w, n)), value: string(wakeValue(p))}] = struct{}{}
 	}
 	for _, tag := range tags {
 		if tag != "" {
@@ -139,28 +140,8 @@ func supervisionEntries(p *workflow.Problem, n uint64) map[indexEntry]struct{} {
 // of p, deleting and putting only the keys that changed. old is nil for a new
 // problem.
 func updateIndexes(tx *bbolt.Tx, n uint64, old, p *workflow.Problem) error {
-	var before map[indexEntry]struct{}
-	if old != nil {
-		before = indexEntries(old, n)
-	}
-	after := indexEntries(p, n)
-	for e := range before {
-		if _, keep := after[e]; keep {
-			continue
-		}
-		if err := tx.Bucket([]byte(e.bucket)).Delete([]byte(e.key)); err != nil {
-			return fmt.Errorf("bolt: delete %s key of problem %d: %w", e.bucket, n, err)
-		}
-	}
-	for e := range after {
-		if _, had := before[e]; had {
-			continue
-		}
-		if err := tx.Bucket([]byte(e.bucket)).Put([]byte(e.key), []byte{}); err != nil {
-			return fmt.Errorf("bolt: put %s key of problem %d: %w", e.bucket, n, err)
-		}
-	}
-	return nil
+	dels, puts := indexDiff(n, old, p)
+	return applyIndexDiff(tx, n, dels, puts)
 }
 
 // scanIndex calls fn with the number of every problem indexed under prefix,
@@ -204,4 +185,32 @@ func chooseIndex(f *workflow.ProblemFilter) (bucket, prefix []byte) {
 		return bucketByState, indexPrefix(string(f.State))
 	}
 	return nil, nil
+}
+
+// indexCheck is an index predicate checked by key: problem number n passes
+// when b holds prefix ‖ n.
+type indexCheck struct {
+	b      *bbolt.Bucket
+	prefix []byte
+}
+
+// indexChecks returns the predicates of f on indexes other than the one
+// walked (named walked), each true of a problem exactly when the record
+// matches it (the indexes hold exactly the records' keys).
+func indexChecks(tx *bbolt.Tx, f *workflow.ProblemFilter, walked []byte) []indexCheck {
+	var out []indexCheck
+	add := func(name []byte, value string) {
+		if value != "" && string(name) != string(walked) {
+			// The prefix gets the number appended: keep room so that each
+			// check appends into a fresh copy.
+			out = append(out, indexCheck{b: tx.Bucket(name), prefix: indexPrefix(value)[: len(value)+1 : len(value)+1]})
+		}
+	}
+	add(bucketByEvidence, f.Evidence)
+	add(bucketByTag, f.Tag)
+	add(bucketByUnit, f.Unit)
+	add(bucketByLeadUnit, f.LeadUnit)
+	add(bucketByCounty, f.County)
+	add(bucketByState, string(f.State))
+	return out
 }

@@ -41,8 +41,9 @@ func putHead(meta *bbolt.Bucket, h workflow.ChainHead) error {
 	return nil
 }
 
-// putEntry writes sealed entry e to the history and, if event, to the outbox
-// as the event of its sequence number.
+// putEntry writes sealed entry e to the history and, if event, its key to
+// the outbox (an outbox value is empty: the event is the history entry of
+// its key).
 func putEntry(hist, outbox *bbolt.Bucket, e workflow.Entry, event bool) error {
 	v, err := json.Marshal(e)
 	if err != nil {
@@ -54,11 +55,7 @@ func putEntry(hist, outbox *bbolt.Bucket, e workflow.Entry, event bool) error {
 	if !event {
 		return nil
 	}
-	ev, err := json.Marshal(workflow.Event{ID: workflow.EventID(e.Seq), Seq: e.Seq, Entry: e})
-	if err != nil {
-		return fmt.Errorf("encode event %d: %w", e.Seq, err)
-	}
-	if err := outbox.Put(u64(e.Seq), ev); err != nil {
+	if err := outbox.Put(u64(e.Seq), []byte{}); err != nil {
 		return fmt.Errorf("write event %d: %w", e.Seq, err)
 	}
 	return nil

@@ -56,14 +56,14 @@ func mustAudit(t *testing.T, s *Store) workflow.AuditReport {
 // unseal strips the hash chain from tx's database as schema version 2 left
 // it: entries (in history and outbox) without prev_hash and hash, no head.
 func unseal(tx *bbolt.Tx) error {
-	strip := func(name []byte, rewrite func(v []byte) ([]byte, error)) error {
+	strip := func(name []byte, rewrite func(k, v []byte) ([]byte, error)) error {
 		b := tx.Bucket(name)
 		if b == nil {
 			return nil
 		}
 		kvs := map[string][]byte{}
 		err := b.ForEach(func(k, v []byte) error {
-			nv, err := rewrite(v)
+			nv, err := rewrite(k, v)
 			kvs[string(k)] = nv
 			return err
 		})
@@ -77,7 +77,7 @@ func unseal(tx *bbolt.Tx) error {
 		}
 		return nil
 	}
-	err := strip(bucketHistory, func(v []byte) ([]byte, error) {
+	err := strip(bucketHistory, func(_, v []byte) ([]byte, error) {
 		var e workflow.Entry
 		if err := json.Unmarshal(v, &e); err != nil {
 			return nil, err
@@ -88,13 +88,13 @@ func unseal(tx *bbolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	err = strip(bucketOutbox, func(v []byte) ([]byte, error) {
-		var ev workflow.Event
-		if err := json.Unmarshal(v, &ev); err != nil {
+	// Before schema version 4 the outbox held each event in full.
+	err = strip(bucketOutbox, func(k, _ []byte) ([]byte, error) {
+		var e workflow.Entry
+		if err := json.Unmarshal(tx.Bucket(bucketHistory).Get(k), &e); err != nil {
 			return nil, err
 		}
-		ev.Entry.PrevHash, ev.Entry.Hash = "", ""
-		return json.Marshal(ev)
+		return json.Marshal(workflow.Event{ID: workflow.EventID(e.Seq), Seq: e.Seq, Entry: e})
 	})
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -15,35 +14,37 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-// errDeduplicated aborts CreateProblem's transaction when the dedupe key
-// already names a problem, so that nothing is committed.
-var errDeduplicated = errors.New("bolt: deduplicated")
-
 func notFound(id string) error {
 	return workflow.Errorf(workflow.CodeNotFound, "problem %s not found", id)
 }
 
 // CreateProblem allocates the next problem number, calls build with it and
 // writes the problem at version 1 with its history entries and indexes, all in
-// one write transaction. A dedupe key already used returns that problem with
-// created false and writes nothing; an error from build is returned as is.
+// one write transaction (shared with concurrent commands: see group.go). A
+// dedupe key already used returns that problem with created false and writes
+// nothing; an error from build is returned as is and writes nothing.
 func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(n uint64) (*workflow.Problem, []workflow.Entry, error)) (*workflow.Problem, bool, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return nil, false, err
 	}
-	var out *workflow.Problem
-	err := s.update(func(tx *bbolt.Tx) error {
+	var (
+		out     *workflow.Problem
+		created bool
+	)
+	err := s.write(ctx, func(tx *bbolt.Tx, st *txState) (bool, error) {
+		out, created = nil, false
+		// Decide first: nothing is written until build has succeeded.
 		if dedupeKey != "" {
 			if v := tx.Bucket(bucketDedupe).Get([]byte(dedupeKey)); v != nil {
-				p, err := getProblem(tx, binary.BigEndian.Uint64(v))
+				p, err := s.getProblem(tx, binary.BigEndian.Uint64(v))
 				if err != nil {
-					return err
+					return false, err
 				}
 				if p == nil {
-					return fmt.Errorf("bolt: dedupe key %q names a missing problem", dedupeKey)
+					return false, fmt.Errorf("bolt: dedupe key %q names a missing problem", dedupeKey)
 				}
 				out = p
-				return errDeduplicated
+				return false, nil
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
@@ -53,91 +54,156 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 		}
 		built, entries, err := build(n)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if built == nil {
-			return fmt.Errorf("bolt: build returned no problem for number %d", n)
+			return false, fmt.Errorf("bolt: build returned no problem for number %d", n)
 		}
 		if built.ID != workflow.ProblemID(n) {
-			return fmt.Errorf("bolt: build returned problem %q for number %d", built.ID, n)
+			return false, fmt.Errorf("bolt: build returned problem %q for number %d", built.ID, n)
 		}
 		p := built.Clone()
 		p.Version = 1
-		if err := meta.Put(keyProblemCounter, u64(n)); err != nil {
-			return fmt.Errorf("bolt: write problem counter: %w", err)
+		value, err := json.Marshal(p)
+		if err != nil {
+			return false, fmt.Errorf("bolt: encode problem %d: %w", n, err)
 		}
-		if err := putProblem(tx, n, p); err != nil {
-			return err
+		encoded, err := encodeEntries(entries, n, p.Version)
+		if err != nil {
+			return false, err
+		}
+		// Write.
+		if err := meta.Put(keyProblemCounter, u64(n)); err != nil {
+			return true, fmt.Errorf("bolt: write problem counter: %w", err)
+		}
+		if err := bucket(tx, bucketProblems).Put(u64(n), value); err != nil {
+			return true, fmt.Errorf("bolt: write problem %d: %w", n, err)
 		}
 		if dedupeKey != "" {
 			if err := tx.Bucket(bucketDedupe).Put([]byte(dedupeKey), u64(n)); err != nil {
-				return fmt.Errorf("bolt: write dedupe key of problem %d: %w", n, err)
+				return true, fmt.Errorf("bolt: write dedupe key of problem %d: %w", n, err)
 			}
 		}
 		if err := updateIndexes(tx, n, nil, p); err != nil {
-			return err
+			return true, err
 		}
-		if err := appendEntries(tx, n, p.Version, entries); err != nil {
-			return err
+		if err := appendEncoded(tx, st, n, encoded); err != nil {
+			return true, err
 		}
-		out = p
-		return nil
+		out, created = p, true
+		return true, nil
 	})
-	switch {
-	case errors.Is(err, errDeduplicated):
-		return out, false, nil
-	case err != nil:
+	if err != nil {
 		return nil, false, err
 	}
-	return out, true, nil
+	return out, created, nil
 }
 
-// UpdateProblem reads problem id in one write transaction and calls apply with
-// a private copy of it. If apply succeeds, the record is written at its
-// version plus one together with the returned entries and the index keys that
-// changed; if it fails, nothing is written and its error is returned as is.
+// UpdateProblem calls apply with a private copy of problem id. If apply
+// succeeds, the record is written at its version plus one together with the
+// returned entries and the index keys that changed; if it fails, nothing is
+// written and its error is returned as is.
+//
+// apply runs first on the record as a read transaction finds it, outside the
+// write transaction, and everything to write is encoded there, in the
+// caller's goroutine, in parallel with other commands. The write transaction
+// (shared with concurrent commands: see group.go) then only checks that the
+// record is still byte for byte the one apply saw and writes; if another
+// command changed it meanwhile, apply runs again on the current record
+// inside the transaction. Either way the change is applied to the record as
+// it is when committed, as if apply had run in the transaction. apply may
+// therefore run twice, and must have no effect beyond p and its result.
 func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*workflow.Problem, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return nil, err
 	}
 	n, ok := workflow.ParseProblemID(id)
 	if !ok {
 		return nil, notFound(id)
 	}
-	var out *workflow.Problem
-	err := s.update(func(tx *bbolt.Tx) error {
-		old, err := getProblem(tx, n)
-		if err != nil {
-			return err
-		}
-		if old == nil {
-			return notFound(id)
-		}
-		p := old.Clone()
-		entries, err := apply(p)
-		if err != nil {
-			return err
-		}
-		if p.ID != old.ID {
-			return fmt.Errorf("bolt: apply changed the id of problem %s to %q", old.ID, p.ID)
-		}
-		p.Version = old.Version + 1
-		if err := putProblem(tx, n, p); err != nil {
-			return err
-		}
-		if err := updateIndexes(tx, n, old, p); err != nil {
-			return err
-		}
-		if err := appendEntries(tx, n, p.Version, entries); err != nil {
-			return err
-		}
-		out = p
+	var raw []byte
+	err := s.view(func(tx *bbolt.Tx) error {
+		raw = bytes.Clone(tx.Bucket(bucketProblems).Get(u64(n)))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	// A refusal on the record as read stands: that record was the current
+	// one after this call began.
+	pre, err := s.prepareUpdate(raw, n, id, apply)
+	if err != nil {
+		return nil, err
+	}
+	var out *workflow.Problem
+	err = s.write(ctx, func(tx *bbolt.Tx, st *txState) (bool, error) {
+		out = nil
+		if cur := tx.Bucket(bucketProblems).Get(u64(n)); !bytes.Equal(cur, pre.raw) {
+			// Changed since: decide again on the current record.
+			s.redecided.Add(1)
+			var err error
+			if pre, err = s.prepareUpdate(cur, n, id, apply); err != nil {
+				return false, err
+			}
+		}
+		// Write.
+		if err := bucket(tx, bucketProblems).Put(u64(n), pre.value); err != nil {
+			return true, fmt.Errorf("bolt: write problem %d: %w", n, err)
+		}
+		if err := applyIndexDiff(tx, n, pre.dels, pre.puts); err != nil {
+			return true, err
+		}
+		if err := appendEncoded(tx, st, n, pre.entries); err != nil {
+			return true, err
+		}
+		out = pre.p
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// preparedUpdate is an update decided and encoded, ready to be written if
+// the record is still raw.
+type preparedUpdate struct {
+	raw        []byte // the record apply ran on (a copy)
+	p          *workflow.Problem
+	value      []byte // p encoded
+	dels, puts []indexEntry
+	entries    []encodedEntry
+}
+
+// prepareUpdate runs apply on a copy of raw, the stored record of problem
+// number n (nil when there is none), and encodes the result.
+func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*preparedUpdate, error) {
+	if raw == nil {
+		return nil, notFound(id)
+	}
+	old, err := s.records.decode(n, raw)
+	if err != nil {
+		return nil, err
+	}
+	p := old.Clone()
+	entries, err := apply(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.ID != old.ID {
+		return nil, fmt.Errorf("bolt: apply changed the id of problem %s to %q", old.ID, p.ID)
+	}
+	p.Version = old.Version + 1
+	value, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: encode problem %d: %w", n, err)
+	}
+	encoded, err := encodeEntries(entries, n, p.Version)
+	if err != nil {
+		return nil, err
+	}
+	dels, puts := indexDiff(n, old, p)
+	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, entries: encoded}, nil
 }
 
 // Problem returns problem id; an id rectify did not issue is not found.
@@ -152,7 +218,7 @@ func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, erro
 	var p *workflow.Problem
 	err := s.view(func(tx *bbolt.Tx) error {
 		var err error
-		p, err = getProblem(tx, n)
+		p, err = s.getProblem(tx, n)
 		return err
 	})
 	if err != nil {
@@ -189,9 +255,18 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 		return items, "", nil
 	}
 	err := s.view(func(tx *bbolt.Tx) error {
+		name, prefix := chooseIndex(&f)
+		// The other indexed predicates are checked on their indexes' keys,
+		// so that only problems passing them all are decoded.
+		checks := indexChecks(tx, &f, name)
 		// Collect one more than the page to learn whether another follows.
 		visit := func(n uint64) (bool, error) {
-			p, err := getProblem(tx, n)
+			for _, c := range checks {
+				if c.b.Get(binary.BigEndian.AppendUint64(c.prefix, n)) == nil {
+					return false, nil
+				}
+			}
+			p, err := s.getProblem(tx, n)
 			if err != nil {
 				return true, err
 			}
@@ -203,7 +278,7 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 			}
 			return len(items) > limit, nil
 		}
-		if name, prefix := chooseIndex(&f); name != nil {
+		if name != nil {
 			return scanIndex(tx.Bucket(name), prefix, after, visit)
 		}
 		c := tx.Bucket(bucketProblems).Cursor()
@@ -334,6 +409,19 @@ func getProblem(tx *bbolt.Tx, n uint64) (*workflow.Problem, error) {
 	if v == nil {
 		return nil, nil
 	}
+	return decodeProblem(n, v)
+}
+
+// getProblem is getProblem through the store's record cache.
+func (s *Store) getProblem(tx *bbolt.Tx, n uint64) (*workflow.Problem, error) {
+	v := tx.Bucket(bucketProblems).Get(u64(n))
+	if v == nil {
+		return nil, nil
+	}
+	return s.records.decode(n, v)
+}
+
+func decodeProblem(n uint64, v []byte) (*workflow.Problem, error) {
 	var p workflow.Problem
 	if err := json.Unmarshal(v, &p); err != nil {
 		return nil, fmt.Errorf("bolt: decode problem %d: %w", n, err)
@@ -346,56 +434,8 @@ func putProblem(tx *bbolt.Tx, n uint64, p *workflow.Problem) error {
 	if err != nil {
 		return fmt.Errorf("bolt: encode problem %d: %w", n, err)
 	}
-	if err := tx.Bucket(bucketProblems).Put(u64(n), v); err != nil {
+	if err := bucket(tx, bucketProblems).Put(u64(n), v); err != nil {
 		return fmt.Errorf("bolt: write problem %d: %w", n, err)
 	}
 	return nil
-}
-
-// appendEntries appends entries to the history of problem number n, each with
-// the next global sequence number, the problem's ID and its version, sealed on
-// the hash of the entry before it; writes each to the outbox as the event of
-// its sequence number; and moves the chain head to the last one.
-func appendEntries(tx *bbolt.Tx, n, version uint64, entries []workflow.Entry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	hist := tx.Bucket(bucketHistory)
-	hist.FillPercent = appendFillPercent
-	outbox := tx.Bucket(bucketOutbox)
-	outbox.FillPercent = appendFillPercent
-	idx := tx.Bucket(bucketProblemHistory)
-	meta := tx.Bucket(bucketMeta)
-	head, err := getHead(meta)
-	if err != nil {
-		return err
-	}
-	prev := head.Hash
-	if head.Seq == 0 {
-		prev = workflow.GenesisHash
-	}
-	for _, e := range entries {
-		seq, err := hist.NextSequence()
-		if err != nil {
-			return fmt.Errorf("bolt: next history sequence: %w", err)
-		}
-		// The chain must end where the history does, or the new entry
-		// would link to the wrong one.
-		if seq != head.Seq+1 {
-			return fmt.Errorf("bolt: the chain head is entry %d but the next history entry is %d: the ledger is damaged (run rectify audit verify)", head.Seq, seq)
-		}
-		e.Seq, e.ProblemID, e.Version = seq, workflow.ProblemID(n), version
-		if err := workflow.SealEntry(&e, prev); err != nil {
-			return fmt.Errorf("bolt: seal history entry %d: %w", seq, err)
-		}
-		if err := putEntry(hist, outbox, e, true); err != nil {
-			return fmt.Errorf("bolt: %w", err)
-		}
-		if err := idx.Put(historyKey(n, seq), []byte{}); err != nil {
-			return fmt.Errorf("bolt: write history index of problem %d: %w", n, err)
-		}
-		prev = e.Hash
-		head = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
-	}
-	return putHead(meta, head)
 }

@@ -1,8 +1,10 @@
 // Package bolt implements workflow.Store on bbolt, rectify's embedded default
 // backend.
 //
-// Every command is one bbolt write transaction holding everything it changes:
-// the problem record, its history entries and every secondary index. Values are
+// Every command is applied in one bbolt write transaction holding everything
+// it changes: the problem record, its history entries and every secondary
+// index. Concurrent commands share a transaction and its fsync (group
+// commit, see group.go); a command that fails fails alone. Values are
 // JSON-encoded domain structs; numeric keys are big-endian uint64 so that a
 // cursor walks them in numeric order. The layout follows hashicorp/raft-boltdb:
 // bucket names are package variables, all buckets are created on open, and
@@ -13,17 +15,20 @@
 //	meta             "schema" → uint64 schema version; "problem_counter" → last problem number;
 //	                 "index_v2" → present once idx_wake and idx_tag were built from every problem;
 //	                 "index_evidence" → present once idx_evidence was built from every problem;
+//	                 "index_wake_facts" → present once idx_wake was built with its values;
 //	                 "chain_head" → workflow.ChainHead (JSON) of the newest history entry
 //	problems         problem number → Problem
 //	history          global seq → Entry (append-only, hash-chained: see below)
 //	problem_history  problem number ‖ seq → empty (a problem's entries in order)
-//	outbox           global seq → Event (append-only; one per history entry)
+//	outbox           global seq → empty (append-only; one per history entry: the event is
+//	                 the history entry of the same key; before version 4, the Event in full)
 //	idx_state        state ‖ 0x00 ‖ problem number → empty
 //	idx_lead_unit    lead unit ‖ 0x00 ‖ problem number → empty
 //	idx_county       county ‖ 0x00 ‖ problem number → empty
 //	idx_unit         lead or cooperating unit ‖ 0x00 ‖ problem number → empty
 //	idx_deadline     deadline (unix seconds) ‖ problem number → empty
-//	idx_wake         Supervision.WakeAt (unix seconds, rounded up) ‖ problem number → empty
+//	idx_wake         Supervision.WakeAt (unix seconds, rounded up) ‖ problem number → what the
+//	                 level computation needs (state, deadline, pause, level, stage clock: sweep.go)
 //	idx_tag          alert tag (Problem.Tags) ‖ 0x00 ‖ problem number → empty
 //	idx_evidence     evidence SHA-256 (Problem.EvidenceHashes) ‖ 0x00 ‖ problem number → empty
 //	idx_dedupe       dedupe key → problem number
@@ -37,22 +42,33 @@
 // Hash chain: every history entry is sealed with workflow.SealEntry on the
 // hash of the entry before it (workflow.GenesisHash for the first), in the
 // write transaction that appends it, which also moves "chain_head" to it. The
-// outbox event of an entry carries the sealed entry.
+// outbox event of an entry is the sealed entry.
+//
+// Write layout: keys that grow (problem numbers, history sequence numbers,
+// index values followed by problem numbers) are appended with a high fill
+// percent (encode.go), so that pages fill up instead of splitting half
+// empty, and a command touches few pages: its problem's record and history
+// index, the last page of the history and the outbox (shared with the other
+// commands of its commit group), and the index keys its change moves.
 //
 // Schema versions: 1 lacked outbox, idx_wake, idx_tag, cursors and calendars;
 // 2 lacked the hash chain (entries without prev_hash and hash, no
-// chain_head) and idx_evidence. Opening a file of version 1 or 2 read-write
+// chain_head) and idx_evidence; 3 wrote each outbox event in full and left
+// the wake index values empty. Opening a file of version 1 to 3 read-write
 // upgrades it in the open transaction: the missing buckets are created,
-// idx_wake and idx_tag are built from every problem (the index_v2 backfill,
-// which runs whenever that flag is absent), idx_evidence likewise (the
-// index_evidence backfill), the existing history is sealed in sequence order
-// (history and outbox values rewritten, chain_head set) and the version
-// becomes 3. History written before version 2 has no outbox events. A
-// read-only open refuses a file of an older version, and rectify builds that
-// read an older version refuse a newer one.
+// idx_wake and idx_tag are built from every problem with the wake index
+// values (the index_v2 backfill, which runs whenever the index_v2 or the
+// index_wake_facts flag is absent), idx_evidence likewise (the
+// index_evidence backfill), a history from before the chain is sealed in
+// sequence order (history values rewritten, outbox values emptied,
+// chain_head set) and the version becomes 4. History written before version
+// 2 has no outbox events; outbox values written in full by version 2 or 3
+// stay and are read as before. A read-only open refuses a file of an older
+// version, and rectify builds that read an older version refuse a newer one.
 package bolt
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -61,6 +77,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -102,12 +119,13 @@ var (
 	keyProblemCounter = []byte("problem_counter")
 	keyIndexV2        = []byte("index_v2")
 	keyIndexEvidence  = []byte("index_evidence")
+	keyIndexWake      = []byte("index_wake_facts")
 	keyChainHead      = []byte("chain_head")
 )
 
 const (
 	// schemaVersion is the layout this package reads and writes.
-	schemaVersion = 3
+	schemaVersion = 4
 	// chainVersion is the first layout with the hash chain: an older file's
 	// history is sealed when it is upgraded.
 	chainVersion = 3
@@ -132,16 +150,47 @@ type Options struct {
 	// ObserveCommit, if set, is called after every committed write
 	// transaction with its duration, from the start of its work to the end of
 	// its commit (fsync included); waiting for the writer lock is not counted.
+	// Concurrent commands share a transaction (group commit, see group.go):
+	// it is called once per transaction, not per command.
 	ObserveCommit func(time.Duration)
+	// ObserveGroup, if set, is called after every committed write
+	// transaction with the number of commands it held that wrote.
+	ObserveGroup func(commands int)
+	// MaxGroup bounds the commands of one commit group; zero means
+	// DefaultMaxGroup, and 1 commits every command alone (for measurements).
+	MaxGroup int
 }
 
 // Store is a workflow.Store on a bbolt file. It is safe for concurrent use.
 type Store struct {
-	db      *bbolt.DB
-	observe func(time.Duration)
-	// dueKeysRead counts the wake index keys Due has read, for tests that
-	// check it stops at its time.
+	db           *bbolt.DB
+	observe      func(time.Duration)
+	observeGroup func(int)
+	maxGroup     int
+	gc           *committer
+	readOnly     bool
+	records      recordCache
+	// dueKeysRead counts the wake index keys Due and Sweep have read, for
+	// tests that check they stop at their time.
 	dueKeysRead atomic.Uint64
+	// sweepDecodes counts the problem records Sweep had to decode (a wake
+	// index value missing or unreadable).
+	sweepDecodes atomic.Uint64
+	// redecided counts updates whose record changed between the read apply
+	// ran on and the write transaction (see UpdateProblem).
+	redecided atomic.Uint64
+}
+
+// writable refuses writes to a read-only store before anything runs, and
+// writes whose context is done.
+func (s *Store) writable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return fmt.Errorf("bolt: write transaction: %w", bolterrors.ErrDatabaseReadOnly)
+	}
+	return nil
 }
 
 var _ workflow.Store = (*Store)(nil)
@@ -157,11 +206,18 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	bo.ReadOnly = opts.ReadOnly
 	bo.NoSync = false // never: a command is durable when it returns
+	// Read the whole file in when mapping it (where the platform can), so
+	// that the first sweep and list after a restart do not fault pages in
+	// one by one.
+	bo.MmapFlags = mmapFlags
 	db, err := bbolt.Open(path, 0o600, &bo)
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	s := &Store{db: db, observe: opts.ObserveCommit}
+	s := &Store{db: db, observe: opts.ObserveCommit, observeGroup: opts.ObserveGroup, maxGroup: opts.MaxGroup, gc: newCommitter(), readOnly: opts.ReadOnly}
+	if s.maxGroup <= 0 {
+		s.maxGroup = DefaultMaxGroup
+	}
 	if opts.ReadOnly {
 		err = db.View(checkBuckets)
 	} else {
@@ -171,6 +227,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
+	go s.commitLoop()
 	return s, nil
 }
 
@@ -193,12 +250,16 @@ func migrate(tx *bbolt.Tx) error {
 	if version < upgradableVersion || version > schemaVersion {
 		return fmt.Errorf("database schema version %d, this rectify reads versions %d to %d", version, upgradableVersion, schemaVersion)
 	}
-	if meta.Get(keyIndexV2) == nil {
+	// The wake index values (index_wake_facts) came after the index
+	// (index_v2): one rebuild makes both.
+	if meta.Get(keyIndexV2) == nil || meta.Get(keyIndexWake) == nil {
 		if err := backfill(tx, "index_v2", [][]byte{bucketByWake, bucketByTag}, supervisionEntries); err != nil {
 			return err
 		}
-		if err := meta.Put(keyIndexV2, []byte{}); err != nil {
-			return fmt.Errorf("write index_v2 flag: %w", err)
+		for _, flag := range [][]byte{keyIndexV2, keyIndexWake} {
+			if err := meta.Put(flag, []byte{}); err != nil {
+				return fmt.Errorf("write %s flag: %w", flag, err)
+			}
 		}
 	}
 	if meta.Get(keyIndexEvidence) == nil {
@@ -247,7 +308,7 @@ func backfill(tx *bbolt.Tx, flag string, buckets [][]byte, keys func(p *workflow
 			return fmt.Errorf("backfill %s: decode problem %d: %w", flag, n, err)
 		}
 		for e := range keys(&p, n) {
-			if err := tx.Bucket([]byte(e.bucket)).Put([]byte(e.key), []byte{}); err != nil {
+			if err := bucket(tx, []byte(e.bucket)).Put([]byte(e.key), []byte(e.value)); err != nil {
 				return fmt.Errorf("backfill %s: put %s key of problem %d: %w", flag, e.bucket, n, err)
 			}
 		}
@@ -332,8 +393,10 @@ func checkSchema(meta *bbolt.Bucket) error {
 	}
 }
 
-// Close releases the database file and its lock.
+// Close lets the queued write commands finish, then releases the database
+// file and its lock. Writes after Close fail.
 func (s *Store) Close() error {
+	s.gc.stop()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("bolt: close: %w", err)
 	}
@@ -348,30 +411,14 @@ func (s *Store) DB() *bbolt.DB { return s.db }
 // Stats returns bbolt's statistics of the database, for metrics.
 func (s *Store) Stats() bbolt.Stats { return s.db.Stats() }
 
-// update runs fn in one write transaction. An error fn returns comes back as
-// is (a domain error keeps its identity); a failure to begin or commit the
-// transaction is wrapped.
-func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
-	var (
-		start time.Time
-		fnErr error
-	)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		start = time.Now()
-		fnErr = fn(tx)
-		return fnErr
+// update runs fn as one write command (see write): in the write transaction
+// of its commit group, which it spoils if it fails. An error fn returns comes
+// back as is (a domain error keeps its identity); a failure to begin or
+// commit the transaction is wrapped.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) (bool, error) {
+		return true, fn(tx)
 	})
-	switch {
-	case err == nil:
-		if s.observe != nil {
-			s.observe(time.Since(start))
-		}
-		return nil
-	case fnErr != nil:
-		return fnErr
-	default:
-		return fmt.Errorf("bolt: write transaction: %w", err)
-	}
 }
 
 // view runs fn in one read transaction; errors from bbolt itself are wrapped.

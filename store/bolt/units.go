@@ -20,7 +20,7 @@ func (s *Store) PutUnits(ctx context.Context, units []workflow.Unit) error {
 			return workflow.Invalid("id", "a unit needs an id")
 		}
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketUnits)
 		for _, u := range units {
 			if err := putJSON(b, []byte(u.ID), u); err != nil {
@@ -47,7 +47,7 @@ func (s *Store) PutWorkPoints(ctx context.Context, wps []workflow.WorkPoint) err
 			return workflow.Invalid("number", "work point number %d is negative", wp.Number)
 		}
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketWorkPoints)
 		for _, wp := range wps {
 			if err := putJSON(b, u64(uint64(wp.Number)), wp); err != nil {

@@ -28,15 +28,18 @@ func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Toke
 	case t.UserID != u.ID:
 		return workflow.Invalid("user_id", "the token of user %s names user %s", u.ID, t.UserID)
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) (bool, error) {
 		users := tx.Bucket(bucketUsers)
 		if users.Get([]byte(u.ID)) != nil {
-			return workflow.Errorf(workflow.CodeConflict, "user %s already exists", u.ID)
+			return false, workflow.Errorf(workflow.CodeConflict, "user %s already exists", u.ID)
+		}
+		if err := tokenFree(tx, t); err != nil {
+			return false, err
 		}
 		if err := putJSON(users, []byte(u.ID), u); err != nil {
-			return fmt.Errorf("bolt: write user %s: %w", u.ID, err)
+			return true, fmt.Errorf("bolt: write user %s: %w", u.ID, err)
 		}
-		return putToken(tx, t)
+		return true, putToken(tx, t)
 	})
 }
 
@@ -49,20 +52,27 @@ func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
 	if t.Hash == "" {
 		return workflow.Invalid("hash", "a token needs a hash")
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) (bool, error) {
 		if t.UserID == "" || tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
-			return workflow.Errorf(workflow.CodeNotFound, "user %s not found", t.UserID)
+			return false, workflow.Errorf(workflow.CodeNotFound, "user %s not found", t.UserID)
 		}
-		return putToken(tx, t)
+		if err := tokenFree(tx, t); err != nil {
+			return false, err
+		}
+		return true, putToken(tx, t)
 	})
 }
 
-func putToken(tx *bbolt.Tx, t workflow.Token) error {
-	tokens := tx.Bucket(bucketTokens)
-	if tokens.Get([]byte(t.Hash)) != nil {
+// tokenFree refuses a token whose hash is already stored.
+func tokenFree(tx *bbolt.Tx, t workflow.Token) error {
+	if tx.Bucket(bucketTokens).Get([]byte(t.Hash)) != nil {
 		return workflow.Errorf(workflow.CodeConflict, "token already exists")
 	}
-	if err := putJSON(tokens, []byte(t.Hash), t); err != nil {
+	return nil
+}
+
+func putToken(tx *bbolt.Tx, t workflow.Token) error {
+	if err := putJSON(tx.Bucket(bucketTokens), []byte(t.Hash), t); err != nil {
 		return fmt.Errorf("bolt: write token of user %s: %w", t.UserID, err)
 	}
 	return nil

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"Cursors", testCursors},
 		{"Calendars", testCalendars},
 		{"ServiceScan", testServiceScan},
+		{"ServiceDueAlerts", testServiceDueAlerts},
 		{"Chain", testChain},
 		{"ServiceAudit", testServiceAudit},
 		{"EvidenceFilter", testEvidenceFilter},

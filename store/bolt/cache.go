@@ -1,0 +1,71 @@
+package bolt
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// recordCacheSize bounds the decoded records kept: the problems being
+// worked on (a lifecycle reads its record several times per command:
+// authorization, the command, the answer).
+const recordCacheSize = 1024
+
+// recordCache keeps recently read or written problem records decoded, keyed
+// by problem number and validated by their exact stored bytes: a hit is a
+// copy of the record those bytes decode to, whoever wrote them, so the
+// cache can never return a stale record. It saves JSON decoding, the bulk of
+// a read's and of an update's CPU time.
+type recordCache struct {
+	mu sync.Mutex
+	m  map[uint64]cachedRecord
+}
+
+type cachedRecord struct {
+	raw []byte
+	p   *workflow.Problem
+}
+
+// get returns a private copy of the record raw, the stored bytes of
+// problem number n, if the cache holds it.
+func (c *recordCache) get(n uint64, raw []byte) *workflow.Problem {
+	c.mu.Lock()
+	e, ok := c.m[n]
+	c.mu.Unlock()
+	if !ok || !bytes.Equal(e.raw, raw) {
+		return nil
+	}
+	return e.p.Clone()
+}
+
+// put keeps p, the record raw decodes to; raw and p must not change
+// afterwards.
+func (c *recordCache) put(n uint64, raw []byte, p *workflow.Problem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[uint64]cachedRecord, recordCacheSize)
+	}
+	if _, ok := c.m[n]; !ok && len(c.m) >= recordCacheSize {
+		for k := range c.m { // evict one, at random
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[n] = cachedRecord{raw: raw, p: p}
+}
+
+// decode returns the record raw of problem number n decoded: from the cache,
+// or decoded and then cached. The result is the caller's own.
+func (c *recordCache) decode(n uint64, raw []byte) (*workflow.Problem, error) {
+	if p := c.get(n, raw); p != nil {
+		return p, nil
+	}
+	p, err := decodeProblem(n, raw)
+	if err != nil {
+		return nil, err
+	}
+	c.put(n, bytes.Clone(raw), p.Clone())
+	return p, nil
+}
