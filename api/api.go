@@ -58,6 +58,23 @@ type Config struct {
 	// seeds.ResolveUnit (市工信局 → city-industry); it returns a unit id, used
 	// only if that unit exists. nil: ids and exact names only.
 	UnitAliases func(string) (string, bool)
+	// Web, if set, serves the web pages (package api/web) beside the API.
+	Web Web
+}
+
+// Web is a set of routes api.New serves beside the API: the web pages
+// (package api/web). Its routes share the API's request ids, request log,
+// metrics and panic recovery.
+type Web interface {
+	// Register adds the routes to e.
+	Register(e *echo.Echo)
+	// BodyLimit returns the largest request body of one of its routes (an
+	// echo route path) when it is not Config.BodyLimit.
+	BodyLimit(route string) (limit int64, ok bool)
+	// HandleError answers err for a request that is not the API's (its
+	// routes, or an unknown path outside /api/) and reports true; false
+	// leaves the answer to the API (application/problem+json).
+	HandleError(err error, c echo.Context) bool
 }
 
 // server holds what the handlers need.
@@ -73,6 +90,8 @@ type server struct {
 	ready       func(context.Context) error
 	// aliases resolves other unit names in ledger imports (Config.UnitAliases).
 	aliases func(string) (string, bool)
+	// web serves the web pages (Config.Web), or nil.
+	web Web
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -90,6 +109,7 @@ func New(cfg Config) *echo.Echo {
 		evidenceMax: cfg.EvidenceMaxBytes,
 		ready:       cfg.Ready,
 		aliases:     cfg.UnitAliases,
+		web:         cfg.Web,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -112,6 +132,9 @@ func New(cfg Config) *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.requestID, s.observe, s.recover, s.limitBody)
 	s.routes(e)
+	if s.web != nil {
+		s.web.Register(e)
+	}
 	return e
 }
 
@@ -233,6 +256,13 @@ func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			limit = ledgerImportBodyLimit
 			if req.ContentLength > limit {
 				return ledgerTooLarge()
+			}
+		}
+		if s.web != nil {
+			if l, ok := s.web.BodyLimit(c.Path()); ok {
+				// The web page answers a body over its limit itself.
+				req.Body = http.MaxBytesReader(c.Response(), req.Body, l)
+				return next(c)
 			}
 		}
 		if req.ContentLength > limit {

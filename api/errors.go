@@ -102,6 +102,9 @@ func (s *server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if s.web != nil && s.web.HandleError(err, c) {
+		return
+	}
 	we := classify(err)
 	status := statusOf[we.Code]
 	msg := we.Message

@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jdz-eco/rectify/api/files"
 	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -80,7 +81,7 @@ func (s *server) exportLedger(c echo.Context) error {
 		day = s.svc.Clock().Now()
 	}
 	stamp := day.In(workflow.Shanghai).Format("20060102")
-	disposition := contentDispositionFallback("attachment", "台账-"+stamp+".xlsx", "ledger-"+stamp+".xlsx")
+	disposition := files.ContentDispositionFallback("attachment", "台账-"+stamp+".xlsx", "ledger-"+stamp+".xlsx")
 	w := &startOnWrite{c: c, start: func(h http.Header) {
 		h.Set(echo.HeaderContentType, ledger.ContentType)
 		h.Set(echo.HeaderContentDisposition, disposition)

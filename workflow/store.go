@@ -27,7 +27,10 @@ type Store interface {
 	// entries (assigning each a global, increasing Seq, the problem's ID and
 	// new version) and updates every index the change touches, all in that
 	// transaction. If apply fails, nothing is written and its error is
-	// returned as is. The returned problem is the one written.
+	// returned as is. The returned problem is the one written. A store may
+	// call apply more than once (e.g. first on a snapshot, then again inside
+	// its transaction if the record changed meanwhile): apply must change
+	// only p and decide from p alone.
 	UpdateProblem(ctx context.Context, id string, apply func(p *Problem) ([]Entry, error)) (*Problem, error)
 
 	// Problem returns problem id.
@@ -119,6 +122,10 @@ type ProblemFilter struct {
 	Evidence string // the SHA-256 of an evidence file the problem has
 	Cursor   string
 	Limit    int
+
+	// WorkPoint selects the problems of one work point (工作要点); no index
+	// serves it, so a store checks it on the records it reads (Match).
+	WorkPoint int
 }
 
 // Match reports whether p passes every predicate of f (cursor and limit aside).
@@ -129,7 +136,8 @@ func (f *ProblemFilter) Match(p *Problem) bool {
 		(f.Source == "" || p.Source == f.Source) &&
 		(f.Unit == "" || p.Involves(f.Unit)) &&
 		(f.Tag == "" || slices.Contains(p.Tags(), f.Tag)) &&
-		(f.Evidence == "" || slices.Contains(p.EvidenceHashes(), f.Evidence))
+		(f.Evidence == "" || slices.Contains(p.EvidenceHashes(), f.Evidence)) &&
+		(f.WorkPoint == 0 || p.WorkPoint == f.WorkPoint)
 }
 
 // Page size limits for listing problems.

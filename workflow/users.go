@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -40,7 +41,8 @@ func randomBytes(n int) []byte {
 }
 
 // CreateUser creates a user with a fresh token, which is returned once and
-// stored only as its hash. Only an admin (or the system actor) may.
+// stored only as its hash. Only an admin (or the system actor) may. Names
+// are unique: a name already taken is CodeConflict.
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, string, error) {
 	if a.Role != RoleAdmin && a.Role != RoleSystem {
 		return nil, "", Errorf(CodeForbidden, "role %s may not create users; it needs role admin", a.Role)
@@ -58,6 +60,16 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, s
 	}
 	if _, err := s.Unit(ctx, in.UnitID); err != nil {
 		return nil, "", Invalid("unit_id", "unknown unit %q", in.UnitID)
+	}
+	// Names sign users in on the web pages, so they are unique. Two
+	// concurrent creations of one name may both pass: users are created
+	// rarely, by admins.
+	switch _, err := s.UserByName(ctx, in.Name); ErrorCode(err) {
+	case CodeNotFound:
+	case "", CodeConflict:
+		return nil, "", &Error{Code: CodeConflict, Field: "name", Message: fmt.Sprintf("a user called %q already exists", in.Name)}
+	default:
+		return nil, "", err
 	}
 	now := s.clock.Now()
 	u := User{ID: "u" + hex.EncodeToString(randomBytes(6)), Name: in.Name, Role: in.Role, UnitID: in.UnitID, CreatedAt: now}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
+	"github.com/jdz-eco/rectify/api/web"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
@@ -35,17 +40,40 @@ func runSeed(ctx context.Context, args []string, env Env) error {
 	return nil
 }
 
+// userUsage is the usage of rectify user.
+const userUsage = `usage:
+  rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin]
+  rectify user passwd --db PATH --name N --password-stdin`
+
 func runUser(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: rectify user add --db PATH --name N --role R --unit UNIT")
+	if len(args) == 0 {
+		return errors.New(userUsage)
 	}
+	switch args[0] {
+	case "add":
+		return runUserAdd(ctx, args[1:], env)
+	case "passwd":
+		return runUserPasswd(ctx, args[1:], env)
+	}
+	return errors.New(userUsage)
+}
+
+func runUserAdd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("user add", env)
 	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")
-	name := fs.String("name", "", "the user's name")
+	name := fs.String("name", "", "the user's name (unique; it signs in to the web pages)")
 	role := fs.String("role", "", "admin, bureau, unit, inspector or viewer")
 	unit := fs.String("unit", "", "unit id or its exact Chinese name")
-	if err := parseFlags(fs, args[1:], env); err != nil {
+	withPassword := fs.Bool("password-stdin", false, "read a password for the web pages from the first line of standard input")
+	if err := parseFlags(fs, args, env); err != nil {
 		return err
+	}
+	var hash string
+	if *withPassword {
+		var err error
+		if hash, err = readPasswordHash(env); err != nil {
+			return err
+		}
 	}
 	st, err := openStore(*db, bolt.Options{})
 	if err != nil {
@@ -62,9 +90,81 @@ func runUser(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return errors.New(workflow.ErrorMessage(err))
 	}
-	fmt.Fprintf(env.Stderr, "created user %s (%s, %s, %s); its token, shown once:\n", user.ID, user.Name, user.Role, u.Name)
+	if hash != "" {
+		if err := svc.SetPassword(ctx, system, user.ID, hash); err != nil {
+			return fmt.Errorf("created user %s, but setting its password failed: %s", user.ID, workflow.ErrorMessage(err))
+		}
+	}
+	withPw := ""
+	if hash != "" {
+		withPw = ", with a password"
+	}
+	fmt.Fprintf(env.Stderr, "created user %s (%s, %s, %s%s); its token, shown once:\n", user.ID, user.Name, user.Role, u.Name, withPw)
 	fmt.Fprintln(env.Stdout, token)
 	return nil
+}
+
+// runUserPasswd sets the web password of the user called --name, read from
+// standard input; the user's sessions end.
+func runUserPasswd(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("user passwd", env)
+	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")
+	name := fs.String("name", "", "the user's name")
+	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	if !*stdin {
+		return errors.New("pass the password on standard input with --password-stdin (never on the command line)")
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("--name is required")
+	}
+	hash, err := readPasswordHash(env)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(*db, bolt.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := workflow.NewService(st, workflow.SystemClock{})
+	u, err := svc.UserByName(ctx, *name)
+	if err != nil {
+		return fmt.Errorf("--name: %s", workflow.ErrorMessage(err))
+	}
+	system := workflow.Actor{ID: "system", Name: "rectify", Role: workflow.RoleSystem}
+	if err := svc.SetPassword(ctx, system, u.ID, hash); err != nil {
+		return errors.New(workflow.ErrorMessage(err))
+	}
+	fmt.Fprintf(env.Stderr, "set the password of user %s (%s); its web sessions have ended\n", u.ID, u.Name)
+	return nil
+}
+
+// readPasswordHash reads a password from the first line of standard input
+// and returns its argon2id hash.
+func readPasswordHash(env Env) (string, error) {
+	if env.Stdin == nil {
+		return "", errors.New("--password-stdin: no standard input")
+	}
+	line, err := bufio.NewReader(io.LimitReader(env.Stdin, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("--password-stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if err := web.CheckPasswordRules(pw); err != nil {
+		return "", fmt.Errorf("--password-stdin: %s (%w)", passwordRuleEnglish(pw), err)
+	}
+	return web.HashPassword(pw)
+}
+
+// passwordRuleEnglish says in English which rule pw breaks.
+func passwordRuleEnglish(pw string) string {
+	if n := utf8.RuneCountInString(pw); n < web.MinPassword {
+		return fmt.Sprintf("the password needs at least %d characters", web.MinPassword)
+	}
+	return fmt.Sprintf("the password must be valid text of at most %d characters", web.MaxPassword)
 }
 
 func runUnits(ctx context.Context, args []string, env Env) error {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
+	"github.com/jdz-eco/rectify/api/web"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -24,7 +26,9 @@ var demoUsers = []struct {
 }
 
 // createDemoUsers makes sure each demo user exists and prints a fresh token
-// for each; tokens are stored only as hashes, so they are shown this once.
+// and a fresh password for each (the password signs in to the web pages);
+// tokens and passwords are stored only as hashes, so they are shown this
+// once, and those of an earlier run stop working for the web pages.
 func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) error {
 	existing, err := svc.Store().Users(ctx)
 	if err != nil {
@@ -32,28 +36,62 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 	}
 	system := workflow.Actor{ID: "system", Name: "rectify", Role: workflow.RoleSystem}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "demo users (tokens are shown once):")
-	fmt.Fprintln(tw, "ROLE\tTOKEN\tNAME\tUNIT")
+	fmt.Fprintln(tw, "demo users (tokens and passwords are shown once):")
+	fmt.Fprintln(tw, "ROLE\tTOKEN\tPASSWORD\tNAME\tUNIT")
 	for _, d := range demoUsers {
 		unit, err := svc.FindUnit(ctx, d.unit)
 		if err != nil {
 			return err
 		}
-		var token string
+		var token, id string
 		for _, u := range existing {
 			if u.Name == d.name && u.Role == d.role {
 				if token, err = svc.IssueToken(ctx, u.ID); err != nil {
 					return err
 				}
+				id = u.ID
 				break
 			}
 		}
 		if token == "" {
-			if _, token, err = svc.CreateUser(ctx, system, workflow.NewUser{Name: d.name, Role: d.role, UnitID: unit.ID}); err != nil {
+			u, t, err := svc.CreateUser(ctx, system, workflow.NewUser{Name: d.name, Role: d.role, UnitID: unit.ID})
+			if err != nil {
 				return err
 			}
+			token, id = t, u.ID
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.role, token, d.name, unit.Name)
+		password := demoPassword()
+		hash, err := web.HashPassword(password)
+		if err != nil {
+			return err
+		}
+		if err := svc.SetPassword(ctx, system, id, hash); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.role, token, password, d.name, unit.Name)
 	}
 	return tw.Flush()
+}
+
+// demoPassword returns a random password that is easy to type: three
+// groups of four lowercase letters and digits without look-alikes, from
+// crypto/rand (about 59 bits).
+func demoPassword() string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+	const limit = 256 / len(alphabet) * len(alphabet) // unbiased
+	out := make([]byte, 0, 14)
+	var b [1]byte
+	for len(out) < 14 {
+		if len(out) == 4 || len(out) == 9 {
+			out = append(out, '-')
+			continue
+		}
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		if int(b[0]) < limit {
+			out = append(out, alphabet[int(b[0])%len(alphabet)])
+		}
+	}
+	return string(out)
 }

@@ -3,7 +3,8 @@
 //
 //	rectify serve [--db PATH] [--addr ADDR] [--demo] [--webhook URL,…] …
 //	rectify seed --db PATH
-//	rectify user add --db PATH --name N --role R --unit UNIT
+//	rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin]
+//	rectify user passwd --db PATH --name N --password-stdin
 //	rectify units --db PATH
 //	rectify calendar load --db PATH FILE | rectify calendar list --db PATH
 //	rectify audit verify --db PATH [--evidence-dir DIR] [--expect-head SEQ:HASH]
@@ -54,8 +55,10 @@ const usage = `rectify: issue-rectification workflow engine
 Usage:
   rectify serve [--db PATH] [--addr ADDR] [--demo]   run the API server
   rectify seed --db PATH                            load the Jingdezhen 2021 seed data
-  rectify user add --db PATH --name N --role R --unit UNIT
-                                                    add a user and print its token
+  rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin]
+                                                    add a user, print its token (and set its web password)
+  rectify user passwd --db PATH --name N --password-stdin
+                                                    set a user's web password (its web sessions end)
   rectify units --db PATH                           list the units
   rectify calendar load --db PATH FILE              store a working-day calendar file (server stopped)
   rectify calendar list --db PATH                   list the years with a calendar

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jdz-eco/rectify/api"
+	"github.com/jdz-eco/rectify/api/web"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/blob"
 	"github.com/jdz-eco/rectify/store/bolt"
@@ -42,6 +43,11 @@ type serveConfig struct {
 	acceptDays         int
 	verifyDays         int
 	extensionGraceDays int
+
+	// Web pages: sessions and cookies.
+	sessionMaxAge time.Duration
+	sessionIdle   time.Duration
+	secureCookies bool
 
 	// Webhooks.
 	webhooks       []string
@@ -77,6 +83,11 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.IntVar(&cfg.extensionGraceDays, "extension-grace-days", days(def.ExtensionGrace),
 		"days after the deadline the lead unit may still request an extension (0: only before it)")
 
+	sessions := workflow.DefaultSessionPolicy()
+	fs.DurationVar(&cfg.sessionMaxAge, "session-max-age", sessions.MaxAge, "web pages: a session ends this long after sign-in")
+	fs.DurationVar(&cfg.sessionIdle, "session-idle", sessions.Idle, "web pages: a session ends after this long without a request")
+	fs.BoolVar(&cfg.secureCookies, "secure-cookies", false, "web pages: always mark cookies Secure (behind a TLS-terminating proxy); otherwise only over TLS")
+
 	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
 	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
 	fs.DurationVar(&cfg.webhookPoll, "webhook-poll-interval", time.Second, "how often to look for new events to deliver")
@@ -101,6 +112,9 @@ func (c serveConfig) check() error {
 	}
 	if _, err := c.policy(); err != nil {
 		return err
+	}
+	if err := c.sessionPolicy().Validate(); err != nil {
+		return errors.New("--session-max-age and --session-idle must be positive, the idle timeout no longer than the maximum age")
 	}
 	if len(c.webhooks) > 0 && c.webhookSecret == "" {
 		return errors.New("--webhook needs --webhook-secret (or RECTIFY_WEBHOOK_SECRET): every delivery is signed with it")
@@ -138,6 +152,11 @@ func (c serveConfig) policy() (workflow.Policy, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+// sessionPolicy returns the web sessions' life the flags set.
+func (c serveConfig) sessionPolicy() workflow.SessionPolicy {
+	return workflow.SessionPolicy{MaxAge: c.sessionMaxAge, Idle: c.sessionIdle}
 }
 
 // defaultEvidenceMaxBytes is the default of --evidence-max-bytes: 32 MiB.
@@ -222,6 +241,16 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		bg.run(dispatcher.Run)
 	}
 
+	pages, err := web.New(web.Config{
+		Service:          svc,
+		Logger:           log,
+		Sessions:         cfg.sessionPolicy(),
+		SecureCookies:    cfg.secureCookies,
+		EvidenceMaxBytes: cfg.evidenceMaxBytes,
+	})
+	if err != nil {
+		return err
+	}
 	handler := api.New(api.Config{
 		Service:   svc,
 		Logger:    log,
@@ -236,6 +265,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		},
 		// Ledger imports know units by the names the plan uses too.
 		UnitAliases: seeds.ResolveUnit,
+		// The web pages for the bureau, the units and the inspectors.
+		Web: pages,
 	})
 	return serveHTTP(ctx, cfg, handler, log, env)
 }

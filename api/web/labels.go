@@ -1,0 +1,373 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// The Chinese names the pages show for the workflow's values, in one place.
+// States, sources and levels are the workflow's own (State.Label,
+// Problem.StatusLabel, Source.Label, Level.Label); the rest are here.
+
+// triggerLabel is what a trigger's button and history entry say.
+func triggerLabel(t workflow.Trigger) string {
+	if l, ok := triggerLabels[t]; ok {
+		return l
+	}
+	return string(t)
+}
+
+var triggerLabels = map[workflow.Trigger]string{
+	workflow.TriggerAssign:   "交办",
+	workflow.TriggerReassign: "改派",
+	workflow.TriggerDismiss:  "撤销",
+	workflow.TriggerAccept:   "签收",
+	workflow.TriggerSubmit:   "提交验收",
+	workflow.TriggerWithdraw: "撤回提交",
+	workflow.TriggerReject:   "退回整改",
+	workflow.TriggerVerify:   "验收通过",
+	workflow.TriggerClose:    "销号",
+	workflow.TriggerReopen:   "重新整改（回头看）",
+}
+
+// triggerHints explain a trigger's form.
+var triggerHints = map[workflow.Trigger]string{
+	workflow.TriggerAssign:   "指定牵头单位、配合单位和整改时限，交办后由牵头单位签收。",
+	workflow.TriggerReassign: "改派给其他单位或调整时限；不选的项目保持不变。",
+	workflow.TriggerDismiss:  "经核实不属于需整改的问题时撤销。",
+	workflow.TriggerAccept:   "签收并填写整改方案后开始整改。",
+	workflow.TriggerSubmit:   "整改完成后提交验收；提交后佐证材料冻结，等待验收。",
+	workflow.TriggerWithdraw: "撤回提交，继续整改。",
+	workflow.TriggerReject:   "验收不通过，退回牵头单位继续整改；再次提交前须补充新的佐证材料。",
+	workflow.TriggerVerify:   "现场核查和佐证材料符合要求，验收通过并签名。",
+	workflow.TriggerClose:    "验收通过后销号并签名（验收人不能同时销号）。",
+	workflow.TriggerReopen:   "问题反弹或需回头看时重新整改。",
+}
+
+// Actions recorded in history besides the triggers.
+var actionLabels = map[string]string{
+	workflow.ActionCreate:            "登记问题",
+	workflow.ActionNote:              "填报进展",
+	workflow.ActionEvidence:          "上传佐证材料",
+	workflow.ActionAlert:             "督办提醒",
+	workflow.ActionExtensionRequest:  "申请延期",
+	workflow.ActionExtensionDecision: "审批延期",
+}
+
+// actionLabel is what a history entry's action is called.
+func actionLabel(action string) string {
+	if l, ok := actionLabels[action]; ok {
+		return l
+	}
+	return triggerLabel(workflow.Trigger(action))
+}
+
+// fieldLabel is the name of a form field (the workflow's parameter and
+// field names).
+func fieldLabel(name string) string {
+	if l, ok := fieldLabels[name]; ok {
+		return l
+	}
+	return name
+}
+
+var fieldLabels = map[string]string{
+	"title":             "问题名称",
+	"description":       "问题描述",
+	"source":            "问题来源",
+	"source_ref":        "来源文件",
+	"county_id":         "所在县（市、区）",
+	"work_point":        "工作要点",
+	"location":          "具体位置",
+	"lead_unit":         "牵头单位",
+	"cooperating_units": "配合单位",
+	"deadline":          "整改时限",
+	"requirements":      "整改要求",
+	"reason":            "理由",
+	"plan":              "整改方案",
+	"summary":           "整改情况说明",
+	"opinion":           "验收意见",
+	"statement":         "销号意见",
+	"text":              "进展情况",
+	"file":              "文件",
+	"name":              "文件名",
+	"decision":          "审批决定",
+	"note":              "审批意见",
+	"level":             "督办等级",
+	"state":             "状态",
+	"password":          "密码",
+}
+
+// roleLabel is a role's Chinese name.
+func roleLabel(r workflow.Role) string {
+	if l, ok := roleLabels[r]; ok {
+		return l
+	}
+	return string(r)
+}
+
+var roleLabels = map[workflow.Role]string{
+	workflow.RoleAdmin:     "系统管理员",
+	workflow.RoleBureau:    "督办管理",
+	workflow.RoleUnit:      "整改专员",
+	workflow.RoleInspector: "验收人员",
+	workflow.RoleViewer:    "领导查阅",
+	workflow.RoleSystem:    "系统",
+}
+
+// kindLabels group the unit lists.
+var kindLabels = map[workflow.UnitKind]string{
+	workflow.UnitCity:       "全市",
+	workflow.UnitCounty:     "县（市、区）",
+	workflow.UnitZone:       "园区",
+	workflow.UnitDepartment: "市直部门",
+	workflow.UnitCompany:    "国有企业",
+	workflow.UnitOffice:     "领导小组办公室",
+	workflow.UnitJudicial:   "司法机关",
+	workflow.UnitOther:      "其他单位",
+}
+
+// alertLabel is the name of an alert kind or filter tag: the levels
+// (Level.Label), the stage breaches and "late".
+func alertLabel(kind string) string {
+	switch kind {
+	case workflow.AlertAcceptLate:
+		return "签收超时"
+	case workflow.AlertVerifyLate:
+		return "验收超时"
+	case workflow.TagLate:
+		return "全部逾期"
+	}
+	return workflow.Level(kind).Label()
+}
+
+// againstLabels say whom an alert is against.
+var againstLabels = map[string]string{"lead_unit": "牵头单位", "inspectors": "验收人员"}
+
+var decisionLabels = map[string]string{"approve": "同意", "deny": "不同意"}
+
+var extensionLabels = map[workflow.ExtensionStatus]string{
+	workflow.ExtensionPending:  "待审批",
+	workflow.ExtensionApproved: "已同意",
+	workflow.ExtensionDenied:   "未同意",
+}
+
+// levelClass is the CSS class of a level's badge.
+func levelClass(kind string) string {
+	switch kind {
+	case string(workflow.LevelDueSoon):
+		return "due"
+	case string(workflow.LevelOverdue), workflow.TagLate:
+		return "yellow"
+	case string(workflow.LevelRed), workflow.AlertAcceptLate, workflow.AlertVerifyLate:
+		return "red"
+	case string(workflow.LevelListed):
+		return "listed"
+	}
+	return ""
+}
+
+// Times and dates are shown in Asia/Shanghai.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(workflow.Shanghai).Format("2006-01-02 15:04")
+}
+
+func fmtDate(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.In(workflow.Shanghai).Format("2006-01-02")
+}
+
+func fmtSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 0, 64) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " 字节"
+}
+
+func fmtPercent(r *float64) string {
+	if r == nil {
+		return "—"
+	}
+	return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
+}
+
+// Error messages. The workflow's messages are English, for the API; the
+// pages show these instead, chosen by code, field and the rule named.
+
+// msgInternal is all a page says about a fault (the log has the rest).
+const msgInternal = "系统内部错误，请稍后重试；如仍有问题请联系管理员。"
+
+var reNotPermitted = regexp.MustCompile(`^trigger (\w+) is not permitted`)
+
+// errorText returns the Chinese message for err; maxFile is the evidence
+// size limit, for "too large".
+func errorText(err error, maxFile int64) string {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return "提交的内容过大。"
+	}
+	var e *workflow.Error
+	if !errors.As(err, &e) {
+		return msgInternal
+	}
+	m := e.Message
+	has := func(s string) bool { return strings.Contains(m, s) }
+	field := fieldLabel(e.Field)
+	switch e.Code {
+	case workflow.CodeInvalid:
+		switch {
+		case has("cannot also cooperate"):
+			return "牵头单位不能同时是配合单位。"
+		case has("is already the lead unit"):
+			return "该单位已是牵头单位；改派请选择其他单位，或调整整改时限、配合单位。"
+		case has("reassign needs"):
+			return "改派需要选择新的牵头单位、整改时限或配合单位（至少一项）。"
+		case has("reopen needs a new deadline"):
+			return "重新整改需要新的整改时限。"
+		case has("takes no deadline"):
+			return "已撤销的问题重新打开后回到待交办状态，不设整改时限；请之后重新交办。"
+		case has("must be later than the current one"):
+			return "申请的整改时限必须晚于当前时限。"
+		case has("is required") && e.Field == "file", has("has no part named file"), has("needs a filename"):
+			return "请选择要上传的文件。"
+		case has("is required"):
+			return "请填写「" + field + "」。"
+		case has("longer than"):
+			return "「" + field + "」过长。"
+		case has("the file is empty"):
+			return "文件为空，请重新选择。"
+		case has("a file name of"):
+			return "文件名过长，请重命名后再上传。"
+		case has("listed twice"):
+			return "配合单位有重复。"
+		case has("unknown unit"):
+			return "所选单位不存在。"
+		case has("is not a county"):
+			return "请选择所在县（市、区）。"
+		case has("unknown work point"), has("work_point must be"):
+			return "所选工作要点不存在。"
+		case has("unknown source"):
+			return "请选择问题来源。"
+		case has("unknown state"):
+			return "状态选择有误。"
+		case has("unknown level"):
+			return "督办等级选择有误。"
+		case has("decision must be"):
+			return "请选择同意或不同意。"
+		case e.Field == "deadline":
+			return "日期格式不正确，请选择日期。"
+		case e.Field != "" && field != e.Field:
+			return "「" + field + "」填写有误。"
+		}
+		return "提交的内容有误，请检查后重试。"
+	case workflow.CodeForbidden:
+		switch {
+		case strings.HasPrefix(m, "csrf:"):
+			return "表单已失效（可能已在其他窗口退出或重新登录），请刷新页面后重试。"
+		case has("verifier may not also close"):
+			return "职责分离：验收人不能同时销号，请由其他验收人员或市生态环境局销号。"
+		case has("submitter may not verify"):
+			return "职责分离：提交人不能验收本人提交的问题。"
+		case has("an inspector of the lead unit"):
+			return "职责分离：牵头单位的人员不能验收本单位的问题。"
+		case has("only members of the lead unit"), has("only members of the lead unit may request"):
+			return "只有牵头单位的人员可以执行此操作。"
+		case has("lead or cooperating units"):
+			return "只有牵头单位或配合单位的人员可以执行此操作。"
+		case has("the deadline has passed"), has("too late to request"):
+			return "整改时限已过，不能再申请延期。"
+		case has("may set only its own password"):
+			return "只能修改本人的密码。"
+		}
+		return "您的角色无权执行此操作。"
+	case workflow.CodeConflict:
+		switch {
+		case reNotPermitted.MatchString(m):
+			t := workflow.Trigger(reNotPermitted.FindStringSubmatch(m)[1])
+			return "问题当前状态为「" + e.State.Label() + "」，不能" + triggerLabel(t) + "；请刷新页面查看可进行的操作。"
+		case has("added since the last rejection"):
+			return "问题被退回后，须先上传新的佐证材料，才能再次提交验收。"
+		case has("submit needs at least one evidence item"):
+			return "提交验收前请先上传佐证材料。"
+		case has("notes may be added only"):
+			return "只有在已交办或整改中时可以填报进展（待验收期间不能填报）。"
+		case has("evidence may be added only"):
+			return "只有在已交办或整改中时可以上传佐证材料；待验收期间佐证材料已冻结。"
+		case has("an extension may be requested only"):
+			return "只有在已交办或整改中时可以申请延期。"
+		case has("already pending"):
+			return "已有一项延期申请待审批。"
+		case has("was already"):
+			return "该延期申请已经处理。"
+		case has("no longer being rectified"):
+			return "问题已不在整改中，只能不同意延期。"
+		case has("already exists"):
+			return "该名称已被使用。"
+		case has("more than one user"):
+			return "该名称对应多个用户，请联系管理员。"
+		}
+		return "操作与问题的当前状态冲突，请刷新页面后重试。"
+	case workflow.CodePreconditionFailed:
+		return "问题已被他人更新，请查看最新内容后重新操作。"
+	case workflow.CodeNotFound:
+		if has("extension request") {
+			return "延期申请不存在。"
+		}
+		return "未找到该问题，或您无权查看。"
+	case workflow.CodeUnauthorized:
+		if has("wrong password") {
+			return "用户名或密码错误。"
+		}
+		return "请先登录。"
+	case workflow.CodeTooLarge:
+		if maxFile > 0 {
+			return fmt.Sprintf("文件过大，单个文件不能超过 %s。", fmtSize(maxFile))
+		}
+		return "文件过大。"
+	case workflow.CodeUnsupportedType:
+		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。"
+	}
+	return msgInternal
+}
+
+// statusOf is the HTTP status of a page that shows err.
+func statusOf(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	switch workflow.ErrorCode(err) {
+	case workflow.CodeInvalid:
+		return http.StatusBadRequest
+	case workflow.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case workflow.CodeForbidden:
+		return http.StatusForbidden
+	case workflow.CodeNotFound:
+		return http.StatusNotFound
+	case workflow.CodeConflict:
+		return http.StatusConflict
+	case workflow.CodePreconditionFailed:
+		return http.StatusPreconditionFailed
+	case workflow.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case workflow.CodeUnsupportedType:
+		return http.StatusUnsupportedMediaType
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,179 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/jdz-eco/rectify/store/bolt"
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// TestErrorText provokes the workflow's refusals and checks that each reads
+// as the Chinese sentence meant for it.
+func TestErrorText(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(t.TempDir()+"/r.db", bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clock := workflow.NewManualClock(time.Date(2021, 7, 1, 0, 0, 0, 0, time.UTC))
+	svc := workflow.NewService(st, clock)
+	if err := svc.PutUnits(ctx, []workflow.Unit{
+		{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty}, {ID: "eeb", Name: "市生态环境局", Kind: workflow.UnitDepartment},
+		{ID: "office", Name: "领导小组办公室", Kind: workflow.UnitOffice},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bureau := workflow.Actor{ID: "b", Name: "局办", Role: workflow.RoleBureau, UnitID: "eeb"}
+	unit := workflow.Actor{ID: "u", Name: "干部", Role: workflow.RoleUnit, UnitID: "fuliang"}
+	insp := workflow.Actor{ID: "i", Name: "验收员", Role: workflow.RoleInspector, UnitID: "office"}
+	p, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "t", Description: "d", Source: workflow.SourceAudit, CountyID: "fuliang"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fire := func(a workflow.Actor, trig workflow.Trigger, prm workflow.Params) error {
+		_, err := svc.Fire(ctx, a, p.ID, workflow.Command{Trigger: trig, Params: prm})
+		return err
+	}
+	d := time.Date(2021, 9, 30, 15, 59, 59, 0, time.UTC)
+	early := time.Date(2021, 8, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"no title", func() error {
+			_, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Description: "d", Source: "audit", CountyID: "fuliang"})
+			return err
+		}(), "请填写「问题名称」"},
+		{"unit logs", func() error {
+			_, _, err := svc.CreateProblem(ctx, unit, workflow.NewProblem{Title: "t", Description: "d", Source: "audit", CountyID: "fuliang"})
+			return err
+		}(), "您的角色无权执行此操作"},
+		{"no deadline", fire(bureau, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang"}), "请填写「整改时限」"},
+		{"unknown unit", fire(bureau, workflow.TriggerAssign, workflow.Params{LeadUnit: "mars", Deadline: &d}), "所选单位不存在"},
+		{"lead cooperates", fire(bureau, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang", CooperatingUnits: []string{"fuliang"}, Deadline: &d}), "牵头单位不能同时是配合单位"},
+		{"verify too early", fire(insp, workflow.TriggerVerify, workflow.Params{Opinion: "x"}), "问题当前状态为「待交办」，不能验收通过"},
+		{"assign", fire(bureau, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang", Deadline: &d}), ""},
+		{"same lead", fire(bureau, workflow.TriggerReassign, workflow.Params{LeadUnit: "fuliang", Reason: "x"}), "该单位已是牵头单位"},
+		{"reassign nothing", fire(bureau, workflow.TriggerReassign, workflow.Params{Reason: "x"}), "改派需要选择"},
+		{"inspector accepts", fire(insp, workflow.TriggerAccept, workflow.Params{Plan: "x"}), "您的角色无权执行此操作"},
+		{"early extension", func() error {
+			_, err := svc.RequestExtension(ctx, unit, p.ID, workflow.ExtensionRequest{Deadline: early, Reason: "r"}, 0)
+			return err
+		}(), "申请的整改时限必须晚于当前时限"},
+		{"bad decision", func() error {
+			_, err := svc.DecideExtension(ctx, bureau, p.ID, "1", "maybe", "", 0)
+			return err
+		}(), "请选择同意或不同意"},
+		{"no such request", func() error {
+			_, err := svc.DecideExtension(ctx, bureau, p.ID, "9", "approve", "", 0)
+			return err
+		}(), "延期申请不存在"},
+		{"stale", func() error {
+			_, err := svc.AddNote(ctx, unit, p.ID, "n", 1)
+			return err
+		}(), "问题已被他人更新"},
+		{"accept", fire(unit, workflow.TriggerAccept, workflow.Params{Plan: "x"}), ""},
+		{"submit without evidence", fire(unit, workflow.TriggerSubmit, workflow.Params{Summary: "x"}), "提交验收前请先上传佐证材料"},
+		{"empty note", func() error {
+			_, err := svc.AddNote(ctx, unit, p.ID, " ", 0)
+			return err
+		}(), "请填写「进展情况」"},
+		{"outsider notes", func() error {
+			_, err := svc.AddNote(ctx, bureau, p.ID, "n", 0)
+			return err
+		}(), "只有牵头单位或配合单位的人员可以执行此操作"},
+		{"bad type", func() error {
+			_, err := svc.AddEvidence(ctx, unit, p.ID, workflow.EvidenceInput{SHA256: strings.Repeat("a", 64), Name: "x.exe", Size: 3, Type: "application/x-msdownload"}, 0)
+			return err
+		}(), "不支持该文件类型"},
+		{"missing", func() error {
+			_, err := svc.Problem(ctx, unit, "99")
+			return err
+		}(), "未找到该问题"},
+		{"wrong password", func() error {
+			_, _, _, err := svc.SignIn(ctx, "nobody", func(string) (bool, error) { return false, nil }, workflow.DefaultSessionPolicy())
+			return err
+		}(), "用户名或密码错误"},
+		{"too large", &workflow.Error{Code: workflow.CodeTooLarge, Message: "big"}, "文件过大，单个文件不能超过 32.0 MB"},
+		{"body too large", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 10}), "提交的内容过大"},
+		{"fault", errors.New("disk on fire"), msgInternal},
+		{"internal", workflow.Errorf(workflow.CodeInternal, "secret detail"), msgInternal},
+		{"verifier closes", workflow.Errorf(workflow.CodeForbidden, "separation of duties: the verifier may not also close"), "验收人不能同时销号"},
+		{"submitter verifies", workflow.Errorf(workflow.CodeForbidden, "separation of duties: the submitter may not verify"), "提交人不能验收"},
+		{"lead inspector", workflow.Errorf(workflow.CodeForbidden, "separation of duties: an inspector of the lead unit may not reject its own problem"), "牵头单位的人员不能验收本单位的问题"},
+		{"rejected submit", &workflow.Error{Code: workflow.CodeConflict, Message: "submit needs at least one evidence item added since the last rejection"}, "须先上传新的佐证材料"},
+		{"frozen", &workflow.Error{Code: workflow.CodeConflict, Message: "evidence may be added only while the problem is assigned or rectifying; evidence under review is frozen"}, "佐证材料已冻结"},
+		{"late extension", workflow.Errorf(workflow.CodeForbidden, "the deadline has passed; extensions must be requested before it"), "整改时限已过"},
+	}
+	for _, c := range cases {
+		if c.want == "" {
+			if c.err != nil {
+				t.Fatalf("%s: %v", c.name, c.err)
+			}
+			continue
+		}
+		if c.err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		got := errorText(c.err, 32<<20)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s: %v\n  reads %q, want %q", c.name, c.err, got, c.want)
+		}
+		plain := strings.NewReplacer("PDF", "", "Office", "", "MB", "", "KB", "").Replace(got)
+		for _, r := range plain {
+			if r < unicode.MaxASCII && unicode.IsLetter(r) {
+				t.Errorf("%s: %q has Latin letters", c.name, got)
+				break
+			}
+		}
+	}
+}
+
+// TestThrottleEscalates: the throttle on its own, with a manual clock.
+func TestThrottleEscalates(t *testing.T) {
+	clock := workflow.NewManualClock(time.Date(2021, 7, 1, 0, 0, 0, 0, time.UTC))
+	th := newThrottle(ThrottleConfig{Failures: 3, IPFailures: 100, Window: 10 * time.Minute, Lockout: time.Minute, MaxLockout: 5 * time.Minute}, clock)
+	lockouts := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}
+	for i, want := range lockouts {
+		for j := range 3 {
+			if d := th.wait(nameKey("a"), ipKey("ip")); d != 0 {
+				t.Fatalf("round %d attempt %d refused for %v", i, j, d)
+			}
+			d := th.fail("a", "ip")
+			if j < 2 && d != 0 || j == 2 && d != want {
+				t.Fatalf("round %d failure %d: lockout %v, want %v", i, j, d, want)
+			}
+		}
+		clock.Advance(want - time.Second)
+		if d := th.wait(nameKey("a")); d != time.Second {
+			t.Fatalf("round %d: %v left, want 1s", i, d)
+		}
+		clock.Advance(time.Second)
+	}
+	// Failures outside the window do not add up.
+	clock.Advance(48 * time.Hour)
+	for range 5 {
+		th.fail("b", "ip2")
+		clock.Advance(6 * time.Minute)
+	}
+	if d := th.wait(nameKey("b")); d != 0 {
+		t.Errorf("spread-out failures locked the name for %v", d)
+	}
+	// A success clears the name's count.
+	th.fail("c", "ip3")
+	th.fail("c", "ip3")
+	th.succeed("c")
+	if d := th.fail("c", "ip3"); d != 0 {
+		t.Errorf("a failure after a success locked the name for %v", d)
+	}
+}

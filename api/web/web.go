@@ -1,0 +1,473 @@
+// Package web is rectify's web pages for the bureau, the units' officers,
+// the inspectors and the city's leaders: server-rendered html/template pages
+// in Chinese, with every asset embedded and no JavaScript, readable on a
+// phone. It is mounted beside the JSON API by api.New (Config.Web) and, like
+// the API, only calls the workflow service.
+//
+// Users sign in with a name and a password (argon2id, password.go) and get
+// a session cookie (HttpOnly, SameSite=Strict, Secure over TLS) naming a
+// session kept in the store (workflow.Accounts), so that any replica can
+// serve it; every form carries the session's CSRF token, and wrong passwords
+// are slowed down (throttle.go). API tokens are not accepted here, and
+// cookies are not accepted by the API.
+//
+// Routes:
+//
+//	GET  /                                      start page for the user's role
+//	GET  /login, POST /login, POST /logout      sign-in and sign-out
+//	GET  /password, POST /password              change one's password
+//	GET  /ledger                                台账: filters and pages
+//	GET  /ledger.xlsx                           the same filter as an Excel workbook
+//	GET  /stats                                 统计: SVG charts and the work point table
+//	POST /problems                              新增问题 (bureau)
+//	GET  /problems/:id                          问题详情 with the forms the user may use
+//	POST /problems/:id/fire                     a trigger with its parameters
+//	POST /problems/:id/notes                    a progress note
+//	POST /problems/:id/evidence                 an evidence file (multipart, streamed)
+//	POST /problems/:id/extensions               an extension request
+//	POST /problems/:id/extensions/:ext/decision the bureau's decision
+//	GET  /evidence/:sha256                      an evidence file (?download=1 to save)
+//	GET  /static/*                              CSS and icon
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Config configures the web pages.
+type Config struct {
+	// Service runs the workflow; required, on a store with workflow.Accounts.
+	Service *workflow.Service
+	// Logger receives what the pages log (failed sign-ins, streaming
+	// failures); nil discards.
+	Logger *slog.Logger
+	// Sessions bounds a session's life; zero means
+	// workflow.DefaultSessionPolicy.
+	Sessions workflow.SessionPolicy
+	// SecureCookies marks cookies Secure on every request, for a server
+	// behind a TLS-terminating proxy; without it they are Secure only when
+	// the request came over TLS.
+	SecureCookies bool
+	// EvidenceMaxBytes is the largest evidence file; 0 means 32 MiB.
+	EvidenceMaxBytes int64
+	// Throttle slows down wrong passwords (zero fields take the defaults).
+	Throttle ThrottleConfig
+	// Argon2 are the parameters of new password hashes; zero means
+	// DefaultArgon2.
+	Argon2 Argon2Params
+	// Clock is the time of the sign-in throttle; nil means the service's.
+	Clock workflow.Clock
+}
+
+// Web serves the pages; it implements api.Web.
+type Web struct {
+	svc         *workflow.Service
+	log         *slog.Logger
+	sessions    workflow.SessionPolicy
+	secure      bool
+	evidenceMax int64
+	throttle    *throttle
+	hasher      *hasher
+	pages       map[string]*template.Template
+	static      fs.FS
+}
+
+// Cookie names.
+const (
+	cookieSession = "rectify_session"
+	cookieLogin   = "rectify_login" // the sign-in form's CSRF token
+)
+
+// Context keys.
+const (
+	keyUser    = "web.user"
+	keySession = "web.session"
+)
+
+// New returns the web pages on cfg.Service.
+func New(cfg Config) (*Web, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("web: Config.Service is nil")
+	}
+	if !cfg.Service.HasAccounts() {
+		return nil, errors.New("web: the store keeps no passwords or sessions (workflow.Accounts)")
+	}
+	if cfg.Sessions == (workflow.SessionPolicy{}) {
+		cfg.Sessions = workflow.DefaultSessionPolicy()
+	}
+	if err := cfg.Sessions.Validate(); err != nil {
+		return nil, fmt.Errorf("web: %s", workflow.ErrorMessage(err))
+	}
+	if cfg.Argon2 == (Argon2Params{}) {
+		cfg.Argon2 = DefaultArgon2
+	}
+	if cfg.EvidenceMaxBytes <= 0 {
+		cfg.EvidenceMaxBytes = 32 << 20
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = cfg.Service.Clock()
+	}
+	w := &Web{
+		svc: cfg.Service, log: cfg.Logger, sessions: cfg.Sessions, secure: cfg.SecureCookies,
+		evidenceMax: cfg.EvidenceMaxBytes, throttle: newThrottle(cfg.Throttle, cfg.Clock),
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if w.hasher, err = newHasher(cfg.Argon2, min(runtime.NumCPU(), 4)); err != nil {
+		return nil, err
+	}
+	if w.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if w.static, err = fs.Sub(assets, "static"); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// pageNames are the templates besides the layout, one per page.
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error"}
+
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"fmtTime":    fmtTime,
+		"fmtDate":    fmtDate,
+		"fmtSize":    fmtSize,
+		"levelClass": levelClass,
+	}
+	out := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// Routes whose bodies may exceed the API's JSON limit.
+const routeEvidence = "/problems/:id/evidence"
+
+// Register adds the pages to e.
+func (w *Web) Register(e *echo.Echo) {
+	g := e.Group("", w.headers)
+	g.GET("/static/*", w.serveStatic)
+	g.GET("/login", w.loginPage)
+	g.POST("/login", w.login)
+
+	auth := g.Group("", w.authenticate, w.checkCSRF)
+	auth.POST("/logout", w.logout)
+	auth.GET("/", w.home)
+	auth.GET("/password", w.passwordPage)
+	auth.POST("/password", w.changePassword)
+	auth.GET("/ledger", w.ledger)
+	auth.GET("/ledger.xlsx", w.ledgerExport)
+	auth.GET("/stats", w.stats)
+	auth.POST("/problems", w.createProblem)
+	auth.GET("/problems/:id", w.problem)
+	auth.POST("/problems/:id/fire", w.fire)
+	auth.POST("/problems/:id/notes", w.addNote)
+	auth.POST(routeEvidence, w.addEvidence)
+	auth.POST("/problems/:id/extensions", w.requestExtension)
+	auth.POST("/problems/:id/extensions/:ext/decision", w.decideExtension)
+	auth.GET("/evidence/:sha256", w.evidence)
+}
+
+// BodyLimit lets an evidence upload be as large as the evidence limit
+// allows; the upload answers a larger one itself.
+func (w *Web) BodyLimit(route string) (int64, bool) {
+	if route == routeEvidence {
+		return w.evidenceMax + multipartAllowance, true
+	}
+	return 0, false
+}
+
+// isAPI reports whether path belongs to the JSON API (or its probes).
+func isAPI(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return path == "/api" || strings.HasPrefix(path, "/api/")
+}
+
+// HandleError answers an error of a page, or of an unknown path outside the
+// API, with a page in Chinese: a sign-in redirect for GET requests without
+// a session, otherwise the status and a plain message. The API's request
+// log has the error itself.
+func (w *Web) HandleError(err error, c echo.Context) bool {
+	req := c.Request()
+	if isAPI(req.URL.Path) {
+		return false
+	}
+	status, title, msg := statusOf(err), "出错了", errorText(err, w.evidenceMax)
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code < http.StatusInternalServerError {
+		// echo's own refusals: no route, wrong method, a body too large.
+		status, title, msg = he.Code, "请求无效", "请求无效，请返回上一页后重试。"
+		switch he.Code {
+		case http.StatusNotFound:
+			title, msg = "页面不存在", "您访问的页面不存在。"
+		case http.StatusMethodNotAllowed:
+			title, msg = "操作无效", "该页面不支持此操作。"
+		case http.StatusRequestEntityTooLarge:
+			title, msg = "内容过大", "提交的内容过大。"
+		}
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		if req.Method == http.MethodGet || req.Method == http.MethodHead {
+			_ = c.Redirect(http.StatusSeeOther, loginURL(req.URL))
+			return true
+		}
+		title, msg = "请重新登录", "登录已过期或已退出，请重新登录后再操作。"
+	case http.StatusNotFound:
+		if he == nil {
+			title = "未找到"
+		}
+	case http.StatusForbidden:
+		title = "无权操作"
+	}
+	if err := w.render(c, status, "error", title, "", errorPage{Title: title, Message: msg, Status: status}); err != nil {
+		w.log.Error("rendering the error page", "err", err)
+		c.Response().WriteHeader(status)
+	}
+	return true
+}
+
+type errorPage struct {
+	Title, Message string
+	Status         int
+}
+
+// loginURL is the sign-in page that returns to u afterwards.
+func loginURL(u *url.URL) string {
+	next := u.RequestURI()
+	if next == "/" || next == "" {
+		return "/login"
+	}
+	return "/login?next=" + url.QueryEscape(next)
+}
+
+// safeNext returns next if it is a path on this site, else "/".
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.HasPrefix(next, "/login") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// headers sets the security headers of every page: nothing but this site's
+// own styles and images, no scripts, no framing, no caching of pages that
+// hold the ledger.
+func (w *Web) headers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+			h.Set(echo.HeaderCacheControl, "no-store")
+		}
+		return next(c)
+	}
+}
+
+func (w *Web) serveStatic(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=3600")
+	return echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(w.static)))(c)
+}
+
+// authenticate requires a live session: GET requests without one are sent
+// to the sign-in page, others refused (401).
+func (w *Web) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ck, err := c.Cookie(cookieSession)
+		if err != nil || ck.Value == "" {
+			return workflow.Errorf(workflow.CodeUnauthorized, "not signed in")
+		}
+		u, ss, err := w.svc.SessionUser(c.Request().Context(), ck.Value, w.sessions)
+		if err != nil {
+			if workflow.ErrorCode(err) == workflow.CodeUnauthorized {
+				w.clearCookie(c, cookieSession, "/")
+			}
+			return err
+		}
+		c.Set(keyUser, u)
+		c.Set(keySession, ss)
+		return next(c)
+	}
+}
+
+// checkCSRF refuses a POST that another site could have sent: one whose
+// Origin is not this site, or whose form lacks the session's CSRF token.
+// An evidence upload (multipart) checks its token as it reads the body.
+func (w *Web) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.Method == http.MethodGet || req.Method == http.MethodHead {
+			return next(c)
+		}
+		if err := sameOrigin(req); err != nil {
+			return err
+		}
+		if c.Path() == routeEvidence {
+			return next(c)
+		}
+		if !w.validCSRF(c, c.FormValue("csrf")) {
+			return errCSRF()
+		}
+		return next(c)
+	}
+}
+
+func errCSRF() error {
+	return workflow.Errorf(workflow.CodeForbidden, "csrf: the form's token is missing or wrong")
+}
+
+// sameOrigin refuses a request a browser marks as sent from another site.
+func sameOrigin(req *http.Request) error {
+	if s := req.Header.Get("Sec-Fetch-Site"); s == "cross-site" || s == "same-site" {
+		return errCSRF()
+	}
+	if o := req.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != req.Host {
+			return errCSRF()
+		}
+	}
+	return nil
+}
+
+func (w *Web) validCSRF(c echo.Context, token string) bool {
+	ss := session(c)
+	return ss != nil && token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(ss.CSRF)) == 1
+}
+
+func user(c echo.Context) *workflow.User {
+	u, _ := c.Get(keyUser).(*workflow.User)
+	return u
+}
+
+func session(c echo.Context) *workflow.Session {
+	s, _ := c.Get(keySession).(*workflow.Session)
+	return s
+}
+
+func actor(c echo.Context) workflow.Actor {
+	u := user(c)
+	if u == nil {
+		panic("web: page without a session")
+	}
+	return u.Actor()
+}
+
+// page is what the layout needs, with the page's own data.
+type page struct {
+	Title    string
+	Nav      string
+	User     *workflow.User
+	UnitName string
+	RoleName string
+	CSRF     string
+	Flash    string
+	Data     any
+}
+
+// render writes page name with status.
+func (w *Web) render(c echo.Context, status int, name, title, nav string, data any) error {
+	p := page{Title: title, Nav: nav, Data: data}
+	if u := user(c); u != nil {
+		p.User = u
+		p.RoleName = roleLabel(u.Role)
+		if unit, err := w.svc.Unit(c.Request().Context(), u.UnitID); err == nil {
+			p.UnitName = unit.Name
+		}
+	}
+	if ss := session(c); ss != nil {
+		p.CSRF = ss.CSRF
+	}
+	if done := c.QueryParam("done"); done != "" {
+		p.Flash = doneMessage(done)
+	}
+	var b strings.Builder
+	if err := w.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return c.HTML(status, b.String())
+}
+
+// doneMessage is the notice after a form succeeded (redirect ?done=…).
+func doneMessage(done string) string {
+	switch done {
+	case "create":
+		return "问题已登记。"
+	case "note":
+		return "进展已填报。"
+	case "evidence":
+		return "佐证材料已上传。"
+	case "extension":
+		return "延期申请已提交，等待市生态环境局审批。"
+	case "decision":
+		return "延期申请已审批。"
+	}
+	if t := workflow.Trigger(done); t.Valid() {
+		return "已完成：" + triggerLabel(t) + "。"
+	}
+	return ""
+}
+
+// setCookie sets a cookie of this site: HttpOnly, SameSite=Strict, Secure
+// over TLS (or always, with Config.SecureCookies). maxAge 0 makes it last
+// until the browser closes.
+func (w *Web) setCookie(c echo.Context, name, value, path string, maxAge int) {
+	c.SetCookie(&http.Cookie{
+		Name: name, Value: value, Path: path, MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: w.secure || c.IsTLS(),
+	})
+}
+
+func (w *Web) clearCookie(c echo.Context, name, path string) {
+	w.setCookie(c, name, "", path, -1)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// waitText says, in Chinese, how long to wait.
+func waitText(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d 秒", int((d+time.Second-1)/time.Second))
+	}
+	return fmt.Sprintf("%d 分钟", int((d+time.Minute-1)/time.Minute))
+}
