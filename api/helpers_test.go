@@ -76,7 +76,7 @@ func newEnvWith(t *testing.T, cfg api.Config) *env {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := api.NewMetrics(reg)
-	st, err := bolt.Open(t.TempDir()+"/rectify.db", bolt.Options{ObserveCommit: m.ObserveCommit})
+	st, err := bolt.Open(t.TempDir()+"/rectify.db", bolt.Options{ObserveCommit: m.ObserveCommit, ObserveGroup: m.ObserveGroup})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	refusals    *prometheus.CounterVec
 	commit      prometheus.Histogram
+	group       prometheus.Histogram
 	scans       *prometheus.CounterVec
 	alerts      prometheus.Counter
 	extRequests prometheus.Counter
@@ -48,6 +49,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name:    "rectify_store_commit_seconds",
 			Help:    "Duration of the store's write transactions.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		group: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "rectify_store_commit_group_size",
+			Help:    "Commands sharing one store write transaction (group commit).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),
 		scans: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "rectify_deadline_scans_total",
@@ -105,6 +111,14 @@ func (m *Metrics) ObserveCommit(d time.Duration) {
 		return
 	}
 	m.commit.Observe(d.Seconds())
+}
+
+// ObserveGroup records how many commands one store commit held.
+func (m *Metrics) ObserveGroup(commands int) {
+	if m == nil {
+		return
+	}
+	m.group.Observe(float64(commands))
 }
 
 func (m *Metrics) observeRequest(method, route string, status int, d time.Duration) {

@@ -34,6 +34,7 @@ func TestMetrics(t *testing.T) {
 		`rectify_refusals_total{code="not_found"} 2`,
 		`rectify_refusals_total{code="conflict"} 1`,
 		`rectify_store_commit_seconds_count`,
+		`rectify_store_commit_group_size_count`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -45,6 +46,7 @@ func TestMetrics(t *testing.T) {
 	// A nil *Metrics records nothing and does not panic.
 	var m *api.Metrics
 	m.ObserveCommit(0)
+	m.ObserveGroup(1)
 }
 
 func TestUsersAndUnits(t *testing.T) {

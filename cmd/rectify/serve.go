@@ -197,7 +197,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := api.NewMetrics(reg)
-	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit})
+	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup})
 	if err != nil {
 		return err
 	}
