@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -30,10 +31,15 @@ import (
 // random suffix. A crash can leave one behind; no stored name starts with a dot.
 const tempPattern = ".tmp-*"
 
+// tempDir holds uploads in progress, apart from the store's directory so
+// that creating them does not wait on that directory's fsyncs.
+const tempDir = ".tmp"
+
 // Store is a workflow.Blobs in a directory. It is safe for concurrent use,
 // also by several processes sharing the directory.
 type Store struct {
-	dir string
+	dir    string
+	synced sync.Map // subdirectories whose entry this process made durable
 }
 
 var _ workflow.Blobs = (*Store)(nil)
@@ -52,6 +58,9 @@ func Open(dir string) (*Store, error) {
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("blob: %s is not a directory", dir)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, tempDir), 0o750); err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
 	}
 	return &Store{dir: dir}, nil
 }
@@ -99,7 +108,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, max int64) (sha string, si
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
-	tmp, err := os.CreateTemp(s.dir, tempPattern)
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, tempDir), tempPattern)
 	if err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
 	}
@@ -150,14 +159,17 @@ func (s *Store) Put(ctx context.Context, r io.Reader, max int64) (sha string, si
 	if err := place(tmpName, target, size); err != nil {
 		return "", 0, err
 	}
-	// Make the name durable (the subdirectory's entry in the store's
-	// directory included), also when the file was already there: an earlier
-	// Put may have crashed before its sync.
+	// Make the name durable, also when the file was already there: an
+	// earlier Put may have crashed before its sync. The subdirectory's own
+	// entry in the store's directory is synced once per process.
 	if err := syncDir(sub); err != nil {
 		return "", 0, err
 	}
-	if err := syncDir(s.dir); err != nil {
-		return "", 0, err
+	if _, done := s.synced.Load(sub); !done {
+		if err := syncDir(s.dir); err != nil {
+			return "", 0, err
+		}
+		s.synced.Store(sub, true)
 	}
 	return sha, size, nil
 }
