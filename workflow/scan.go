@@ -104,10 +104,13 @@ func (s *Service) scanOne(ctx context.Context, id string, pol Policy) (int, erro
 		recorded = len(alerts)
 		return alerts, nil
 	})
-	if errors.Is(err, errNothingDue) || ErrorCode(err) == CodeNotFound {
+	switch {
+	case errors.Is(err, errNothingDue) || ErrorCode(err) == CodeNotFound:
 		return 0, nil
+	case err != nil:
+		return 0, err
 	}
-	return recorded, err
+	return recorded, nil
 }
 
 // Alert is one current alert: a problem at a deadline level or with a
