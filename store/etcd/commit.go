@@ -1,0 +1,763 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"sync"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// Group commit of problem commands (see the package doc): callers prepare,
+// one goroutine per Store commits what is queued in one Txn and, when a
+// compare fails, re-decides the commands whose records moved and tries
+// again.
+
+// maxAttempts bounds the transactions one group tries before its commands
+// fail with ErrContention.
+const maxAttempts = 40
+
+// headState is the chain head with the mod revision of its key (0: absent).
+type headState struct {
+	head workflow.ChainHead
+	rev  int64
+}
+
+// counterState is the last problem number with its key's mod revision.
+type counterState struct {
+	n   uint64
+	rev int64
+}
+
+// record is a problem record as read, with its mod revision. p is never
+// changed: apply gets a clone.
+type record struct {
+	rev int64
+	p   *workflow.Problem
+}
+
+func decodeRecord(n uint64, kv *kvPair) (*record, error) {
+	var p workflow.Problem
+	if err := json.Unmarshal(kv.Value, &p); err != nil {
+		return nil, fmt.Errorf("etcd: decode problem %d: %w", n, err)
+	}
+	return &record{rev: kv.ModRevision, p: &p}, nil
+}
+
+// prepared is an update decided on a record.
+type prepared struct {
+	onRev   int64 // the revision of the record apply ran on
+	p       *workflow.Problem
+	entries []workflow.Entry
+}
+
+// prepare runs apply on a copy of old and sets the new version.
+func prepare(old *workflow.Problem, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*workflow.Problem, []workflow.Entry, error) {
+	p := old.Clone()
+	entries, err := apply(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.ID != old.ID {
+		return nil, nil, fmt.Errorf("etcd: apply changed the id of problem %s to %q", old.ID, p.ID)
+	}
+	p.Version = old.Version + 1
+	return p, entries, nil
+}
+
+// job is one queued command.
+type job struct {
+	ctx   context.Context
+	fence *fence
+
+	// An update of problem n (id).
+	n     uint64
+	id    string
+	apply func(p *workflow.Problem) ([]workflow.Entry, error)
+	base  *record   // the newest record known to the job
+	prep  *prepared // apply's result on base, or nil to decide again
+
+	// A create.
+	create bool
+	dedupe string
+	build  func(n uint64) (*workflow.Problem, []workflow.Entry, error)
+
+	// Filled by the committer.
+	result   *workflow.Problem // what the planned transaction writes for it
+	refusal  error             // apply's refusal on what an earlier command of the batch left
+	out      *workflow.Problem
+	created  bool
+	err      error
+	panicked any
+	stack    []byte
+	done     chan struct{}
+	finished bool
+}
+
+func (j *job) finish(p *workflow.Problem, created bool, err error) {
+	if j.finished {
+		return
+	}
+	j.out, j.created, j.err, j.finished = p, created, err, true
+	close(j.done)
+}
+
+// committer is the queue of one Store.
+type committer struct {
+	s      *Store
+	mu     sync.Mutex
+	queue  []*job
+	closed bool
+	wake   chan struct{}
+	exited chan struct{}
+
+	// What the committer last learned of the head and counter.
+	stateMu sync.Mutex
+	head    headState
+	counter counterState
+}
+
+func (c *committer) state() (headState, counterState) {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	return c.head, c.counter
+}
+
+func (c *committer) setState(h headState, cn counterState) {
+	c.stateMu.Lock()
+	c.head, c.counter = h, cn
+	c.stateMu.Unlock()
+}
+
+func newCommitter(s *Store, h headState, c counterState) *committer {
+	return &committer{s: s, wake: make(chan struct{}, 1), exited: make(chan struct{}), head: h, counter: c}
+}
+
+var errClosed = errors.New("etcd: the store is closed")
+
+// do queues j and waits for its outcome. The caller waits even if its
+// context ends once j is queued: a command taken into a transaction
+// completes, and its caller learns how.
+func (c *committer) do(j *job) {
+	j.done = make(chan struct{})
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		j.finish(nil, false, errClosed)
+		return
+	}
+	c.queue = append(c.queue, j)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	<-j.done
+	if j.panicked != nil {
+		panic(fmt.Sprintf("%v\n\n(re-raised from the etcd committer; its stack:)\n%s", j.panicked, j.stack))
+	}
+}
+
+// requeue puts jobs back at the front of the queue.
+func (c *committer) requeue(jobs []*job) {
+	c.mu.Lock()
+	c.queue = append(append([]*job(nil), jobs...), c.queue...)
+	c.mu.Unlock()
+}
+
+func (c *committer) stop() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	<-c.exited
+}
+
+func (c *committer) loop() {
+	defer close(c.exited)
+	for {
+		c.mu.Lock()
+		for len(c.queue) == 0 && !c.closed {
+			c.mu.Unlock()
+			<-c.wake
+			c.mu.Lock()
+		}
+		if len(c.queue) == 0 {
+			c.mu.Unlock()
+			return
+		}
+		n := min(len(c.queue), c.s.cfg.MaxBatch)
+		jobs := append([]*job(nil), c.queue[:n]...)
+		c.queue = c.queue[n:]
+		c.mu.Unlock()
+		c.run(jobs)
+	}
+}
+
+// run commits jobs: one transaction, tried again (deciding again what
+// moved) until it commits, every job has failed, or maxAttempts.
+func (c *committer) run(jobs []*job) {
+	pending := jobs
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == maxAttempts {
+			for _, j := range pending {
+				j.finish(nil, false, ErrContention)
+			}
+			return
+		}
+		if attempt >= 2 {
+			// Another replica keeps winning: step aside a little.
+			_ = sleepCtx(c.s.bg, rand.N(backoff(attempt-2)))
+		}
+		b := c.plan(pending)
+		if len(b.deferred) > 0 {
+			c.requeue(b.deferred)
+		}
+		if len(b.jobs) == 0 {
+			return
+		}
+		out, err := c.s.commit(c.s.bg, c.batchTxn(b))
+		if err != nil {
+			if len(b.jobs)+len(b.refused) > 1 && !errors.Is(err, ErrOutcomeUnknown) {
+				// The request itself was refused (too many operations, too
+				// large): each command alone, so that only the culprit fails.
+				for _, j := range b.all() {
+					j.refusal = nil
+					c.run([]*job{j})
+				}
+				return
+			}
+			for _, j := range b.all() {
+				j.finish(nil, false, err)
+			}
+			return
+		}
+		if out.committed {
+			c.committed(b, out.rev)
+			return
+		}
+		c.s.stats.Conflicts.Add(1)
+		pending = c.absorb(b, out.elses)
+	}
+}
+
+// batch is one planned transaction.
+type batch struct {
+	jobs     []*job
+	refused  []*job // refused on the batch's own changes: final once it commits
+	planned  []*job // jobs and refused, in queue order
+	deferred []*job
+
+	head0    headState    // as known when planning
+	counter0 counterState //
+	head     workflow.ChainHead
+	counter  uint64
+
+	order       []uint64                     // problems written, in first-touch order
+	base        map[uint64]*record           // updated problems: the record compared
+	cur         map[uint64]*workflow.Problem // every written problem as the batch leaves it
+	created     map[uint64]bool
+	entries     []clientv3.Op
+	dedupes     map[string]uint64 // dedupe key → problem number created with it
+	dedupeOrder []string          // the dedupe keys of the creates, in order
+	fences      []*fence
+
+	ops, cmps, bytes int
+	result           map[string]uint64 // problem id → version, the command key's value
+}
+
+// plan decides what pending can commit together: each job's change on the
+// state the jobs before it leave, within the transaction limits. Jobs
+// whose apply or build fails are finished with their error; jobs that do
+// not fit are deferred.
+func (c *committer) plan(pending []*job) *batch {
+	h, cn := c.state()
+	b := &batch{
+		head0: h, counter0: cn, head: h.head, counter: cn.n,
+		base: map[uint64]*record{}, cur: map[uint64]*workflow.Problem{}, created: map[uint64]bool{},
+		dedupes: map[string]uint64{}, result: map[string]uint64{},
+		cmps: 4, ops: 4, // head, counter, schema, command key
+	}
+	for i, j := range pending {
+		if err := j.ctx.Err(); err != nil {
+			j.finish(nil, false, err) // its caller gave up before anything was sent
+			continue
+		}
+		var fits bool
+		if j.create {
+			fits = c.planCreate(b, j)
+		} else {
+			fits = c.planUpdate(b, j)
+		}
+		if !fits {
+			b.deferred = append(b.deferred, pending[i:]...)
+			break
+		}
+	}
+	return b
+}
+
+// limit is the operations one branch of a Txn may hold.
+func (c *committer) limit() int { return c.s.cfg.MaxTxnOps }
+
+// call runs f, turning a panic into the job's (re-raised in its caller).
+func call[T any](j *job, f func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			j.panicked, j.stack = r, debug.Stack()
+			err = fmt.Errorf("etcd: command panicked: %v", r)
+		}
+	}()
+	return f()
+}
+
+type decided struct {
+	p       *workflow.Problem
+	entries []workflow.Entry
+}
+
+func (c *committer) planUpdate(b *batch, j *job) bool {
+	n := j.n
+	prev, inBatch := b.cur[n]
+	var (
+		base *record
+		d    decided
+		err  error
+	)
+	if !inBatch {
+		base = j.base
+		if j.prep != nil && j.prep.onRev == base.rev {
+			d = decided{j.prep.p, j.prep.entries}
+		} else {
+			c.s.stats.Reapplied.Add(1)
+			d, err = call(j, func() (decided, error) {
+				p, e, err := prepare(base.p, j.apply)
+				return decided{p, e}, err
+			})
+			if err != nil {
+				j.finish(nil, false, err)
+				return true
+			}
+			j.prep = &prepared{onRev: base.rev, p: d.p, entries: d.entries}
+		}
+		prev = base.p
+	} else {
+		// An earlier command of this transaction changed the problem:
+		// decide on what it left. A refusal stands only if that command
+		// commits; until then it is provisional.
+		d, err = call(j, func() (decided, error) {
+			p, e, err := prepare(prev, j.apply)
+			return decided{p, e}, err
+		})
+		if j.panicked != nil {
+			j.finish(nil, false, err)
+			return true
+		}
+		if err != nil {
+			j.refusal = err
+			b.refused = append(b.refused, j)
+			b.planned = append(b.planned, j)
+			return true
+		}
+	}
+	dels, puts := indexDiff(n, prev, d.p)
+	ops := len(dels) + len(puts) + 3*len(d.entries)
+	cmps := 0
+	if !inBatch {
+		ops++
+		cmps++
+	}
+	f := j.fence
+	if f != nil && !b.hasFence(f) {
+		cmps++
+	}
+	return c.add(b, j, n, d, ops, cmps, base, f, "")
+}
+
+func (c *committer) planCreate(b *batch, j *job) bool {
+	if j.dedupe != "" {
+		if _, dup := b.dedupes[j.dedupe]; dup {
+			return false // after the first one commits, this one finds it
+		}
+	}
+	n := b.counter + 1
+	d, err := call(j, func() (decided, error) {
+		built, entries, err := j.build(n)
+		if err != nil {
+			return decided{}, err
+		}
+		if built == nil {
+			return decided{}, fmt.Errorf("etcd: build returned no problem for number %d", n)
+		}
+		if built.ID != workflow.ProblemID(n) {
+			return decided{}, fmt.Errorf("etcd: build returned problem %q for number %d", built.ID, n)
+		}
+		p := built.Clone()
+		p.Version = 1
+		return decided{p, entries}, nil
+	})
+	if err != nil {
+		j.finish(nil, false, err) // the number is not consumed
+		return true
+	}
+	ops := 1 + len(indexKeys(d.p, n)) + 3*len(d.entries)
+	cmps := 0
+	if j.dedupe != "" {
+		ops++
+		cmps++
+	}
+	f := j.fence
+	if f != nil && !b.hasFence(f) {
+		cmps++
+	}
+	return c.add(b, j, n, d, ops, cmps, nil, f, j.dedupe)
+}
+
+func (b *batch) hasFence(f *fence) bool {
+	for _, g := range b.fences {
+		if *g == *f {
+			return true
+		}
+	}
+	return false
+}
+
+// add seals d's entries after the batch's head and adds the job to the
+// batch if the transaction stays within its limits (or fails the job when
+// it would not fit even alone).
+func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, base *record, f *fence, dedupe string) bool {
+	id := workflow.ProblemID(n)
+	head := b.head
+	entryOps := make([]clientv3.Op, 0, 3*len(d.entries))
+	size := 0
+	for _, e := range d.entries {
+		e.Seq, e.ProblemID, e.Version = head.Seq+1, id, d.p.Version
+		prev := head.Hash
+		if head.Seq == 0 {
+			prev = workflow.GenesisHash
+		}
+		if err := workflow.SealEntry(&e, prev); err != nil {
+			j.finish(nil, false, fmt.Errorf("etcd: %w", err))
+			return true
+		}
+		v, err := json.Marshal(e)
+		if err != nil {
+			j.finish(nil, false, fmt.Errorf("etcd: encode history entry %d: %w", e.Seq, err))
+			return true
+		}
+		size += len(v)
+		entryOps = append(entryOps,
+			clientv3.OpPut(c.s.k(historyKey(e.Seq)), string(v)),
+			clientv3.OpPut(c.s.k(outboxKey(e.Seq)), ""),
+			clientv3.OpPut(c.s.k(problemHistPrefix(n)+pad(e.Seq)), ""))
+		head = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
+	}
+	size += 2048 // the record, roughly; the exact size is known at encoding
+	if recSize, err := json.Marshal(d.p); err == nil {
+		size += len(recSize)
+	}
+	lim := c.limit()
+	if b.ops+ops > lim || b.cmps+cmps > lim || b.bytes+size > c.s.cfg.MaxTxnBytes {
+		if len(b.jobs) > 0 {
+			return false
+		}
+		j.finish(nil, false, fmt.Errorf("etcd: the command on problem %s needs %d operations and %d bytes in one transaction, more than the limits (%d operations, %d bytes: etcd's --max-txn-ops and --max-request-bytes)",
+			id, b.ops+ops, b.bytes+size, lim, c.s.cfg.MaxTxnBytes))
+		return true
+	}
+	b.ops += ops
+	b.cmps += cmps
+	b.bytes += size
+	if _, seen := b.cur[n]; !seen {
+		b.order = append(b.order, n)
+		if base != nil {
+			b.base[n] = base
+		} else {
+			b.created[n] = true
+		}
+	}
+	b.cur[n] = d.p
+	if j.create {
+		b.counter = n
+		if dedupe != "" {
+			b.dedupes[dedupe] = n
+			b.dedupeOrder = append(b.dedupeOrder, dedupe)
+		}
+	}
+	if f != nil && !b.hasFence(f) {
+		b.fences = append(b.fences, f)
+	}
+	b.entries = append(b.entries, entryOps...)
+	b.head = head
+	b.result[id] = d.p.Version
+	j.result = d.p
+	b.jobs = append(b.jobs, j)
+	b.planned = append(b.planned, j)
+	return true
+}
+
+// guarded returns the batch's transaction (see the package doc). The Else
+// branch reads, in order: the head, the counter, each updated problem (in
+// b.order), each dedupe key (b.dedupeOrder), each fence key.
+func (b *batch) guardedOps(s *Store) *guarded {
+	g := &guarded{cmdKey: s.newCmdKey()}
+	g.result, _ = json.Marshal(map[string]any{"problems": b.result, "head": b.head.Seq})
+	appends := b.head.Seq != b.head0.head.Seq
+	creates := b.counter != b.counter0.n
+	if appends {
+		g.cmps = append(g.cmps, clientv3.Compare(clientv3.ModRevision(s.k(keyHead)), "=", b.head0.rev))
+	}
+	if creates {
+		g.cmps = append(g.cmps, clientv3.Compare(clientv3.ModRevision(s.k(keyCounter)), "=", b.counter0.rev))
+	}
+	g.elses = append(g.elses, clientv3.OpGet(s.k(keyHead)), clientv3.OpGet(s.k(keyCounter)))
+	for _, n := range b.order {
+		p := b.cur[n]
+		v, _ := json.Marshal(p) // a Problem always encodes
+		g.ops = append(g.ops, clientv3.OpPut(s.k(problemKey(n)), string(v)))
+		var old *workflow.Problem
+		if base, ok := b.base[n]; ok {
+			old = base.p
+			g.cmps = append(g.cmps, clientv3.Compare(clientv3.ModRevision(s.k(problemKey(n))), "=", base.rev))
+			g.elses = append(g.elses, clientv3.OpGet(s.k(problemKey(n))))
+		}
+		dels, puts := indexDiff(n, old, p)
+		for _, k := range dels {
+			g.ops = append(g.ops, clientv3.OpDelete(s.k(k)))
+		}
+		for _, k := range puts {
+			g.ops = append(g.ops, clientv3.OpPut(s.k(k), ""))
+		}
+	}
+	for _, key := range b.dedupeOrder {
+		g.cmps = append(g.cmps, clientv3.Compare(clientv3.CreateRevision(s.k(dedupeKey(key))), "=", 0))
+		g.ops = append(g.ops, clientv3.OpPut(s.k(dedupeKey(key)), strconv.FormatUint(b.dedupes[key], 10)))
+		g.elses = append(g.elses, clientv3.OpGet(s.k(dedupeKey(key))))
+	}
+	for _, f := range b.fences {
+		g.cmps = append(g.cmps, f.cmp())
+		g.elses = append(g.elses, clientv3.OpGet(f.Key))
+	}
+	g.ops = append(g.ops, b.entries...)
+	if appends {
+		v, _ := json.Marshal(b.head)
+		g.ops = append(g.ops, clientv3.OpPut(s.k(keyHead), string(v)))
+	}
+	if creates {
+		g.ops = append(g.ops, clientv3.OpPut(s.k(keyCounter), strconv.FormatUint(b.counter, 10)))
+		if b.counter0.n == 0 {
+			g.ops = append(g.ops, clientv3.OpPut(s.k(keySchema), schemaVersion))
+		}
+	}
+	return g
+}
+
+func (c *committer) batchTxn(b *batch) *guarded { return b.guardedOps(c.s) }
+
+// committed records a committed batch: the new head and counter, and each
+// job's result.
+func (c *committer) committed(b *batch, rev int64) {
+	h, cn := c.state()
+	if b.head.Seq != b.head0.head.Seq {
+		h = headState{head: b.head, rev: rev}
+	}
+	if b.counter != b.counter0.n {
+		cn = counterState{n: b.counter, rev: rev}
+	}
+	c.setState(h, cn)
+	c.s.stats.Commands.Add(uint64(len(b.jobs)))
+	for _, j := range b.jobs {
+		j.finish(j.result, j.create, nil)
+	}
+	for _, j := range b.refused {
+		j.finish(nil, false, j.refusal)
+	}
+}
+
+// all returns the batch's jobs, refused ones included, in no particular order.
+func (b *batch) all() []*job { return append(append([]*job(nil), b.jobs...), b.refused...) }
+
+// absorb learns from a refused transaction's Else branch what moved: the
+// head, the counter, the records (whose jobs decide again), the dedupe keys
+// taken (whose creates return the existing problem) and the fences lost
+// (whose jobs fail). It returns the jobs still to commit.
+func (c *committer) absorb(b *batch, elses []*pbResponseOp) []*job {
+	fail := func(err error) []*job {
+		for _, j := range b.all() {
+			j.finish(nil, false, err)
+		}
+		return nil
+	}
+	i := 0
+	next := func() *kvPair { kv := first(elses[i]); i++; return kv }
+	h, err := decodeHead(next())
+	if err != nil {
+		return fail(err)
+	}
+	cn, err := decodeCounter(next())
+	if err != nil {
+		return fail(err)
+	}
+	c.setState(h, cn)
+	for _, n := range b.order {
+		base, ok := b.base[n]
+		if !ok {
+			continue
+		}
+		kv := next()
+		if kv == nil {
+			for _, j := range b.planned {
+				if !j.create && j.n == n {
+					j.finish(nil, false, notFound(j.id))
+				}
+			}
+			continue
+		}
+		if kv.ModRevision == base.rev {
+			continue
+		}
+		rec, err := decodeRecord(n, kv)
+		if err != nil {
+			return fail(err)
+		}
+		for _, j := range b.planned {
+			if !j.create && j.n == n {
+				j.base, j.prep = rec, nil
+			}
+		}
+	}
+	for _, key := range b.dedupeOrder {
+		kv := next()
+		if kv == nil {
+			continue
+		}
+		var p *workflow.Problem
+		n, perr := strconv.ParseUint(string(kv.Value), 10, 64)
+		if perr == nil {
+			p, err = c.s.Problem(c.s.bg, workflow.ProblemID(n))
+		}
+		for _, j := range b.planned {
+			if !j.create || j.dedupe != key {
+				continue
+			}
+			switch {
+			case perr != nil:
+				j.finish(nil, false, fmt.Errorf("etcd: dedupe key %q holds %q", key, kv.Value))
+			case err != nil:
+				j.finish(nil, false, fmt.Errorf("etcd: dedupe key %q names problem %d: %w", key, n, err))
+			default:
+				j.finish(p, false, nil)
+			}
+		}
+	}
+	for _, f := range b.fences {
+		if f.holds(next()) {
+			continue
+		}
+		for _, j := range b.planned {
+			if j.fence != nil && *j.fence == *f {
+				j.finish(nil, false, fmt.Errorf("%w (%s)", ErrFenced, f.Key))
+			}
+		}
+	}
+	// The refused jobs decide again, in their places.
+	var rest []*job
+	for _, j := range b.planned {
+		if !j.finished {
+			j.result, j.refusal = nil, nil
+			rest = append(rest, j)
+		}
+	}
+	return rest
+}
+
+// UpdateProblem reads problem id, calls apply with a private copy and, if it
+// succeeds, writes the record at its version plus one with the returned
+// entries (sealed on the chain), their outbox events and the index keys that
+// changed, in one transaction guarded by the record's revision. If another
+// writer changed the record meanwhile, apply runs again on the current one:
+// apply may run more than once and must have no effect beyond p and its
+// result. If apply fails, nothing is written and its error is returned as
+// is. A context carrying a fence (WithFence) writes only while the fence
+// holds (ErrFenced otherwise).
+func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*workflow.Problem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		return nil, notFound(id)
+	}
+	kv, err := s.get(ctx, problemKey(n))
+	if err != nil {
+		return nil, err
+	}
+	if kv == nil {
+		return nil, notFound(id)
+	}
+	rec, err := decodeRecord(n, kv)
+	if err != nil {
+		return nil, err
+	}
+	// A refusal on the record as read stands: that record was the current
+	// one after this call began.
+	p, entries, err := prepare(rec.p, apply)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{ctx: ctx, fence: fenceFrom(ctx), n: n, id: id, apply: apply, base: rec,
+		prep: &prepared{onRev: rec.rev, p: p, entries: entries}}
+	s.gc.do(j)
+	return j.out, j.err
+}
+
+// CreateProblem allocates the next problem number, calls build with it and
+// writes the problem at version 1 with its entries, indexes and dedupe key
+// in one transaction guarded by the counter's and the chain head's
+// revisions. build may be called again with another number if a concurrent
+// create took the first. A dedupe key already used returns that problem
+// with created false; an error from build is returned as is.
+func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(n uint64) (*workflow.Problem, []workflow.Entry, error)) (*workflow.Problem, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if dedupeKey != "" {
+		p, err := s.byDedupe(ctx, dedupeKey)
+		if err != nil || p != nil {
+			return p, false, err
+		}
+	}
+	j := &job{ctx: ctx, fence: fenceFrom(ctx), create: true, dedupe: dedupeKey, build: build}
+	s.gc.do(j)
+	if j.err != nil {
+		return nil, false, j.err
+	}
+	return j.out, j.created, nil
+}
+
+// byDedupe returns the problem created with dedupe key, or nil.
+func (s *Store) byDedupe(ctx context.Context, key string) (*workflow.Problem, error) {
+	kv, err := s.get(ctx, dedupeKey(key))
+	if err != nil || kv == nil {
+		return nil, err
+	}
+	n, err := strconv.ParseUint(string(kv.Value), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: dedupe key %q holds %q", key, kv.Value)
+	}
+	return s.Problem(ctx, workflow.ProblemID(n))
+}
+
+func notFound(id string) error {
+	return workflow.Errorf(workflow.CodeNotFound, "problem %s not found", id)
+}

@@ -1,0 +1,227 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// Embedded etcd for the tests: one single-member server for the package
+// (TestMain), and three-member clusters for the tests that need them. The
+// server is linked into the test binary only: this file is a _test.go file.
+
+// member is one embedded etcd server.
+type member struct {
+	name      string
+	dir       string
+	clientURL string
+	peerURL   string
+	etcd      *embed.Etcd
+	stopped   atomic.Bool
+}
+
+// stop stops the member gracefully (a leader hands its leadership over).
+func (m *member) stop() {
+	if m.stopped.CompareAndSwap(false, true) {
+		m.etcd.Close()
+	}
+}
+
+// crash stops the member at once, as a killed process: a leader hands
+// nothing over, and requests in flight on it get no answer.
+func (m *member) crash() {
+	if m.stopped.CompareAndSwap(false, true) {
+		m.etcd.Server.HardStop()
+		m.etcd.Close()
+	}
+}
+
+// cluster is a set of embedded members.
+type cluster struct {
+	members []*member
+}
+
+func (c *cluster) endpoints() []string {
+	var out []string
+	for _, m := range c.members {
+		out = append(out, m.clientURL)
+	}
+	return out
+}
+
+func (c *cluster) stop() {
+	var wg sync.WaitGroup
+	for _, m := range c.members {
+		wg.Go(m.stop)
+	}
+	wg.Wait()
+}
+
+// leader returns the member that leads the Raft group now.
+func (c *cluster) leader() (*member, error) {
+	for _, m := range c.members {
+		if m.stopped.Load() {
+			continue
+		}
+		lead := m.etcd.Server.Leader()
+		for _, o := range c.members {
+			if !o.stopped.Load() && o.etcd.Server.MemberID() == lead {
+				return o, nil
+			}
+		}
+	}
+	return nil, errors.New("no leader")
+}
+
+// freePorts returns n loopback addresses with free ports (free when asked:
+// another process could take one before etcd does, which only fails the test).
+func freePorts(n int) ([]string, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, "http://"+l.Addr().String())
+	}
+	return out, nil
+}
+
+var clusterSeq atomic.Uint64
+
+// startCluster starts n members with data directories under dir and waits
+// until they serve.
+func startCluster(dir string, n int) (*cluster, error) {
+	urls, err := freePorts(2 * n)
+	if err != nil {
+		return nil, err
+	}
+	token := fmt.Sprintf("rectify-test-%d-%d", os.Getpid(), clusterSeq.Add(1))
+	c := &cluster{}
+	var initial []string
+	for i := range n {
+		m := &member{name: fmt.Sprintf("m%d", i), clientURL: urls[2*i], peerURL: urls[2*i+1]}
+		m.dir = filepath.Join(dir, token, m.name)
+		c.members = append(c.members, m)
+		initial = append(initial, m.name+"="+m.peerURL)
+	}
+	for _, m := range c.members {
+		cfg := embed.NewConfig()
+		cfg.Name = m.name
+		cfg.Dir = m.dir
+		cu, _ := url.Parse(m.clientURL)
+		pu, _ := url.Parse(m.peerURL)
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+		cfg.InitialCluster = strings.Join(initial, ",")
+		cfg.InitialClusterToken = token
+		cfg.ClusterState = embed.ClusterStateFlagNew
+		// Fast elections: a stopped leader is replaced within a second.
+		cfg.TickMs, cfg.ElectionMs = 50, 500
+		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+		cfg.LogLevel = "error"
+		e, err := embed.StartEtcd(cfg)
+		if err != nil {
+			c.stop()
+			return nil, fmt.Errorf("start %s: %w", m.name, err)
+		}
+		m.etcd = e
+	}
+	for _, m := range c.members {
+		select {
+		case <-m.etcd.Server.ReadyNotify():
+		case err := <-m.etcd.Err():
+			c.stop()
+			return nil, fmt.Errorf("%s: %w", m.name, err)
+		case <-time.After(60 * time.Second):
+			c.stop()
+			return nil, fmt.Errorf("%s did not become ready", m.name)
+		}
+	}
+	return c, nil
+}
+
+// shared is the package's single-member server (TestMain).
+var shared *cluster
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rectify-etcd-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared, err = startCluster(dir, 1)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "embedded etcd:", err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	shared.stop()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var prefixSeq atomic.Uint64
+
+// newPrefix returns a prefix no other test uses.
+func newPrefix(t testing.TB) string {
+	return fmt.Sprintf("/test/%d/%s/", prefixSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "_"))
+}
+
+// openStore opens a store on a fresh prefix of the shared server (or of c)
+// and closes it with t.
+func openStore(t testing.TB, c *cluster, cfg Config) *Store {
+	t.Helper()
+	if c == nil {
+		c = shared
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = newPrefix(t)
+	}
+	cfg.Endpoints = c.endpoints()
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// rawClient returns a plain client of c, closed with t.
+func rawClient(t testing.TB, c *cluster) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
+}
+
+// storeOf is workflow.Store's view, for the suite.
+func storeOf(s *Store) workflow.Store { return s }
+
+func leaseID(id int64) clientv3.LeaseID { return clientv3.LeaseID(id) }

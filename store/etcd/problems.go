@@ -1,0 +1,257 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// Problem returns problem id; an id rectify did not issue is not found.
+func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, notFound(id)
+	}
+	kv, err := s.get(ctx, problemKey(n))
+	if err != nil {
+		return nil, err
+	}
+	if kv == nil {
+		return nil, notFound(id)
+	}
+	rec, err := decodeRecord(n, kv)
+	if err != nil {
+		return nil, err
+	}
+	return rec.p, nil
+}
+
+// Problems returns the problems matching f in creation order, at most f.Limit
+// (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
+// the cursor of the next page. It walks the most selective index f names
+// (evidence, alert tag, unit, lead unit, county, state: as store/bolt), or
+// the records when it names none, with range reads limited to what a page
+// needs; the records an index names are read in read-only transactions and
+// checked against every predicate (f.Match).
+func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = workflow.DefaultLimit
+	}
+	var after uint64
+	if f.Cursor != "" {
+		var ok bool
+		if after, ok = workflow.ParseProblemID(f.Cursor); !ok {
+			return nil, "", workflow.Invalid("cursor", "bad cursor %q", f.Cursor)
+		}
+	}
+	items := []*workflow.Problem{}
+	if after == math.MaxUint64 {
+		return items, "", nil
+	}
+	// Read one more than the page to learn whether another follows.
+	page := min(max(limit+1, 32), 1000)
+	full := func() bool { return len(items) > limit }
+	if ix := chooseIndex(&f); ix != "" {
+		var ns []uint64
+		flush := func() error {
+			keys := make([]string, len(ns))
+			for i, n := range ns {
+				keys[i] = s.k(problemKey(n))
+			}
+			kvs, err := s.getMany(ctx, keys)
+			if err != nil {
+				return err
+			}
+			for i, kv := range kvs {
+				if kv == nil {
+					return fmt.Errorf("etcd: an index names missing problem %d", ns[i])
+				}
+				rec, err := decodeRecord(ns[i], kv)
+				if err != nil {
+					return err
+				}
+				if f.Match(rec.p) && !full() {
+					items = append(items, rec.p)
+				}
+			}
+			ns = ns[:0]
+			return nil
+		}
+		_, err := s.rangeKeys(ctx, s.k(ix+pad(after+1)), s.prefixEnd(ix), 0, page, true, func(kv *kvPair) (bool, error) {
+			n, ok := lastNumber(kv.Key)
+			if !ok || len(kv.Key) != len(s.k(ix))+20 {
+				return false, fmt.Errorf("etcd: bad index key %q", kv.Key)
+			}
+			ns = append(ns, n)
+			if len(ns) < page {
+				return false, nil
+			}
+			err := flush()
+			return full(), err
+		})
+		if err == nil && len(ns) > 0 {
+			err = flush()
+		}
+		if err != nil {
+			return nil, "", err
+		}
+	} else {
+		_, err := s.rangeKeys(ctx, s.k(problemKey(after+1)), s.prefixEnd("p/"), 0, page, false, func(kv *kvPair) (bool, error) {
+			n, ok := lastNumber(kv.Key)
+			if !ok {
+				return false, fmt.Errorf("etcd: bad problem key %q", kv.Key)
+			}
+			rec, err := decodeRecord(n, kv)
+			if err != nil {
+				return false, err
+			}
+			if f.Match(rec.p) {
+				items = append(items, rec.p)
+			}
+			return full(), nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = items[limit-1].ID
+	}
+	return items, next, nil
+}
+
+// History returns problem id's entries in order.
+func (s *Store) History(ctx context.Context, id string) ([]workflow.Entry, error) {
+	return s.history(ctx, id, 0)
+}
+
+// history reads problem id's entries at revision rev (0: now). Entries are
+// never rewritten, so only the per-problem index needs the revision.
+func (s *Store) history(ctx context.Context, id string, rev int64) ([]workflow.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		return nil, notFound(id)
+	}
+	rctx, cancel := s.reqCtx(ctx)
+	var (
+		resp *clientv3.TxnResponse
+		err  error
+	)
+	pfx := s.k(problemHistPrefix(n))
+	if rev == 0 {
+		resp, err = s.cli.Txn(rctx).Then(
+			clientv3.OpGet(s.k(problemKey(n)), clientv3.WithCountOnly()),
+			clientv3.OpGet(pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly()),
+		).Commit()
+	}
+	cancel()
+	var keys [][]byte
+	if rev == 0 {
+		if err != nil {
+			return nil, wrap("read the history of problem "+id, err)
+		}
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return nil, notFound(id)
+		}
+		for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
+			keys = append(keys, kv.Key)
+		}
+	} else {
+		_, err := s.rangeKeys(ctx, pfx, clientv3.GetPrefixRangeEnd(pfx), rev, 1000, true, func(kv *kvPair) (bool, error) {
+			keys = append(keys, kv.Key)
+			return false, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	hkeys := make([]string, len(keys))
+	seqs := make([]uint64, len(keys))
+	for i, k := range keys {
+		seq, ok := lastNumber(k)
+		if !ok {
+			return nil, fmt.Errorf("etcd: bad history index key %q", k)
+		}
+		seqs[i], hkeys[i] = seq, s.k(historyKey(seq))
+	}
+	kvs, err := s.getMany(ctx, hkeys)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]workflow.Entry, 0, len(kvs))
+	for i, kv := range kvs {
+		if kv == nil {
+			return nil, fmt.Errorf("etcd: history entry %d of problem %s is missing", seqs[i], id)
+		}
+		var e workflow.Entry
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return nil, fmt.Errorf("etcd: decode history entry %d: %w", seqs[i], err)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// DefaultDueLimit is how many problems Due returns when its limit is not
+// positive.
+const DefaultDueLimit = 1000
+
+// Due returns the IDs of the problems whose Supervision.WakeAt is due at t,
+// earliest first (ties in creation order), at most limit (DefaultDueLimit
+// when not positive): one range read of the wake index up to t's second.
+func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	return s.timeIndex(ctx, ixWake, t, limit)
+}
+
+// DueBy returns the IDs of the problems whose deadline is at or before t,
+// earliest first, at most limit (DefaultDueLimit when not positive).
+func (s *Store) DueBy(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	return s.timeIndex(ctx, ixDeadline, t, limit)
+}
+
+func (s *Store) timeIndex(ctx context.Context, name string, t time.Time, limit int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultDueLimit
+	}
+	ids := []string{}
+	if t.Unix() < 0 {
+		return ids, nil
+	}
+	from := s.k("ix/" + name + "/")
+	end := s.k(timePrefix(name, uint64(t.Unix())+1))
+	rctx, cancel := s.reqCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(rctx, from, clientv3.WithRange(end), clientv3.WithLimit(int64(limit)), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, wrap("read the "+name+" index", err)
+	}
+	for _, kv := range resp.Kvs {
+		n, ok := lastNumber(kv.Key)
+		if !ok {
+			return nil, fmt.Errorf("etcd: bad %s index key %q", name, kv.Key)
+		}
+		ids = append(ids, workflow.ProblemID(n))
+	}
+	return ids, nil
+}
