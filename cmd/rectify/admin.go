@@ -19,10 +19,11 @@ import (
 func runSeed(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("seed", env)
 	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")
+	kind, ef := addStoreFlags(fs)
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
-	st, err := openStore(*db, bolt.Options{})
+	st, err := openCLIStore(ctx, *kind, *db, ef, bolt.Options{})
 	if err != nil {
 		return err
 	}
@@ -61,6 +62,7 @@ func runUser(ctx context.Context, args []string, env Env) error {
 func runUserAdd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("user add", env)
 	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")
+	kind, ef := addStoreFlags(fs)
 	name := fs.String("name", "", "the user's name (unique; it signs in to the web pages)")
 	role := fs.String("role", "", "admin, bureau, unit, inspector or viewer")
 	unit := fs.String("unit", "", "unit id or its exact Chinese name")
@@ -75,7 +77,7 @@ func runUserAdd(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	st, err := openStore(*db, bolt.Options{})
+	st, err := openCLIStore(ctx, *kind, *db, ef, bolt.Options{})
 	if err != nil {
 		return err
 	}
@@ -109,6 +111,7 @@ func runUserAdd(ctx context.Context, args []string, env Env) error {
 func runUserPasswd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("user passwd", env)
 	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")
+	kind, ef := addStoreFlags(fs)
 	name := fs.String("name", "", "the user's name")
 	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
 	if err := parseFlags(fs, args, env); err != nil {
@@ -124,7 +127,7 @@ func runUserPasswd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(*db, bolt.Options{})
+	st, err := openCLIStore(ctx, *kind, *db, ef, bolt.Options{})
 	if err != nil {
 		return err
 	}

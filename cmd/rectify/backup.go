@@ -60,6 +60,14 @@ func runBackup(ctx context.Context, args []string, env Env) error {
 		head = h.String()
 	}
 	fmt.Fprintf(env.Stdout, "saved %d bytes to %s\naudit head %s\n", n, *out, head)
+	if f, err := os.Open(*out); err == nil {
+		etcdBackup := isEtcdBackup(f)
+		f.Close()
+		if etcdBackup {
+			fmt.Fprintf(env.Stderr, "the backup holds the ledger, not the evidence files: copy the evidence directory too; restore it into an empty prefix and check both with\n  rectify migrate --from backup:%s --to etcd:ENDPOINTS --etcd-prefix /restored/ --evidence-dir DIR\n", *out)
+			return nil
+		}
+	}
 	fmt.Fprintf(env.Stderr, "the backup holds the database, not the evidence files: copy the evidence directory too, then check both with\n  rectify audit verify --db %s --evidence-dir DIR\n", *out)
 	return nil
 }
@@ -107,7 +115,19 @@ func saveBackup(ctx context.Context, r io.Reader, size int64, out string) (n int
 	if err = f.Close(); err != nil {
 		return n, head, fmt.Errorf("backup: %w", err)
 	}
-	// Check it is a database this rectify reads before it replaces anything.
+	// Check it is a database this rectify reads before it replaces anything:
+	// a backup of an etcd ledger (JSON lines) or a bbolt file.
+	if h, ok, eerr := readEtcdBackup(tmp); ok || eerr != nil {
+		if err = eerr; err != nil {
+			return n, head, fmt.Errorf("backup: what the server sent is not a whole etcd ledger backup: %w", err)
+		}
+		head = h
+		if err = os.Rename(tmp, out); err != nil {
+			return n, head, fmt.Errorf("backup: %w", err)
+		}
+		syncDir(filepath.Dir(out))
+		return n, head, nil
+	}
 	st, err := openReadOnly(tmp)
 	if err != nil {
 		return n, head, fmt.Errorf("backup: what the server sent is not a rectify database: %w", err)

@@ -1,13 +1,14 @@
 // Command rectify is the issue-rectification workflow engine: one binary that
 // serves the JSON API on an embedded bbolt database and administers it.
 //
-//	rectify serve [--db PATH] [--addr ADDR] [--demo] [--webhook URL,…] …
+//	rectify serve [--db PATH | --store etcd --etcd-endpoints URLS] [--addr ADDR] [--demo] [--webhook URL,…] …
 //	rectify seed --db PATH
 //	rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin]
 //	rectify user passwd --db PATH --name N --password-stdin
 //	rectify units --db PATH
 //	rectify calendar load --db PATH FILE | rectify calendar list --db PATH
-//	rectify audit verify --db PATH [--evidence-dir DIR] [--expect-head SEQ:HASH]
+//	rectify audit verify [--store etcd --etcd-endpoints URLS | --db PATH] [--evidence-dir DIR] [--expect-head SEQ:HASH]
+//	rectify migrate --from bolt:PATH|backup:FILE --to etcd:URLS [--etcd-prefix P]
 //	rectify backup --addr URL --token T --out FILE
 //	rectify workflow [--format mermaid|dot]
 //	rectify export --db PATH --out FILE [--as-of DATE]
@@ -54,6 +55,8 @@ const usage = `rectify: issue-rectification workflow engine
 
 Usage:
   rectify serve [--db PATH] [--addr ADDR] [--demo]   run the API server
+  rectify serve --store etcd --etcd-endpoints URLS --evidence-dir SHARED [--etcd-prefix P] …
+                                                    run one of several replicas on an etcd cluster
   rectify seed --db PATH                            load the Jingdezhen 2021 seed data
   rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin]
                                                     add a user, print its token (and set its web password)
@@ -64,6 +67,10 @@ Usage:
   rectify calendar list --db PATH                   list the years with a calendar
   rectify audit verify --db PATH [--evidence-dir DIR] [--expect-head SEQ:HASH]
                                                     check the hash chain, records and evidence (read-only)
+  rectify audit verify --store etcd --etcd-endpoints URLS [--etcd-prefix P] [--evidence-dir DIR]
+                                                    the same on a live etcd ledger, at one revision
+  rectify migrate --from bolt:PATH --to etcd:URLS [--etcd-prefix P] [--evidence-dir DIR]
+                                                    copy a stopped server's ledger into an empty etcd prefix
   rectify backup --addr URL --token T --out FILE    save a running server's database (admin token)
   rectify workflow [--format mermaid|dot]           print the workflow diagram
   rectify export --db PATH --out FILE [--as-of DATE] [--county UNIT] [--state S]
@@ -100,6 +107,8 @@ func Main(ctx context.Context, args []string, env Env) error {
 		return runAudit(ctx, rest, env)
 	case "backup":
 		return runBackup(ctx, rest, env)
+	case "migrate":
+		return runMigrate(ctx, rest, env)
 	case "workflow":
 		return runWorkflow(rest, env)
 	case "export":

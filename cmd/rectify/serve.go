@@ -15,7 +15,6 @@ import (
 	"github.com/jdz-eco/rectify/api/web"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/blob"
-	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,6 +22,11 @@ import (
 
 // serveConfig is rectify serve's configuration.
 type serveConfig struct {
+	// The store: bolt (the file db) or etcd (a cluster shared by replicas).
+	store          string
+	etcd           *etcdFlags
+	evidenceDirSet bool
+
 	db        string
 	addr      string
 	demo      bool
@@ -63,6 +67,8 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	var webhooks string
 	def := workflow.DefaultPolicy()
 	fs := newFlagSet("serve", env)
+	fs.StringVar(&cfg.store, "store", storeBolt, "bolt (the --db file) or etcd (a cluster that several replicas share: --etcd-endpoints …)")
+	cfg.etcd = addEtcdFlags(fs)
 	fs.StringVar(&cfg.db, "db", "./rectify.db", "bbolt database file")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.BoolVar(&cfg.demo, "demo", false, "create one demo user per role and print their tokens")
@@ -96,6 +102,7 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 		return cfg, err
 	}
 	cfg.webhooks = splitList(webhooks)
+	cfg.evidenceDirSet = cfg.evidenceDir != ""
 	if cfg.evidenceDir == "" {
 		cfg.evidenceDir = defaultEvidenceDir(cfg.db)
 	}
@@ -104,6 +111,9 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 
 // check refuses inconsistent settings before anything is opened.
 func (c serveConfig) check() error {
+	if err := c.checkStore(); err != nil {
+		return err
+	}
 	if c.evidenceMaxBytes <= 0 {
 		return errors.New("--evidence-max-bytes must be positive")
 	}
@@ -197,12 +207,14 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := api.NewMetrics(reg)
-	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup})
+	st, err := openServed(ctx, cfg, metrics)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	svc, err := newService(ctx, st, cfg, log)
+	// The service and the dispatcher get the store itself, not the
+	// wrapper: the service finds Accounts and Backuper on it.
+	svc, err := newService(ctx, st.Store, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -214,7 +226,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	log.Info("evidence", "dir", cfg.evidenceDir, "max_bytes", cfg.evidenceMaxBytes)
 	// Build the dispatcher before anything is written, so that a bad URL
 	// stops the server at once.
-	dispatcher, err := newDispatcher(cfg, st, log, reg)
+	dispatcher, err := newDispatcher(cfg, st.Store, log, reg)
 	if err != nil {
 		return err
 	}
@@ -235,10 +247,10 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	defer bg.stop()
 	if cfg.scanInterval > 0 {
 		sc := &scanner{svc: svc, interval: cfg.scanInterval, log: log, observe: metrics.ObserveScan}
-		bg.run(sc.run)
+		st.runLeading(bg, "scanner", log, sc.run)
 	}
 	if dispatcher != nil {
-		bg.run(dispatcher.Run)
+		st.runLeading(bg, "webhook-dispatcher", log, dispatcher.Run)
 	}
 
 	pages, err := web.New(web.Config{
@@ -310,7 +322,11 @@ func serveHTTP(ctx context.Context, cfg serveConfig, handler http.Handler, log *
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("rectify listening", "addr", "http://"+ln.Addr().String(), "db", cfg.db)
+	store := cfg.db
+	if cfg.store == storeEtcd {
+		store = cfg.etcd.describe()
+	}
+	log.Info("rectify listening", "addr", "http://"+ln.Addr().String(), "store", cfg.store, "db", store)
 	if env.Listening != nil {
 		env.Listening(ln.Addr())
 	}
