@@ -7,12 +7,10 @@ import "context"
 // not). A unit officer gets only events of problems its unit leads or
 // cooperates in (as they stand now); other roles get all.
 func (s *Service) Events(ctx context.Context, a Actor, after uint64, limit int) ([]Event, uint64, error) {
-	if limit <= 0 {
-		limit = 100
+	if limit > MaxEventLimit {
+		return nil, after, Invalid("limit", "limit must be at most %d", MaxEventLimit)
 	}
-	if limit > 1000 {
-		return nil, after, Invalid("limit", "limit must be at most 1000")
-	}
+	limit = EventLimit(limit)
 	if !CanSee(a, &Problem{}) && a.Role != RoleUnit {
 		return []Event{}, after, nil
 	}

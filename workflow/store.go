@@ -140,6 +140,38 @@ func (f *ProblemFilter) Match(p *Problem) bool {
 		(f.WorkPoint == 0 || p.WorkPoint == f.WorkPoint)
 }
 
+// Page returns the page size f asks for (DefaultLimit when not positive; a
+// store may serve more than MaxLimit) and the number of the problem its cursor
+// names (0 for the first page). A cursor rectify did not issue is CodeInvalid.
+func (f *ProblemFilter) Page() (limit int, after uint64, err error) {
+	limit = f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if f.Cursor != "" {
+		var ok bool
+		if after, ok = ParseProblemID(f.Cursor); !ok {
+			return 0, 0, Invalid("cursor", "bad cursor %q", f.Cursor)
+		}
+	}
+	return limit, after, nil
+}
+
+// Page sizes of the outbox (Store.Events and the events API).
+const (
+	DefaultEventLimit = 100
+	MaxEventLimit     = 1000
+)
+
+// EventLimit returns the outbox page size for a requested limit:
+// DefaultEventLimit when not positive, at most MaxEventLimit.
+func EventLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultEventLimit
+	}
+	return min(limit, MaxEventLimit)
+}
+
 // Page size limits for listing problems.
 const (
 	DefaultLimit = 50

@@ -13,10 +13,10 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-// Page sizes of Events.
+// Page sizes of Events, as the domain sets them.
 const (
-	DefaultEventLimit = 100
-	MaxEventLimit     = 1000
+	DefaultEventLimit = workflow.DefaultEventLimit
+	MaxEventLimit     = workflow.MaxEventLimit
 )
 
 // maxCursorName bounds consumer names, well below bbolt's key size limit.
@@ -30,10 +30,7 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		limit = DefaultEventLimit
-	}
-	limit = min(limit, MaxEventLimit)
+	limit = workflow.EventLimit(limit)
 	events := []workflow.Event{}
 	if after == math.MaxUint64 {
 		return events, nil

@@ -239,22 +239,15 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = workflow.DefaultLimit
-	}
-	var after uint64
-	if f.Cursor != "" {
-		var ok bool
-		if after, ok = workflow.ParseProblemID(f.Cursor); !ok {
-			return nil, "", workflow.Invalid("cursor", "bad cursor %q", f.Cursor)
-		}
+	limit, after, err := f.Page()
+	if err != nil {
+		return nil, "", err
 	}
 	items := []*workflow.Problem{}
 	if after == math.MaxUint64 {
 		return items, "", nil
 	}
-	err := s.view(func(tx *bbolt.Tx) error {
+	err = s.view(func(tx *bbolt.Tx) error {
 		name, prefix := chooseIndex(&f)
 		// The other indexed predicates are checked on their indexes' keys,
 		// so that only problems passing them all are decoded.

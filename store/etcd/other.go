@@ -212,10 +212,10 @@ func (s *Store) Tokens(ctx context.Context) ([]workflow.Token, error) {
 	return list[workflow.Token](ctx, s, "tokens/")
 }
 
-// Page sizes of Events.
+// Page sizes of Events, as the domain sets them.
 const (
-	DefaultEventLimit = 100
-	MaxEventLimit     = 1000
+	DefaultEventLimit = workflow.DefaultEventLimit
+	MaxEventLimit     = workflow.MaxEventLimit
 )
 
 // maxCursorName bounds consumer names (as store/bolt).
@@ -228,10 +228,7 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		limit = DefaultEventLimit
-	}
-	limit = min(limit, MaxEventLimit)
+	limit = workflow.EventLimit(limit)
 	events := []workflow.Event{}
 	if after == ^uint64(0) {
 		return events, nil
