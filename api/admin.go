@@ -49,7 +49,7 @@ func (s *server) backup(c echo.Context) error {
 		return err
 	}
 	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(backupWriteWindow))
-	name := "rectify-" + s.svc.Clock().Now().UTC().Format("20060102T150405Z") + ".db"
+	name := "rectify-" + s.svc.Clock().Now().UTC().Format("20060102T150405Z") + s.svc.BackupExtension()
 	w := &startOnWrite{c: c, start: func(h http.Header) {
 		h.Set(echo.HeaderContentType, echo.MIMEOctetStream)
 		h.Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)

@@ -17,6 +17,15 @@ func (s *Service) Backup(ctx context.Context, a Actor, w io.Writer) (int64, erro
 	return b.Backup(ctx, w)
 }
 
+// BackupExtension returns the file name extension of the store's backups:
+// ".db" (a bbolt file) unless the store names another (etcd: JSON lines).
+func (s *Service) BackupExtension() string {
+	if n, ok := s.store.(interface{ BackupExtension() string }); ok {
+		return n.BackupExtension()
+	}
+	return ".db"
+}
+
 // CanBackup tells whether a may back up the ledger; handlers check it before
 // they start streaming.
 func CanBackup(a Actor) error { return needRole("back up the ledger", a, RoleAdmin) }

@@ -177,6 +177,9 @@ func transient(rel string) bool {
 	return strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "election/")
 }
 
+// BackupExtension names the file type of Backup's output: JSON lines.
+func (s *Store) BackupExtension() string { return ".jsonl" }
+
 // Backup writes a consistent snapshot of the ledger to w (see above) and
 // returns the bytes written.
 func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
