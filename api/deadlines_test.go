@@ -133,7 +133,7 @@ func TestProblemSupervisionFields(t *testing.T) {
 
 	// Verified: no level, no days. The second submission needs new evidence.
 	v.evidence(id, "fuliang")
-	p = v.fire(id, "fuliang", "submit", map[string]any{"summary": "再次提交"})
+	v.fire(id, "fuliang", "submit", map[string]any{"summary": "再次提交"})
 	p = v.fire(id, "inspector", "verify", map[string]any{"opinion": "合格"})
 	wantSupervision(t, "verified", p, "", nil, nil, false)
 

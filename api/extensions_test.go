@@ -141,7 +141,7 @@ func TestExtensions(t *testing.T) {
 
 	// A second request, denied.
 	rec = v.do("POST", path, "fuliang", map[string]any{"deadline": "2022-06-30T18:00:00+08:00", "reason": "再次延期"})
-	p = v.ok(rec, 201)
+	v.ok(rec, 201)
 	if rec.Header().Get("Location") != path+"/2" {
 		t.Errorf("Location %q", rec.Header().Get("Location"))
 	}

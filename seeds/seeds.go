@@ -47,9 +47,6 @@ const (
 	ChangjiangUnitID = "changjiang"
 )
 
-// countyGroup is how the document names the four county-level units together.
-const countyGroup = "各县（市、区）政府"
-
 // CountyUnitIDs returns the ids of the four county-level units that
 // “各县（市、区）政府” stands for, in the document's usual order.
 func CountyUnitIDs() []string {

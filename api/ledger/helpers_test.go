@@ -18,7 +18,6 @@ var (
 	bureau     = workflow.Actor{ID: "u-bureau", Name: "局办", Role: workflow.RoleBureau, UnitID: seeds.BureauUnitID}
 	fuliang    = workflow.Actor{ID: "u-fl", Name: "浮梁县干部", Role: workflow.RoleUnit, UnitID: seeds.FuliangUnitID}
 	leping     = workflow.Actor{ID: "u-lp", Name: "乐平市干部", Role: workflow.RoleUnit, UnitID: seeds.LepingUnitID}
-	water      = workflow.Actor{ID: "u-water", Name: "水利局干部", Role: workflow.RoleUnit, UnitID: "city-water"}
 	inspector  = workflow.Actor{ID: "u-insp", Name: "验收员", Role: workflow.RoleInspector, UnitID: seeds.OfficeUnitID}
 	inspector2 = workflow.Actor{ID: "u-insp2", Name: "复核员", Role: workflow.RoleInspector, UnitID: seeds.OfficeUnitID}
 	viewer     = workflow.Actor{ID: "u-view", Name: "市领导", Role: workflow.RoleViewer, UnitID: seeds.CityUnitID}

@@ -34,7 +34,6 @@ func TestStartPages(t *testing.T) {
 	found := v.create("待交办的问题", "fuliang")
 
 	u := v.as("fuliang")
-	insp := v.as("inspector")
 	for _, id := range []string{rectifying, rejected, submitted} {
 		u.mustFire(id, workflow.TriggerAccept, url.Values{"plan": {"方案"}})
 	}
@@ -43,7 +42,7 @@ func TestStartPages(t *testing.T) {
 		u.mustFire(id, workflow.TriggerSubmit, url.Values{"summary": {"完成"}})
 	}
 	v.clock.Advance(24 * time.Hour)
-	insp = v.as("inspector") // a day on: the session went idle
+	insp := v.as("inspector") // a day on
 	insp.mustFire(rejected, workflow.TriggerReject, url.Values{"reason": {"照片不清"}})
 	// An older submission on 乐平市's problem waits longer than 浮梁县's.
 	// (Submitted after it, so the queue is not creation order.)

@@ -9,7 +9,7 @@ import (
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
-	bbolt "go.etcd.io/bbolt"
+	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
 // openStore opens the bbolt file at path, explaining the usual failure: a
@@ -19,7 +19,7 @@ func openStore(path string, opts bolt.Options) (*bolt.Store, error) {
 		opts.Timeout = 2 * time.Second
 	}
 	st, err := bolt.Open(path, opts)
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bbolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: the database is in use (is a rectify server running on it?)", path)
 	}
 	if err != nil {

@@ -21,14 +21,12 @@ import (
 // around each commit.
 type gate struct {
 	t        *testing.T
-	enqueued chan struct{}     // one token per command that joined the queue
-	arrived  chan int          // the size of a group about to commit
-	release  chan struct{}     // lets one waiting commit through
-	returned func() int        // how many callers have returned so far
-	after    []int             // callers returned when each commit returned
-	mu       sync.Mutex        //
-	sizes    []int             // sizes of the groups committed
-	onCommit func(n int) error // extra check right before each commit
+	enqueued chan struct{} // one token per command that joined the queue
+	arrived  chan int      // the size of a group about to commit
+	release  chan struct{} // lets one waiting commit through
+	returned func() int    // how many callers have returned so far
+	mu       sync.Mutex    //
+	sizes    []int         // sizes of the groups committed
 }
 
 // hold installs a gate on s: every commit waits for a release.

@@ -156,7 +156,7 @@ func TestSweepIndexOnly(t *testing.T) {
 func TestUpgradeFromVersion3(t *testing.T) {
 	ctx := t.Context()
 	s, path := open(t, Options{})
-	svc, now := sweepLedger(t, s)
+	_, now := sweepLedger(t, s)
 	events, err := s.Events(ctx, 0, MaxEventLimit)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestUpgradeFromVersion3(t *testing.T) {
 	if got, err := s.Events(ctx, 0, MaxEventLimit); err != nil || mustJSON(t, got) != mustJSON(t, events) {
 		t.Errorf("events after the upgrade differ: %v", err)
 	}
-	svc = workflow.NewService(s, workflow.NewManualClock(now))
+	svc := workflow.NewService(s, workflow.NewManualClock(now))
 	if due, err := s.Sweep(ctx, now, svc.Policy(), 0); err != nil || len(due) == 0 || s.sweepDecodes.Load() != 0 {
 		t.Errorf("Sweep after the upgrade: %d due, %v, %d records decoded", len(due), err, s.sweepDecodes.Load())
 	}

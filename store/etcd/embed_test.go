@@ -17,8 +17,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
-
-	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Embedded etcd for the tests: one single-member server for the package
@@ -209,19 +207,5 @@ func openStore(t testing.TB, c *cluster, cfg Config) *Store {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
-
-// rawClient returns a plain client of c, closed with t.
-func rawClient(t testing.TB, c *cluster) *clientv3.Client {
-	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	return cli
-}
-
-// storeOf is workflow.Store's view, for the suite.
-func storeOf(s *Store) workflow.Store { return s }
 
 func leaseID(id int64) clientv3.LeaseID { return clientv3.LeaseID(id) }
