@@ -87,18 +87,15 @@ func runUserAdd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return fmt.Errorf("--unit: %s", workflow.ErrorMessage(err))
 	}
-	system := workflow.Actor{ID: "system", Name: "rectify", Role: workflow.RoleSystem}
-	user, token, err := svc.CreateUser(ctx, system, workflow.NewUser{Name: *name, Role: workflow.Role(*role), UnitID: u.ID})
+	user, token, err := svc.CreateUser(ctx, cliActor, workflow.NewUser{Name: *name, Role: workflow.Role(*role), UnitID: u.ID})
 	if err != nil {
 		return errors.New(workflow.ErrorMessage(err))
 	}
-	if hash != "" {
-		if err := svc.SetPassword(ctx, system, user.ID, hash); err != nil {
-			return fmt.Errorf("created user %s, but setting its password failed: %s", user.ID, workflow.ErrorMessage(err))
-		}
-	}
 	withPw := ""
 	if hash != "" {
+		if err := svc.SetPassword(ctx, cliActor, user.ID, hash); err != nil {
+			return fmt.Errorf("created user %s, but setting its password failed: %s", user.ID, workflow.ErrorMessage(err))
+		}
 		withPw = ", with a password"
 	}
 	fmt.Fprintf(env.Stderr, "created user %s (%s, %s, %s%s); its token, shown once:\n", user.ID, user.Name, user.Role, u.Name, withPw)
@@ -137,8 +134,7 @@ func runUserPasswd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return fmt.Errorf("--name: %s", workflow.ErrorMessage(err))
 	}
-	system := workflow.Actor{ID: "system", Name: "rectify", Role: workflow.RoleSystem}
-	if err := svc.SetPassword(ctx, system, u.ID, hash); err != nil {
+	if err := svc.SetPassword(ctx, cliActor, u.ID, hash); err != nil {
 		return errors.New(workflow.ErrorMessage(err))
 	}
 	fmt.Fprintf(env.Stderr, "set the password of user %s (%s); its web sessions have ended\n", u.ID, u.Name)

@@ -34,7 +34,6 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	system := workflow.Actor{ID: "system", Name: "rectify", Role: workflow.RoleSystem}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "demo users (tokens and passwords are shown once):")
 	fmt.Fprintln(tw, "ROLE\tTOKEN\tPASSWORD\tNAME\tUNIT")
@@ -54,7 +53,7 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 			}
 		}
 		if token == "" {
-			u, t, err := svc.CreateUser(ctx, system, workflow.NewUser{Name: d.name, Role: d.role, UnitID: unit.ID})
+			u, t, err := svc.CreateUser(ctx, cliActor, workflow.NewUser{Name: d.name, Role: d.role, UnitID: unit.ID})
 			if err != nil {
 				return err
 			}
@@ -65,7 +64,7 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 		if err != nil {
 			return err
 		}
-		if err := svc.SetPassword(ctx, system, id, hash); err != nil {
+		if err := svc.SetPassword(ctx, cliActor, id, hash); err != nil {
 			return err
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.role, token, password, d.name, unit.Name)

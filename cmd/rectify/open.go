@@ -12,6 +12,10 @@ import (
 	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
+// cliActor is the server itself acting from the command line (seeding,
+// creating users and their passwords); no user holds its role.
+var cliActor = workflow.Actor{ID: "system", Name: "rectify", Role: workflow.RoleSystem}
+
 // openStore opens the bbolt file at path, explaining the usual failure: a
 // server still holding the file.
 func openStore(path string, opts bolt.Options) (*bolt.Store, error) {
