@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,7 @@ type benchConfig struct {
 	creators int
 	keep     bool
 	cpuProf  string
+	trace    string
 	inproc   bool
 	evidence string
 }
@@ -82,6 +84,7 @@ func parseBenchFlags(args []string, env Env) (benchConfig, error) {
 	fs.BoolVar(&cfg.inproc, "inprocess", true, "also measure the in-process phase (service calls, no HTTP) after the HTTP phase")
 	fs.StringVar(&cfg.evidence, "evidence-dir", "", "directory of the evidence files (default: evidence beside the temporary database)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the measured phases to this file")
+	fs.StringVar(&cfg.trace, "trace", "", "write an execution trace of the measured phases to this file (go tool trace)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary database and evidence files (the path is printed on stderr)")
 	if err := parseFlags(fs, args, env); err != nil {
 		return cfg, err
@@ -248,6 +251,17 @@ func runBench(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.trace != "" {
+		f, err := os.Create(cfg.trace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	progress("HTTP phase: %d clients for %v", cfg.clients, cfg.duration)
 	res.HTTP = drive(ctx, hd, cfg.clients, cfg.duration, &ids, local)
