@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/qmuntal/stateless"
 )
@@ -62,8 +63,46 @@ func wasDismissed(_ context.Context, args ...any) bool {
 	return p != nil && p.Resolution == ResolutionDismissed
 }
 
-// newMachine builds a machine for one command whose state is p.State
-// (external storage, immediate firing). Fire it with p as the only argument.
+// machine is the workflow machine every command and query shares, built
+// once from table. Its state lives in the problem a call carries in its
+// context (withProblem), not in the machine: stateless allows concurrent use
+// of one machine and leaves its callbacks unguarded, and these read and write
+// only that call's problem, which the caller owns.
+var machine = sync.OnceValue(func() *stateless.StateMachine {
+	sm := stateless.NewStateMachineWithExternalStorage(
+		func(ctx context.Context) (stateless.State, error) { return problemOf(ctx).State, nil },
+		func(ctx context.Context, s stateless.State) error { problemOf(ctx).State = s.(State); return nil },
+		stateless.FiringImmediate,
+	)
+	configure(sm)
+	// Every state has its representation now, so that no later call adds one.
+	for _, st := range States {
+		sm.Configure(st)
+	}
+	return sm
+})
+
+// problemKey is the context key of the problem a machine call works on.
+type problemKey struct{}
+
+// withProblem returns ctx carrying p for the shared machine's state accessor
+// and mutator.
+func withProblem(ctx context.Context, p *Problem) context.Context {
+	return context.WithValue(ctx, problemKey{}, p)
+}
+
+// problemOf returns the problem of a machine call; a call without one is a
+// programming error.
+func problemOf(ctx context.Context) *Problem {
+	p, ok := ctx.Value(problemKey{}).(*Problem)
+	if !ok {
+		panic("workflow: machine call without a problem in its context")
+	}
+	return p
+}
+
+// newMachine builds a machine of its own for p (external storage, immediate
+// firing), for tests and diagrams; commands use the shared machine.
 func newMachine(p *Problem) *stateless.StateMachine {
 	sm := stateless.NewStateMachineWithExternalStorage(
 		func(context.Context) (stateless.State, error) { return p.State, nil },
@@ -97,12 +136,11 @@ func configure(sm *stateless.StateMachine) {
 // stateTriggers returns the triggers the workflow permits on p's state,
 // whoever fires them, in table order.
 func stateTriggers(p *Problem) []Trigger {
-	sm := newMachine(p)
-	got, err := sm.PermittedTriggersCtx(context.Background(), p)
+	got, err := machine().PermittedTriggersCtx(withProblem(context.Background(), p), p)
 	if err != nil {
 		return nil
 	}
-	var out []Trigger
+	out := make([]Trigger, 0, len(got))
 	for _, t := range Triggers {
 		if slices.Contains(got, stateless.Trigger(t)) {
 			out = append(out, t)
@@ -111,9 +149,9 @@ func stateTriggers(p *Problem) []Trigger {
 	return out
 }
 
-// fire moves p.State by trigger t on a fresh machine.
+// fire moves p.State by trigger t on the shared machine.
 func fire(ctx context.Context, p *Problem, t Trigger) error {
-	return newMachine(p).FireCtx(ctx, t, p)
+	return machine().FireCtx(withProblem(ctx, p), t, p)
 }
 
 // DOT renders the workflow machine in Graphviz DOT (stateless ToGraph).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -86,6 +87,70 @@ func TestDiagrams(t *testing.T) {
 	for _, r := range Transitions() {
 		if !strings.Contains(mm, string(r.From)+" --> "+string(r.To)+": "+string(r.Trigger)) {
 			t.Errorf("Mermaid lacks %s -%s-> %s", r.From, r.Trigger, r.To)
+		}
+	}
+}
+
+// TestSharedMachineConcurrent fires triggers on many problems at once on the
+// one shared machine (run with -race): each call sees and moves only its own
+// problem.
+func TestSharedMachineConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 200 {
+				p := &Problem{State: StateFound}
+				path := []Trigger{TriggerAssign, TriggerAccept, TriggerSubmit, TriggerVerify, TriggerClose}
+				if (g+i)%2 == 1 {
+					path = []Trigger{TriggerDismiss}
+				}
+				for _, trig := range path {
+					if err := fire(context.Background(), p, trig); err != nil {
+						t.Errorf("fire %s: %v", trig, err)
+						return
+					}
+				}
+				if p.State != StateClosed {
+					t.Errorf("ended in %s", p.State)
+				}
+				p.Resolution = ResolutionRectified // applyEffects' part, not the machine's
+				if got := stateTriggers(p); !slices.Equal(got, []Trigger{TriggerReopen}) {
+					t.Errorf("closed permits %v", got)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestSharedMachineMatchesFresh checks the shared machine against a machine
+// built for the problem alone, for every state, resolution and trigger.
+func TestSharedMachineMatchesFresh(t *testing.T) {
+	resolutions := []Resolution{ResolutionNone, ResolutionRectified, ResolutionDismissed}
+	for _, st := range States {
+		for _, res := range resolutions {
+			p := &Problem{State: st, Resolution: res}
+			fresh, err := newMachine(p).PermittedTriggersCtx(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []Trigger
+			for _, trig := range Triggers {
+				if slices.Contains(fresh, any(trig)) {
+					want = append(want, trig)
+				}
+			}
+			if got := stateTriggers(p); !slices.Equal(got, want) {
+				t.Errorf("%s/%s: shared machine permits %v, a fresh one %v", st, res, got, want)
+			}
+			for _, trig := range Triggers {
+				a, b := &Problem{State: st, Resolution: res}, &Problem{State: st, Resolution: res}
+				errShared := fire(context.Background(), a, trig)
+				errFresh := newMachine(b).FireCtx(context.Background(), trig, b)
+				if a.State != b.State || ErrorCode(errShared) != ErrorCode(errFresh) {
+					t.Errorf("%s/%s %s: shared gives %s (%v), fresh %s (%v)", st, res, trig, a.State, errShared, b.State, errFresh)
+				}
+			}
 		}
 	}
 }

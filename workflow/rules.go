@@ -5,54 +5,110 @@ import "slices"
 // authorize applies the role, unit and separation-of-duty rules for firing t on
 // p. It returns a CodeForbidden error naming the rule that failed.
 func authorize(t Trigger, a Actor, p *Problem) error {
-	switch t {
-	case TriggerAssign, TriggerReassign, TriggerDismiss:
-		return needRole(t, a, RoleBureau)
-	case TriggerAccept, TriggerSubmit, TriggerWithdraw:
-		if err := needRole(t, a, RoleUnit); err != nil {
-			return err
-		}
-		if a.UnitID != p.LeadUnit {
-			return Errorf(CodeForbidden, "only members of the lead unit %s may %s", p.LeadUnit, t)
-		}
-	case TriggerReject:
-		if err := needRole(t, a, RoleInspector); err != nil {
-			return err
-		}
-		if a.UnitID == p.LeadUnit {
-			return Errorf(CodeForbidden, "separation of duties: an inspector of the lead unit may not %s its own problem", t)
-		}
-	case TriggerVerify:
-		if err := needRole(t, a, RoleInspector); err != nil {
-			return err
-		}
-		if a.UnitID == p.LeadUnit {
+	switch refusalOf(t, a, p) {
+	case allowed:
+		return nil
+	case refusedRole:
+		return Errorf(CodeForbidden, "role %s may not %s; it needs role %v", a.Role, t, triggerRoles(t))
+	case refusedNotLead:
+		return Errorf(CodeForbidden, "only members of the lead unit %s may %s", p.LeadUnit, t)
+	case refusedOwnProblem:
+		if t == TriggerVerify {
 			return Errorf(CodeForbidden, "separation of duties: an inspector of the lead unit may not verify its own problem")
 		}
+		return Errorf(CodeForbidden, "separation of duties: an inspector of the lead unit may not %s its own problem", t)
+	case refusedSubmitter:
+		return Errorf(CodeForbidden, "separation of duties: the submitter may not verify")
+	case refusedVerifier:
+		return Errorf(CodeForbidden, "separation of duties: the verifier may not also close")
+	}
+	return unknownTrigger(t)
+}
+
+// refusal names the rule of authorize that refuses a trigger, or allowed.
+type refusal uint8
+
+const (
+	allowed           refusal = iota
+	refusedRole               // the actor's role may not fire the trigger
+	refusedNotLead            // only the lead unit's members may
+	refusedOwnProblem         // an inspector of the lead unit, on its own problem
+	refusedSubmitter          // the submitter may not verify
+	refusedVerifier           // the verifier may not also close
+	refusedUnknown            // not a trigger
+)
+
+// refusalOf decides authorize's rules without building an error, so that
+// listing the permitted triggers costs no allocation.
+func refusalOf(t Trigger, a Actor, p *Problem) refusal {
+	roles := triggerRoles(t)
+	if roles == nil {
+		return refusedUnknown
+	}
+	if !hasRole(a, roles) {
+		return refusedRole
+	}
+	switch t {
+	case TriggerAccept, TriggerSubmit, TriggerWithdraw:
+		if a.UnitID != p.LeadUnit {
+			return refusedNotLead
+		}
+	case TriggerReject:
+		if a.UnitID == p.LeadUnit {
+			return refusedOwnProblem
+		}
+	case TriggerVerify:
+		if a.UnitID == p.LeadUnit {
+			return refusedOwnProblem
+		}
 		if a.ID == p.SubmittedBy {
-			return Errorf(CodeForbidden, "separation of duties: the submitter may not verify")
+			return refusedSubmitter
 		}
 	case TriggerClose:
-		if err := needRole(t, a, RoleInspector, RoleBureau); err != nil {
-			return err
-		}
 		if a.ID == p.VerifiedBy {
-			return Errorf(CodeForbidden, "separation of duties: the verifier may not also close")
+			return refusedVerifier
 		}
+	}
+	return allowed
+}
+
+// Roles that may fire each trigger, as triggerRoles returns them.
+var (
+	bureauOnly        = []Role{RoleBureau}
+	unitOnly          = []Role{RoleUnit}
+	inspectorOnly     = []Role{RoleInspector}
+	inspectorOrBureau = []Role{RoleInspector, RoleBureau}
+	bureauOrInspector = []Role{RoleBureau, RoleInspector}
+)
+
+// triggerRoles returns the roles that may fire t (nil for no trigger). The
+// caller must not modify the result.
+func triggerRoles(t Trigger) []Role {
+	switch t {
+	case TriggerAssign, TriggerReassign, TriggerDismiss:
+		return bureauOnly
+	case TriggerAccept, TriggerSubmit, TriggerWithdraw:
+		return unitOnly
+	case TriggerReject, TriggerVerify:
+		return inspectorOnly
+	case TriggerClose:
+		return inspectorOrBureau
 	case TriggerReopen:
-		return needRole(t, a, RoleBureau, RoleInspector)
-	default:
-		return unknownTrigger(t)
+		return bureauOrInspector
 	}
 	return nil
 }
 
+// hasRole reports whether a holds one of roles. The system actor (seed
+// loader) acts as the bureau; no user holds it.
+func hasRole(a Actor, roles []Role) bool {
+	return slices.Contains(roles, a.Role) || (a.Role == RoleSystem && slices.Contains(roles, RoleBureau))
+}
+
+// needRole refuses a unless it holds one of roles (see hasRole); t names
+// what is refused.
 func needRole(t Trigger, a Actor, roles ...Role) error {
-	if slices.Contains(roles, a.Role) {
-		return nil
-	}
-	// The system actor (seed loader) acts as the bureau; no user holds it.
-	if a.Role == RoleSystem && slices.Contains(roles, RoleBureau) {
+	if hasRole(a, roles) {
 		return nil
 	}
 	return Errorf(CodeForbidden, "role %s may not %s; it needs role %v", a.Role, t, roles)

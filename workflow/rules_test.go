@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -97,6 +98,54 @@ func TestCanSee(t *testing.T) {
 	for _, c := range cases {
 		if got := CanSee(c.a, p); got != c.want {
 			t.Errorf("CanSee(%s/%s) = %v, want %v", c.a.Role, c.a.UnitID, got, c.want)
+		}
+	}
+}
+
+// TestPermittedTriggersFollowAuthorize checks that the permitted triggers
+// are exactly those the workflow allows in the state, with evidence for
+// submit, that authorize does not refuse.
+func TestPermittedTriggersFollowAuthorize(t *testing.T) {
+	actors := []Actor{
+		{ID: "u-b", Role: RoleBureau, UnitID: "city-eeb"},
+		{ID: "u-lead", Role: RoleUnit, UnitID: "fuliang"},
+		{ID: "u-coop", Role: RoleUnit, UnitID: "city-water"},
+		{ID: "u-i", Role: RoleInspector, UnitID: "inspect"},
+		{ID: "u-li", Role: RoleInspector, UnitID: "fuliang"},
+		{ID: "u-submitter", Role: RoleInspector, UnitID: "inspect"},
+		{ID: "u-verifier", Role: RoleInspector, UnitID: "inspect"},
+		{ID: "u-verifier", Role: RoleBureau, UnitID: "city-eeb"},
+		{ID: "u-v", Role: RoleViewer},
+		{ID: "u-a", Role: RoleAdmin},
+		{ID: "system", Role: RoleSystem},
+	}
+	s := &Service{}
+	for _, st := range States {
+		for _, res := range []Resolution{ResolutionNone, ResolutionRectified, ResolutionDismissed} {
+			// No evidence, evidence of the current round, of an earlier one.
+			for round := range 3 {
+				p := &Problem{State: st, Resolution: res, LeadUnit: "fuliang", CooperatingUnits: []string{"city-water"},
+					SubmittedBy: "u-submitter", VerifiedBy: "u-verifier"}
+				if round > 0 {
+					p.Evidence = []Evidence{{Round: 0}}
+					p.EvidenceRound = round - 1
+				}
+				for _, a := range actors {
+					want := []Trigger{}
+					for _, trig := range stateTriggers(p) {
+						if trig == TriggerSubmit && !p.hasNewEvidence() {
+							continue
+						}
+						if authorize(trig, a, p) == nil {
+							want = append(want, trig)
+						}
+					}
+					got := s.PermittedTriggers(a, p)
+					if got == nil || !slices.Equal(got, want) {
+						t.Errorf("%s/%s, evidence case %d, %s %s: permitted %v, want %v", st, res, round, a.Role, a.ID, got, want)
+					}
+				}
+			}
 		}
 	}
 }

@@ -276,12 +276,16 @@ func checkTriggerParams(t Trigger, p *Problem, prm *Params) error {
 
 // PermittedTriggers returns the triggers actor a may fire on p now.
 func (s *Service) PermittedTriggers(a Actor, p *Problem) []Trigger {
-	out := []Trigger{}
-	for _, t := range stateTriggers(p) {
+	ts := stateTriggers(p)
+	if ts == nil {
+		return []Trigger{}
+	}
+	out := ts[:0] // stateTriggers returns a slice of its own
+	for _, t := range ts {
 		if t == TriggerSubmit && !p.hasNewEvidence() {
 			continue
 		}
-		if authorize(t, a, p) == nil {
+		if refusalOf(t, a, p) == allowed {
 			out = append(out, t)
 		}
 	}
