@@ -209,7 +209,16 @@ func rawEntry(tx *bbolt.Tx, seq uint64) (workflow.Entry, error) {
 	if v == nil {
 		return e, fmt.Errorf("no history entry %d", seq)
 	}
-	return e, json.Unmarshal(v, &e)
+	return e, unmarshalRaw(v, &e)
+}
+
+// unmarshalRaw decodes v, a record or history entry as stored, into x.
+func unmarshalRaw(v []byte, x any) error {
+	js, err := bolt.UnpackValue(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(js, x)
 }
 
 // putRawEntry writes e to the history and its event to the outbox.
@@ -276,7 +285,7 @@ func truncateRaw(tx *bbolt.Tx, keep uint64) error {
 	c := hist.Cursor()
 	for k, v := c.Seek(be64(keep + 1)); k != nil; k, v = c.Next() {
 		var e workflow.Entry
-		if err := json.Unmarshal(v, &e); err != nil {
+		if err := unmarshalRaw(v, &e); err != nil {
 			return err
 		}
 		gone = append(gone, e)
@@ -330,7 +339,7 @@ func rewriteRaw(tx *bbolt.Tx, from uint64, edit func(e *workflow.Entry) error) e
 	c := tx.Bucket(rawHistory).Cursor()
 	for k, v := c.Seek(be64(from)); k != nil; k, v = c.Next() {
 		var e workflow.Entry
-		if err := json.Unmarshal(v, &e); err != nil {
+		if err := unmarshalRaw(v, &e); err != nil {
 			return err
 		}
 		entries = append(entries, e)
@@ -562,7 +571,7 @@ func TestAuditVerify(t *testing.T) {
 					n, _ := workflow.ParseProblemID(l.p2)
 					b := tx.Bucket(rawProblems)
 					var p map[string]any
-					if err := json.Unmarshal(b.Get(be64(n)), &p); err != nil {
+					if err := unmarshalRaw(b.Get(be64(n)), &p); err != nil {
 						return err
 					}
 					p["title"] = "河道采砂（已核实）"

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -53,7 +54,10 @@ type encodedEntry struct {
 	// `{"seq":N,` and `,"prev_hash":…}`: from "problem_id" to the last
 	// field before prev_hash.
 	mid []byte
-	at  time.Time
+	// packedMid is mid packed (see pack.go), or nil if it is stored as
+	// JSON.
+	packedMid []byte
+	at        time.Time
 }
 
 // seqZero is how the canonical encoding of an entry with Seq 0 begins.
@@ -72,7 +76,7 @@ func encodeEntries(entries []workflow.Entry, n, version uint64) ([]encodedEntry,
 		if !bytes.HasPrefix(b, []byte(seqZero)) || b[len(b)-1] != '}' || len(b) == len(seqZero) {
 			return nil, fmt.Errorf("bolt: encode history entry of problem %d: unexpected encoding %.40q", n, b)
 		}
-		out[i] = encodedEntry{mid: b[len(seqZero) : len(b)-1], at: e.At}
+		out[i] = encodedEntry{mid: b[len(seqZero) : len(b)-1], packedMid: packMid(b), at: e.At}
 	}
 	return out, nil
 }
@@ -97,6 +101,37 @@ func (ee encodedEntry) seal(seq uint64, prev string) (value []byte, hash string)
 	b = append(b, hash...)
 	b = append(b, `"}`...)
 	return b, hash
+}
+
+// packedSeqZero is how the packed form of an entry with Seq 0 begins.
+var packedSeqZero = []byte{packedV1, tokObjStart, tokWord, packWordIndex["seq"], tokUint, 0}
+
+// packMid returns the packed tokens of the members from "problem_id" on of
+// js, the canonical JSON of an entry with Seq 0 and no hashes; nil if js is
+// to be stored as JSON.
+func packMid(js []byte) []byte {
+	v := PackValue(js)
+	if !bytes.HasPrefix(v, packedSeqZero) || v[len(v)-1] != tokObjEnd {
+		return nil
+	}
+	return v[len(packedSeqZero) : len(v)-1]
+}
+
+// sealPacked returns the stored form of the entry whose canonical JSON seal
+// returns: packed, with seq, prev and hash appended as packed tokens.
+func (ee encodedEntry) sealPacked(seq uint64, prev, hash string, js []byte) []byte {
+	if ee.packedMid == nil {
+		return js
+	}
+	b := make([]byte, 0, len(ee.packedMid)+2*34+16)
+	b = append(b, packedV1, tokObjStart, tokWord, packWordIndex["seq"], tokUint)
+	b = binary.AppendUvarint(b, seq)
+	b = append(b, ee.packedMid...)
+	b = append(b, tokWord, packWordIndex["prev_hash"], tokHex32)
+	b, _ = hex.AppendDecode(b, []byte(prev)) // isHash(prev): checked
+	b = append(b, tokWord, packWordIndex["hash"], tokHex32)
+	b, _ = hex.AppendDecode(b, []byte(hash))
+	return append(b, tokObjEnd)
 }
 
 // isHash reports whether h is 64 lowercase hex digits.
@@ -144,9 +179,9 @@ func appendEncoded(tx *bbolt.Tx, st *txState, n uint64, entries []encodedEntry) 
 		if seq != head.Seq+1 {
 			return fmt.Errorf("bolt: the chain head is entry %d but the next history entry is %d: the ledger is damaged (run rectify audit verify)", head.Seq, seq)
 		}
-		v, h := ee.seal(seq, prev)
+		js, h := ee.seal(seq, prev)
 		key := u64(seq)
-		if err := hist.Put(key, v); err != nil {
+		if err := hist.Put(key, ee.sealPacked(seq, prev, h, js)); err != nil {
 			return fmt.Errorf("bolt: write history entry %d: %w", seq, err)
 		}
 		if err := outbox.Put(key, []byte{}); err != nil {

@@ -57,7 +57,7 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 			if hv == nil {
 				return fmt.Errorf("bolt: event %d has no history entry", seq)
 			}
-			if err := json.Unmarshal(hv, &ev.Entry); err != nil {
+			if err := unmarshalStored(hv, &ev.Entry); err != nil {
 				return fmt.Errorf("bolt: decode history entry %d: %w", seq, err)
 			}
 			events = append(events, ev)

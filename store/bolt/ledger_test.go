@@ -79,7 +79,7 @@ func unseal(tx *bbolt.Tx) error {
 	}
 	err := strip(bucketHistory, func(_, v []byte) ([]byte, error) {
 		var e workflow.Entry
-		if err := json.Unmarshal(v, &e); err != nil {
+		if err := unmarshalStored(v, &e); err != nil {
 			return nil, err
 		}
 		e.PrevHash, e.Hash = "", ""
@@ -91,7 +91,7 @@ func unseal(tx *bbolt.Tx) error {
 	// Before schema version 4 the outbox held each event in full.
 	err = strip(bucketOutbox, func(k, _ []byte) ([]byte, error) {
 		var e workflow.Entry
-		if err := json.Unmarshal(tx.Bucket(bucketHistory).Get(k), &e); err != nil {
+		if err := unmarshalStored(tx.Bucket(bucketHistory).Get(k), &e); err != nil {
 			return nil, err
 		}
 		return json.Marshal(workflow.Event{ID: workflow.EventID(e.Seq), Seq: e.Seq, Entry: e})

@@ -64,9 +64,9 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 		}
 		p := built.Clone()
 		p.Version = 1
-		value, err := json.Marshal(p)
+		value, err := encodeProblem(n, p)
 		if err != nil {
-			return false, fmt.Errorf("bolt: encode problem %d: %w", n, err)
+			return false, err
 		}
 		encoded, err := encodeEntries(entries, n, p.Version)
 		if err != nil {
@@ -194,9 +194,9 @@ func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *wor
 		return nil, fmt.Errorf("bolt: apply changed the id of problem %s to %q", old.ID, p.ID)
 	}
 	p.Version = old.Version + 1
-	value, err := json.Marshal(p)
+	value, err := encodeProblem(n, p)
 	if err != nil {
-		return nil, fmt.Errorf("bolt: encode problem %d: %w", n, err)
+		return nil, err
 	}
 	encoded, err := encodeEntries(entries, n, p.Version)
 	if err != nil {
@@ -316,7 +316,7 @@ func (s *Store) History(ctx context.Context, id string) ([]workflow.Entry, error
 				return fmt.Errorf("bolt: history entry %d of problem %s is missing", binary.BigEndian.Uint64(k[8:]), id)
 			}
 			var e workflow.Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := unmarshalStored(v, &e); err != nil {
 				return fmt.Errorf("bolt: decode history entry %d: %w", binary.BigEndian.Uint64(k[8:]), err)
 			}
 			entries = append(entries, e)
@@ -414,18 +414,28 @@ func (s *Store) getProblem(tx *bbolt.Tx, n uint64) (*workflow.Problem, error) {
 	return s.records.decode(n, v)
 }
 
+// encodeProblem returns the stored form of p, problem number n: its JSON,
+// packed.
+func encodeProblem(n uint64, p *workflow.Problem) ([]byte, error) {
+	js, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: encode problem %d: %w", n, err)
+	}
+	return PackValue(js), nil
+}
+
 func decodeProblem(n uint64, v []byte) (*workflow.Problem, error) {
 	var p workflow.Problem
-	if err := json.Unmarshal(v, &p); err != nil {
+	if err := unmarshalStored(v, &p); err != nil {
 		return nil, fmt.Errorf("bolt: decode problem %d: %w", n, err)
 	}
 	return &p, nil
 }
 
 func putProblem(tx *bbolt.Tx, n uint64, p *workflow.Problem) error {
-	v, err := json.Marshal(p)
+	v, err := encodeProblem(n, p)
 	if err != nil {
-		return fmt.Errorf("bolt: encode problem %d: %w", n, err)
+		return err
 	}
 	if err := bucket(tx, bucketProblems).Put(u64(n), v); err != nil {
 		return fmt.Errorf("bolt: write problem %d: %w", n, err)

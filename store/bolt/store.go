@@ -61,10 +61,14 @@
 // index_wake_facts flag is absent), idx_evidence likewise (the
 // index_evidence backfill), a history from before the chain is sealed in
 // sequence order (history values rewritten, outbox values emptied,
-// chain_head set) and the version becomes 4. History written before version
+// chain_head set) and the version becomes 5. History written before version
 // 2 has no outbox events; outbox values written in full by version 2 or 3
-// stay and are read as before. A read-only open refuses a file of an older
-// version, and rectify builds that read an older version refuse a newer one.
+// stay and are read as before. Version 4 stored records and entries as JSON;
+// version 5 stores them packed (pack.go) and reads a JSON value as it is, so
+// a version 4 file upgrades by recording the new version: its values are
+// packed as they are rewritten (records), or stay JSON (history, which is
+// never rewritten). A read-only open refuses a file of an older version, and
+// rectify builds that read an older version refuse a newer one.
 package bolt
 
 import (
@@ -125,7 +129,7 @@ var (
 
 const (
 	// schemaVersion is the layout this package reads and writes.
-	schemaVersion = 4
+	schemaVersion = 5
 	// chainVersion is the first layout with the hash chain: an older file's
 	// history is sealed when it is upgraded.
 	chainVersion = 3
@@ -304,7 +308,7 @@ func backfill(tx *bbolt.Tx, flag string, buckets [][]byte, keys func(p *workflow
 	return tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
 		n := binary.BigEndian.Uint64(k)
 		var p workflow.Problem
-		if err := json.Unmarshal(v, &p); err != nil {
+		if err := unmarshalStored(v, &p); err != nil {
 			return fmt.Errorf("backfill %s: decode problem %d: %w", flag, n, err)
 		}
 		for e := range keys(&p, n) {

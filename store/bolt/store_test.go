@@ -119,7 +119,7 @@ func checkIndexes(t *testing.T, s *Store) {
 		wantHist := map[string]bool{}
 		err := tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
 			var p workflow.Problem
-			if err := json.Unmarshal(v, &p); err != nil {
+			if err := unmarshalStored(v, &p); err != nil {
 				return err
 			}
 			for e := range indexEntries(&p, binary.BigEndian.Uint64(k)) {
@@ -158,7 +158,7 @@ func checkIndexes(t *testing.T, s *Store) {
 		}
 		err = tx.Bucket(bucketHistory).ForEach(func(k, v []byte) error {
 			var e workflow.Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := unmarshalStored(v, &e); err != nil {
 				return err
 			}
 			n, ok := workflow.ParseProblemID(e.ProblemID)
@@ -221,8 +221,12 @@ func checkOutbox(t *testing.T, tx *bbolt.Tx) error {
 			if got.ID != workflow.EventID(seq) || got.Seq != seq {
 				t.Errorf("event %d: id %q seq %d", seq, got.ID, got.Seq)
 			}
-			if e := mustJSON(t, got.Entry); e != string(v) {
-				t.Errorf("event %d holds entry\n%s\nhistory has\n%s", seq, e, v)
+			hv, err := UnpackValue(v)
+			if err != nil {
+				return err
+			}
+			if e := mustJSON(t, got.Entry); e != string(hv) {
+				t.Errorf("event %d holds entry\n%s\nhistory has\n%s", seq, e, hv)
 			}
 		}
 		k, v = hc.Next()

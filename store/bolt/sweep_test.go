@@ -200,7 +200,7 @@ func TestUpgradeFromVersion3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if schema, _ := metaOf(t, s); schema != 4 {
+	if schema, _ := metaOf(t, s); schema != schemaVersion {
 		t.Errorf("schema %d after the upgrade", schema)
 	}
 	checkIndexes(t, s)

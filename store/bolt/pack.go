@@ -1,0 +1,580 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Problem records and history entries are stored packed: a compact binary
+// form of their JSON that gives back exactly the same bytes. The hash chain
+// is over those JSON bytes, so the stored form may be anything that
+// reproduces them; packing halves a ledger's file (1,000,000 problems in
+// under 1 GiB) at a few microseconds per value.
+//
+// A packed value is packedV1 followed by tokens: one byte each for the
+// structure ({, }, [, ], true, false, null; commas and colons follow from
+// it), unsigned integers as varints, strings of 64 lowercase hex digits as
+// their 32 bytes, RFC 3339 UTC timestamps as seconds and nanoseconds,
+// strings from packWords as their index, text mostly in CJK ideographs two
+// bytes per character instead of three, and anything else verbatim. A
+// value that does not begin with packedV1 is JSON, as stored before schema
+// version 5, and is read as it is.
+//
+// PackValue checks every value it packs by unpacking it: whatever JSON it
+// is given, a packed value unpacks to exactly those bytes, or the JSON is
+// stored as it is.
+
+// packedV1 begins a packed value (a JSON value begins with '{' or '[').
+const packedV1 = 0x01
+
+// Token codes.
+const (
+	tokObjStart = iota + 1
+	tokObjEnd
+	tokArrStart
+	tokArrEnd
+	tokTrue
+	tokFalse
+	tokNull
+	tokUint   // varint
+	tokNumber // length, the number's text
+	tokString // length, the string's escaped text
+	tokCJK    // length, the escaped text in the CJK form (packCJK)
+	tokHex32  // 32 bytes: "64 lowercase hex digits"
+	tokTime   // zigzag varint seconds, varint nanoseconds: "RFC 3339 UTC"
+	tokWord   // one byte: packWords[i]
+)
+
+// packWords are strings common in records and entries (field names and
+// values of enumerations), packed as one byte of index. The list is part of
+// the stored format: append only, never reorder or change an entry (a test
+// pins it). At most 256 words.
+var packWords = [...]string{
+	// Field names.
+	"id", "code", "title", "description", "source", "source_ref", "county_id",
+	"state", "resolution", "lead_unit", "cooperating_units", "plan", "deadline",
+	"original_deadline", "submitted_by", "verified_by", "closed_by", "summary",
+	"opinion", "statement", "supervision", "evidence", "signatures", "version",
+	"created_by", "created_at", "updated_at", "seq", "problem_id", "at", "actor",
+	"name", "role", "unit_id", "action", "from", "to", "params", "prev_hash",
+	"hash", "sha256", "size", "type", "uploaded_by", "uploader", "round",
+	"submitted", "signer_id", "signer_name", "meaning", "digest", "wake_at",
+	"level", "stage", "stage_due", "stage_late", "paused_at", "paused_seconds",
+	"dedupe_key", "work_point", "tags", "note", "reason", "decision",
+	"extension_id", "extensions", "requested_at", "requested_by", "decided_at",
+	"decided_by", "previous_deadline", "evidence_round", "location", "text",
+	"alert", "kind", "requirements",
+	// States, triggers, actions.
+	"found", "assigned", "rectifying", "verified", "closed", "assign",
+	"reassign", "dismiss", "accept", "submit", "withdraw", "reject", "verify",
+	"close", "reopen", "create", "extension_request", "extension_decision",
+	// Resolutions, sources, roles, levels, stages, decisions.
+	"rectified", "dismissed", "warning_film", "central_inspection",
+	"provincial_inspection", "audit", "self_inspection", "other", "admin",
+	"bureau", "unit", "inspector", "viewer", "system", "due_soon", "overdue",
+	"red", "listed", "approved", "rejected",
+	// Evidence types.
+	"image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf",
+	"application/zip", "text/plain", "video/mp4",
+	// Units of the seed data.
+	"jdz", "city-eeb", "lg-office", "fuliang", "leping", "changjiang",
+	"zhushan",
+	// More field names and values.
+	"status", "against", "days_overdue", "signature", "warnings", "pending",
+	"denied", "approve", "deny", "gaoxin", "changnan",
+}
+
+// packWordIndex maps a word to its index.
+var packWordIndex = func() map[string]byte {
+	m := make(map[string]byte, len(packWords))
+	for i, w := range packWords {
+		m[w] = byte(i)
+	}
+	return m
+}()
+
+// errNotPackable means the JSON is not in the form the packer takes.
+var errNotPackable = errors.New("not packable")
+
+// PackValue returns the stored form of js, a JSON value: packed if that is
+// shorter and unpacks to exactly js, else js itself. Records and history
+// entries are stored in this form; tools that write a ledger file's buckets
+// directly use it.
+func PackValue(js []byte) []byte {
+	out := make([]byte, 1, len(js)*3/5+16)
+	out[0] = packedV1
+	p := packer{in: js, out: out}
+	if err := p.value(); err != nil || p.pos != len(js) || len(p.out) >= len(js) {
+		return js
+	}
+	if back, err := UnpackValue(p.out); err != nil || !bytes.Equal(back, js) {
+		return js
+	}
+	return p.out
+}
+
+// UnpackValue returns the JSON a stored record or history entry holds: v
+// itself if it is JSON, else v unpacked into a new slice. Tools that read a
+// ledger file's buckets directly use it.
+func UnpackValue(v []byte) ([]byte, error) {
+	if len(v) == 0 || v[0] != packedV1 {
+		return v, nil
+	}
+	u := unpacker{in: v, pos: 1, out: make([]byte, 0, len(v)*2)}
+	if err := u.value(); err != nil {
+		return nil, err
+	}
+	if u.pos != len(v) {
+		return nil, fmt.Errorf("bolt: packed value: %d bytes after its end", len(v)-u.pos)
+	}
+	return u.out, nil
+}
+
+// packer packs compact JSON: no white space, strings as encoding/json
+// writes them. Anything else is errNotPackable.
+type packer struct {
+	in  []byte
+	pos int
+	out []byte
+}
+
+func (p *packer) value() error {
+	if p.pos >= len(p.in) {
+		return errNotPackable
+	}
+	switch c := p.in[p.pos]; {
+	case c == '{':
+		p.pos++
+		p.out = append(p.out, tokObjStart)
+		if p.peek('}') {
+			p.pos++
+			p.out = append(p.out, tokObjEnd)
+			return nil
+		}
+		for {
+			if !p.peek('"') {
+				return errNotPackable
+			}
+			if err := p.str(); err != nil {
+				return err
+			}
+			if !p.peek(':') {
+				return errNotPackable
+			}
+			p.pos++
+			if err := p.value(); err != nil {
+				return err
+			}
+			if p.peek(',') {
+				p.pos++
+				continue
+			}
+			if !p.peek('}') {
+				return errNotPackable
+			}
+			p.pos++
+			p.out = append(p.out, tokObjEnd)
+			return nil
+		}
+	case c == '[':
+		p.pos++
+		p.out = append(p.out, tokArrStart)
+		if p.peek(']') {
+			p.pos++
+			p.out = append(p.out, tokArrEnd)
+			return nil
+		}
+		for {
+			if err := p.value(); err != nil {
+				return err
+			}
+			if p.peek(',') {
+				p.pos++
+				continue
+			}
+			if !p.peek(']') {
+				return errNotPackable
+			}
+			p.pos++
+			p.out = append(p.out, tokArrEnd)
+			return nil
+		}
+	case c == '"':
+		return p.str()
+	case c == 't':
+		return p.literal("true", tokTrue)
+	case c == 'f':
+		return p.literal("false", tokFalse)
+	case c == 'n':
+		return p.literal("null", tokNull)
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number()
+	}
+	return errNotPackable
+}
+
+func (p *packer) peek(c byte) bool { return p.pos < len(p.in) && p.in[p.pos] == c }
+
+func (p *packer) literal(word string, tok byte) error {
+	if !bytes.HasPrefix(p.in[p.pos:], []byte(word)) {
+		return errNotPackable
+	}
+	p.pos += len(word)
+	p.out = append(p.out, tok)
+	return nil
+}
+
+func (p *packer) number() error {
+	start := p.pos
+	for p.pos < len(p.in) {
+		c := p.in[p.pos]
+		if c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' && (c < '0' || c > '9') {
+			break
+		}
+		p.pos++
+	}
+	text := p.in[start:p.pos]
+	// A plain unsigned integer, as strconv writes it, is a varint.
+	if len(text) <= 19 && (text[0] != '0' || len(text) == 1) {
+		if n, err := strconv.ParseUint(string(text), 10, 64); err == nil {
+			p.out = append(p.out, tokUint)
+			p.out = binary.AppendUvarint(p.out, n)
+			return nil
+		}
+	}
+	p.out = append(p.out, tokNumber)
+	p.out = binary.AppendUvarint(p.out, uint64(len(text)))
+	p.out = append(p.out, text...)
+	return nil
+}
+
+// str packs the string at p.pos (its opening quote).
+func (p *packer) str() error {
+	start := p.pos + 1
+	end := start
+	for ; end < len(p.in) && p.in[end] != '"'; end++ {
+		if p.in[end] == '\\' {
+			end++ // an escaped character, perhaps a quote
+		}
+	}
+	if end >= len(p.in) {
+		return errNotPackable
+	}
+	p.pos = end + 1
+	s := p.in[start:end]
+	if i, ok := packWordIndex[string(s)]; ok {
+		p.out = append(p.out, tokWord, i)
+		return nil
+	}
+	if len(s) == 64 && isHash(string(s)) {
+		p.out = append(p.out, tokHex32)
+		var err error
+		p.out, err = hex.AppendDecode(p.out, s)
+		return err
+	}
+	if sec, nsec, ok := packableTime(s); ok {
+		p.out = append(p.out, tokTime)
+		p.out = binary.AppendVarint(p.out, sec)
+		p.out = binary.AppendUvarint(p.out, uint64(nsec))
+		return nil
+	}
+	if cjk, ok := packCJK(s); ok {
+		p.out = append(p.out, tokCJK)
+		p.out = binary.AppendUvarint(p.out, uint64(len(cjk)))
+		p.out = append(p.out, cjk...)
+		return nil
+	}
+	p.out = append(p.out, tokString)
+	p.out = binary.AppendUvarint(p.out, uint64(len(s)))
+	p.out = append(p.out, s...)
+	return nil
+}
+
+// packableTime reports whether s is a UTC time exactly as
+// time.RFC3339Nano writes it (as encoding/json writes a time.Time in UTC),
+// and returns it.
+func packableTime(s []byte) (sec int64, nsec int, ok bool) {
+	if len(s) < 20 || len(s) > 30 || s[len(s)-1] != 'Z' || s[4] != '-' || s[10] != 'T' {
+		return 0, 0, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(s))
+	if err != nil {
+		return 0, 0, false
+	}
+	var buf [32]byte
+	if !bytes.Equal(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano), s) {
+		return 0, 0, false
+	}
+	return t.Unix(), t.Nanosecond(), true
+}
+
+// packCJK returns s, escaped JSON string text, in the CJK form if that is
+// shorter: ASCII as itself; U+3000 to U+A7FF (CJK punctuation, kana and
+// the ideographs) as two bytes 0x80|hi, lo of the offset from U+3000;
+// U+FF00 to U+FFFF (full-width forms such as ，and ：) as 0xF8 and the low
+// byte; any other character as 0xF9 and its UTF-8.
+func packCJK(s []byte) ([]byte, bool) {
+	var out []byte
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if out != nil {
+				out = append(out, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return nil, false
+		}
+		if out == nil {
+			out = make([]byte, i, len(s))
+			copy(out, s[:i])
+		}
+		switch {
+		case r >= 0x3000 && r < 0xA800:
+			v := r - 0x3000
+			out = append(out, byte(0x80|v>>8), byte(v))
+		case r >= 0xFF00 && r <= 0xFFFF:
+			out = append(out, 0xF8, byte(r))
+		default:
+			out = append(out, 0xF9)
+			out = append(out, s[i:i+size]...)
+		}
+		i += size
+	}
+	if out == nil || len(out) >= len(s) {
+		return nil, false
+	}
+	return out, true
+}
+
+// unpacker turns a packed value back into its JSON.
+type unpacker struct {
+	in  []byte
+	pos int
+	out []byte
+}
+
+var errPacked = errors.New("bolt: packed value: damaged")
+
+func (u *unpacker) byte() (byte, error) {
+	if u.pos >= len(u.in) {
+		return 0, errPacked
+	}
+	b := u.in[u.pos]
+	u.pos++
+	return b, nil
+}
+
+func (u *unpacker) uvarint() (uint64, error) {
+	n, size := binary.Uvarint(u.in[u.pos:])
+	if size <= 0 {
+		return 0, errPacked
+	}
+	u.pos += size
+	return n, nil
+}
+
+func (u *unpacker) bytes(n uint64) ([]byte, error) {
+	if n > uint64(len(u.in)-u.pos) {
+		return nil, errPacked
+	}
+	b := u.in[u.pos : u.pos+int(n)]
+	u.pos += int(n)
+	return b, nil
+}
+
+// value unpacks one value; a container's members and elements recursively.
+func (u *unpacker) value() error {
+	tok, err := u.byte()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case tokObjStart:
+		u.out = append(u.out, '{')
+		for i := 0; ; i++ {
+			if u.pos < len(u.in) && u.in[u.pos] == tokObjEnd {
+				u.pos++
+				u.out = append(u.out, '}')
+				return nil
+			}
+			if i > 0 {
+				u.out = append(u.out, ',')
+			}
+			if err := u.key(); err != nil {
+				return err
+			}
+			u.out = append(u.out, ':')
+			if err := u.value(); err != nil {
+				return err
+			}
+		}
+	case tokArrStart:
+		u.out = append(u.out, '[')
+		for i := 0; ; i++ {
+			if u.pos < len(u.in) && u.in[u.pos] == tokArrEnd {
+				u.pos++
+				u.out = append(u.out, ']')
+				return nil
+			}
+			if i > 0 {
+				u.out = append(u.out, ',')
+			}
+			if err := u.value(); err != nil {
+				return err
+			}
+		}
+	case tokTrue:
+		u.out = append(u.out, "true"...)
+	case tokFalse:
+		u.out = append(u.out, "false"...)
+	case tokNull:
+		u.out = append(u.out, "null"...)
+	case tokUint:
+		n, err := u.uvarint()
+		if err != nil {
+			return err
+		}
+		u.out = strconv.AppendUint(u.out, n, 10)
+	case tokNumber:
+		n, err := u.uvarint()
+		if err != nil {
+			return err
+		}
+		b, err := u.bytes(n)
+		if err != nil {
+			return err
+		}
+		u.out = append(u.out, b...)
+	default:
+		u.pos--
+		return u.str()
+	}
+	return nil
+}
+
+// key unpacks an object member's name: a string token.
+func (u *unpacker) key() error {
+	if u.pos >= len(u.in) {
+		return errPacked
+	}
+	switch u.in[u.pos] {
+	case tokString, tokCJK, tokHex32, tokTime, tokWord:
+		return u.str()
+	}
+	return errPacked
+}
+
+// str unpacks a string token.
+func (u *unpacker) str() error {
+	tok, err := u.byte()
+	if err != nil {
+		return err
+	}
+	u.out = append(u.out, '"')
+	switch tok {
+	case tokString:
+		n, err := u.uvarint()
+		if err != nil {
+			return err
+		}
+		b, err := u.bytes(n)
+		if err != nil {
+			return err
+		}
+		u.out = append(u.out, b...)
+	case tokCJK:
+		n, err := u.uvarint()
+		if err != nil {
+			return err
+		}
+		b, err := u.bytes(n)
+		if err != nil {
+			return err
+		}
+		if u.out, err = unpackCJK(u.out, b); err != nil {
+			return err
+		}
+	case tokHex32:
+		b, err := u.bytes(32)
+		if err != nil {
+			return err
+		}
+		u.out = hex.AppendEncode(u.out, b)
+	case tokTime:
+		sec, size := binary.Varint(u.in[u.pos:])
+		if size <= 0 {
+			return errPacked
+		}
+		u.pos += size
+		nsec, err := u.uvarint()
+		if err != nil || nsec >= 1e9 {
+			return errPacked
+		}
+		u.out = time.Unix(sec, int64(nsec)).UTC().AppendFormat(u.out, time.RFC3339Nano)
+	case tokWord:
+		i, err := u.byte()
+		if err != nil || int(i) >= len(packWords) {
+			return errPacked
+		}
+		u.out = append(u.out, packWords[i]...)
+	default:
+		return errPacked
+	}
+	u.out = append(u.out, '"')
+	return nil
+}
+
+// unpackCJK appends the text b, in the CJK form, to out as UTF-8.
+func unpackCJK(out, b []byte) ([]byte, error) {
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		case c < 0xF8:
+			if i+1 >= len(b) {
+				return nil, errPacked
+			}
+			out = utf8.AppendRune(out, 0x3000+(rune(c&0x7F)<<8|rune(b[i+1])))
+			i += 2
+		case c == 0xF8:
+			if i+1 >= len(b) {
+				return nil, errPacked
+			}
+			out = utf8.AppendRune(out, 0xFF00|rune(b[i+1]))
+			i += 2
+		case c == 0xF9:
+			if i+1 >= len(b) {
+				return nil, errPacked
+			}
+			_, size := utf8.DecodeRune(b[i+1:])
+			out = append(out, b[i+1:i+1+size]...)
+			i += 1 + size
+		default:
+			return nil, errPacked
+		}
+	}
+	return out, nil
+}
+
+// unmarshalStored decodes v, a stored record or history entry, packed or
+// JSON, into x.
+func unmarshalStored(v []byte, x any) error {
+	js, err := UnpackValue(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(js, x)
+}
