@@ -3,9 +3,13 @@
 //
 // A file whose hash (lowercase hex) is abcdef… lives at DIR/ab/cdef…, so that
 // no directory grows past a few thousand entries. Put streams the upload into
-// a temporary file in DIR (named .tmp-*), hashing it on the way, fsyncs it and
-// links it into place without replacing anything, then fsyncs the
-// directories: when Put returns, the file and its name are durable. Content
+// a temporary file, hashing it on the way, fsyncs it and links it into place
+// without replacing anything, then fsyncs the file's directory (and, the
+// first time this process uses that directory, the store's directory): when
+// Put returns, the file and its name are durable. On Linux the temporary file
+// is unnamed (O_TMPFILE in DIR/.tmp), so that a crash leaves nothing behind
+// and creating it does not contend for a directory; elsewhere, or where the
+// filesystem cannot, it is DIR/.tmp/.tmp-* and removed once linked. Content
 // addressing makes the store append-only: a file already present is never
 // written again, and nothing here modifies or deletes a stored file.
 package blob
@@ -22,7 +26,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -38,8 +44,13 @@ const tempDir = ".tmp"
 // Store is a workflow.Blobs in a directory. It is safe for concurrent use,
 // also by several processes sharing the directory.
 type Store struct {
-	dir    string
-	synced sync.Map // subdirectories whose entry this process made durable
+	dir string
+	// ready[i] is set once subdirectory i (the first two hex digits of a
+	// name) exists and its entry in dir was made durable by this process.
+	ready [256]atomic.Bool
+	// unnamed reports, once probed, whether temporary files can be unnamed
+	// (O_TMPFILE) and linked into place.
+	unnamed func() bool
 }
 
 var _ workflow.Blobs = (*Store)(nil)
@@ -62,7 +73,9 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, tempDir), 0o750); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	return &Store{dir: dir}, nil
+	s := &Store{dir: dir}
+	s.unnamed = sync.OnceValue(func() bool { return probeUnnamed(filepath.Join(dir, tempDir)) })
+	return s, nil
 }
 
 // Dir returns the store's directory.
@@ -108,19 +121,11 @@ func (s *Store) Put(ctx context.Context, r io.Reader, max int64) (sha string, si
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, tempDir), tempPattern)
+	tmp, err := s.createTemp()
 	if err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
 	}
-	tmpName := tmp.Name()
-	defer func() {
-		if tmp != nil {
-			_ = tmp.Close()
-		}
-		// The temporary name goes in every case; once placed, the file
-		// lives on under its hash.
-		_ = os.Remove(tmpName)
-	}()
+	defer tmp.discard()
 
 	h := sha256.New()
 	max = maxOf(max)
@@ -128,7 +133,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, max int64) (sha string, si
 	if max < math.MaxInt64 {
 		src = io.LimitReader(src, max+1)
 	}
-	size, err = io.Copy(io.MultiWriter(tmp, h), src)
+	size, err = copyHashing(tmp.f, h, src)
 	if err != nil {
 		return "", 0, fmt.Errorf("blob: store upload: %w", err)
 	}
@@ -139,48 +144,127 @@ func (s *Store) Put(ctx context.Context, r io.Reader, max int64) (sha string, si
 		return "", 0, &workflow.Error{Code: workflow.CodeTooLarge, Field: "file",
 			Message: fmt.Sprintf("the file is larger than the limit of %d bytes", max)}
 	}
-	if err := tmp.Chmod(0o640); err != nil {
+	if err := tmp.f.Chmod(0o640); err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := tmp.f.Sync(); err != nil {
 		return "", 0, fmt.Errorf("blob: sync upload: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		tmp = nil
-		return "", 0, fmt.Errorf("blob: close upload: %w", err)
-	}
-	tmp = nil
 	sha = hexSum(h)
 	target, _ := s.Path(sha)
 	sub := filepath.Dir(target)
-	if err := os.MkdirAll(sub, 0o750); err != nil {
-		return "", 0, fmt.Errorf("blob: %w", err)
+	shard, _ := strconv.ParseUint(sha[:2], 16, 8)
+	if err := s.prepare(int(shard), sub); err != nil {
+		return "", 0, err
 	}
-	if err := place(tmpName, target, size); err != nil {
+	err = tmp.place(target, size)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The subdirectory went away since this process made it: again.
+		s.ready[shard].Store(false)
+		if err = s.prepare(int(shard), sub); err == nil {
+			err = tmp.place(target, size)
+		}
+	}
+	if err != nil {
 		return "", 0, err
 	}
 	// Make the name durable, also when the file was already there: an
-	// earlier Put may have crashed before its sync. The subdirectory's own
-	// entry in the store's directory is synced once per process.
+	// earlier Put may have crashed before its sync.
 	if err := syncDir(sub); err != nil {
 		return "", 0, err
-	}
-	if _, done := s.synced.Load(sub); !done {
-		if err := syncDir(s.dir); err != nil {
-			return "", 0, err
-		}
-		s.synced.Store(sub, true)
 	}
 	return sha, size, nil
 }
 
-// place gives the complete temporary file tmp of size bytes the name target
+// prepare makes sure subdirectory sub (number shard) exists and that its
+// entry in the store's directory is durable, once per process.
+func (s *Store) prepare(shard int, sub string) error {
+	if s.ready[shard].Load() {
+		return nil
+	}
+	if err := os.MkdirAll(sub, 0o750); err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return err
+	}
+	s.ready[shard].Store(true)
+	return nil
+}
+
+// copyHashing copies src to f and h through one buffer and returns the bytes
+// copied.
+func copyHashing(f *os.File, h hash.Hash, src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		k, rerr := src.Read(buf)
+		if k > 0 {
+			h.Write(buf[:k])
+			if _, err := f.Write(buf[:k]); err != nil {
+				return n, err
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// copyBufs are Put's copy buffers.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// tempFile is an upload in progress: an unnamed file (name empty) or one
+// named name in the temporary directory.
+type tempFile struct {
+	f    *os.File
+	name string
+}
+
+// createTemp starts an upload: an unnamed file where the filesystem allows
+// it, otherwise a named one in the temporary directory.
+func (s *Store) createTemp() (*tempFile, error) {
+	dir := filepath.Join(s.dir, tempDir)
+	if s.unnamed() {
+		f, err := openUnnamed(dir)
+		if err == nil {
+			return &tempFile{f: f}, nil
+		}
+	}
+	f, err := os.CreateTemp(dir, tempPattern)
+	if err != nil {
+		return nil, err
+	}
+	return &tempFile{f: f, name: f.Name()}, nil
+}
+
+// discard closes the file and removes its temporary name, if any; once
+// placed, the file lives on under its hash.
+func (t *tempFile) discard() {
+	_ = t.f.Close()
+	if t.name != "" {
+		_ = os.Remove(t.name)
+	}
+}
+
+// place gives the complete temporary file of size bytes the name target
 // unless a file has that name already: the same content, since names are
 // hashes, unless the stored file was damaged, which is reported and left as
-// it is. A hard link never replaces a file; where links are not supported it
-// falls back to a rename after checking that the name is free.
-func place(tmp, target string, size int64) error {
-	err := os.Link(tmp, target)
+// it is. A hard link never replaces a file; where links are not supported a
+// named file falls back to a rename after checking that the name is free.
+func (t *tempFile) place(target string, size int64) error {
+	var err error
+	if t.name == "" {
+		err = linkUnnamed(t.f, target)
+	} else {
+		err = os.Link(t.name, target)
+	}
 	if err == nil {
 		return nil
 	}
@@ -190,10 +274,10 @@ func place(tmp, target string, size int64) error {
 		return nil
 	case statErr == nil:
 		return fmt.Errorf("blob: the stored file %s is damaged (%d bytes, want %d)", filepath.Base(filepath.Dir(target))+filepath.Base(target), fi.Size(), size)
-	case errors.Is(err, fs.ErrExist):
+	case errors.Is(err, fs.ErrExist), t.name == "", errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("blob: %w", err)
 	}
-	if err := os.Rename(tmp, target); err != nil {
+	if err := os.Rename(t.name, target); err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
 	return nil

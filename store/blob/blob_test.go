@@ -17,11 +17,18 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
+// named makes newStore's stores use named temporary files, as where
+// unnamed ones are not supported (TestNamedTemporaryFiles).
+var named bool
+
 func newStore(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "evidence"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if named {
+		s.unnamed = func() bool { return false }
 	}
 	return s
 }
@@ -319,5 +326,46 @@ func TestOpenNotADirectory(t *testing.T) {
 	}
 	if _, err := Open(""); err == nil {
 		t.Error("Open of no directory succeeded")
+	}
+}
+
+// TestNamedTemporaryFiles runs the tests of Put again with named temporary
+// files, the fallback where the filesystem has no unnamed ones.
+func TestNamedTemporaryFiles(t *testing.T) {
+	named = true
+	defer func() { named = false }()
+	for _, tt := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"RoundTrip", TestRoundTrip}, {"Dedupe", TestDedupe}, {"DamagedFileReported", TestDamagedFileReported},
+		{"Refusals", TestRefusals}, {"ConcurrentPut", TestConcurrentPut}, {"SubdirectoryRemoved", TestSubdirectoryRemoved},
+	} {
+		t.Run(tt.name, tt.test)
+	}
+}
+
+// TestSubdirectoryRemoved checks that Put makes a subdirectory again when it
+// went away after this process made it, and leaves no temporary file.
+func TestSubdirectoryRemoved(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	content := []byte("整改前后对比照片")
+	sha, _, err := s.Put(ctx, bytes.NewReader(content), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ := s.Path(sha)
+	if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Put(ctx, bytes.NewReader(content), 1<<20); err != nil {
+		t.Fatalf("Put after its subdirectory was removed: %v", err)
+	}
+	if got := read(t, s, sha); !bytes.Equal(got, content) {
+		t.Errorf("content = %q", got)
+	}
+	if got := files(t, s); len(got) != 1 {
+		t.Errorf("files: %v", got)
 	}
 }
