@@ -130,6 +130,7 @@ func New(cfg Config) *echo.Echo {
 	// directly, so the peer address is the client.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.handleError
+	e.JSONSerializer = jsonSerializer{}
 	e.Use(s.requestID, s.observe, s.recover, s.limitBody)
 	s.routes(e)
 	if s.web != nil {

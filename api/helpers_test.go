@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,10 @@ func (v *env) ok(rec *httptest.ResponseRecorder, status int) map[string]any {
 	}
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		v.t.Fatalf("Content-Type %q, want application/json", ct)
+	}
+	// JSON bodies are sent whole with their length, never chunked.
+	if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
+		v.t.Fatalf("Content-Length %q for a body of %d bytes", cl, rec.Body.Len())
 	}
 	var m map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
