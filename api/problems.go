@@ -184,14 +184,45 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// sendProblem writes p with its ETag.
+// sendProblem writes p with its ETag. A write whose caller sent Prefer:
+// return=minimal (RFC 7240) is answered without the problem: 204 No Content
+// instead of 200, or 201 with an empty body, with the ETag (the version) and
+// Preference-Applied: return=minimal.
 func (s *server) sendProblem(c echo.Context, status int, a workflow.Actor, p *workflow.Problem) error {
+	h := c.Response().Header()
+	if m := c.Request().Method; m != http.MethodGet && m != http.MethodHead && preferMinimal(c.Request().Header) {
+		h.Set("ETag", etag(p.Version))
+		h.Set("Preference-Applied", "return=minimal")
+		if status == http.StatusOK {
+			status = http.StatusNoContent
+		}
+		return c.NoContent(status)
+	}
 	out, err := s.problemJSON(c.Request().Context(), s.view(), a, p)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(p.Version))
+	h.Set("ETag", etag(p.Version))
 	return c.JSON(status, out)
+}
+
+// preferMinimal reports whether the request's Prefer headers (RFC 7240)
+// ask for return=minimal: the first return preference decides, a
+// preference's parameters are ignored, names and values are
+// case-insensitive and the value may be quoted.
+func preferMinimal(h http.Header) bool {
+	for _, line := range h.Values("Prefer") {
+		for pref := range strings.SplitSeq(line, ",") {
+			pref, _, _ = strings.Cut(pref, ";")
+			name, value, _ := strings.Cut(pref, "=")
+			if !strings.EqualFold(strings.TrimSpace(name), "return") {
+				continue
+			}
+			value = strings.Trim(strings.TrimSpace(value), `"`)
+			return strings.EqualFold(value, "minimal")
+		}
+	}
+	return false
 }
 
 // createProblemRequest is the body of POST /problems.
