@@ -61,9 +61,11 @@ type benchConfig struct {
 	creators int
 	keep     bool
 	cpuProf  string
+	memProf  string
 	trace    string
 	inproc   bool
 	evidence string
+	minimal  bool
 }
 
 func parseBenchFlags(args []string, env Env) (benchConfig, error) {
@@ -81,9 +83,11 @@ func parseBenchFlags(args []string, env Env) (benchConfig, error) {
 	fs.StringVar(&cfg.leadUnit, "lead-unit", seeds.FuliangUnitID, "with --url: the unit of the unit officer's token, made lead unit")
 	fs.StringVar(&cfg.county, "county", seeds.FuliangUnitID, "county_id of the problems created")
 	fs.IntVar(&cfg.creators, "create-workers", 128, "concurrent creators while setting up")
+	fs.BoolVar(&cfg.minimal, "prefer-minimal", false, "HTTP clients send Prefer: return=minimal: writes are answered without the problem, with its version in ETag")
 	fs.BoolVar(&cfg.inproc, "inprocess", true, "also measure the in-process phase (service calls, no HTTP) after the HTTP phase")
 	fs.StringVar(&cfg.evidence, "evidence-dir", "", "directory of the evidence files (default: evidence beside the temporary database)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the measured phases to this file")
+	fs.StringVar(&cfg.memProf, "memprofile", "", "write a profile of the memory allocated to this file at the end, and one to FILE.base before the measured phases (go tool pprof -sample_index=alloc_space -base FILE.base BINARY FILE)")
 	fs.StringVar(&cfg.trace, "trace", "", "write an execution trace of the measured phases to this file (go tool trace)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary database and evidence files (the path is printed on stderr)")
 	if err := parseFlags(fs, args, env); err != nil {
@@ -119,23 +123,27 @@ var benchKinds = []string{"assign", "accept", "note", "evidence", "submit", "ver
 var createKind = len(benchKinds)
 
 // driver runs one command of kind benchKinds[k] on problem id, or creates
-// the bench's i-th problem.
+// the bench's i-th problem. Every command names the version of the problem
+// the client last saw (HTTP: If-Match; in-process: IfVersion), and returns
+// the version after it (HTTP: from the ETag).
 type driver interface {
-	step(ctx context.Context, k int, id string) error
-	create(ctx context.Context, i int) (id string, err error)
+	step(ctx context.Context, k int, id string, version uint64) (uint64, error)
+	create(ctx context.Context, i int) (id string, version uint64, err error)
 }
 
 // benchResult is what rectify bench --json prints.
 type benchResult struct {
-	Problems    int     `json:"problems"`
-	Clients     int     `json:"clients"`
-	DurationS   float64 `json:"duration_s"`
-	CPUs        int     `json:"cpus"`
-	GoVersion   string  `json:"go_version"`
-	Target      string  `json:"target"` // "in-process server" or the --url
-	MaxGroup    int     `json:"max_group,omitempty"`
-	CreateS     float64 `json:"create_s"`
-	CreatesPerS float64 `json:"creates_per_s"`
+	Problems  int     `json:"problems"`
+	Clients   int     `json:"clients"`
+	DurationS float64 `json:"duration_s"`
+	CPUs      int     `json:"cpus"`
+	GoVersion string  `json:"go_version"`
+	Target    string  `json:"target"` // "in-process server" or the --url
+	// PreferMinimal: the HTTP clients sent Prefer: return=minimal.
+	PreferMinimal bool    `json:"prefer_minimal,omitempty"`
+	MaxGroup      int     `json:"max_group,omitempty"`
+	CreateS       float64 `json:"create_s"`
+	CreatesPerS   float64 `json:"creates_per_s"`
 
 	HTTP      phaseResult  `json:"http"`
 	InProcess *phaseResult `json:"inprocess,omitempty"`
@@ -194,7 +202,7 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(env.Stderr, "bench: "+format+"\n", a...) }
 	res := benchResult{Problems: cfg.problems, Clients: cfg.clients, DurationS: cfg.duration.Seconds(),
-		CPUs: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), MaxGroup: cfg.maxGroup}
+		CPUs: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), MaxGroup: cfg.maxGroup, PreferMinimal: cfg.minimal}
 	transport := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -218,7 +226,7 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		}
 		defer local.close()
 		res.Target = "in-process server"
-		hd = &httpDriver{client: client, base: local.url, tokens: local.tokens, leadUnit: seeds.FuliangUnitID, county: cfg.county, deadline: benchDeadline()}
+		hd = newHTTPDriver(client, local.url, local.tokens, seeds.FuliangUnitID, cfg.county, cfg.minimal)
 		progress("creating %d problems in %s", cfg.problems, local.dir)
 		start := time.Now()
 		if ids, err = local.create(ctx, cfg, progress); err != nil {
@@ -227,7 +235,7 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		res.CreateS = time.Since(start).Seconds()
 	} else {
 		res.Target = cfg.url
-		hd = &httpDriver{client: client, base: cfg.url, tokens: cfg.tokens, leadUnit: cfg.leadUnit, county: cfg.county, deadline: benchDeadline()}
+		hd = newHTTPDriver(client, cfg.url, cfg.tokens, cfg.leadUnit, cfg.county, cfg.minimal)
 		progress("creating %d problems through %s", cfg.problems, cfg.url)
 		start := time.Now()
 		if ids, err = hd.createAll(ctx, cfg, progress); err != nil {
@@ -262,6 +270,17 @@ func runBench(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 		defer trace.Stop()
+	}
+	if cfg.memProf != "" {
+		// A base profile now, so that go tool pprof -base shows the phases alone.
+		if err := writeAllocs(cfg.memProf + ".base"); err != nil {
+			return err
+		}
+		defer func() {
+			if err := writeAllocs(cfg.memProf); err != nil {
+				progress("memory profile: %v", err)
+			}
+		}()
 	}
 	progress("HTTP phase: %d clients for %v", cfg.clients, cfg.duration)
 	res.HTTP = drive(ctx, hd, cfg.clients, cfg.duration, &ids, local)
@@ -298,6 +317,19 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("bench: %d commands failed", errs)
 	}
 	return nil
+}
+
+// writeAllocs writes the allocation profile so far to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // benchDeadline is the deadline the bench assigns: far enough away that no
@@ -550,10 +582,11 @@ func drive(ctx context.Context, dr driver, clients int, d time.Duration, ids *id
 			sm := &samples[c]
 			for !stop.Load() && ctx.Err() == nil {
 				id, ok := ids.take()
+				version := uint64(1) // problems made beforehand are as created
 				if !ok {
 					t0 := time.Now()
 					var err error
-					id, err = dr.create(ctx, ids.size()+int(created.Add(1))-1)
+					id, version, err = dr.create(ctx, ids.size()+int(created.Add(1))-1)
 					lat := time.Since(t0)
 					if err != nil {
 						if ctx.Err() != nil {
@@ -574,8 +607,9 @@ func drive(ctx context.Context, dr driver, clients int, d time.Duration, ids *id
 						break
 					}
 					t0 := time.Now()
-					err := dr.step(ctx, k, id)
+					v, err := dr.step(ctx, k, id, version)
 					lat := time.Since(t0)
+					version = v
 					if err != nil {
 						if ctx.Err() != nil {
 							return
@@ -694,12 +728,13 @@ func uniquePNG(label string) []byte {
 
 // httpDriver runs the lifecycle through the HTTP API.
 type httpDriver struct {
-	client   *http.Client
-	base     string
-	tokens   []string // bureau, unit, inspector
-	leadUnit string
-	county   string
-	deadline time.Time
+	client  *http.Client
+	base    string
+	tokens  []string // bureau, unit, inspector
+	county  string
+	minimal bool // send Prefer: return=minimal
+	// bodies are the JSON bodies of the commands, by kind (none for evidence).
+	bodies [][]byte
 }
 
 const (
@@ -718,57 +753,91 @@ var benchParams = map[string]map[string]string{
 
 const benchNote = "已完成清运方案审批，正在组织施工"
 
-func (h *httpDriver) step(ctx context.Context, k int, id string) error {
+// benchRoles is who runs each kind of command.
+var benchRoles = map[string]int{"assign": roleBureau, "verify": roleInspector, "close": roleBureau}
+
+func newHTTPDriver(client *http.Client, base string, tokens []string, leadUnit, county string, minimal bool) *httpDriver {
+	h := &httpDriver{client: client, base: base, tokens: tokens, county: county, minimal: minimal,
+		bodies: make([][]byte, len(benchKinds))}
+	deadline := benchDeadline()
+	for k, kind := range benchKinds {
+		var v any
+		switch kind {
+		case "assign":
+			v = map[string]string{"trigger": "assign", "lead_unit": leadUnit, "deadline": deadline.Format(time.RFC3339)}
+		case "note":
+			v = map[string]string{"text": benchNote}
+		case "evidence":
+			continue
+		default:
+			m := map[string]string{"trigger": kind}
+			for f, x := range benchParams[kind] {
+				m[f] = x
+			}
+			v = m
+		}
+		h.bodies[k], _ = json.Marshal(v)
+	}
+	return h
+}
+
+func (h *httpDriver) step(ctx context.Context, k int, id string, version uint64) (uint64, error) {
 	kind := benchKinds[k]
 	path := "/api/v1/problems/" + id + "/transitions"
-	role := roleUnit
-	var body []byte
-	contentType := "application/json"
+	body, contentType := h.bodies[k], "application/json"
 	switch kind {
-	case "assign":
-		role = roleBureau
-		body, _ = json.Marshal(map[string]string{"trigger": "assign", "lead_unit": h.leadUnit, "deadline": h.deadline.Format(time.RFC3339)})
 	case "note":
 		path = "/api/v1/problems/" + id + "/notes"
-		body, _ = json.Marshal(map[string]string{"text": benchNote})
 	case "evidence":
 		path = "/api/v1/problems/" + id + "/evidence"
 		body, contentType = multipartPNG(id)
-	default:
-		if kind == "verify" {
-			role = roleInspector
-		} else if kind == "close" {
-			role = roleBureau
-		}
-		m := map[string]string{"trigger": kind}
-		for f, v := range benchParams[kind] {
-			m[f] = v
-		}
-		body, _ = json.Marshal(m)
 	}
-	return h.post(ctx, path, h.tokens[role], contentType, body)
+	role, ok := benchRoles[kind]
+	if !ok {
+		role = roleUnit
+	}
+	return h.post(ctx, path, h.tokens[role], contentType, body, version)
 }
 
-// post sends one request and reads the whole answer, so that the connection
-// is reused; any status but 2xx is an error.
-func (h *httpDriver) post(ctx context.Context, path, token, contentType string, body []byte) error {
+// post sends one command with If-Match: "version" and reads the whole
+// answer, so that the connection is reused; any status but 2xx is an error.
+// It returns the version in the answer's ETag.
+func (h *httpDriver) post(ctx context.Context, path, token, contentType string, body []byte, version uint64) (uint64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", contentType)
+	req.Header["Authorization"] = []string{"Bearer " + token}
+	req.Header["Content-Type"] = []string{contentType}
+	req.Header["If-Match"] = []string{`"` + strconv.FormatUint(version, 10) + `"`}
+	if h.minimal {
+		req.Header["Prefer"] = []string{"return=minimal"}
+	}
 	res, err := h.client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return fmt.Errorf("status %d: %s", res.StatusCode, bytes.TrimSpace(msg))
+		return 0, fmt.Errorf("status %d: %s", res.StatusCode, bytes.TrimSpace(msg))
 	}
-	_, err = io.Copy(io.Discard, res.Body)
-	return err
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return 0, err
+	}
+	return etagVersion(res.Header.Get("ETag"))
+}
+
+// etagVersion returns the version in a problem's ETag ("N").
+func etagVersion(tag string) (uint64, error) {
+	if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return 0, fmt.Errorf("answer without a problem ETag (%q)", tag)
+	}
+	v, err := strconv.ParseUint(tag[1:len(tag)-1], 10, 64)
+	if err != nil || v == 0 {
+		return 0, fmt.Errorf("answer with a bad ETag %q", tag)
+	}
+	return v, nil
 }
 
 // multipartPNG is the body of an evidence upload of a fresh tiny PNG.
@@ -790,39 +859,45 @@ func multipartPNG(id string) ([]byte, string) {
 func (h *httpDriver) createAll(ctx context.Context, cfg benchConfig, progress func(string, ...any)) (idSource, error) {
 	list := make([]string, cfg.problems)
 	err := createConcurrently(ctx, cfg, progress, func(ctx context.Context, i int) error {
-		id, err := h.create(ctx, i)
+		id, _, err := h.create(ctx, i)
 		list[i] = id
 		return err
 	})
 	return idSource{list: list}, err
 }
 
-// create makes the bench's i-th problem through POST /problems.
-func (h *httpDriver) create(ctx context.Context, i int) (string, error) {
+// create makes the bench's i-th problem through POST /problems; its id and
+// version are read from the Location and ETag of the answer.
+func (h *httpDriver) create(ctx context.Context, i int) (string, uint64, error) {
 	np := benchProblem(i, h.county)
 	body, _ := json.Marshal(map[string]string{"title": np.Title, "description": np.Description, "source": string(np.Source), "county_id": np.CountyID})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+"/api/v1/problems", bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+h.tokens[roleBureau])
 	req.Header.Set("Content-Type", "application/json")
+	if h.minimal {
+		req.Header.Set("Prefer", "return=minimal")
+	}
 	res, err := h.client.Do(req)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("status %d: %s", res.StatusCode, bytes.TrimSpace(data))
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return "", 0, fmt.Errorf("status %d: %s", res.StatusCode, bytes.TrimSpace(msg))
 	}
-	var p struct {
-		ID string `json:"id"`
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return "", 0, err
 	}
-	if err := json.Unmarshal(data, &p); err != nil || p.ID == "" {
-		return "", fmt.Errorf("bad answer to POST /problems: %s", data)
+	id, ok := strings.CutPrefix(res.Header.Get("Location"), "/api/v1/problems/")
+	if !ok || id == "" {
+		return "", 0, fmt.Errorf("answer to POST /problems without its Location (%q)", res.Header.Get("Location"))
 	}
-	return p.ID, nil
+	v, err := etagVersion(res.Header.Get("ETag"))
+	return id, v, err
 }
 
 // inprocDriver runs the lifecycle through the workflow service, with the
@@ -840,49 +915,58 @@ func (l *benchLocal) driver() *inprocDriver {
 	return &inprocDriver{svc: l.svc, blobs: l.blobs, actors: l.actors, leadUnit: seeds.FuliangUnitID, county: l.county, deadline: benchDeadline()}
 }
 
-func (d *inprocDriver) create(ctx context.Context, i int) (string, error) {
+func (d *inprocDriver) create(ctx context.Context, i int) (string, uint64, error) {
 	p, _, err := d.svc.CreateProblem(ctx, d.actors[roleBureau], benchProblem(i, d.county))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return p.ID, nil
+	return p.ID, p.Version, nil
 }
 
-func (d *inprocDriver) step(ctx context.Context, k int, id string) error {
+func (d *inprocDriver) step(ctx context.Context, k int, id string, version uint64) (uint64, error) {
 	kind := benchKinds[k]
 	unit := d.actors[roleUnit]
-	var err error
+	var (
+		p   *workflow.Problem
+		err error
+	)
 	switch kind {
 	case "assign":
 		dl := d.deadline
-		_, err = d.svc.Fire(ctx, d.actors[roleBureau], id, workflow.Command{Trigger: workflow.TriggerAssign,
-			Params: workflow.Params{LeadUnit: d.leadUnit, Deadline: &dl}})
+		p, err = d.svc.Fire(ctx, d.actors[roleBureau], id, workflow.Command{Trigger: workflow.TriggerAssign,
+			Params: workflow.Params{LeadUnit: d.leadUnit, Deadline: &dl}, IfVersion: version})
 	case "accept":
-		_, err = d.svc.Fire(ctx, unit, id, workflow.Command{Trigger: workflow.TriggerAccept, Params: workflow.Params{Plan: benchParams["accept"]["plan"]}})
+		p, err = d.svc.Fire(ctx, unit, id, workflow.Command{Trigger: workflow.TriggerAccept, Params: workflow.Params{Plan: benchParams["accept"]["plan"]}, IfVersion: version})
 	case "note":
-		_, err = d.svc.AddNote(ctx, unit, id, benchNote, 0)
+		p, err = d.svc.AddNote(ctx, unit, id, benchNote, version)
 	case "evidence":
 		png := uniquePNG("problem " + id)
 		sha, size, perr := d.blobs.Put(ctx, bytes.NewReader(png), api.DefaultEvidenceMaxBytes)
 		if perr != nil {
-			return perr
+			return 0, perr
 		}
-		_, err = d.svc.AddEvidence(ctx, unit, id, workflow.EvidenceInput{SHA256: sha, Name: "现场照片.png", Size: size,
-			Type: "image/png", Description: "整改后现场照片"}, 0)
+		p, err = d.svc.AddEvidence(ctx, unit, id, workflow.EvidenceInput{SHA256: sha, Name: "现场照片.png", Size: size,
+			Type: "image/png", Description: "整改后现场照片"}, version)
 	case "submit":
-		_, err = d.svc.Fire(ctx, unit, id, workflow.Command{Trigger: workflow.TriggerSubmit, Params: workflow.Params{Summary: benchParams["submit"]["summary"]}})
+		p, err = d.svc.Fire(ctx, unit, id, workflow.Command{Trigger: workflow.TriggerSubmit, Params: workflow.Params{Summary: benchParams["submit"]["summary"]}, IfVersion: version})
 	case "verify":
-		_, err = d.svc.Fire(ctx, d.actors[roleInspector], id, workflow.Command{Trigger: workflow.TriggerVerify, Params: workflow.Params{Opinion: benchParams["verify"]["opinion"]}})
+		p, err = d.svc.Fire(ctx, d.actors[roleInspector], id, workflow.Command{Trigger: workflow.TriggerVerify, Params: workflow.Params{Opinion: benchParams["verify"]["opinion"]}, IfVersion: version})
 	case "close":
-		_, err = d.svc.Fire(ctx, d.actors[roleBureau], id, workflow.Command{Trigger: workflow.TriggerClose, Params: workflow.Params{Statement: benchParams["close"]["statement"]}})
+		p, err = d.svc.Fire(ctx, d.actors[roleBureau], id, workflow.Command{Trigger: workflow.TriggerClose, Params: workflow.Params{Statement: benchParams["close"]["statement"]}, IfVersion: version})
 	}
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return p.Version, nil
 }
 
 // printBench prints the figures as tables.
 func printBench(w io.Writer, cfg benchConfig, r *benchResult) {
 	fmt.Fprintf(w, "rectify bench: %d problems, %d clients, %v per phase, %d CPUs, %s, target %s\n",
 		r.Problems, r.Clients, cfg.duration, r.CPUs, r.GoVersion, r.Target)
+	if r.PreferMinimal {
+		fmt.Fprintln(w, "HTTP clients send Prefer: return=minimal (answers without the problem, its version in ETag)")
+	}
 	fmt.Fprintf(w, "setup: created %d problems in %.1fs (%.0f/s)\n\n", r.Problems, r.CreateS, r.CreatesPerS)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\ttransitions/s\ttransitions\terrors\tp50 ms\tp99 ms\tmax ms\tpages/transition\tcommands/commit\t")

@@ -15,11 +15,19 @@ import (
 
 // TestBench runs a small rectify bench and checks its JSON report: every
 // figure the issue names is there, both phases ran full lifecycles and no
-// command failed. It asserts no timing.
+// command failed, with full answers and with Prefer: return=minimal (the
+// clients carry the version from ETag to If-Match either way). It asserts no
+// timing.
 func TestBench(t *testing.T) {
+	for name, extra := range map[string][]string{"full": nil, "minimal": {"--prefer-minimal"}} {
+		t.Run(name, func(t *testing.T) { testBench(t, extra) })
+	}
+}
+
+func testBench(t *testing.T, extra []string) {
 	var out, errb bytes.Buffer
 	env := Env{Stdout: &out, Stderr: &syncWriter{w: &errb}, Getenv: func(string) string { return "" }}
-	args := []string{"bench", "--problems", "200", "--clients", "4", "--duration", "300ms", "--json", "--dir", t.TempDir()}
+	args := append([]string{"bench", "--problems", "200", "--clients", "4", "--duration", "300ms", "--json", "--dir", t.TempDir()}, extra...)
 	if err := Main(t.Context(), args, env); err != nil {
 		t.Fatalf("rectify bench: %v\n%s", err, errb.String())
 	}
@@ -59,6 +67,9 @@ func TestBench(t *testing.T) {
 		if p.PagesPerTransition <= 0 || p.CommandsPerCommit < 1 {
 			t.Errorf("%s: %.2f pages per transition, %.2f commands per commit", name, p.PagesPerTransition, p.CommandsPerCommit)
 		}
+	}
+	if res.PreferMinimal != (len(extra) > 0) {
+		t.Errorf("prefer_minimal %v with %v", res.PreferMinimal, extra)
 	}
 	if res.Ratio <= 0 || res.PagesPerTransition <= 0 || res.Memory == nil || res.DBBytes <= 0 {
 		t.Errorf("ratio %v, pages %v, memory %v, file %d", res.Ratio, res.PagesPerTransition, res.Memory, res.DBBytes)
