@@ -30,6 +30,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if wantDefaultGC(os.Args[1:], os.Getenv) {
+		setDefaultGC()
+	}
 	err := Main(ctx, os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
 	if errors.Is(err, flag.ErrHelp) {
 		return
