@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -375,6 +376,45 @@ type transitionParams struct {
 	Statement        string   `json:"statement"`
 }
 
+// decode sets the parameters named by keys (in that order) from their
+// values in fields, refusing unknown names and ill-typed values as
+// decodeStrict would.
+func (tp *transitionParams) decode(keys []string, fields map[string]json.RawMessage) error {
+	for _, k := range keys {
+		var dst any
+		switch k {
+		case "lead_unit":
+			dst = &tp.LeadUnit
+		case "cooperating_units":
+			dst = &tp.CooperatingUnits
+		case "deadline":
+			dst = &tp.Deadline
+		case "requirements":
+			dst = &tp.Requirements
+		case "reason":
+			dst = &tp.Reason
+		case "plan":
+			dst = &tp.Plan
+		case "summary":
+			dst = &tp.Summary
+		case "opinion":
+			dst = &tp.Opinion
+		case "statement":
+			dst = &tp.Statement
+		default:
+			return apiError(workflow.CodeInvalid, k, fmt.Sprintf("unknown field %q", k))
+		}
+		if err := json.Unmarshal(fields[k], dst); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) {
+				typ.Field = k
+			}
+			return jsonError(err)
+		}
+	}
+	return nil
+}
+
 // decodeTransition reads {trigger, ...params}: the trigger first, then the
 // fields that trigger takes (workflow.CheckFields), then their values.
 func decodeTransition(c echo.Context) (workflow.Command, error) {
@@ -404,12 +444,8 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 	if err := workflow.CheckFields(cmd.Trigger, keys); err != nil {
 		return cmd, err
 	}
-	rest, err := json.Marshal(fields)
-	if err != nil {
-		return cmd, err
-	}
 	var tp transitionParams
-	if err := decodeStrict(rest, &tp); err != nil {
+	if err := tp.decode(keys, fields); err != nil {
 		return cmd, err
 	}
 	cmd.Params = workflow.Params{
