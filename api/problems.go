@@ -424,8 +424,13 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 		return cmd, err
 	}
 	var fields map[string]json.RawMessage
-	if err := decodeStrict(b, &fields); err != nil {
-		return cmd, err
+	// A map knows no unknown fields and Unmarshal refuses trailing data, so
+	// what it accepts decodeStrict accepts alike; decodeStrict words the refusal.
+	if json.Unmarshal(b, &fields) != nil || fields == nil {
+		fields = nil
+		if err := decodeStrict(b, &fields); err != nil {
+			return cmd, err
+		}
 	}
 	raw, ok := fields["trigger"]
 	if !ok {
