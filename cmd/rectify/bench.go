@@ -212,7 +212,9 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		DisableCompression:  true,
 	}
 	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: time.Minute}
+	// The clients call the transport directly: no redirects to follow, and
+	// none of http.Client's per-request header copies and timers.
+	transport.ResponseHeaderTimeout = time.Minute
 
 	var (
 		local *benchLocal
@@ -226,7 +228,7 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		}
 		defer local.close()
 		res.Target = "in-process server"
-		hd = newHTTPDriver(client, local.url, local.tokens, seeds.FuliangUnitID, cfg.county, cfg.minimal)
+		hd = newHTTPDriver(transport, local.url, local.tokens, seeds.FuliangUnitID, cfg.county, cfg.minimal)
 		progress("creating %d problems in %s", cfg.problems, local.dir)
 		start := time.Now()
 		if ids, err = local.create(ctx, cfg, progress); err != nil {
@@ -235,7 +237,7 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		res.CreateS = time.Since(start).Seconds()
 	} else {
 		res.Target = cfg.url
-		hd = newHTTPDriver(client, cfg.url, cfg.tokens, cfg.leadUnit, cfg.county, cfg.minimal)
+		hd = newHTTPDriver(transport, cfg.url, cfg.tokens, cfg.leadUnit, cfg.county, cfg.minimal)
 		progress("creating %d problems through %s", cfg.problems, cfg.url)
 		start := time.Now()
 		if ids, err = hd.createAll(ctx, cfg, progress); err != nil {
@@ -728,7 +730,7 @@ func uniquePNG(label string) []byte {
 
 // httpDriver runs the lifecycle through the HTTP API.
 type httpDriver struct {
-	client  *http.Client
+	rt      http.RoundTripper
 	base    string
 	tokens  []string // bureau, unit, inspector
 	county  string
@@ -756,8 +758,8 @@ const benchNote = "已完成清运方案审批，正在组织施工"
 // benchRoles is who runs each kind of command.
 var benchRoles = map[string]int{"assign": roleBureau, "verify": roleInspector, "close": roleBureau}
 
-func newHTTPDriver(client *http.Client, base string, tokens []string, leadUnit, county string, minimal bool) *httpDriver {
-	h := &httpDriver{client: client, base: base, tokens: tokens, county: county, minimal: minimal,
+func newHTTPDriver(rt http.RoundTripper, base string, tokens []string, leadUnit, county string, minimal bool) *httpDriver {
+	h := &httpDriver{rt: rt, base: base, tokens: tokens, county: county, minimal: minimal,
 		bodies: make([][]byte, len(benchKinds))}
 	deadline := benchDeadline()
 	for k, kind := range benchKinds {
@@ -813,7 +815,7 @@ func (h *httpDriver) post(ctx context.Context, path, token, contentType string, 
 	if h.minimal {
 		req.Header["Prefer"] = []string{"return=minimal"}
 	}
-	res, err := h.client.Do(req)
+	res, err := h.rt.RoundTrip(req)
 	if err != nil {
 		return 0, err
 	}
@@ -880,7 +882,7 @@ func (h *httpDriver) create(ctx context.Context, i int) (string, uint64, error) 
 	if h.minimal {
 		req.Header.Set("Prefer", "return=minimal")
 	}
-	res, err := h.client.Do(req)
+	res, err := h.rt.RoundTrip(req)
 	if err != nil {
 		return "", 0, err
 	}
