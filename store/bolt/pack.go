@@ -23,7 +23,7 @@ import (
 // it), unsigned integers as varints, strings of 64 lowercase hex digits as
 // their 32 bytes, RFC 3339 UTC timestamps as seconds and nanoseconds,
 // strings from packWords as their index, text mostly in CJK ideographs two
-// bytes per character instead of three, and anything else verbatim. A
+// bytes per character instead of three (appendCJK), and anything else verbatim. A
 // value that does not begin with packedV1 is JSON, as stored before schema
 // version 5, and is read as it is.
 //
@@ -46,7 +46,7 @@ const (
 	tokUint   // varint
 	tokNumber // length, the number's text
 	tokString // length, the string's escaped text
-	tokCJK    // length, the escaped text in the CJK form (packCJK)
+	tokCJK    // length, the escaped text in the CJK form (appendCJK)
 	tokHex32  // 32 bytes: "64 lowercase hex digits"
 	tokTime   // zigzag varint seconds, varint nanoseconds: "RFC 3339 UTC"
 	tokWord   // one byte: packWords[i]
@@ -100,6 +100,15 @@ var packWordIndex = func() map[string]byte {
 	return m
 }()
 
+// maxPackWord is the length of the longest of packWords.
+var maxPackWord = func() int {
+	n := 0
+	for _, w := range packWords {
+		n = max(n, len(w))
+	}
+	return n
+}()
+
 // errNotPackable means the JSON is not in the form the packer takes.
 var errNotPackable = errors.New("not packable")
 
@@ -114,7 +123,8 @@ func PackValue(js []byte) []byte {
 	if err := p.value(); err != nil || p.pos != len(js) || len(p.out) >= len(js) {
 		return js
 	}
-	if back, err := UnpackValue(p.out); err != nil || !bytes.Equal(back, js) {
+	u := unpacker{in: p.out, pos: 1, out: make([]byte, 0, len(js))}
+	if err := u.value(); err != nil || u.pos != len(p.out) || !bytes.Equal(u.out, js) {
 		return js
 	}
 	return p.out
@@ -127,7 +137,7 @@ func UnpackValue(v []byte) ([]byte, error) {
 	if len(v) == 0 || v[0] != packedV1 {
 		return v, nil
 	}
-	u := unpacker{in: v, pos: 1, out: make([]byte, 0, len(v)*2)}
+	u := unpacker{in: v, pos: 1, out: make([]byte, 0, len(v)*3)}
 	if err := u.value(); err != nil {
 		return nil, err
 	}
@@ -269,9 +279,11 @@ func (p *packer) str() error {
 	}
 	p.pos = end + 1
 	s := p.in[start:end]
-	if i, ok := packWordIndex[string(s)]; ok {
-		p.out = append(p.out, tokWord, i)
-		return nil
+	if len(s) <= maxPackWord {
+		if i, ok := packWordIndex[string(s)]; ok {
+			p.out = append(p.out, tokWord, i)
+			return nil
+		}
 	}
 	if len(s) == 64 && isHash(string(s)) {
 		p.out = append(p.out, tokHex32)
@@ -285,10 +297,10 @@ func (p *packer) str() error {
 		p.out = binary.AppendUvarint(p.out, uint64(nsec))
 		return nil
 	}
-	if cjk, ok := packCJK(s); ok {
+	if n, ok := cjkLen(s); ok && n < len(s) {
 		p.out = append(p.out, tokCJK)
-		p.out = binary.AppendUvarint(p.out, uint64(len(cjk)))
-		p.out = append(p.out, cjk...)
+		p.out = binary.AppendUvarint(p.out, uint64(n))
+		p.out = appendCJK(p.out, s)
 		return nil
 	}
 	p.out = append(p.out, tokString)
@@ -301,44 +313,116 @@ func (p *packer) str() error {
 // time.RFC3339Nano writes it (as encoding/json writes a time.Time in UTC),
 // and returns it.
 func packableTime(s []byte) (sec int64, nsec int, ok bool) {
-	if len(s) < 20 || len(s) > 30 || s[len(s)-1] != 'Z' || s[4] != '-' || s[10] != 'T' {
+	// YYYY-MM-DDTHH:MM:SS, then .F to .FFFFFFFFF, then Z.
+	if len(s) < 20 || len(s) > 30 || len(s) == 21 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
 		return 0, 0, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(s))
-	if err != nil {
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	y, mo, d, h, mi, sc := num(s[0:4]), num(s[5:7]), num(s[8:10]), num(s[11:13]), num(s[14:16]), num(s[17:19])
+	if y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sc < 0 {
 		return 0, 0, false
 	}
+	if len(s) > 20 {
+		if s[19] != '.' {
+			return 0, 0, false
+		}
+		frac := s[20 : len(s)-1]
+		if nsec = num(frac); nsec < 0 {
+			return 0, 0, false
+		}
+		for range 9 - len(frac) {
+			nsec *= 10
+		}
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sc, nsec, time.UTC)
+	// Out-of-range fields (a 30 February, a second 60) normalise to
+	// another time, and trailing zeros of the fraction are not how
+	// RFC3339Nano writes it: only the same bytes back will do.
 	var buf [32]byte
-	if !bytes.Equal(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano), s) {
+	if !bytes.Equal(appendTime(buf[:0], t.Unix(), nsec), s) {
 		return 0, 0, false
 	}
-	return t.Unix(), t.Nanosecond(), true
+	return t.Unix(), nsec, true
 }
 
-// packCJK returns s, escaped JSON string text, in the CJK form if that is
-// shorter: ASCII as itself; U+3000 to U+A7FF (CJK punctuation, kana and
-// the ideographs) as two bytes 0x80|hi, lo of the offset from U+3000;
-// U+FF00 to U+FFFF (full-width forms such as ，and ：) as 0xF8 and the low
-// byte; any other character as 0xF9 and its UTF-8.
-func packCJK(s []byte) ([]byte, bool) {
-	var out []byte
+// appendTime appends the time sec, nsec after the Unix epoch as
+// time.RFC3339Nano writes it in UTC.
+func appendTime(b []byte, sec int64, nsec int) []byte {
+	days, secOfDay := sec/86400, sec%86400
+	if secOfDay < 0 {
+		days, secOfDay = days-1, secOfDay+86400
+	}
+	y, mo, d := civil(days)
+	if y < 0 || y > 9999 || nsec < 0 || nsec >= 1e9 {
+		return time.Unix(sec, int64(nsec)).UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+	h, mi, sc := int(secOfDay/3600), int(secOfDay/60%60), int(secOfDay%60)
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+mo/10), byte('0'+mo%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+sc/10), byte('0'+sc%10))
+	if nsec != 0 {
+		var frac [9]byte
+		for i, n := 8, nsec; i >= 0; i, n = i-1, n/10 {
+			frac[i] = byte('0' + n%10)
+		}
+		end := 9
+		for frac[end-1] == '0' {
+			end--
+		}
+		b = append(b, '.')
+		b = append(b, frac[:end]...)
+	}
+	return append(b, 'Z')
+}
+
+// cjkLen returns the length of s, escaped JSON string text, in the CJK
+// form (appendCJK); false if s is not UTF-8.
+func cjkLen(s []byte) (int, bool) {
+	n := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if out != nil {
-				out = append(out, c)
-			}
+		if s[i] < utf8.RuneSelf {
+			n++
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			return nil, false
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return 0, false
+		case r >= 0x3000 && r < 0xA800, r >= 0xFF00 && r <= 0xFFFF:
+			n += 2
+		default:
+			n += 1 + size
 		}
-		if out == nil {
-			out = make([]byte, i, len(s))
-			copy(out, s[:i])
+		i += size
+	}
+	return n, true
+}
+
+// appendCJK appends s, UTF-8 text, in the CJK form: ASCII as itself;
+// U+3000 to U+A7FF (CJK punctuation, kana and the ideographs) as two bytes
+// 0x80|hi, lo of the offset from U+3000; U+FF00 to U+FFFF (full-width forms
+// such as ，and ：) as 0xF8 and the low byte; any other character as 0xF9 and
+// its UTF-8.
+func appendCJK(out, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			out = append(out, c)
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRune(s[i:])
 		switch {
 		case r >= 0x3000 && r < 0xA800:
 			v := r - 0x3000
@@ -351,10 +435,31 @@ func packCJK(s []byte) ([]byte, bool) {
 		}
 		i += size
 	}
-	if out == nil || len(out) >= len(s) {
-		return nil, false
+	return out
+}
+
+// civil returns the proleptic Gregorian date of the day days after
+// 1970-01-01 (H. Hinnant's days-to-civil algorithm).
+func civil(days int64) (year, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
 	}
-	return out, true
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	if mp >= 10 {
+		month = int(mp - 9)
+	}
+	year = int(yoe + era*400)
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }
 
 // unpacker turns a packed value back into its JSON.
@@ -521,7 +626,7 @@ func (u *unpacker) str() error {
 		if err != nil || nsec >= 1e9 {
 			return errPacked
 		}
-		u.out = time.Unix(sec, int64(nsec)).UTC().AppendFormat(u.out, time.RFC3339Nano)
+		u.out = appendTime(u.out, sec, int(nsec))
 	case tokWord:
 		i, err := u.byte()
 		if err != nil || int(i) >= len(packWords) {

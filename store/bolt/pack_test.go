@@ -319,3 +319,37 @@ func TestUpgradeFromVersion4(t *testing.T) {
 	checkChain(t, s)
 	mustAudit(t, s)
 }
+
+func TestAppendTime(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2021, 6, 24, 2, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 28, 12, 24, 17, 752545504, time.UTC),
+		time.Date(2026, 11, 28, 12, 24, 17, 500000000, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		want := tm.Format(time.RFC3339Nano)
+		if got := appendTime(nil, tm.Unix(), tm.Nanosecond()); string(got) != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+		sec, nsec, ok := packableTime([]byte(want))
+		if inRange := tm.Year() >= 0 && tm.Year() <= 9999; ok != inRange || ok && (sec != tm.Unix() || nsec != tm.Nanosecond()) {
+			t.Errorf("packableTime(%s) = %d, %d, %v", want, sec, nsec, ok)
+		}
+	}
+	// Every day from year 0 to 9999, at some time of day.
+	for sec := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix(); sec < time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(); sec += 86400 + 7 {
+		tm := time.Unix(sec, 0).UTC()
+		if got, want := appendTime(nil, sec, 0), tm.Format(time.RFC3339Nano); string(got) != want {
+			t.Fatalf("appendTime(%d) = %s, want %s", sec, got, want)
+		}
+	}
+	for _, s := range []string{"2021-02-30T00:00:00Z", "2021-06-24T02:00:00.50Z", "2021-06-24T02:00:60Z",
+		"2021-06-24T02:00:00.Z", "2021-06-24 02:00:00Z", "2021-06-24T02:00:00+00:00", "2021-6-24T02:00:00.5Z", "+021-06-24T02:00:00Z"} {
+		if _, _, ok := packableTime([]byte(s)); ok {
+			t.Errorf("packableTime(%s) = ok", s)
+		}
+	}
+}
