@@ -136,7 +136,8 @@ type benchResult struct {
 	Problems  int     `json:"problems"`
 	Clients   int     `json:"clients"`
 	DurationS float64 `json:"duration_s"`
-	CPUs      int     `json:"cpus"`
+	CPUs      int     `json:"cpus"`       // runtime.NumCPU
+	Procs     int     `json:"gomaxprocs"` // runtime.GOMAXPROCS
 	GoVersion string  `json:"go_version"`
 	Target    string  `json:"target"` // "in-process server" or the --url
 	// PreferMinimal: the HTTP clients sent Prefer: return=minimal.
@@ -202,7 +203,7 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(env.Stderr, "bench: "+format+"\n", a...) }
 	res := benchResult{Problems: cfg.problems, Clients: cfg.clients, DurationS: cfg.duration.Seconds(),
-		CPUs: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), MaxGroup: cfg.maxGroup, PreferMinimal: cfg.minimal}
+		CPUs: runtime.NumCPU(), Procs: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), MaxGroup: cfg.maxGroup, PreferMinimal: cfg.minimal}
 	transport := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -964,8 +965,8 @@ func (d *inprocDriver) step(ctx context.Context, k int, id string, version uint6
 
 // printBench prints the figures as tables.
 func printBench(w io.Writer, cfg benchConfig, r *benchResult) {
-	fmt.Fprintf(w, "rectify bench: %d problems, %d clients, %v per phase, %d CPUs, %s, target %s\n",
-		r.Problems, r.Clients, cfg.duration, r.CPUs, r.GoVersion, r.Target)
+	fmt.Fprintf(w, "rectify bench: %d problems, %d clients, %v per phase, %d CPUs, GOMAXPROCS %d, %s, target %s\n",
+		r.Problems, r.Clients, cfg.duration, r.CPUs, r.Procs, r.GoVersion, r.Target)
 	if r.PreferMinimal {
 		fmt.Fprintln(w, "HTTP clients send Prefer: return=minimal (answers without the problem, its version in ETag)")
 	}

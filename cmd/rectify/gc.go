@@ -1,6 +1,9 @@
 package main
 
-import "runtime/debug"
+import (
+	"runtime"
+	"runtime/debug"
+)
 
 // Garbage collector settings of the long-running commands (serve, bench)
 // when neither GOGC nor GOMEMLIMIT is set. The live heap is small (a few MiB,
@@ -19,14 +22,36 @@ const (
 // wantDefaultGC reports whether command args should run with the defaults
 // above.
 func wantDefaultGC(args []string, getenv func(string) string) bool {
-	if len(args) == 0 || (args[0] != "serve" && args[0] != "bench") {
-		return false
-	}
-	return getenv("GOGC") == "" && getenv("GOMEMLIMIT") == ""
+	return longRunning(args) && getenv("GOGC") == "" && getenv("GOMEMLIMIT") == ""
 }
 
 // setDefaultGC applies the defaults.
 func setDefaultGC() {
 	debug.SetGCPercent(defaultGCPercent)
 	debug.SetMemoryLimit(defaultMemoryLimit)
+}
+
+// procsPerCPU is how many Ps (GOMAXPROCS) serve and bench run per CPU the
+// runtime would use, unless GOMAXPROCS is set. The group commit's goroutine
+// spends most of each cycle in fdatasync, and commands queue behind it; with
+// twice as many Ps as CPUs, rectify bench on 2 CPUs gains about 30 % through
+// HTTP and 14 % in-process, with commits twice as large (20 commands instead
+// of 9 through HTTP), consistent with the commit goroutine waiting less for a
+// P after each sync.
+const procsPerCPU = 2
+
+// wantMoreProcs reports whether command args should run with procsPerCPU.
+func wantMoreProcs(args []string, getenv func(string) string) bool {
+	return longRunning(args) && getenv("GOMAXPROCS") == ""
+}
+
+// setMoreProcs applies procsPerCPU to the runtime's default GOMAXPROCS
+// (the CPUs available, or the container's CPU limit).
+func setMoreProcs() {
+	runtime.GOMAXPROCS(procsPerCPU * runtime.GOMAXPROCS(0))
+}
+
+// longRunning reports whether args run a long-running command.
+func longRunning(args []string) bool {
+	return len(args) > 0 && (args[0] == "serve" || args[0] == "bench")
 }

@@ -31,3 +31,28 @@ func TestWantDefaultGC(t *testing.T) {
 		}
 	}
 }
+
+func TestWantMoreProcs(t *testing.T) {
+	env := func(k string) string {
+		if k == "GOMAXPROCS" {
+			return "3"
+		}
+		return ""
+	}
+	none := func(string) string { return "" }
+	for _, c := range []struct {
+		args []string
+		env  func(string) string
+		want bool
+	}{
+		{[]string{"serve"}, none, true},
+		{[]string{"bench", "--clients", "1"}, none, true},
+		{[]string{"serve"}, env, false},
+		{[]string{"seed"}, none, false},
+		{nil, none, false},
+	} {
+		if got := wantMoreProcs(c.args, c.env); got != c.want {
+			t.Errorf("wantMoreProcs(%v) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}

@@ -33,6 +33,9 @@ func main() {
 	if wantDefaultGC(os.Args[1:], os.Getenv) {
 		setDefaultGC()
 	}
+	if wantMoreProcs(os.Args[1:], os.Getenv) {
+		setMoreProcs()
+	}
 	err := Main(ctx, os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
 	if errors.Is(err, flag.ErrHelp) {
 		return
