@@ -69,3 +69,45 @@ func (c *recordCache) decode(n uint64, raw []byte) (*workflow.Problem, error) {
 	c.put(n, bytes.Clone(raw), p.Clone())
 	return p, nil
 }
+
+// tokenCacheSize bounds the tokens kept decoded.
+const tokenCacheSize = 1024
+
+// tokenCache keeps the users of recently presented tokens decoded, keyed by
+// token hash and validated by the exact stored bytes of the token and of its
+// user, read again on every call: a revoked token, a disabled or changed
+// user is never served from it. It saves two JSON decodings per request.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	tokenRaw, userRaw []byte
+	user              workflow.User // a value: copying it copies it all
+}
+
+// get returns the entry of token hash if its stored bytes are still
+// tokenRaw; the caller checks the user's bytes.
+func (c *tokenCache) get(hash string, tokenRaw []byte) (cachedToken, bool) {
+	c.mu.Lock()
+	e, ok := c.m[hash]
+	c.mu.Unlock()
+	return e, ok && bytes.Equal(e.tokenRaw, tokenRaw)
+}
+
+// put keeps e for token hash; its slices must not change afterwards.
+func (c *tokenCache) put(hash string, e cachedToken) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]cachedToken, tokenCacheSize)
+	}
+	if _, ok := c.m[hash]; !ok && len(c.m) >= tokenCacheSize {
+		for k := range c.m { // evict one, at random
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[hash] = e
+}

@@ -174,6 +174,7 @@ type Store struct {
 	gc           *committer
 	readOnly     bool
 	records      recordCache
+	tokens       tokenCache
 	// dueKeysRead counts the wake index keys Due and Sweep have read, for
 	// tests that check they stop at their time.
 	dueKeysRead atomic.Uint64

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -89,20 +90,29 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 	}
 	var u workflow.User
 	err := s.view(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketTokens).Get([]byte(hash))
-		if v == nil {
+		tv := tx.Bucket(bucketTokens).Get([]byte(hash))
+		if tv == nil {
 			return workflow.Errorf(workflow.CodeNotFound, "token not found")
+		}
+		if c, ok := s.tokens.get(hash, tv); ok {
+			if uv := tx.Bucket(bucketUsers).Get([]byte(c.user.ID)); bytes.Equal(uv, c.userRaw) {
+				u = c.user
+				return nil
+			}
 		}
 		var t workflow.Token
-		if err := json.Unmarshal(v, &t); err != nil {
+		if err := json.Unmarshal(tv, &t); err != nil {
 			return fmt.Errorf("bolt: decode token: %w", err)
 		}
-		v = tx.Bucket(bucketUsers).Get([]byte(t.UserID))
-		if v == nil {
+		uv := tx.Bucket(bucketUsers).Get([]byte(t.UserID))
+		if uv == nil {
 			return workflow.Errorf(workflow.CodeNotFound, "token not found")
 		}
-		if err := json.Unmarshal(v, &u); err != nil {
+		if err := json.Unmarshal(uv, &u); err != nil {
 			return fmt.Errorf("bolt: decode user %s: %w", t.UserID, err)
+		}
+		if u.ID == t.UserID {
+			s.tokens.put(hash, cachedToken{tokenRaw: bytes.Clone(tv), userRaw: bytes.Clone(uv), user: u})
 		}
 		return nil
 	})
