@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -72,7 +73,10 @@ func testBench(t *testing.T, extra []string) {
 		t.Errorf("prefer_minimal %v with %v", res.PreferMinimal, extra)
 	}
 	if res.Ratio <= 0 || res.PagesPerTransition <= 0 || res.Memory == nil || res.DBBytes <= 0 {
-		t.Errorf("ratio %v, pages %v, memory %v, file %d", res.Ratio, res.PagesPerTransition, res.Memory, res.DBBytes)
+		t.Fatalf("ratio %v, pages %v, memory %v, file %d", res.Ratio, res.PagesPerTransition, res.Memory, res.DBBytes)
+	}
+	if runtime.GOOS == "linux" && (res.Memory.RSSAnonMiB <= 0 || res.Memory.PeakRSSAnonMiB <= 0) {
+		t.Errorf("memory %+v: want the anonymous resident memory after setup and its peak under load", *res.Memory)
 	}
 }
 
