@@ -7,6 +7,36 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
+// boundedMap is a map safe for concurrent use that holds at most limit
+// entries: a new key beyond that evicts one at random. Its zero value is
+// empty and ready.
+type boundedMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+func (b *boundedMap[K, V]) load(k K) (V, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v, ok := b.m[k]
+	return v, ok
+}
+
+func (b *boundedMap[K, V]) store(k K, v V, limit int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = make(map[K]V, limit)
+	}
+	if _, ok := b.m[k]; !ok && len(b.m) >= limit {
+		for old := range b.m { // evict one, at random
+			delete(b.m, old)
+			break
+		}
+	}
+	b.m[k] = v
+}
+
 // recordCacheSize bounds the decoded records kept: the problems being
 // worked on (a lifecycle reads its record several times per command:
 // authorization, the command, the answer).
@@ -15,11 +45,10 @@ const recordCacheSize = 1024
 // recordCache keeps recently read or written problem records decoded, keyed
 // by problem number and validated by their exact stored bytes: a hit is a
 // copy of the record those bytes decode to, whoever wrote them, so the
-// cache can never return a stale record. It saves JSON decoding, the bulk of
-// a read's and of an update's CPU time.
+// cache can never return a stale record. It saves unpacking and JSON
+// decoding, the bulk of a read's and of an update's CPU time.
 type recordCache struct {
-	mu sync.Mutex
-	m  map[uint64]cachedRecord
+	m boundedMap[uint64, cachedRecord]
 }
 
 type cachedRecord struct {
@@ -30,9 +59,7 @@ type cachedRecord struct {
 // get returns a private copy of the record raw, the stored bytes of
 // problem number n, if the cache holds it.
 func (c *recordCache) get(n uint64, raw []byte) *workflow.Problem {
-	c.mu.Lock()
-	e, ok := c.m[n]
-	c.mu.Unlock()
+	e, ok := c.m.load(n)
 	if !ok || !bytes.Equal(e.raw, raw) {
 		return nil
 	}
@@ -42,18 +69,7 @@ func (c *recordCache) get(n uint64, raw []byte) *workflow.Problem {
 // put keeps p, the record raw decodes to; raw and p must not change
 // afterwards.
 func (c *recordCache) put(n uint64, raw []byte, p *workflow.Problem) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[uint64]cachedRecord, recordCacheSize)
-	}
-	if _, ok := c.m[n]; !ok && len(c.m) >= recordCacheSize {
-		for k := range c.m { // evict one, at random
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[n] = cachedRecord{raw: raw, p: p}
+	c.m.store(n, cachedRecord{raw: raw, p: p}, recordCacheSize)
 }
 
 // decode returns the record raw of problem number n decoded: from the cache,
@@ -78,8 +94,7 @@ const tokenCacheSize = 1024
 // user, read again on every call: a revoked token, a disabled or changed
 // user is never served from it. It saves two JSON decodings per request.
 type tokenCache struct {
-	mu sync.Mutex
-	m  map[string]cachedToken
+	m boundedMap[string, cachedToken]
 }
 
 type cachedToken struct {
@@ -90,24 +105,11 @@ type cachedToken struct {
 // get returns the entry of token hash if its stored bytes are still
 // tokenRaw; the caller checks the user's bytes.
 func (c *tokenCache) get(hash string, tokenRaw []byte) (cachedToken, bool) {
-	c.mu.Lock()
-	e, ok := c.m[hash]
-	c.mu.Unlock()
+	e, ok := c.m.load(hash)
 	return e, ok && bytes.Equal(e.tokenRaw, tokenRaw)
 }
 
 // put keeps e for token hash; its slices must not change afterwards.
 func (c *tokenCache) put(hash string, e cachedToken) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]cachedToken, tokenCacheSize)
-	}
-	if _, ok := c.m[hash]; !ok && len(c.m) >= tokenCacheSize {
-		for k := range c.m { // evict one, at random
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[hash] = e
+	c.m.store(hash, e, tokenCacheSize)
 }

@@ -106,12 +106,7 @@ func unseal(tx *bbolt.Tx) error {
 // no hash chain, no evidence index and no index_evidence flag.
 func downgradeTo2(t *testing.T, path string) {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	updateFile(t, path, func(tx *bbolt.Tx) error {
 		if err := unseal(tx); err != nil {
 			return err
 		}
@@ -124,9 +119,6 @@ func downgradeTo2(t *testing.T, path string) {
 		}
 		return meta.Put(keySchema, u64(2))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // rawHistory returns the stored history and outbox values by key.
@@ -248,21 +240,14 @@ func TestUpgradeRefusesUndecodableHistory(t *testing.T) {
 	fill(t, s, 3)
 	s.Close()
 	downgradeTo2(t, path)
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketHistory).Put(u64(2), []byte("{not json")) }); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	updateFile(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bucketHistory).Put(u64(2), []byte("{not json")) })
 	if s, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "entry 2") {
 		if s != nil {
 			s.Close()
 		}
 		t.Fatalf("Open of a version 2 file with a damaged entry = %v", err)
 	}
-	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

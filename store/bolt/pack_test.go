@@ -234,12 +234,7 @@ func BenchmarkPack(b *testing.B) {
 // path as JSON and sets its schema version to 4, as version 4 left it.
 func unpackAll(t *testing.T, path string) {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	updateFile(t, path, func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketProblems, bucketHistory} {
 			b := tx.Bucket(name)
 			kvs := map[string][]byte{}
@@ -262,9 +257,6 @@ func unpackAll(t *testing.T, path string) {
 		}
 		return tx.Bucket(bucketMeta).Put(keySchema, u64(4))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestUpgradeFromVersion4 opens a file whose records and entries are JSON:

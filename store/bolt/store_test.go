@@ -492,3 +492,17 @@ func BenchmarkUpdateProblem(b *testing.B) {
 		}
 	})
 }
+
+// updateFile runs fn in a write transaction on the closed database file at
+// path, as a tool writing its buckets directly would.
+func updateFile(t *testing.T, path string, fn func(tx *bbolt.Tx) error) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -210,12 +210,7 @@ func TestDueSeconds(t *testing.T) {
 // index_evidence flag, no hash chain.
 func downgrade(t *testing.T, path string) {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	updateFile(t, path, func(tx *bbolt.Tx) error {
 		if err := unseal(tx); err != nil {
 			return err
 		}
@@ -232,9 +227,6 @@ func downgrade(t *testing.T, path string) {
 		}
 		return meta.Put(keySchema, u64(1))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func metaOf(t *testing.T, s *Store) (schema uint64, indexV2 bool) {

@@ -163,11 +163,7 @@ func TestUpgradeFromVersion3(t *testing.T) {
 	}
 	before := take(t, s)
 	s.Close()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
+	updateFile(t, path, func(tx *bbolt.Tx) error {
 		for _, ev := range events {
 			v, err := json.Marshal(ev)
 			if err != nil {
@@ -191,10 +187,6 @@ func TestUpgradeFromVersion3(t *testing.T) {
 		}
 		return meta.Put(keySchema, u64(3))
 	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, err = Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -69,3 +69,20 @@ func edit(t *testing.T, s *Store, fn func(tx *bbolt.Tx) error) {
 		t.Fatal(err)
 	}
 }
+
+func TestBoundedMap(t *testing.T) {
+	var b boundedMap[int, string]
+	if _, ok := b.load(1); ok {
+		t.Fatal("a zero boundedMap holds a key")
+	}
+	for i := range 20 {
+		b.store(i, "v", 8)
+	}
+	b.store(19, "w", 8) // an existing key evicts nothing
+	if n := len(b.m); n != 8 {
+		t.Errorf("%d entries, want at most 8", n)
+	}
+	if v, ok := b.load(19); !ok || v != "w" {
+		t.Errorf("load(19) = %q, %v; want the latest value", v, ok)
+	}
+}
