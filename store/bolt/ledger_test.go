@@ -53,29 +53,35 @@ func mustAudit(t *testing.T, s *Store) workflow.AuditReport {
 	return rep
 }
 
+// rewriteBucket replaces every value of bucket name (if it exists) by what
+// rewrite returns for it.
+func rewriteBucket(tx *bbolt.Tx, name []byte, rewrite func(k, v []byte) ([]byte, error)) error {
+	b := tx.Bucket(name)
+	if b == nil {
+		return nil
+	}
+	kvs := map[string][]byte{}
+	err := b.ForEach(func(k, v []byte) error {
+		nv, err := rewrite(k, v)
+		kvs[string(k)] = nv
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for k, v := range kvs {
+		if err := b.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // unseal strips the hash chain from tx's database as schema version 2 left
 // it: entries (in history and outbox) without prev_hash and hash, no head.
 func unseal(tx *bbolt.Tx) error {
 	strip := func(name []byte, rewrite func(k, v []byte) ([]byte, error)) error {
-		b := tx.Bucket(name)
-		if b == nil {
-			return nil
-		}
-		kvs := map[string][]byte{}
-		err := b.ForEach(func(k, v []byte) error {
-			nv, err := rewrite(k, v)
-			kvs[string(k)] = nv
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		for k, v := range kvs {
-			if err := b.Put([]byte(k), v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return rewriteBucket(tx, name, rewrite)
 	}
 	err := strip(bucketHistory, func(_, v []byte) ([]byte, error) {
 		var e workflow.Entry

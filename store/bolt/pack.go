@@ -161,61 +161,9 @@ func (p *packer) value() error {
 	}
 	switch c := p.in[p.pos]; {
 	case c == '{':
-		p.pos++
-		p.out = append(p.out, tokObjStart)
-		if p.peek('}') {
-			p.pos++
-			p.out = append(p.out, tokObjEnd)
-			return nil
-		}
-		for {
-			if !p.peek('"') {
-				return errNotPackable
-			}
-			if err := p.str(); err != nil {
-				return err
-			}
-			if !p.peek(':') {
-				return errNotPackable
-			}
-			p.pos++
-			if err := p.value(); err != nil {
-				return err
-			}
-			if p.peek(',') {
-				p.pos++
-				continue
-			}
-			if !p.peek('}') {
-				return errNotPackable
-			}
-			p.pos++
-			p.out = append(p.out, tokObjEnd)
-			return nil
-		}
+		return p.container('}', tokObjStart, tokObjEnd, true)
 	case c == '[':
-		p.pos++
-		p.out = append(p.out, tokArrStart)
-		if p.peek(']') {
-			p.pos++
-			p.out = append(p.out, tokArrEnd)
-			return nil
-		}
-		for {
-			if err := p.value(); err != nil {
-				return err
-			}
-			if p.peek(',') {
-				p.pos++
-				continue
-			}
-			if !p.peek(']') {
-				return errNotPackable
-			}
-			p.pos++
-			p.out = append(p.out, tokArrEnd)
-			return nil
-		}
+		return p.container(']', tokArrStart, tokArrEnd, false)
 	case c == '"':
 		return p.str()
 	case c == 't':
@@ -228,6 +176,45 @@ func (p *packer) value() error {
 		return p.number()
 	}
 	return errNotPackable
+}
+
+// container packs the object (keyed) or array at p.pos, which ends with
+// closing.
+func (p *packer) container(closing, start, end byte, keyed bool) error {
+	p.pos++
+	p.out = append(p.out, start)
+	if p.peek(closing) {
+		p.pos++
+		p.out = append(p.out, end)
+		return nil
+	}
+	for {
+		if keyed {
+			if !p.peek('"') {
+				return errNotPackable
+			}
+			if err := p.str(); err != nil {
+				return err
+			}
+			if !p.peek(':') {
+				return errNotPackable
+			}
+			p.pos++
+		}
+		if err := p.value(); err != nil {
+			return err
+		}
+		if p.peek(',') {
+			p.pos++
+			continue
+		}
+		if !p.peek(closing) {
+			return errNotPackable
+		}
+		p.pos++
+		p.out = append(p.out, end)
+		return nil
+	}
 }
 
 func (p *packer) peek(c byte) bool { return p.pos < len(p.in) && p.in[p.pos] == c }
@@ -506,39 +493,9 @@ func (u *unpacker) value() error {
 	}
 	switch tok {
 	case tokObjStart:
-		u.out = append(u.out, '{')
-		for i := 0; ; i++ {
-			if u.pos < len(u.in) && u.in[u.pos] == tokObjEnd {
-				u.pos++
-				u.out = append(u.out, '}')
-				return nil
-			}
-			if i > 0 {
-				u.out = append(u.out, ',')
-			}
-			if err := u.key(); err != nil {
-				return err
-			}
-			u.out = append(u.out, ':')
-			if err := u.value(); err != nil {
-				return err
-			}
-		}
+		return u.container('{', '}', tokObjEnd, true)
 	case tokArrStart:
-		u.out = append(u.out, '[')
-		for i := 0; ; i++ {
-			if u.pos < len(u.in) && u.in[u.pos] == tokArrEnd {
-				u.pos++
-				u.out = append(u.out, ']')
-				return nil
-			}
-			if i > 0 {
-				u.out = append(u.out, ',')
-			}
-			if err := u.value(); err != nil {
-				return err
-			}
-		}
+		return u.container('[', ']', tokArrEnd, false)
 	case tokTrue:
 		u.out = append(u.out, "true"...)
 	case tokFalse:
@@ -566,6 +523,31 @@ func (u *unpacker) value() error {
 		return u.str()
 	}
 	return nil
+}
+
+// container unpacks the members (keyed) or elements of an object or array
+// up to the token end, between opening and closing.
+func (u *unpacker) container(opening, closing, end byte, keyed bool) error {
+	u.out = append(u.out, opening)
+	for i := 0; ; i++ {
+		if u.pos < len(u.in) && u.in[u.pos] == end {
+			u.pos++
+			u.out = append(u.out, closing)
+			return nil
+		}
+		if i > 0 {
+			u.out = append(u.out, ',')
+		}
+		if keyed {
+			if err := u.key(); err != nil {
+				return err
+			}
+			u.out = append(u.out, ':')
+		}
+		if err := u.value(); err != nil {
+			return err
+		}
+	}
 }
 
 // key unpacks an object member's name: a string token.

@@ -236,23 +236,14 @@ func unpackAll(t *testing.T, path string) {
 	t.Helper()
 	updateFile(t, path, func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketProblems, bucketHistory} {
-			b := tx.Bucket(name)
-			kvs := map[string][]byte{}
-			err := b.ForEach(func(k, v []byte) error {
+			err := rewriteBucket(tx, name, func(k, v []byte) ([]byte, error) {
 				if v[0] != packedV1 {
-					return fmt.Errorf("%s %x is not packed", name, k)
+					return nil, fmt.Errorf("%s %x is not packed", name, k)
 				}
-				js, err := UnpackValue(v)
-				kvs[string(k)] = js
-				return err
+				return UnpackValue(v)
 			})
 			if err != nil {
 				return err
-			}
-			for k, v := range kvs {
-				if err := b.Put([]byte(k), v); err != nil {
-					return err
-				}
 			}
 		}
 		return tx.Bucket(bucketMeta).Put(keySchema, u64(4))
@@ -271,6 +262,14 @@ func TestUpgradeFromVersion4(t *testing.T) {
 		t.Fatal(err)
 	}
 	unpackAll(t, path)
+	updateFile(t, path, func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketProblems, bucketHistory} {
+			if _, v := tx.Bucket(name).Cursor().First(); v[0] != '{' {
+				t.Fatalf("%s holds %.20q after unpackAll, want JSON", name, v)
+			}
+		}
+		return nil
+	})
 
 	s, err := Open(path, Options{})
 	if err != nil {
