@@ -485,6 +485,15 @@ func (u *unpacker) bytes(n uint64) ([]byte, error) {
 	return b, nil
 }
 
+// lenBytes reads a length and that many bytes.
+func (u *unpacker) lenBytes() ([]byte, error) {
+	n, err := u.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	return u.bytes(n)
+}
+
 // value unpacks one value; a container's members and elements recursively.
 func (u *unpacker) value() error {
 	tok, err := u.byte()
@@ -509,11 +518,7 @@ func (u *unpacker) value() error {
 		}
 		u.out = strconv.AppendUint(u.out, n, 10)
 	case tokNumber:
-		n, err := u.uvarint()
-		if err != nil {
-			return err
-		}
-		b, err := u.bytes(n)
+		b, err := u.lenBytes()
 		if err != nil {
 			return err
 		}
@@ -571,21 +576,13 @@ func (u *unpacker) str() error {
 	u.out = append(u.out, '"')
 	switch tok {
 	case tokString:
-		n, err := u.uvarint()
-		if err != nil {
-			return err
-		}
-		b, err := u.bytes(n)
+		b, err := u.lenBytes()
 		if err != nil {
 			return err
 		}
 		u.out = append(u.out, b...)
 	case tokCJK:
-		n, err := u.uvarint()
-		if err != nil {
-			return err
-		}
-		b, err := u.bytes(n)
+		b, err := u.lenBytes()
 		if err != nil {
 			return err
 		}
