@@ -201,6 +201,9 @@ func (p *Problem) EvidenceHashes() []string {
 // too, the codes of those problems: a sign of fake rectification (虚假整改),
 // shown as a warning, never a refusal.
 func (s *Service) Duplicates(ctx context.Context, p *Problem) (map[string][]string, error) {
+	if ix, ok := s.store.(EvidenceIndex); ok {
+		return duplicatesFromIndex(ctx, s.store, ix, p)
+	}
 	out := map[string][]string{}
 	for _, sha := range p.EvidenceHashes() {
 		cursor := ""
@@ -218,6 +221,39 @@ func (s *Service) Duplicates(ctx context.Context, p *Problem) (map[string][]stri
 				break
 			}
 			cursor = next
+		}
+	}
+	return out, nil
+}
+
+// EvidenceIndex is a store that can list the problems holding an evidence
+// file from its index alone, without reading their records. bbolt's store
+// is one.
+type EvidenceIndex interface {
+	// ProblemsWithEvidence returns the ids of the problems whose evidence
+	// includes file sha, in creation order.
+	ProblemsWithEvidence(ctx context.Context, sha string) ([]string, error)
+}
+
+// duplicatesFromIndex is Duplicates on an EvidenceIndex: only the records of
+// other problems holding a file are read, for their codes, and a file no
+// other problem holds (the usual case) costs one index lookup.
+func duplicatesFromIndex(ctx context.Context, st Store, ix EvidenceIndex, p *Problem) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, sha := range p.EvidenceHashes() {
+		ids, err := ix.ProblemsWithEvidence(ctx, sha)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if id == p.ID {
+				continue
+			}
+			q, err := st.Problem(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out[sha] = append(out[sha], q.Code)
 		}
 	}
 	return out, nil

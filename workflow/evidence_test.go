@@ -74,15 +74,33 @@ func TestDuplicateEvidenceWarnsTheInspector(t *testing.T) {
 		f.fire(t, officer, id, workflow.TriggerSubmit, workflow.Params{Summary: "完成"})
 		ids = append(ids, id)
 	}
-	for i, id := range ids {
-		p := mustGet(t, f, id)
-		dups, err := f.svc.Duplicates(ctx, p)
-		if err != nil {
-			t.Fatal(err)
+	// bbolt answers from its evidence index; a store without one through
+	// Problems: the same answer.
+	if _, ok := f.store.(workflow.EvidenceIndex); !ok {
+		t.Fatal("the bbolt store has no evidence index")
+	}
+	plain := workflow.NewService(struct{ workflow.Store }{f.store}, f.clock)
+	for _, svc := range []*workflow.Service{f.svc, plain} {
+		for i, id := range ids {
+			p := mustGet(t, f, id)
+			dups, err := svc.Duplicates(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := mustGet(t, f, ids[1-i])
+			if got := dups[p.Evidence[0].SHA256]; len(got) != 1 || got[0] != other.Code || len(dups) != 1 {
+				t.Fatalf("problem %s duplicates %v, want [%s]", id, dups, other.Code)
+			}
 		}
-		other := mustGet(t, f, ids[1-i])
-		if got := dups[p.Evidence[0].SHA256]; len(got) != 1 || got[0] != other.Code {
-			t.Fatalf("problem %s duplicates %v, want [%s]", id, got, other.Code)
+	}
+	// Evidence of its own only: no duplicates.
+	lone := f.create(t).ID
+	f.fire(t, bureau, lone, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang", Deadline: deadline("2021-12-31")})
+	f.fire(t, officer, lone, workflow.TriggerAccept, workflow.Params{Plan: "方案"})
+	f.evidence(t, officer, lone, "a-photo-of-its-own")
+	for _, svc := range []*workflow.Service{f.svc, plain} {
+		if dups, err := svc.Duplicates(ctx, mustGet(t, f, lone)); err != nil || len(dups) != 0 {
+			t.Fatalf("Duplicates of a problem with its own evidence = %v, %v", dups, err)
 		}
 	}
 	// A warning, not a refusal: the verify goes through and records it.

@@ -36,6 +36,7 @@ var testUnits = []workflow.Unit{
 type fixture struct {
 	svc   *workflow.Service
 	clock *workflow.ManualClock
+	store workflow.Store
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -55,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{svc: svc, clock: clock}
+	return &fixture{svc: svc, clock: clock, store: st}
 }
 
 func (f *fixture) create(t *testing.T) *workflow.Problem {

@@ -442,3 +442,30 @@ func putProblem(tx *bbolt.Tx, n uint64, p *workflow.Problem) error {
 	}
 	return nil
 }
+
+// ProblemsWithEvidence returns the ids of the problems whose evidence
+// includes file sha, in creation order, from the evidence index alone
+// (workflow.EvidenceIndex).
+func (s *Store) ProblemsWithEvidence(ctx context.Context, sha string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	err := s.view(func(tx *bbolt.Tx) error {
+		prefix := indexPrefix(sha)
+		c := tx.Bucket(bucketByEvidence).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if len(k) != len(prefix)+8 {
+				return fmt.Errorf("bolt: bad evidence index key %x", k)
+			}
+			ids = append(ids, workflow.ProblemID(binary.BigEndian.Uint64(k[len(prefix):])))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+var _ workflow.EvidenceIndex = (*Store)(nil)

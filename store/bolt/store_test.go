@@ -506,3 +506,23 @@ func updateFile(t *testing.T, path string, fn func(tx *bbolt.Tx) error) {
 		t.Fatal(err)
 	}
 }
+
+// TestProblemsWithEvidence: the evidence index alone names the same
+// problems as the evidence filter, and none for a file nobody holds.
+func TestProblemsWithEvidence(t *testing.T) {
+	ctx := t.Context()
+	s, _ := open(t, Options{})
+	storetest.BuildLedger(t, s)
+	photo := storetest.FileSHA("沉淀池.jpg")
+	items, _, err := s.Problems(ctx, workflow.ProblemFilter{Evidence: photo, Limit: workflow.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ProblemsWithEvidence(ctx, photo)
+	if err != nil || len(items) < 2 || !slices.Equal(got, ids(items)) {
+		t.Fatalf("ProblemsWithEvidence = %v, %v; the filter gives %v", got, err, ids(items))
+	}
+	if got, err := s.ProblemsWithEvidence(ctx, storetest.FileSHA("无人持有.jpg")); err != nil || len(got) != 0 {
+		t.Fatalf("ProblemsWithEvidence of an unknown file = %v, %v", got, err)
+	}
+}
