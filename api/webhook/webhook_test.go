@@ -255,10 +255,21 @@ func TestEndpointsIndependent(t *testing.T) {
 	if n, err := d.DeliverPending(context.Background()); n != 3 || err != nil {
 		t.Errorf("once up: %d, %v", n, err)
 	}
-	// A request Run abandoned when it stopped may reach the handler only
-	// now, so the dead endpoint may log event 1 twice.
-	if !slices.Equal(slices.Compact(dead.accepted()), []uint64{1, 2, 3}) || len(live.accepted()) != 3 {
-		t.Errorf("after recovery: dead %v, live %v", dead.accepted(), live.accepted())
+	// A request for event 1 that Run abandoned when it stopped may reach
+	// the handler only now, at any point of the recovery: the dead
+	// endpoint may log event 1 a second time (at least once), and nothing
+	// else twice or out of order.
+	got := dead.accepted()
+	times := map[uint64]int{}
+	var first []uint64
+	for _, seq := range got {
+		if times[seq] == 0 {
+			first = append(first, seq)
+		}
+		times[seq]++
+	}
+	if !slices.Equal(first, []uint64{1, 2, 3}) || times[1] > 2 || times[2] != 1 || times[3] != 1 || len(live.accepted()) != 3 {
+		t.Errorf("after recovery: dead %v, live %v", got, live.accepted())
 	}
 }
 
