@@ -280,11 +280,11 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
 		scheme, token, ok := strings.Cut(h, " ")
 		if h == "" {
-			return apiError(workflow.CodeUnauthorized, "", "missing Authorization: Bearer token")
+			return workflow.Refuse(workflow.ReasonNoCredentials, "missing Authorization: Bearer token")
 		}
 		token = strings.TrimSpace(token)
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return apiError(workflow.CodeUnauthorized, "", "the Authorization header must be: Bearer <token>")
+			return workflow.Refuse(workflow.ReasonBadToken, "the Authorization header must be: Bearer <token>")
 		}
 		u, err := s.svc.Authenticate(c.Request().Context(), token)
 		if err != nil {

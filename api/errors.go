@@ -51,6 +51,7 @@ type problemDetail struct {
 	Status            int                `json:"status"`
 	Detail            string             `json:"detail"`
 	Code              workflow.Code      `json:"code"`
+	Reason            workflow.Reason    `json:"reason,omitempty"`
 	Instance          string             `json:"instance,omitempty"`
 	Field             string             `json:"field,omitempty"`
 	State             workflow.State     `json:"state,omitempty"`
@@ -84,7 +85,7 @@ func classify(err error) *workflow.Error {
 		case http.StatusMethodNotAllowed:
 			return apiError(CodeMethodNotAllowed, "", "method not allowed on this route")
 		case http.StatusRequestEntityTooLarge:
-			return apiError(CodeTooLarge, "", "request body too large")
+			return workflow.Refuse(workflow.ReasonBodyTooLarge, "request body too large")
 		}
 		for code, status := range statusOf {
 			if status == he.Code && status < 500 {
@@ -117,6 +118,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		Status:   status,
 		Detail:   msg,
 		Code:     we.Code,
+		Reason:   we.Reason,
 		Instance: c.Request().URL.Path,
 		Field:    we.Field,
 		State:    we.State,
@@ -148,7 +150,7 @@ func (s *server) handleError(err error, c echo.Context) {
 }
 
 func tooLarge(limit int64) *workflow.Error {
-	return apiError(CodeTooLarge, "", "request body is larger than "+formatBytes(limit))
+	return workflow.Refuse(workflow.ReasonBodyTooLarge, "request body is larger than %s", formatBytes(limit))
 }
 
 func formatBytes(n int64) string {

@@ -24,28 +24,29 @@ func TestStatusCodes(t *testing.T) {
 		status             int
 		code, field, state string
 		permitted          []string
+		reason             string
 	}{
 		{name: "malformed JSON", method: "POST", path: "/api/v1/problems", who: "bureau", body: `{"title":`, status: 400, code: "invalid"},
-		{name: "missing field", method: "POST", path: "/api/v1/problems", who: "bureau", body: `{"title":"t","source":"audit","county_id":"fuliang"}`, status: 400, code: "invalid", field: "description"},
-		{name: "no token", method: "GET", path: "/api/v1/problems", status: 401, code: "unauthorized"},
-		{name: "bad token", method: "GET", path: "/api/v1/problems", hdr: []string{"Authorization", "Bearer rt_nope"}, status: 401, code: "unauthorized"},
-		{name: "not bearer", method: "GET", path: "/api/v1/units", hdr: []string{"Authorization", "Basic YTpi"}, status: 401, code: "unauthorized"},
-		{name: "role may not create", method: "POST", path: "/api/v1/problems", who: "fuliang", body: `{"title":"t","description":"d","source":"audit","county_id":"fuliang"}`, status: 403, code: "forbidden"},
-		{name: "non-admin creates user", method: "POST", path: "/api/v1/users", who: "bureau", body: `{"name":"n","role":"viewer","unit_id":"city-eeb"}`, status: 403, code: "forbidden"},
-		{name: "unknown problem", method: "GET", path: "/api/v1/problems/999", who: "bureau", status: 404, code: "not_found"},
-		{name: "malformed id", method: "GET", path: "/api/v1/problems/abc", who: "bureau", status: 404, code: "not_found"},
+		{name: "missing field", method: "POST", path: "/api/v1/problems", who: "bureau", body: `{"title":"t","source":"audit","county_id":"fuliang"}`, status: 400, code: "invalid", field: "description", reason: "required"},
+		{name: "no token", method: "GET", path: "/api/v1/problems", status: 401, code: "unauthorized", reason: "no_credentials"},
+		{name: "bad token", method: "GET", path: "/api/v1/problems", hdr: []string{"Authorization", "Bearer rt_nope"}, status: 401, code: "unauthorized", reason: "bad_token"},
+		{name: "not bearer", method: "GET", path: "/api/v1/units", hdr: []string{"Authorization", "Basic YTpi"}, status: 401, code: "unauthorized", reason: "bad_token"},
+		{name: "role may not create", method: "POST", path: "/api/v1/problems", who: "fuliang", body: `{"title":"t","description":"d","source":"audit","county_id":"fuliang"}`, status: 403, code: "forbidden", reason: "role"},
+		{name: "non-admin creates user", method: "POST", path: "/api/v1/users", who: "bureau", body: `{"name":"n","role":"viewer","unit_id":"city-eeb"}`, status: 403, code: "forbidden", reason: "role"},
+		{name: "unknown problem", method: "GET", path: "/api/v1/problems/999", who: "bureau", status: 404, code: "not_found", reason: "problem_not_found"},
+		{name: "malformed id", method: "GET", path: "/api/v1/problems/abc", who: "bureau", status: 404, code: "not_found", reason: "problem_not_found"},
 		{name: "unknown route", method: "GET", path: "/api/v1/nope", who: "bureau", status: 404, code: "not_found"},
 		{name: "unknown route outside api", method: "GET", path: "/nope", status: 404, code: "not_found"},
 		{name: "wrong method", method: "DELETE", path: "/api/v1/problems/" + found, who: "bureau", status: 405, code: "method_not_allowed"},
 		{name: "not permitted in state", method: "POST", path: "/api/v1/problems/" + found + "/transitions", who: "bureau", body: `{"trigger":"accept","plan":"p"}`,
-			status: 409, code: "conflict", state: "found", permitted: []string{"assign", "dismiss"}},
+			status: 409, code: "conflict", state: "found", permitted: []string{"assign", "dismiss"}, reason: "not_permitted"},
 		{name: "verify while assigned", method: "POST", path: "/api/v1/problems/" + assigned + "/transitions", who: "inspector", body: `{"trigger":"verify","opinion":"ok"}`,
-			status: 409, code: "conflict", state: "assigned", permitted: []string{}},
+			status: 409, code: "conflict", state: "assigned", permitted: []string{}, reason: "not_permitted"},
 		{name: "stale If-Match", method: "POST", path: "/api/v1/problems/" + assigned + "/transitions", who: "fuliang", body: `{"trigger":"accept","plan":"p"}`,
-			hdr: []string{"If-Match", `"1"`}, status: 412, code: "precondition_failed"},
-		{name: "too large", method: "POST", path: "/api/v1/problems", who: "bureau", body: big, status: 413, code: "too_large"},
+			hdr: []string{"If-Match", `"1"`}, status: 412, code: "precondition_failed", reason: "stale_version"},
+		{name: "too large", method: "POST", path: "/api/v1/problems", who: "bureau", body: big, status: 413, code: "too_large", reason: "body_too_large"},
 		{name: "unsupported evidence type", method: "POST", path: "/api/v1/problems/" + assigned + "/evidence", who: "fuliang", body: string(exe),
-			hdr: []string{"Content-Type", exeType}, status: 415, code: "unsupported_type", field: "file"},
+			hdr: []string{"Content-Type", exeType}, status: 415, code: "unsupported_type", field: "file", reason: "file_type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +58,9 @@ func TestStatusCodes(t *testing.T) {
 			}
 			if tt.permitted != nil && !slices.Equal(p.PermittedTriggers, tt.permitted) || tt.permitted == nil && p.PermittedTriggers != nil {
 				t.Errorf("permitted_triggers %v, want %v", p.PermittedTriggers, tt.permitted)
+			}
+			if p.Reason != tt.reason {
+				t.Errorf("reason %q, want %q", p.Reason, tt.reason)
 			}
 			if p.Instance != strings.Split(tt.path, "?")[0] {
 				t.Errorf("instance %q", p.Instance)

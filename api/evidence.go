@@ -29,8 +29,7 @@ const uploadReadWindow = 15 * time.Minute
 func (s *server) evidenceBodyLimit() int64 { return s.evidenceMax + multipartAllowance }
 
 func (s *server) evidenceTooLarge() error {
-	return &workflow.Error{Code: workflow.CodeTooLarge, Field: "file",
-		Message: "the file is larger than the evidence limit of " + formatBytes(s.evidenceMax)}
+	return workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the file is larger than the evidence limit of %s", formatBytes(s.evidenceMax))
 }
 
 // evidenceJSON is one evidence item as the API shows it. Duplicates are the
@@ -159,8 +158,8 @@ func (s *server) addEvidence(c echo.Context) error {
 // would refuse for p as it stands; AddEvidence checks again in its
 // transaction and decides.
 func (s *server) precheckEvidence(a workflow.Actor, p *workflow.Problem, ifVersion uint64) error {
-	if ifVersion != 0 && ifVersion != p.Version {
-		return workflow.Errorf(workflow.CodePreconditionFailed, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
+	if err := workflow.CheckVersion(p, ifVersion); err != nil {
+		return err
 	}
 	return s.svc.CanAddEvidence(a, p)
 }

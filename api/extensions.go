@@ -86,5 +86,5 @@ func (s *server) getExtension(c echo.Context) error {
 			return c.JSON(http.StatusOK, extensionOf(x))
 		}
 	}
-	return apiError(workflow.CodeNotFound, "", "problem "+p.ID+" has no extension request "+c.Param("ext_id"))
+	return workflow.Refuse(workflow.ReasonExtensionNotFound, "problem %s has no extension request %s", p.ID, c.Param("ext_id"))
 }

@@ -199,6 +199,7 @@ type problemBody struct {
 	Detail            string   `json:"detail"`
 	Code              string   `json:"code"`
 	Instance          string   `json:"instance"`
+	Reason            string   `json:"reason"`
 	Field             string   `json:"field"`
 	State             string   `json:"state"`
 	PermittedTriggers []string `json:"permitted_triggers"`

@@ -37,8 +37,7 @@ const routeLedgerImport = "/api/v1/ledger/import"
 const ledgerImportBodyLimit = ledger.MaxFileSize + multipartAllowance
 
 func ledgerTooLarge() error {
-	return &workflow.Error{Code: workflow.CodeTooLarge, Field: "file",
-		Message: "the ledger file is larger than " + formatBytes(ledger.MaxFileSize)}
+	return workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the ledger file is larger than %s", formatBytes(ledger.MaxFileSize))
 }
 
 // asOfParam reads the as_of query parameter (workflow.ParseAsOf): a date
@@ -133,8 +132,8 @@ func (s *server) importLedger(c echo.Context) error {
 		return apiError(workflow.CodeInvalid, "dry_run", fmt.Sprintf("dry_run must be true or false, not %q", dry))
 	}
 	a := actor(c)
-	if a.Role != workflow.RoleBureau && a.Role != workflow.RoleSystem {
-		return workflow.Errorf(workflow.CodeForbidden, "role %s may not import a ledger; it needs role bureau", a.Role)
+	if err := workflow.CanImportLedger(a); err != nil {
+		return err
 	}
 	// A large file on a slow line may take longer than the server's
 	// ReadTimeout; the caller is known to be allowed to send it.

@@ -87,6 +87,14 @@ func TestOpenAPIEnums(t *testing.T) {
 	check("Role", strs(workflow.UserRoles))
 	check("Level", strs(workflow.Levels))
 	check("AlertKind", workflow.AlertKinds)
+	errProps := schemas["Error"].(map[string]any)["properties"].(map[string]any)
+	var reasons []string
+	for _, x := range errProps["reason"].(map[string]any)["enum"].([]any) {
+		reasons = append(reasons, x.(string))
+	}
+	if want := strs(workflow.Reasons()); !slices.Equal(reasons, want) {
+		t.Errorf("Error.reason enum %v, want %v", reasons, want)
+	}
 	// Every parameter of every trigger is a property of TransitionRequest.
 	props := schemas["TransitionRequest"].(map[string]any)["properties"].(map[string]any)
 	for _, tr := range workflow.Triggers {

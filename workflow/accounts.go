@@ -76,9 +76,9 @@ func DefaultSessionPolicy() SessionPolicy {
 func (p SessionPolicy) Validate() error {
 	switch {
 	case p.MaxAge <= 0 || p.Idle <= 0:
-		return Invalid("session", "the session maximum age and idle timeout must be positive")
+		return RefuseField(ReasonBadConfig, "session", "the session maximum age and idle timeout must be positive")
 	case p.Idle > p.MaxAge:
-		return Invalid("session", "the session idle timeout must not be longer than its maximum age")
+		return RefuseField(ReasonBadConfig, "session", "the session idle timeout must not be longer than its maximum age")
 	}
 	return nil
 }
@@ -104,11 +104,11 @@ const MaxPasswordHash = 1024
 // caller learns neither whether the name exists nor whether it has a
 // password.
 func errSignIn() error {
-	return Errorf(CodeUnauthorized, "unknown name or wrong password")
+	return Refuse(ReasonSignInFailed, "unknown name or wrong password")
 }
 
 func errSession() error {
-	return Errorf(CodeUnauthorized, "not signed in, or the session has ended")
+	return Refuse(ReasonSessionEnded, "not signed in, or the session has ended")
 }
 
 // accounts returns the store's Accounts, or an internal error.
@@ -141,12 +141,12 @@ func (s *Service) UserByName(ctx context.Context, name string) (*User, error) {
 			continue
 		}
 		if found != nil {
-			return nil, Errorf(CodeConflict, "more than one user is called %q", name)
+			return nil, Refuse(ReasonNameAmbiguous, "more than one user is called %q", name)
 		}
 		found = &users[i]
 	}
 	if found == nil || name == "" {
-		return nil, Errorf(CodeNotFound, "no user is called %q", name)
+		return nil, Refuse(ReasonUserNotFound, "no user is called %q", name)
 	}
 	return found, nil
 }
@@ -156,13 +156,13 @@ func (s *Service) UserByName(ctx context.Context, name string) (*User, error) {
 // a user may set their own. Every session the user opened before ends.
 func (s *Service) SetPassword(ctx context.Context, a Actor, userID, hash string) error {
 	if a.Role != RoleAdmin && a.Role != RoleSystem && (a.ID == "" || a.ID != userID) {
-		return Errorf(CodeForbidden, "role %s may set only its own password; an admin may set anyone's", a.Role)
+		return Refuse(ReasonOwnPasswordOnly, "role %s may set only its own password; an admin may set anyone's", a.Role)
 	}
 	switch {
 	case hash == "":
-		return Invalid("password", "a password hash is required")
+		return RefuseField(ReasonRequired, "password", "a password hash is required")
 	case len(hash) > MaxPasswordHash || !utf8.ValidString(hash):
-		return Invalid("password", "the password hash is malformed")
+		return RefuseField(ReasonMalformed, "password", "the password hash is malformed")
 	}
 	acc, err := s.accounts()
 	if err != nil {

@@ -30,10 +30,10 @@ func ParseAsOf(s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, Invalid("as_of", "as_of %q is neither a date (2021-12-31) nor an RFC 3339 time", s)
+		return time.Time{}, RefuseField(ReasonBadDate, "as_of", "as_of %q is neither a date (2021-12-31) nor an RFC 3339 time", s)
 	}
 	if t.Year() < 2000 || t.Year() > 2100 {
-		return time.Time{}, Invalid("as_of", "as_of %q is out of range", s)
+		return time.Time{}, RefuseField(ReasonBadDate, "as_of", "as_of %q is out of range", s)
 	}
 	return t.UTC(), nil
 }
@@ -51,7 +51,7 @@ func (s *Service) ProblemsAsOf(ctx context.Context, a Actor, f ProblemFilter, t 
 		limit = DefaultLimit
 	}
 	if limit > MaxLimit {
-		return nil, "", Invalid("limit", "limit must be at most %d", MaxLimit)
+		return nil, "", RefuseField(ReasonOutOfRange, "limit", "limit must be at most %d", MaxLimit)
 	}
 	items := []*Problem{}
 	for p, err := range s.EachProblemAsOf(ctx, a, f, t) {
@@ -97,14 +97,14 @@ func (s *Service) EachProblem(ctx context.Context, a Actor, f ProblemFilter) ite
 // false when a may see nothing.
 func scope(a Actor, f ProblemFilter) (ProblemFilter, bool, error) {
 	if f.State != "" && !f.State.Valid() {
-		return f, false, Invalid("state", "unknown state %q; one of %v", f.State, States)
+		return f, false, RefuseField(ReasonUnknownValue, "state", "unknown state %q; one of %v", f.State, States)
 	}
 	if f.Source != "" && !f.Source.Valid() {
-		return f, false, Invalid("source", "unknown source %q; one of %v", f.Source, Sources)
+		return f, false, RefuseField(ReasonUnknownValue, "source", "unknown source %q; one of %v", f.Source, Sources)
 	}
 	if f.Cursor != "" {
 		if _, ok := ParseProblemID(f.Cursor); !ok {
-			return f, false, Invalid("cursor", "bad cursor %q", f.Cursor)
+			return f, false, RefuseField(ReasonMalformed, "cursor", "bad cursor %q", f.Cursor)
 		}
 	}
 	if a.Role == RoleUnit {

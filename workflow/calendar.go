@@ -32,15 +32,15 @@ func ParseCalendarFile(b []byte) (CalendarFile, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return c, Invalid("calendar", "calendar file: %v", err)
+		return c, RefuseField(ReasonBadConfig, "calendar", "calendar file: %v", err)
 	}
 	if c.Year < 2000 || c.Year > 2100 {
-		return c, Invalid("year", "calendar year %d is out of range", c.Year)
+		return c, RefuseField(ReasonBadConfig, "year", "calendar year %d is out of range", c.Year)
 	}
 	day := func(s string) (time.Time, error) {
 		t, err := time.ParseInLocation(time.DateOnly, s, Shanghai)
 		if err != nil || t.Year() != c.Year {
-			return t, Invalid("calendar", "%q is not a date of %d", s, c.Year)
+			return t, RefuseField(ReasonBadConfig, "calendar", "%q is not a date of %d", s, c.Year)
 		}
 		return t, nil
 	}
@@ -54,7 +54,7 @@ func ParseCalendarFile(b []byte) (CalendarFile, error) {
 			return c, err
 		}
 		if to.Before(from) {
-			return c, Invalid("calendar", "holiday %s ends (%s) before it starts (%s)", h.Name, h.To, h.From)
+			return c, RefuseField(ReasonBadConfig, "calendar", "holiday %s ends (%s) before it starts (%s)", h.Name, h.To, h.From)
 		}
 	}
 	for _, w := range c.Workdays {

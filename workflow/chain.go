@@ -29,10 +29,10 @@ func ParseChainHead(s string) (ChainHead, error) {
 	seq, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
 	var h ChainHead
 	if _, err := fmt.Sscan(seq, &h.Seq); !ok || err != nil || h.Seq == 0 {
-		return h, Invalid("head", "head %q is not SEQ:HASH", s)
+		return h, RefuseField(ReasonMalformed, "head", "head %q is not SEQ:HASH", s)
 	}
 	if b, err := hex.DecodeString(hash); err != nil || len(b) != sha256.Size {
-		return h, Invalid("head", "head %q has no SHA-256 hash", s)
+		return h, RefuseField(ReasonMalformed, "head", "head %q has no SHA-256 hash", s)
 	}
 	h.Hash = strings.ToLower(hash)
 	return h, nil

@@ -19,10 +19,10 @@ func ParseDeadline(s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, Invalid("deadline", "deadline %q is neither a date (2021-12-31) nor an RFC 3339 time", s)
+		return time.Time{}, RefuseField(ReasonBadDate, "deadline", "deadline %q is neither a date (2021-12-31) nor an RFC 3339 time", s)
 	}
 	if t.Year() < 2000 || t.Year() > 2100 {
-		return time.Time{}, Invalid("deadline", "deadline %q is out of range", s)
+		return time.Time{}, RefuseField(ReasonBadDate, "deadline", "deadline %q is out of range", s)
 	}
 	return t.UTC().Truncate(time.Second), nil
 }

@@ -17,29 +17,40 @@ const (
 	CodeNotFound           Code = "not_found"           // unknown, or invisible to the caller
 	CodeConflict           Code = "conflict"            // trigger not permitted in the current state, or a duplicate
 	CodePreconditionFailed Code = "precondition_failed" // the caller's expected version is stale
+	CodeTooLarge           Code = "too_large"           // an upload or body over its size limit
+	CodeUnsupportedType    Code = "unsupported_type"    // an upload whose content is not an allowed type
 	CodeInternal           Code = "internal"            // a real fault; never shown to callers
 )
 
-// Error is the domain's one error type. Message is safe to show to the caller;
-// State and Permitted explain a refused trigger; Field names the offending input.
+// Error is the domain's one error type. Code is the class of the refusal and
+// Reason the rule that refused (see Reason; empty only for internal faults
+// and for conditions found outside the domain, such as malformed HTTP).
+// Message is safe to show to the caller, in English; State and Permitted
+// explain a refused command on a problem (Trigger names the trigger refused,
+// if it was one); Field names the offending input.
 type Error struct {
 	Code      Code
+	Reason    Reason
 	Message   string
 	Field     string
 	State     State
 	Permitted []Trigger
+	Trigger   Trigger
 }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }
 
-// Errorf returns an *Error with the given code and a formatted message.
+// Errorf returns an *Error with the given code and a formatted message, and
+// no reason: for internal faults, and for refusals outside the domain's
+// rules. A refusal the domain decides uses Refuse.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Invalid returns a CodeInvalid error naming the offending field.
+// Invalid returns a CodeInvalid error naming the offending field, with no
+// reason (see Errorf; the domain uses RefuseField).
 func Invalid(field, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
@@ -50,11 +61,19 @@ func ErrorCode(err error) Code {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := asError(err); e != nil {
 		return e.Code
 	}
 	return CodeInternal
+}
+
+// asError returns the *Error err is or wraps, or nil.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }
 
 // ErrorMessage returns the caller-safe message of err; internal faults get a

@@ -8,7 +8,7 @@ import "context"
 // cooperates in (as they stand now); other roles get all.
 func (s *Service) Events(ctx context.Context, a Actor, after uint64, limit int) ([]Event, uint64, error) {
 	if limit > MaxEventLimit {
-		return nil, after, Invalid("limit", "limit must be at most %d", MaxEventLimit)
+		return nil, after, RefuseField(ReasonOutOfRange, "limit", "limit must be at most %d", MaxEventLimit)
 	}
 	limit = EventLimit(limit)
 	if !CanSee(a, &Problem{}) && a.Role != RoleUnit {

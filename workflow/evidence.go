@@ -44,12 +44,6 @@ type Blobs interface {
 	Stat(ctx context.Context, sha string) (int64, error)
 }
 
-// CodeTooLarge refuses an upload over the size limit.
-const CodeTooLarge Code = "too_large"
-
-// CodeUnsupportedType refuses an upload whose content is not an allowed type.
-const CodeUnsupportedType Code = "unsupported_type"
-
 // Evidence types allowed, by the content sniffed (never the file name):
 // images, PDF, Office documents, plain text and common video.
 var evidenceTypes = map[string]bool{
@@ -130,23 +124,25 @@ func (s *Service) AddEvidence(ctx context.Context, a Actor, id string, in Eviden
 	in.Name = strings.TrimSpace(in.Name)
 	in.Description = strings.TrimSpace(in.Description)
 	if b, err := hex.DecodeString(in.SHA256); err != nil || len(b) != 32 || strings.ToLower(in.SHA256) != in.SHA256 {
-		return nil, Invalid("sha256", "sha256 must be 64 lowercase hex digits")
+		return nil, RefuseField(ReasonMalformed, "sha256", "sha256 must be 64 lowercase hex digits")
 	}
 	switch {
 	case in.Size <= 0:
-		return nil, Invalid("file", "the file is empty")
-	case in.Name == "" || utf8.RuneCountInString(in.Name) > MaxTitle:
-		return nil, Invalid("name", "a file name of 1 to %d characters is required", MaxTitle)
+		return nil, RefuseField(ReasonFileEmpty, "file", "the file is empty")
+	case in.Name == "":
+		return nil, RefuseField(ReasonFileMissing, "name", "a file name of 1 to %d characters is required", MaxTitle)
+	case utf8.RuneCountInString(in.Name) > MaxTitle:
+		return nil, RefuseField(ReasonTooLong, "name", "a file name of 1 to %d characters is required", MaxTitle)
 	case utf8.RuneCountInString(in.Description) > MaxText:
-		return nil, Invalid("description", "description is longer than %d characters", MaxText)
+		return nil, RefuseField(ReasonTooLong, "description", "description is longer than %d characters", MaxText)
 	}
 	if base, _, _ := strings.Cut(in.Type, ";"); !evidenceTypes[base] {
-		return nil, Errorf(CodeUnsupportedType, "files of type %s are not accepted as evidence", in.Type)
+		return nil, RefuseField(ReasonFileType, "file", "files of type %s are not accepted as evidence", in.Type)
 	}
 	if b := s.Blobs(); b != nil {
 		size, err := b.Stat(ctx, in.SHA256)
 		if err != nil || size != in.Size {
-			return nil, Invalid("sha256", "no stored file %s of %d bytes", in.SHA256, in.Size)
+			return nil, RefuseField(ReasonFileNotStored, "sha256", "no stored file %s of %d bytes", in.SHA256, in.Size)
 		}
 	}
 	now := s.clock.Now()
@@ -164,11 +160,11 @@ func (s *Service) AddEvidence(ctx context.Context, a Actor, id string, in Eviden
 // the lead or cooperating units, while p is assigned or rectifying.
 func (s *Service) CanAddEvidence(a Actor, p *Problem) error {
 	if a.Role != RoleUnit || !p.Involves(a.UnitID) {
-		return Errorf(CodeForbidden, "only members of the lead or cooperating units may add evidence")
+		return Refuse(ReasonNotInvolved, "only members of the lead or cooperating units may add evidence")
 	}
 	if p.State != StateAssigned && p.State != StateRectifying {
-		return &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
-			Message: "evidence may be added only while the problem is assigned or rectifying; evidence under review is frozen"}
+		return Refuse(ReasonEvidenceFrozen, "evidence may be added only while the problem is assigned or rectifying; evidence under review is frozen").
+			InState(p.State, s.PermittedTriggers(a, p))
 	}
 	return nil
 }

@@ -76,32 +76,32 @@ type ExtensionRequest struct {
 func (s *Service) RequestExtension(ctx context.Context, a Actor, id string, req ExtensionRequest, ifVersion uint64) (*Problem, error) {
 	req.Reason = strings.TrimSpace(req.Reason)
 	if req.Reason == "" {
-		return nil, Invalid("reason", "reason is required")
+		return nil, RefuseField(ReasonRequired, "reason", "reason is required")
 	}
 	if req.Deadline.IsZero() {
-		return nil, Invalid("deadline", "deadline is required")
+		return nil, RefuseField(ReasonRequired, "deadline", "deadline is required")
 	}
 	now := s.clock.Now()
 	pol := s.Policy()
 	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
 		if a.Role != RoleUnit || a.UnitID != p.LeadUnit {
-			return Entry{}, Errorf(CodeForbidden, "only members of the lead unit may request an extension")
+			return Entry{}, Refuse(ReasonNotLeadUnit, "only members of the lead unit may request an extension")
 		}
 		if p.State != StateAssigned && p.State != StateRectifying {
-			return Entry{}, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
-				Message: "an extension may be requested only while the problem is assigned or rectifying"}
+			return Entry{}, Refuse(ReasonExtensionClosed, "an extension may be requested only while the problem is assigned or rectifying").
+				InState(p.State, s.PermittedTriggers(a, p))
 		}
 		if p.pendingExtension() != nil {
-			return Entry{}, &Error{Code: CodeConflict, State: p.State, Message: "an extension request is already pending"}
+			return Entry{}, Refuse(ReasonExtensionPending, "an extension request is already pending").InState(p.State, s.PermittedTriggers(a, p))
 		}
 		if !req.Deadline.After(*p.Deadline) {
-			return Entry{}, Invalid("deadline", "the requested deadline must be later than the current one (%s)", p.Deadline.In(Shanghai).Format(time.DateOnly))
+			return Entry{}, RefuseField(ReasonDeadlineNotLater, "deadline", "the requested deadline must be later than the current one (%s)", p.Deadline.In(Shanghai).Format(time.DateOnly))
 		}
 		if late, _ := p.Lateness(now); late > pol.ExtensionGrace {
 			if pol.ExtensionGrace == 0 {
-				return Entry{}, Errorf(CodeForbidden, "the deadline has passed; extensions must be requested before it")
+				return Entry{}, Refuse(ReasonDeadlinePassed, "the deadline has passed; extensions must be requested before it")
 			}
-			return Entry{}, Errorf(CodeForbidden, "the deadline passed more than %d days ago; too late to request an extension", int(pol.ExtensionGrace/Day))
+			return Entry{}, Refuse(ReasonDeadlinePassed, "the deadline passed more than %d days ago; too late to request an extension", int(pol.ExtensionGrace/Day))
 		}
 		d := req.Deadline.UTC()
 		return Entry{At: now, Actor: a, Action: ActionExtensionRequest, From: p.State, To: p.State,
@@ -114,7 +114,7 @@ func (s *Service) RequestExtension(ctx context.Context, a Actor, id string, req 
 func (s *Service) DecideExtension(ctx context.Context, a Actor, id, extID, decision, note string, ifVersion uint64) (*Problem, error) {
 	note = strings.TrimSpace(note)
 	if decision != "approve" && decision != "deny" {
-		return nil, Invalid("decision", "decision must be approve or deny")
+		return nil, RefuseField(ReasonUnknownValue, "decision", "decision must be approve or deny")
 	}
 	now := s.clock.Now()
 	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
@@ -128,13 +128,13 @@ func (s *Service) DecideExtension(ctx context.Context, a Actor, id, extID, decis
 			}
 		}
 		if x == nil {
-			return Entry{}, Errorf(CodeNotFound, "problem %s has no extension request %q", p.ID, extID)
+			return Entry{}, Refuse(ReasonExtensionNotFound, "problem %s has no extension request %q", p.ID, extID)
 		}
 		if x.Status != ExtensionPending {
-			return Entry{}, &Error{Code: CodeConflict, State: p.State, Message: "extension request " + extID + " was already " + string(x.Status)}
+			return Entry{}, Refuse(ReasonExtensionDecided, "extension request %s was already %s", extID, x.Status).InState(p.State, s.PermittedTriggers(a, p))
 		}
 		if decision == "approve" && !p.clockRuns() {
-			return Entry{}, &Error{Code: CodeConflict, State: p.State, Message: "the problem is no longer being rectified; the request can only be denied"}
+			return Entry{}, Refuse(ReasonExtensionDenyOnly, "the problem is no longer being rectified; the request can only be denied").InState(p.State, s.PermittedTriggers(a, p))
 		}
 		return Entry{At: now, Actor: a, Action: ActionExtensionDecision, From: p.State, To: p.State,
 			Params: Params{ExtensionID: extID, Decision: decision, Note: note}}, nil

@@ -128,8 +128,8 @@ func configure(sm *stateless.StateMachine) {
 		}
 	}
 	sm.OnUnhandledTrigger(func(_ context.Context, state stateless.State, t stateless.Trigger, _ []string) error {
-		return &Error{Code: CodeConflict, State: state.(State),
-			Message: fmt.Sprintf("trigger %s is not permitted in state %s", t, state)}
+		tr, _ := t.(Trigger)
+		return Refuse(ReasonNotPermitted, "trigger %s is not permitted in state %s", t, state).InState(state.(State), nil).Refusing(tr)
 	})
 }
 

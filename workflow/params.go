@@ -41,14 +41,14 @@ func CheckFields(t Trigger, keys []string) error {
 	}
 	for _, k := range keys {
 		if !slices.Contains(s.required, k) && !slices.Contains(s.optional, k) {
-			return Invalid(k, "unknown field %q for trigger %s; it takes %s", k, t, strings.Join(append(slices.Clone(s.required), s.optional...), ", "))
+			return RefuseField(ReasonUnknownField, k, "unknown field %q for trigger %s; it takes %s", k, t, strings.Join(append(slices.Clone(s.required), s.optional...), ", "))
 		}
 	}
 	return nil
 }
 
 func unknownTrigger(t Trigger) error {
-	return Invalid("trigger", "unknown trigger %q; one of %v", t, Triggers)
+	return RefuseField(ReasonUnknownTrigger, "trigger", "unknown trigger %q; one of %v", t, Triggers)
 }
 
 // ValidateParams trims p's text fields and checks that trigger t has every
@@ -65,28 +65,28 @@ func ValidateParams(t Trigger, p *Params) error {
 	for name, v := range texts {
 		*v = strings.TrimSpace(*v)
 		if utf8.RuneCountInString(*v) > MaxText {
-			return Invalid(name, "%s is longer than %d characters", name, MaxText)
+			return RefuseField(ReasonTooLong, name, "%s is longer than %d characters", name, MaxText)
 		}
 	}
 	for _, name := range s.required {
 		if name == "deadline" {
 			if p.Deadline == nil {
-				return Invalid(name, "deadline is required for %s", t)
+				return RefuseField(ReasonRequired, name, "deadline is required for %s", t)
 			}
 			continue
 		}
 		if *texts[name] == "" {
-			return Invalid(name, "%s is required for %s", name, t)
+			return RefuseField(ReasonRequired, name, "%s is required for %s", name, t)
 		}
 	}
 	for i, u := range p.CooperatingUnits {
 		p.CooperatingUnits[i] = strings.TrimSpace(u)
 		if p.CooperatingUnits[i] == "" {
-			return Invalid("cooperating_units", "cooperating_units has an empty unit id")
+			return RefuseField(ReasonMalformed, "cooperating_units", "cooperating_units has an empty unit id")
 		}
 	}
 	if t == TriggerReassign && p.LeadUnit == "" && p.Deadline == nil && p.CooperatingUnits == nil {
-		return Invalid("lead_unit", "reassign needs a new lead_unit, deadline or cooperating_units")
+		return RefuseField(ReasonReassignNothing, "lead_unit", "reassign needs a new lead_unit, deadline or cooperating_units")
 	}
 	return nil
 }
@@ -96,9 +96,9 @@ func ValidateNote(text string) (string, error) {
 	text = strings.TrimSpace(text)
 	switch {
 	case text == "":
-		return "", Invalid("text", "text is required")
+		return "", RefuseField(ReasonRequired, "text", "text is required")
 	case utf8.RuneCountInString(text) > MaxText:
-		return "", Invalid("text", "text is longer than %d characters", MaxText)
+		return "", RefuseField(ReasonTooLong, "text", "text is longer than %d characters", MaxText)
 	}
 	return text, nil
 }

@@ -28,13 +28,13 @@ func DefaultPolicy() Policy {
 func (p Policy) Validate() error {
 	switch {
 	case p.DueSoon < 0:
-		return Invalid("due_soon", "the due-soon window must not be negative")
+		return RefuseField(ReasonBadConfig, "due_soon", "the due-soon window must not be negative")
 	case p.Red <= 0 || p.Listed <= p.Red:
-		return Invalid("red", "thresholds must satisfy 0 < red < listed")
+		return RefuseField(ReasonBadConfig, "red", "thresholds must satisfy 0 < red < listed")
 	case p.AcceptDays <= 0 || p.VerifyDays <= 0:
-		return Invalid("accept_days", "stage clocks need at least one working day")
+		return RefuseField(ReasonBadConfig, "accept_days", "stage clocks need at least one working day")
 	case p.ExtensionGrace < 0:
-		return Invalid("extension_grace", "the extension grace must not be negative")
+		return RefuseField(ReasonBadConfig, "extension_grace", "the extension grace must not be negative")
 	}
 	return nil
 }

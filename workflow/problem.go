@@ -121,25 +121,25 @@ func (n *NewProblem) Validate() error {
 	n.Description = strings.TrimSpace(n.Description)
 	switch {
 	case n.Title == "":
-		return Invalid("title", "title is required")
+		return RefuseField(ReasonRequired, "title", "title is required")
 	case utf8.RuneCountInString(n.Title) > MaxTitle:
-		return Invalid("title", "title is longer than %d characters", MaxTitle)
+		return RefuseField(ReasonTooLong, "title", "title is longer than %d characters", MaxTitle)
 	case n.Description == "":
-		return Invalid("description", "description is required")
+		return RefuseField(ReasonRequired, "description", "description is required")
 	case utf8.RuneCountInString(n.Description) > MaxText:
-		return Invalid("description", "description is longer than %d characters", MaxText)
+		return RefuseField(ReasonTooLong, "description", "description is longer than %d characters", MaxText)
 	case n.Source == "":
-		return Invalid("source", "source is required")
+		return RefuseField(ReasonRequired, "source", "source is required")
 	case !n.Source.Valid():
-		return Invalid("source", "unknown source %q; one of %v", n.Source, Sources)
+		return RefuseField(ReasonUnknownValue, "source", "unknown source %q; one of %v", n.Source, Sources)
 	case n.CountyID == "":
-		return Invalid("county_id", "county_id is required")
+		return RefuseField(ReasonRequired, "county_id", "county_id is required")
 	case n.WorkPoint < 0:
-		return Invalid("work_point", "work_point must be positive")
+		return RefuseField(ReasonUnknownWorkPoint, "work_point", "work_point must be positive")
 	case utf8.RuneCountInString(n.SourceRef) > MaxTitle:
-		return Invalid("source_ref", "source_ref is longer than %d characters", MaxTitle)
+		return RefuseField(ReasonTooLong, "source_ref", "source_ref is longer than %d characters", MaxTitle)
 	case utf8.RuneCountInString(n.Location) > MaxTitle:
-		return Invalid("location", "location is longer than %d characters", MaxTitle)
+		return RefuseField(ReasonTooLong, "location", "location is longer than %d characters", MaxTitle)
 	}
 	return nil
 }

@@ -9,18 +9,18 @@ func authorize(t Trigger, a Actor, p *Problem) error {
 	case allowed:
 		return nil
 	case refusedRole:
-		return Errorf(CodeForbidden, "role %s may not %s; it needs role %v", a.Role, t, triggerRoles(t))
+		return Refuse(ReasonRole, "role %s may not %s; it needs role %v", a.Role, t, triggerRoles(t))
 	case refusedNotLead:
-		return Errorf(CodeForbidden, "only members of the lead unit %s may %s", p.LeadUnit, t)
+		return Refuse(ReasonNotLeadUnit, "only members of the lead unit %s may %s", p.LeadUnit, t)
 	case refusedOwnProblem:
 		if t == TriggerVerify {
-			return Errorf(CodeForbidden, "separation of duties: an inspector of the lead unit may not verify its own problem")
+			return Refuse(ReasonOwnProblem, "separation of duties: an inspector of the lead unit may not verify its own problem")
 		}
-		return Errorf(CodeForbidden, "separation of duties: an inspector of the lead unit may not %s its own problem", t)
+		return Refuse(ReasonOwnProblem, "separation of duties: an inspector of the lead unit may not %s its own problem", t)
 	case refusedSubmitter:
-		return Errorf(CodeForbidden, "separation of duties: the submitter may not verify")
+		return Refuse(ReasonSubmitterVerifies, "separation of duties: the submitter may not verify")
 	case refusedVerifier:
-		return Errorf(CodeForbidden, "separation of duties: the verifier may not also close")
+		return Refuse(ReasonVerifierCloses, "separation of duties: the verifier may not also close")
 	}
 	return unknownTrigger(t)
 }
@@ -111,7 +111,7 @@ func needRole(t Trigger, a Actor, roles ...Role) error {
 	if hasRole(a, roles) {
 		return nil
 	}
-	return Errorf(CodeForbidden, "role %s may not %s; it needs role %v", a.Role, t, roles)
+	return Refuse(ReasonRole, "role %s may not %s; it needs role %v", a.Role, t, roles)
 }
 
 // canCreate tells whether a may log problems.
@@ -119,17 +119,26 @@ func canCreate(a Actor) error {
 	if a.Role == RoleBureau || a.Role == RoleSystem {
 		return nil
 	}
-	return Errorf(CodeForbidden, "role %s may not log problems; it needs role bureau", a.Role)
+	return Refuse(ReasonRole, "role %s may not log problems; it needs role bureau", a.Role)
+}
+
+// CanImportLedger tells whether a may import a ledger file (台账导入): whoever
+// may log problems, since an import logs and assigns them.
+func CanImportLedger(a Actor) error {
+	if err := canCreate(a); err != nil {
+		return Refuse(ReasonRole, "role %s may not import a ledger; it needs role bureau", a.Role)
+	}
+	return nil
 }
 
 // canNote tells whether a may add a progress note to p now.
 func canNote(a Actor, p *Problem) error {
 	if a.Role != RoleUnit || !p.Involves(a.UnitID) {
-		return Errorf(CodeForbidden, "only members of the lead or cooperating units may add notes")
+		return Refuse(ReasonNotInvolved, "only members of the lead or cooperating units may add notes")
 	}
 	if p.State != StateAssigned && p.State != StateRectifying {
-		return &Error{Code: CodeConflict, State: p.State,
-			Message: "notes may be added only while the problem is assigned or rectifying (not while submitted for review)"}
+		return Refuse(ReasonNotesClosed, "notes may be added only while the problem is assigned or rectifying (not while submitted for review)").
+			InState(p.State, nil)
 	}
 	return nil
 }

@@ -139,7 +139,7 @@ func (s *Service) Alerts(ctx context.Context, a Actor, f AlertFilter) ([]Alert, 
 	kinds := AlertKinds
 	if f.Kind != "" {
 		if !isAlertKind(f.Kind) {
-			return nil, Invalid("level", "unknown level %q; one of %v", f.Kind, AlertKinds)
+			return nil, RefuseField(ReasonUnknownValue, "level", "unknown level %q; one of %v", f.Kind, AlertKinds)
 		}
 		kinds = []string{f.Kind}
 	}

@@ -78,7 +78,7 @@ func (s *Service) CreateProblem(ctx context.Context, a Actor, in NewProblem) (p 
 	}
 	county, err := s.Unit(ctx, in.CountyID)
 	if err != nil || (county.Kind != UnitCounty && county.Kind != UnitZone && county.Kind != UnitCity) {
-		return nil, false, Invalid("county_id", "county_id %q is not a county, city, district or zone (or the city itself, for a city-wide problem)", in.CountyID)
+		return nil, false, RefuseField(ReasonNotCounty, "county_id", "county_id %q is not a county, city, district or zone (or the city itself, for a city-wide problem)", in.CountyID)
 	}
 	if in.WorkPoint != 0 {
 		if err := s.checkWorkPoint(ctx, in.WorkPoint); err != nil {
@@ -123,8 +123,8 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 	now := s.clock.Now()
 	return s.command(ctx, a, id, cmd.IfVersion, func(p *Problem) (Entry, error) {
 		if !slices.Contains(stateTriggers(p), t) {
-			return Entry{}, &Error{Code: CodeConflict, State: p.State, Permitted: s.PermittedTriggers(a, p),
-				Message: "trigger " + string(t) + " is not permitted in state " + string(p.State)}
+			return Entry{}, Refuse(ReasonNotPermitted, "trigger %s is not permitted in state %s", t, p.State).
+				InState(p.State, s.PermittedTriggers(a, p)).Refusing(t)
 		}
 		if err := authorize(t, a, p); err != nil {
 			return Entry{}, err
@@ -206,30 +206,36 @@ func (s *Service) admit(a Actor, p *Problem, ifVersion uint64) error {
 	if !CanSee(a, p) {
 		return notFound(p.ID)
 	}
+	return CheckVersion(p, ifVersion)
+}
+
+// CheckVersion refuses a command that expects p at another version
+// (ifVersion 0 expects none): the caller decided on a stale copy.
+func CheckVersion(p *Problem, ifVersion uint64) error {
 	if ifVersion != 0 && ifVersion != p.Version {
-		return Errorf(CodePreconditionFailed, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
+		return Refuse(ReasonStaleVersion, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
 	}
 	return nil
 }
 
 func notFound(id string) error {
-	return Errorf(CodeNotFound, "problem %s not found", id)
+	return Refuse(ReasonProblemNotFound, "problem %s not found", id)
 }
 
 // checkUnits resolves the unit ids a command names.
 func (s *Service) checkUnits(ctx context.Context, prm *Params) error {
 	if prm.LeadUnit != "" {
 		if _, err := s.Unit(ctx, prm.LeadUnit); err != nil {
-			return Invalid("lead_unit", "unknown unit %q", prm.LeadUnit)
+			return RefuseField(ReasonUnknownUnit, "lead_unit", "unknown unit %q", prm.LeadUnit)
 		}
 	}
 	seen := map[string]bool{}
 	for _, u := range prm.CooperatingUnits {
 		if _, err := s.Unit(ctx, u); err != nil {
-			return Invalid("cooperating_units", "unknown unit %q", u)
+			return RefuseField(ReasonUnknownUnit, "cooperating_units", "unknown unit %q", u)
 		}
 		if seen[u] {
-			return Invalid("cooperating_units", "unit %q is listed twice", u)
+			return RefuseField(ReasonUnitListedTwice, "cooperating_units", "unit %q is listed twice", u)
 		}
 		seen[u] = true
 	}
@@ -249,26 +255,25 @@ func checkTriggerParams(t Trigger, p *Problem, prm *Params) error {
 			coop = prm.CooperatingUnits
 		}
 		if slices.Contains(coop, lead) {
-			return Invalid("cooperating_units", "the lead unit %s cannot also cooperate", lead)
+			return RefuseField(ReasonLeadCooperates, "cooperating_units", "the lead unit %s cannot also cooperate", lead)
 		}
 		if t == TriggerReassign && prm.LeadUnit == p.LeadUnit && prm.Deadline == nil && prm.CooperatingUnits == nil {
-			return Invalid("lead_unit", "%s is already the lead unit", p.LeadUnit)
+			return RefuseField(ReasonAlreadyLead, "lead_unit", "%s is already the lead unit", p.LeadUnit)
 		}
 	case TriggerSubmit:
 		if !p.hasNewEvidence() {
-			msg := "submit needs at least one evidence item"
 			if p.EvidenceRound > 0 {
-				msg += " added since the last rejection"
+				return Refuse(ReasonNeedsNewEvidence, "submit needs at least one evidence item added since the last rejection").InState(p.State, nil)
 			}
-			return &Error{Code: CodeConflict, State: p.State, Message: msg}
+			return Refuse(ReasonNeedsEvidence, "submit needs at least one evidence item").InState(p.State, nil)
 		}
 	case TriggerReopen:
 		toFound := p.State == StateClosed && p.Resolution == ResolutionDismissed
 		if toFound && prm.Deadline != nil {
-			return Invalid("deadline", "a dismissed problem reopens to found and takes no deadline; assign it again")
+			return RefuseField(ReasonReopenTakesNoDeadline, "deadline", "a dismissed problem reopens to found and takes no deadline; assign it again")
 		}
 		if !toFound && prm.Deadline == nil {
-			return Invalid("deadline", "reopen needs a new deadline")
+			return RefuseField(ReasonReopenNeedsDeadline, "deadline", "reopen needs a new deadline")
 		}
 	}
 	return nil
@@ -310,17 +315,17 @@ func (s *Service) Problems(ctx context.Context, a Actor, f ProblemFilter) ([]*Pr
 		f.Limit = DefaultLimit
 	}
 	if f.Limit > MaxLimit {
-		return nil, "", Invalid("limit", "limit must be at most %d", MaxLimit)
+		return nil, "", RefuseField(ReasonOutOfRange, "limit", "limit must be at most %d", MaxLimit)
 	}
 	if f.State != "" && !f.State.Valid() {
-		return nil, "", Invalid("state", "unknown state %q; one of %v", f.State, States)
+		return nil, "", RefuseField(ReasonUnknownValue, "state", "unknown state %q; one of %v", f.State, States)
 	}
 	if f.Source != "" && !f.Source.Valid() {
-		return nil, "", Invalid("source", "unknown source %q; one of %v", f.Source, Sources)
+		return nil, "", RefuseField(ReasonUnknownValue, "source", "unknown source %q; one of %v", f.Source, Sources)
 	}
 	if f.Cursor != "" {
 		if _, ok := ParseProblemID(f.Cursor); !ok {
-			return nil, "", Invalid("cursor", "bad cursor %q", f.Cursor)
+			return nil, "", RefuseField(ReasonMalformed, "cursor", "bad cursor %q", f.Cursor)
 		}
 	}
 	if a.Role == RoleUnit {

@@ -188,11 +188,11 @@ func (s *Service) Stats(ctx context.Context, a Actor, groupBy string, at time.Ti
 // Stats does for one.
 func (s *Service) StatsReports(ctx context.Context, a Actor, f ProblemFilter, at time.Time, groupBys ...string) ([]*StatsReport, error) {
 	if len(groupBys) == 0 {
-		return nil, Invalid("group_by", "group_by is required; one of %s", strings.Join(GroupBys, ", "))
+		return nil, RefuseField(ReasonRequired, "group_by", "group_by is required; one of %s", strings.Join(GroupBys, ", "))
 	}
 	for _, g := range groupBys {
 		if !slices.Contains(GroupBys, g) {
-			return nil, Invalid("group_by", "unknown group_by %q; one of %s", g, strings.Join(GroupBys, ", "))
+			return nil, RefuseField(ReasonUnknownValue, "group_by", "unknown group_by %q; one of %s", g, strings.Join(GroupBys, ", "))
 		}
 	}
 	asOf := at

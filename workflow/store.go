@@ -151,7 +151,7 @@ func (f *ProblemFilter) Page() (limit int, after uint64, err error) {
 	if f.Cursor != "" {
 		var ok bool
 		if after, ok = ParseProblemID(f.Cursor); !ok {
-			return 0, 0, Invalid("cursor", "bad cursor %q", f.Cursor)
+			return 0, 0, RefuseField(ReasonMalformed, "cursor", "bad cursor %q", f.Cursor)
 		}
 	}
 	return limit, after, nil

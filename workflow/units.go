@@ -31,7 +31,7 @@ func (s *Service) Unit(ctx context.Context, id string) (Unit, error) {
 			return Unit{}, err
 		}
 		if u, ok = m[id]; !ok {
-			return Unit{}, Errorf(CodeNotFound, "unit %q not found", id)
+			return Unit{}, Refuse(ReasonUnitNotFound, "unit %q not found", id)
 		}
 	}
 	return u, nil
@@ -51,17 +51,17 @@ func (s *Service) FindUnit(ctx context.Context, ref string) (Unit, error) {
 			return u, nil
 		}
 	}
-	return Unit{}, Errorf(CodeNotFound, "no unit has id or name %q", ref)
+	return Unit{}, Refuse(ReasonUnitNotFound, "no unit has id or name %q", ref)
 }
 
 // PutUnits validates and stores units, replacing those with the same ID.
 func (s *Service) PutUnits(ctx context.Context, units []Unit) error {
 	for _, u := range units {
 		if u.ID == "" || u.Name == "" {
-			return Invalid("units", "a unit needs an id and a name")
+			return RefuseField(ReasonRequired, "units", "a unit needs an id and a name")
 		}
 		if !u.Kind.Valid() {
-			return Invalid("kind", "unit %s has unknown kind %q", u.ID, u.Kind)
+			return RefuseField(ReasonUnknownValue, "kind", "unit %s has unknown kind %q", u.ID, u.Kind)
 		}
 	}
 	if err := s.store.PutUnits(ctx, units); err != nil {
@@ -104,11 +104,11 @@ func (s *Service) WorkPoints(ctx context.Context) ([]WorkPoint, error) {
 func (s *Service) PutWorkPoints(ctx context.Context, wps []WorkPoint) error {
 	for _, wp := range wps {
 		if wp.Number <= 0 || strings.TrimSpace(wp.Title) == "" {
-			return Invalid("work_points", "a work point needs a positive number and a title")
+			return RefuseField(ReasonRequired, "work_points", "a work point needs a positive number and a title")
 		}
 		for _, id := range append(slices.Clone(wp.LeadUnits), wp.CooperatingUnits...) {
 			if _, err := s.Unit(ctx, id); err != nil {
-				return Invalid("work_points", "work point %d names unknown unit %q", wp.Number, id)
+				return RefuseField(ReasonUnknownUnit, "work_points", "work point %d names unknown unit %q", wp.Number, id)
 			}
 		}
 	}
@@ -125,5 +125,5 @@ func (s *Service) checkWorkPoint(ctx context.Context, n int) error {
 			return nil
 		}
 	}
-	return Invalid("work_point", "unknown work point %d", n)
+	return RefuseField(ReasonUnknownWorkPoint, "work_point", "unknown work point %d", n)
 }

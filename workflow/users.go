@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -45,21 +44,21 @@ func randomBytes(n int) []byte {
 // are unique: a name already taken is CodeConflict.
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, string, error) {
 	if a.Role != RoleAdmin && a.Role != RoleSystem {
-		return nil, "", Errorf(CodeForbidden, "role %s may not create users; it needs role admin", a.Role)
+		return nil, "", Refuse(ReasonRole, "role %s may not create users; it needs role admin", a.Role)
 	}
 	in.Name = strings.TrimSpace(in.Name)
 	switch {
 	case in.Name == "":
-		return nil, "", Invalid("name", "name is required")
+		return nil, "", RefuseField(ReasonRequired, "name", "name is required")
 	case utf8.RuneCountInString(in.Name) > 100:
-		return nil, "", Invalid("name", "name is longer than 100 characters")
+		return nil, "", RefuseField(ReasonTooLong, "name", "name is longer than 100 characters")
 	case !in.Role.Valid():
-		return nil, "", Invalid("role", "unknown role %q; one of %v", in.Role, UserRoles)
+		return nil, "", RefuseField(ReasonUnknownValue, "role", "unknown role %q; one of %v", in.Role, UserRoles)
 	case in.UnitID == "":
-		return nil, "", Invalid("unit_id", "unit_id is required")
+		return nil, "", RefuseField(ReasonRequired, "unit_id", "unit_id is required")
 	}
 	if _, err := s.Unit(ctx, in.UnitID); err != nil {
-		return nil, "", Invalid("unit_id", "unknown unit %q", in.UnitID)
+		return nil, "", RefuseField(ReasonUnknownUnit, "unit_id", "unknown unit %q", in.UnitID)
 	}
 	// Names sign users in on the web pages, so they are unique. Two
 	// concurrent creations of one name may both pass: users are created
@@ -67,7 +66,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, s
 	switch _, err := s.UserByName(ctx, in.Name); ErrorCode(err) {
 	case CodeNotFound:
 	case "", CodeConflict:
-		return nil, "", &Error{Code: CodeConflict, Field: "name", Message: fmt.Sprintf("a user called %q already exists", in.Name)}
+		return nil, "", RefuseField(ReasonNameTaken, "name", "a user called %q already exists", in.Name)
 	default:
 		return nil, "", err
 	}
@@ -92,11 +91,11 @@ func (s *Service) IssueToken(ctx context.Context, userID string) (string, error)
 // Authenticate returns the user holding token, or CodeUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, token string) (*User, error) {
 	if !strings.HasPrefix(token, tokenPrefix) {
-		return nil, Errorf(CodeUnauthorized, "invalid token")
+		return nil, Refuse(ReasonBadToken, "invalid token")
 	}
 	u, err := s.store.UserByToken(ctx, HashToken(token))
 	if ErrorCode(err) == CodeNotFound || (err == nil && u.Disabled) {
-		return nil, Errorf(CodeUnauthorized, "invalid token")
+		return nil, Refuse(ReasonBadToken, "invalid token")
 	}
 	if err != nil {
 		return nil, err

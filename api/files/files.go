@@ -69,7 +69,7 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 		if errors.As(err, &mbe) {
 			return o.TooLarge()
 		}
-		return invalid("", "the multipart body is malformed or truncated")
+		return invalid(workflow.ReasonMalformed, "", "the multipart body is malformed or truncated")
 	}
 	for {
 		part, err := mr.NextPart()
@@ -82,7 +82,7 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 		switch name := part.FormName(); name {
 		case "file":
 			if haveFile {
-				return up, invalid("file", "send one file per upload")
+				return up, invalid(workflow.ReasonUnknownField, "file", "send one file per upload")
 			}
 			haveFile = true
 			if o.BeforeFile != nil {
@@ -92,10 +92,10 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 			}
 			up.Name = strings.TrimSpace(part.FileName())
 			if up.Name == "" {
-				return up, invalid("file", "the file part needs a filename")
+				return up, invalid(workflow.ReasonFileMissing, "file", "the file part needs a filename")
 			}
 			if utf8.RuneCountInString(up.Name) > workflow.MaxTitle {
-				return up, invalid("name", "a file name of 1 to "+strconv.Itoa(workflow.MaxTitle)+" characters is required")
+				return up, invalid(workflow.ReasonTooLong, "name", "a file name of 1 to "+strconv.Itoa(workflow.MaxTitle)+" characters is required")
 			}
 			sr := &sniffReader{r: part}
 			sha, size, err := blobs.Put(ctx, sr, o.Max)
@@ -112,7 +112,7 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 			up.SHA256, up.Size, up.Type = sha, size, sr.typ
 		case "description":
 			if hasDesc {
-				return up, invalid("description", "send one description per upload")
+				return up, invalid(workflow.ReasonUnknownField, "description", "send one description per upload")
 			}
 			hasDesc = true
 			max := int64(4 * workflow.MaxText)
@@ -121,21 +121,21 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 			case err != nil:
 				return up, readErr(err)
 			case int64(len(b)) > max || utf8.RuneCount(b) > workflow.MaxText:
-				return up, invalid("description", "description is longer than "+strconv.Itoa(workflow.MaxText)+" characters")
+				return up, invalid(workflow.ReasonTooLong, "description", "description is longer than "+strconv.Itoa(workflow.MaxText)+" characters")
 			case !utf8.Valid(b):
-				return up, invalid("description", "description must be UTF-8 text")
+				return up, invalid(workflow.ReasonMalformed, "description", "description must be UTF-8 text")
 			}
 			up.Description = string(b)
 		default:
 			if o.Field == nil {
-				return up, invalid(name, fmt.Sprintf("unknown part %q; an upload has the parts file and description", name))
+				return up, invalid(workflow.ReasonUnknownField, name, fmt.Sprintf("unknown part %q; an upload has the parts file and description", name))
 			}
 			b, err := io.ReadAll(io.LimitReader(part, maxField+1))
 			switch {
 			case err != nil:
 				return up, readErr(err)
 			case len(b) > maxField || !utf8.Valid(b):
-				return up, invalid(name, fmt.Sprintf("part %q is too long or not UTF-8 text", name))
+				return up, invalid(workflow.ReasonMalformed, name, fmt.Sprintf("part %q is too long or not UTF-8 text", name))
 			}
 			if err := o.Field(name, string(b)); err != nil {
 				return up, err
@@ -144,13 +144,13 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 		part.Close()
 	}
 	if !haveFile {
-		return up, invalid("file", "the upload has no part named file")
+		return up, invalid(workflow.ReasonFileMissing, "file", "the upload has no part named file")
 	}
 	return up, nil
 }
 
-func invalid(field, msg string) error {
-	return &workflow.Error{Code: workflow.CodeInvalid, Field: field, Message: msg}
+func invalid(r workflow.Reason, field, msg string) error {
+	return workflow.RefuseField(r, field, "%s", msg)
 }
 
 // sniffReader passes a file through to the blob store, keeping its first
@@ -192,13 +192,13 @@ func (r *sniffReader) Read(p []byte) (int, error) {
 
 func (r *sniffReader) check() error {
 	if r.n == 0 {
-		return invalid("file", "the file is empty")
+		return invalid(workflow.ReasonFileEmpty, "file", "the file is empty")
 	}
 	t, ok := workflow.SniffType(r.head)
 	r.typ = t
 	if !ok {
-		return &workflow.Error{Code: workflow.CodeUnsupportedType, Field: "file",
-			Message: "files of type " + t + " are not accepted as evidence; send images, PDF, Office documents, plain text or video"}
+		return workflow.RefuseField(workflow.ReasonFileType, "file",
+			"files of type %s are not accepted as evidence; send images, PDF, Office documents, plain text or video", t)
 	}
 	return nil
 }
@@ -212,9 +212,9 @@ func (r *sniffReader) check() error {
 // to log (with attrs) and cuts the body short.
 func ServeEvidence(w http.ResponseWriter, r *http.Request, svc *workflow.Service, a workflow.Actor, sha string, attachment bool, log *slog.Logger, attrs ...any) error {
 	ctx := r.Context()
-	notFound := workflow.Errorf(workflow.CodeNotFound, "evidence %s not found", sha)
+	notFound := workflow.Refuse(workflow.ReasonEvidenceNotFound, "evidence %s not found", sha)
 	if !ValidSHA256(sha) {
-		return workflow.Errorf(workflow.CodeNotFound, "no evidence has that name; evidence is named by its SHA-256 in 64 lowercase hex digits")
+		return workflow.Refuse(workflow.ReasonEvidenceNotFound, "no evidence has that name; evidence is named by its SHA-256 in 64 lowercase hex digits")
 	}
 	ok, err := svc.CanSeeEvidence(ctx, a, sha)
 	if err != nil {

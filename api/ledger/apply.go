@@ -74,10 +74,7 @@ func ImportFile(ctx context.Context, svc *workflow.Service, a workflow.Actor, r 
 }
 
 func canImport(a workflow.Actor) error {
-	if a.Role == workflow.RoleBureau || a.Role == workflow.RoleSystem {
-		return nil
-	}
-	return workflow.Errorf(workflow.CodeForbidden, "role %s may not import a ledger; it needs role bureau", a.Role)
+	return workflow.CanImportLedger(a)
 }
 
 // known is what Apply remembers of a problem already in the ledger.

@@ -232,7 +232,7 @@ func (w *Web) createProblem(c echo.Context) error {
 	var err error
 	if v["work_point"] != "" {
 		if in.WorkPoint, err = strconv.Atoi(v["work_point"]); err != nil {
-			err = workflow.Invalid("work_point", "unknown work point %q", v["work_point"])
+			err = workflow.RefuseField(workflow.ReasonUnknownWorkPoint, "work_point", "unknown work point %q", v["work_point"])
 		}
 	}
 	var p *workflow.Problem

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -207,12 +206,12 @@ func fmtPercent(r *float64) string {
 }
 
 // Error messages. The workflow's messages are English, for the API; the
-// pages show these instead, chosen by code, field and the rule named.
+// pages show these instead, chosen by the error's reason (workflow.Reason)
+// and, for a few, its field. A reason without a text here fails
+// TestEveryReasonHasText.
 
 // msgInternal is all a page says about a fault (the log has the rest).
 const msgInternal = "系统内部错误，请稍后重试；如仍有问题请联系管理员。"
-
-var reNotPermitted = regexp.MustCompile(`^trigger (\w+) is not permitted`)
 
 // errorText returns the Chinese message for err; maxFile is the evidence
 // size limit, for "too large".
@@ -222,123 +221,180 @@ func errorText(err error, maxFile int64) string {
 		return "提交的内容过大。"
 	}
 	var e *workflow.Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) || e.Code == workflow.CodeInternal {
 		return msgInternal
 	}
-	m := e.Message
-	has := func(s string) bool { return strings.Contains(m, s) }
+	if t, ok := reasonText(e, maxFile); ok {
+		return t
+	}
+	return codeText(e.Code)
+}
+
+// reasonText words e's reason; ok is false for a reason it does not know.
+func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	field := fieldLabel(e.Field)
-	switch e.Code {
-	case workflow.CodeInvalid:
-		switch {
-		case has("cannot also cooperate"):
-			return "牵头单位不能同时是配合单位。"
-		case has("is already the lead unit"):
-			return "该单位已是牵头单位；改派请选择其他单位，或调整整改时限、配合单位。"
-		case has("reassign needs"):
-			return "改派需要选择新的牵头单位、整改时限或配合单位（至少一项）。"
-		case has("reopen needs a new deadline"):
-			return "重新整改需要新的整改时限。"
-		case has("takes no deadline"):
-			return "已撤销的问题重新打开后回到待交办状态，不设整改时限；请之后重新交办。"
-		case has("must be later than the current one"):
-			return "申请的整改时限必须晚于当前时限。"
-		case has("is required") && e.Field == "file", has("has no part named file"), has("needs a filename"):
-			return "请选择要上传的文件。"
-		case has("is required"):
-			return "请填写「" + field + "」。"
-		case has("longer than"):
-			return "「" + field + "」过长。"
-		case has("the file is empty"):
-			return "文件为空，请重新选择。"
-		case has("a file name of"):
-			return "文件名过长，请重命名后再上传。"
-		case has("listed twice"):
-			return "配合单位有重复。"
-		case has("unknown unit"):
-			return "所选单位不存在。"
-		case has("is not a county"):
-			return "请选择所在县（市、区）。"
-		case has("unknown work point"), has("work_point must be"):
-			return "所选工作要点不存在。"
-		case has("unknown source"):
-			return "请选择问题来源。"
-		case has("unknown state"):
-			return "状态选择有误。"
-		case has("unknown level"):
-			return "督办等级选择有误。"
-		case has("decision must be"):
-			return "请选择同意或不同意。"
-		case e.Field == "deadline":
-			return "日期格式不正确，请选择日期。"
-		case e.Field != "" && field != e.Field:
-			return "「" + field + "」填写有误。"
+	if field == e.Field {
+		field = "" // a field the pages have no name for
+	}
+	named := func(withField, without string) string {
+		if field == "" {
+			return without
 		}
+		return strings.ReplaceAll(withField, "%s", field)
+	}
+	switch e.Reason {
+	// invalid
+	case workflow.ReasonRequired:
+		return named("请填写「%s」。", "有必填项未填写，请检查后重试。"), true
+	case workflow.ReasonTooLong:
+		if e.Field == "name" {
+			return "文件名过长，请重命名后再上传。", true
+		}
+		return named("「%s」过长。", "填写的内容过长。"), true
+	case workflow.ReasonMalformed:
+		return named("「%s」填写有误。", "提交的内容有误，请检查后重试。"), true
+	case workflow.ReasonBadDate:
+		return "日期格式不正确，请选择日期。", true
+	case workflow.ReasonOutOfRange:
+		return named("「%s」超出允许的范围。", "数值超出允许的范围。"), true
+	case workflow.ReasonUnknownValue:
+		return named("「%s」选择有误。", "选择有误，请重新选择。"), true
+	case workflow.ReasonUnknownField:
+		return "提交的表单包含无法识别的内容，请刷新页面后重试。", true
+	case workflow.ReasonUnknownTrigger:
+		return "无法识别的操作，请刷新页面后重试。", true
+	case workflow.ReasonUnknownUnit:
+		return "所选单位不存在。", true
+	case workflow.ReasonNotCounty:
+		return "请选择所在县（市、区）。", true
+	case workflow.ReasonUnknownWorkPoint:
+		return "所选工作要点不存在。", true
+	case workflow.ReasonUnitListedTwice:
+		return "配合单位有重复。", true
+	case workflow.ReasonLeadCooperates:
+		return "牵头单位不能同时是配合单位。", true
+	case workflow.ReasonAlreadyLead:
+		return "该单位已是牵头单位；改派请选择其他单位，或调整整改时限、配合单位。", true
+	case workflow.ReasonReassignNothing:
+		return "改派需要选择新的牵头单位、整改时限或配合单位（至少一项）。", true
+	case workflow.ReasonReopenNeedsDeadline:
+		return "重新整改需要新的整改时限。", true
+	case workflow.ReasonReopenTakesNoDeadline:
+		return "已撤销的问题重新打开后回到待交办状态，不设整改时限；请之后重新交办。", true
+	case workflow.ReasonDeadlineNotLater:
+		return "申请的整改时限必须晚于当前时限。", true
+	case workflow.ReasonFileMissing:
+		return "请选择要上传的文件。", true
+	case workflow.ReasonFileEmpty:
+		return "文件为空，请重新选择。", true
+	case workflow.ReasonFileNotStored:
+		return "文件未能保存，请重新上传。", true
+	case workflow.ReasonBadConfig:
+		return "系统配置有误，请联系管理员。", true
+
+	// unauthorized
+	case workflow.ReasonNoCredentials, workflow.ReasonSessionEnded:
+		return "请先登录。", true
+	case workflow.ReasonBadToken:
+		return "访问令牌无效，请重新登录。", true
+	case workflow.ReasonSignInFailed:
+		return "用户名或密码错误。", true
+
+	// forbidden
+	case workflow.ReasonRole:
+		return "您的角色无权执行此操作。", true
+	case workflow.ReasonNotLeadUnit:
+		return "只有牵头单位的人员可以执行此操作。", true
+	case workflow.ReasonNotInvolved:
+		return "只有牵头单位或配合单位的人员可以执行此操作。", true
+	case workflow.ReasonOwnProblem:
+		return "职责分离：牵头单位的人员不能验收本单位的问题。", true
+	case workflow.ReasonSubmitterVerifies:
+		return "职责分离：提交人不能验收本人提交的问题。", true
+	case workflow.ReasonVerifierCloses:
+		return "职责分离：验收人不能同时销号，请由其他验收人员或市生态环境局销号。", true
+	case workflow.ReasonDeadlinePassed:
+		return "整改时限已过，不能再申请延期。", true
+	case workflow.ReasonOwnPasswordOnly:
+		return "只能修改本人的密码。", true
+	case workflow.ReasonCSRF:
+		return "表单已失效（可能已在其他窗口退出或重新登录），请刷新页面后重试。", true
+
+	// not found
+	case workflow.ReasonProblemNotFound:
+		return "未找到该问题，或您无权查看。", true
+	case workflow.ReasonExtensionNotFound:
+		return "延期申请不存在。", true
+	case workflow.ReasonUnitNotFound:
+		return "所选单位不存在。", true
+	case workflow.ReasonUserNotFound:
+		return "用户不存在。", true
+	case workflow.ReasonEvidenceNotFound:
+		return "佐证材料不存在，或您无权查看。", true
+	case workflow.ReasonRecordNotFound:
+		return "记录不存在，请刷新页面后重试。", true
+
+	// conflict
+	case workflow.ReasonNotPermitted:
+		what := "执行此操作"
+		if e.Trigger != "" {
+			what = triggerLabel(e.Trigger)
+		}
+		return "问题当前状态为「" + e.State.Label() + "」，不能" + what + "；请刷新页面查看可进行的操作。", true
+	case workflow.ReasonNeedsEvidence:
+		return "提交验收前请先上传佐证材料。", true
+	case workflow.ReasonNeedsNewEvidence:
+		return "问题被退回后，须先上传新的佐证材料，才能再次提交验收。", true
+	case workflow.ReasonNotesClosed:
+		return "只有在已交办或整改中时可以填报进展（待验收期间不能填报）。", true
+	case workflow.ReasonEvidenceFrozen:
+		return "只有在已交办或整改中时可以上传佐证材料；待验收期间佐证材料已冻结。", true
+	case workflow.ReasonExtensionClosed:
+		return "只有在已交办或整改中时可以申请延期。", true
+	case workflow.ReasonExtensionPending:
+		return "已有一项延期申请待审批。", true
+	case workflow.ReasonExtensionDecided:
+		return "该延期申请已经处理。", true
+	case workflow.ReasonExtensionDenyOnly:
+		return "问题已不在整改中，只能不同意延期。", true
+	case workflow.ReasonNameTaken, workflow.ReasonExists:
+		return "该名称已被使用。", true
+	case workflow.ReasonNameAmbiguous:
+		return "该名称对应多个用户，请联系管理员。", true
+
+	// the other codes
+	case workflow.ReasonStaleVersion:
+		return "问题已被他人更新，请查看最新内容后重新操作。", true
+	case workflow.ReasonFileTooLarge:
+		if maxFile > 0 {
+			return fmt.Sprintf("文件过大，单个文件不能超过 %s。", fmtSize(maxFile)), true
+		}
+		return "文件过大。", true
+	case workflow.ReasonBodyTooLarge:
+		return "提交的内容过大。", true
+	case workflow.ReasonFileType:
+		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。", true
+	}
+	return "", false
+}
+
+// codeText is what a page says of a refusal without a reason it knows.
+func codeText(c workflow.Code) string {
+	switch c {
+	case workflow.CodeInvalid:
 		return "提交的内容有误，请检查后重试。"
 	case workflow.CodeForbidden:
-		switch {
-		case strings.HasPrefix(m, "csrf:"):
-			return "表单已失效（可能已在其他窗口退出或重新登录），请刷新页面后重试。"
-		case has("verifier may not also close"):
-			return "职责分离：验收人不能同时销号，请由其他验收人员或市生态环境局销号。"
-		case has("submitter may not verify"):
-			return "职责分离：提交人不能验收本人提交的问题。"
-		case has("an inspector of the lead unit"):
-			return "职责分离：牵头单位的人员不能验收本单位的问题。"
-		case has("only members of the lead unit"), has("only members of the lead unit may request"):
-			return "只有牵头单位的人员可以执行此操作。"
-		case has("lead or cooperating units"):
-			return "只有牵头单位或配合单位的人员可以执行此操作。"
-		case has("the deadline has passed"), has("too late to request"):
-			return "整改时限已过，不能再申请延期。"
-		case has("may set only its own password"):
-			return "只能修改本人的密码。"
-		}
 		return "您的角色无权执行此操作。"
 	case workflow.CodeConflict:
-		switch {
-		case reNotPermitted.MatchString(m):
-			t := workflow.Trigger(reNotPermitted.FindStringSubmatch(m)[1])
-			return "问题当前状态为「" + e.State.Label() + "」，不能" + triggerLabel(t) + "；请刷新页面查看可进行的操作。"
-		case has("added since the last rejection"):
-			return "问题被退回后，须先上传新的佐证材料，才能再次提交验收。"
-		case has("submit needs at least one evidence item"):
-			return "提交验收前请先上传佐证材料。"
-		case has("notes may be added only"):
-			return "只有在已交办或整改中时可以填报进展（待验收期间不能填报）。"
-		case has("evidence may be added only"):
-			return "只有在已交办或整改中时可以上传佐证材料；待验收期间佐证材料已冻结。"
-		case has("an extension may be requested only"):
-			return "只有在已交办或整改中时可以申请延期。"
-		case has("already pending"):
-			return "已有一项延期申请待审批。"
-		case has("was already"):
-			return "该延期申请已经处理。"
-		case has("no longer being rectified"):
-			return "问题已不在整改中，只能不同意延期。"
-		case has("already exists"):
-			return "该名称已被使用。"
-		case has("more than one user"):
-			return "该名称对应多个用户，请联系管理员。"
-		}
 		return "操作与问题的当前状态冲突，请刷新页面后重试。"
 	case workflow.CodePreconditionFailed:
 		return "问题已被他人更新，请查看最新内容后重新操作。"
 	case workflow.CodeNotFound:
-		if has("extension request") {
-			return "延期申请不存在。"
-		}
 		return "未找到该问题，或您无权查看。"
 	case workflow.CodeUnauthorized:
-		if has("wrong password") {
-			return "用户名或密码错误。"
-		}
 		return "请先登录。"
 	case workflow.CodeTooLarge:
-		if maxFile > 0 {
-			return fmt.Sprintf("文件过大，单个文件不能超过 %s。", fmtSize(maxFile))
-		}
-		return "文件过大。"
+		return "提交的内容过大。"
 	case workflow.CodeUnsupportedType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。"
 	}

@@ -72,7 +72,7 @@ func TestErrorText(t *testing.T) {
 		{"bad decision", func() error {
 			_, err := svc.DecideExtension(ctx, bureau, p.ID, "1", "maybe", "", 0)
 			return err
-		}(), "请选择同意或不同意"},
+		}(), "「审批决定」选择有误"},
 		{"no such request", func() error {
 			_, err := svc.DecideExtension(ctx, bureau, p.ID, "9", "approve", "", 0)
 			return err
@@ -103,16 +103,19 @@ func TestErrorText(t *testing.T) {
 			_, _, _, err := svc.SignIn(ctx, "nobody", func(string) (bool, error) { return false, nil }, workflow.DefaultSessionPolicy())
 			return err
 		}(), "用户名或密码错误"},
-		{"too large", &workflow.Error{Code: workflow.CodeTooLarge, Message: "big"}, "文件过大，单个文件不能超过 32.0 MB"},
+		{"too large", workflow.Refuse(workflow.ReasonFileTooLarge, "big"), "文件过大，单个文件不能超过 32.0 MB"},
+		{"too large without a reason", &workflow.Error{Code: workflow.CodeTooLarge, Message: "big"}, "提交的内容过大"},
 		{"body too large", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 10}), "提交的内容过大"},
 		{"fault", errors.New("disk on fire"), msgInternal},
 		{"internal", workflow.Errorf(workflow.CodeInternal, "secret detail"), msgInternal},
-		{"verifier closes", workflow.Errorf(workflow.CodeForbidden, "separation of duties: the verifier may not also close"), "验收人不能同时销号"},
-		{"submitter verifies", workflow.Errorf(workflow.CodeForbidden, "separation of duties: the submitter may not verify"), "提交人不能验收"},
-		{"lead inspector", workflow.Errorf(workflow.CodeForbidden, "separation of duties: an inspector of the lead unit may not reject its own problem"), "牵头单位的人员不能验收本单位的问题"},
-		{"rejected submit", &workflow.Error{Code: workflow.CodeConflict, Message: "submit needs at least one evidence item added since the last rejection"}, "须先上传新的佐证材料"},
-		{"frozen", &workflow.Error{Code: workflow.CodeConflict, Message: "evidence may be added only while the problem is assigned or rectifying; evidence under review is frozen"}, "佐证材料已冻结"},
-		{"late extension", workflow.Errorf(workflow.CodeForbidden, "the deadline has passed; extensions must be requested before it"), "整改时限已过"},
+		{"verifier closes", workflow.Refuse(workflow.ReasonVerifierCloses, "x"), "验收人不能同时销号"},
+		{"submitter verifies", workflow.Refuse(workflow.ReasonSubmitterVerifies, "x"), "提交人不能验收"},
+		{"lead inspector", workflow.Refuse(workflow.ReasonOwnProblem, "x"), "牵头单位的人员不能验收本单位的问题"},
+		{"rejected submit", workflow.Refuse(workflow.ReasonNeedsNewEvidence, "x"), "须先上传新的佐证材料"},
+		{"frozen", workflow.Refuse(workflow.ReasonEvidenceFrozen, "x"), "佐证材料已冻结"},
+		{"late extension", workflow.Refuse(workflow.ReasonDeadlinePassed, "x"), "整改时限已过"},
+		{"reworded message", &workflow.Error{Code: workflow.CodeForbidden, Reason: workflow.ReasonVerifierCloses, Message: "any words at all"}, "验收人不能同时销号"},
+		{"no reason", workflow.Errorf(workflow.CodeConflict, "the verifier may not also close"), "操作与问题的当前状态冲突"},
 	}
 	for _, c := range cases {
 		if c.want == "" {
@@ -137,6 +140,41 @@ func TestErrorText(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEveryReasonHasText: every reason the domain can return
+// (workflow.Reasons) has its own Chinese text, not the generic one of its
+// code, with no English in it.
+func TestEveryReasonHasText(t *testing.T) {
+	for _, r := range workflow.Reasons() {
+		for _, field := range []string{"", "title", "deadline", "name", "not_a_field"} {
+			e := workflow.RefuseField(r, field, "an English message the pages must not show")
+			e.State = workflow.StateAssigned
+			got, ok := reasonText(e, 32<<20)
+			if !ok || got == "" {
+				t.Errorf("reason %s (field %q) has no Chinese text", r, field)
+				continue
+			}
+			if got != errorText(e, 32<<20) {
+				t.Errorf("reason %s: errorText %q is not its reason's text %q", r, errorText(e, 32<<20), got)
+			}
+			if !hasHan(got) || strings.Contains(got, "English") || strings.Contains(got, "not_a_field") {
+				t.Errorf("reason %s (field %q) reads %q", r, field, got)
+			}
+		}
+	}
+	if _, ok := reasonText(workflow.Refuse("no_such_reason", "x"), 0); ok {
+		t.Error("an unknown reason has a text: the coverage check above could not fail")
+	}
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestThrottleEscalates: the throttle on its own, with a manual clock.

@@ -27,12 +27,12 @@ func ledgerFilter(q url.Values) (workflow.ProblemFilter, error) {
 		Source: workflow.Source(q.Get("source")), Tag: q.Get("level"),
 	}
 	if f.Tag != "" && !slices.Contains(levelFilters, f.Tag) {
-		return f, workflow.Invalid("level", "unknown level %q", f.Tag)
+		return f, workflow.RefuseField(workflow.ReasonUnknownValue, "level", "unknown level %q", f.Tag)
 	}
 	if wp := q.Get("work_point"); wp != "" {
 		n, err := strconv.Atoi(wp)
 		if err != nil || n <= 0 {
-			return f, workflow.Invalid("work_point", "unknown work point %q", wp)
+			return f, workflow.RefuseField(workflow.ReasonUnknownWorkPoint, "work_point", "unknown work point %q", wp)
 		}
 		f.WorkPoint = n
 	}

@@ -494,7 +494,7 @@ func (w *Web) refused(c echo.Context, key string, err error, form url.Values) er
 	case workflow.CodeInternal:
 		return err
 	case workflow.CodeNotFound:
-		if !strings.Contains(workflow.ErrorMessage(err), "extension request") {
+		if workflow.ErrorReason(err) != workflow.ReasonExtensionNotFound {
 			return err
 		}
 	}
@@ -510,7 +510,7 @@ func (w *Web) fire(c echo.Context) error {
 	}
 	t := workflow.Trigger(form.Get("trigger"))
 	if !t.Valid() {
-		return workflow.Invalid("trigger", "unknown trigger %q", t)
+		return workflow.RefuseField(workflow.ReasonUnknownTrigger, "trigger", "unknown trigger %q", t)
 	}
 	prm, err := paramsOf(t, form)
 	if err == nil {
@@ -594,7 +594,7 @@ func (w *Web) addEvidence(c echo.Context) error {
 	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	mr, mrErr := c.Request().MultipartReader()
 	if ct != "multipart/form-data" || mrErr != nil {
-		return workflow.Invalid("file", "the upload has no part named file")
+		return workflow.RefuseField(workflow.ReasonFileMissing, "file", "the upload has no part named file")
 	}
 	var csrf, version string
 	tokenOK := func() error {
@@ -610,7 +610,7 @@ func (w *Web) addEvidence(c echo.Context) error {
 	up, err := files.ReadUpload(ctx, mr, blobs, files.UploadOptions{
 		Max: w.evidenceMax,
 		TooLarge: func() error {
-			return &workflow.Error{Code: workflow.CodeTooLarge, Field: "file", Message: "the file is too large"}
+			return workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the file is too large")
 		},
 		BeforeFile: tokenOK,
 		Field: func(name, value string) error {
@@ -620,7 +620,7 @@ func (w *Web) addEvidence(c echo.Context) error {
 			case "version":
 				version = value
 			default:
-				return workflow.Invalid(name, "unknown part %q", name)
+				return workflow.RefuseField(workflow.ReasonUnknownField, name, "unknown part %q", name)
 			}
 			return nil
 		},
@@ -643,7 +643,7 @@ func (w *Web) addEvidence(c echo.Context) error {
 }
 
 func isCSRF(err error) bool {
-	return err != nil && strings.HasPrefix(workflow.ErrorMessage(err), "csrf:")
+	return workflow.ErrorReason(err) == workflow.ReasonCSRF
 }
 
 // evidence serves GET /evidence/:sha256: the file, if the user may see a

@@ -309,7 +309,7 @@ func (w *Web) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ck, err := c.Cookie(cookieSession)
 		if err != nil || ck.Value == "" {
-			return workflow.Errorf(workflow.CodeUnauthorized, "not signed in")
+			return workflow.Refuse(workflow.ReasonSessionEnded, "not signed in")
 		}
 		u, ss, err := w.svc.SessionUser(c.Request().Context(), ck.Value, w.sessions)
 		if err != nil {
@@ -347,7 +347,7 @@ func (w *Web) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func errCSRF() error {
-	return workflow.Errorf(workflow.CodeForbidden, "csrf: the form's token is missing or wrong")
+	return workflow.Refuse(workflow.ReasonCSRF, "csrf: the form's token is missing or wrong")
 }
 
 // sameOrigin refuses a request a browser marks as sent from another site.

@@ -107,9 +107,9 @@ func (s *Store) Path(sha string) (string, bool) {
 
 func notFound(sha string) error {
 	if !ValidSHA(sha) {
-		return workflow.Errorf(workflow.CodeNotFound, "no evidence file %q", sha)
+		return workflow.Refuse(workflow.ReasonEvidenceNotFound, "no evidence file %q", sha)
 	}
-	return workflow.Errorf(workflow.CodeNotFound, "no evidence file %s", sha)
+	return workflow.Refuse(workflow.ReasonEvidenceNotFound, "no evidence file %s", sha)
 }
 
 // Put stores what r yields and returns its SHA-256 (lowercase hex) and size.
@@ -139,10 +139,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, max int64) (sha string, si
 	}
 	switch {
 	case size == 0:
-		return "", 0, workflow.Invalid("file", "the file is empty")
+		return "", 0, workflow.RefuseField(workflow.ReasonFileEmpty, "file", "the file is empty")
 	case size > max:
-		return "", 0, &workflow.Error{Code: workflow.CodeTooLarge, Field: "file",
-			Message: fmt.Sprintf("the file is larger than the limit of %d bytes", max)}
+		return "", 0, workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the file is larger than the limit of %d bytes", max)
 	}
 	if err := tmp.f.Chmod(0o640); err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)

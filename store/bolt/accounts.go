@@ -63,11 +63,11 @@ func (s *Store) accountsView(ctx context.Context, fn func(tx *bbolt.Tx) error) e
 // CodeNotFound.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error {
 	if hash == "" {
-		return workflow.Invalid("password", "a password hash is required")
+		return workflow.RefuseField(workflow.ReasonRequired, "password", "a password hash is required")
 	}
 	return s.accountsUpdate(ctx, func(tx *bbolt.Tx) error {
 		if userID == "" || tx.Bucket(bucketUsers).Get([]byte(userID)) == nil {
-			return workflow.Errorf(workflow.CodeNotFound, "user %s not found", userID)
+			return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", userID)
 		}
 		b, err := tx.CreateBucketIfNotExists(bucketPasswords)
 		if err != nil {
@@ -86,7 +86,7 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 			hash = string(b.Get([]byte(userID))) // string() copies
 		}
 		if hash == "" {
-			return workflow.Errorf(workflow.CodeNotFound, "user %s has no password", userID)
+			return workflow.Refuse(workflow.ReasonRecordNotFound, "user %s has no password", userID)
 		}
 		return nil
 	})
@@ -96,7 +96,7 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 // PutSession stores ss under ss.IDHash.
 func (s *Store) PutSession(ctx context.Context, ss workflow.Session) error {
 	if ss.IDHash == "" || ss.UserID == "" {
-		return workflow.Invalid("session", "a session needs an id hash and a user")
+		return workflow.RefuseField(workflow.ReasonRequired, "session", "a session needs an id hash and a user")
 	}
 	v, err := json.Marshal(ss)
 	if err != nil {
@@ -120,7 +120,7 @@ func (s *Store) Session(ctx context.Context, idHash string) (*workflow.Session, 
 			v = b.Get([]byte(idHash))
 		}
 		if v == nil {
-			return workflow.Errorf(workflow.CodeNotFound, "session not found")
+			return workflow.Refuse(workflow.ReasonRecordNotFound, "session not found")
 		}
 		ss = new(workflow.Session)
 		if err := json.Unmarshal(v, ss); err != nil {
@@ -183,7 +183,7 @@ func (s *Store) User(ctx context.Context, id string) (*workflow.User, error) {
 	err := s.accountsView(ctx, func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketUsers).Get([]byte(id))
 		if v == nil || id == "" {
-			return workflow.Errorf(workflow.CodeNotFound, "user %s not found", id)
+			return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", id)
 		}
 		if err := json.Unmarshal(v, &u); err != nil {
 			return fmt.Errorf("bolt: decode user %s: %w", id, err)

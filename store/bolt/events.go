@@ -73,9 +73,9 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 func checkCursorName(name string) error {
 	switch {
 	case name == "":
-		return workflow.Invalid("name", "a cursor needs a name")
+		return workflow.RefuseField(workflow.ReasonRequired, "name", "a cursor needs a name")
 	case len(name) > maxCursorName:
-		return workflow.Invalid("name", "cursor name is longer than %d bytes", maxCursorName)
+		return workflow.RefuseField(workflow.ReasonTooLong, "name", "cursor name is longer than %d bytes", maxCursorName)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func notFound(id string) error {
-	return workflow.Errorf(workflow.CodeNotFound, "problem %s not found", id)
+	return workflow.Refuse(workflow.ReasonProblemNotFound, "problem %s not found", id)
 }
 
 // CreateProblem allocates the next problem number, calls build with it and

@@ -17,7 +17,7 @@ func (s *Store) PutUnits(ctx context.Context, units []workflow.Unit) error {
 	}
 	for _, u := range units {
 		if u.ID == "" {
-			return workflow.Invalid("id", "a unit needs an id")
+			return workflow.RefuseField(workflow.ReasonRequired, "id", "a unit needs an id")
 		}
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {
@@ -44,7 +44,7 @@ func (s *Store) PutWorkPoints(ctx context.Context, wps []workflow.WorkPoint) err
 	}
 	for _, wp := range wps {
 		if wp.Number < 0 {
-			return workflow.Invalid("number", "work point number %d is negative", wp.Number)
+			return workflow.RefuseField(workflow.ReasonOutOfRange, "number", "work point number %d is negative", wp.Number)
 		}
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {

@@ -23,16 +23,16 @@ func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Toke
 	}
 	switch {
 	case u.ID == "":
-		return workflow.Invalid("id", "a user needs an id")
+		return workflow.RefuseField(workflow.ReasonRequired, "id", "a user needs an id")
 	case t.Hash == "":
-		return workflow.Invalid("hash", "a token needs a hash")
+		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
 	case t.UserID != u.ID:
-		return workflow.Invalid("user_id", "the token of user %s names user %s", u.ID, t.UserID)
+		return workflow.RefuseField(workflow.ReasonMalformed, "user_id", "the token of user %s names user %s", u.ID, t.UserID)
 	}
 	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) (bool, error) {
 		users := tx.Bucket(bucketUsers)
 		if users.Get([]byte(u.ID)) != nil {
-			return false, workflow.Errorf(workflow.CodeConflict, "user %s already exists", u.ID)
+			return false, workflow.Refuse(workflow.ReasonExists, "user %s already exists", u.ID)
 		}
 		if err := tokenFree(tx, t); err != nil {
 			return false, err
@@ -51,11 +51,11 @@ func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
 		return err
 	}
 	if t.Hash == "" {
-		return workflow.Invalid("hash", "a token needs a hash")
+		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
 	}
 	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) (bool, error) {
 		if t.UserID == "" || tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
-			return false, workflow.Errorf(workflow.CodeNotFound, "user %s not found", t.UserID)
+			return false, workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", t.UserID)
 		}
 		if err := tokenFree(tx, t); err != nil {
 			return false, err
@@ -67,7 +67,7 @@ func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
 // tokenFree refuses a token whose hash is already stored.
 func tokenFree(tx *bbolt.Tx, t workflow.Token) error {
 	if tx.Bucket(bucketTokens).Get([]byte(t.Hash)) != nil {
-		return workflow.Errorf(workflow.CodeConflict, "token already exists")
+		return workflow.Refuse(workflow.ReasonExists, "token already exists")
 	}
 	return nil
 }
@@ -86,13 +86,13 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 		return nil, err
 	}
 	if hash == "" {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+		return nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
 	var u workflow.User
 	err := s.view(func(tx *bbolt.Tx) error {
 		tv := tx.Bucket(bucketTokens).Get([]byte(hash))
 		if tv == nil {
-			return workflow.Errorf(workflow.CodeNotFound, "token not found")
+			return workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 		}
 		if c, ok := s.tokens.get(hash, tv); ok {
 			if uv := tx.Bucket(bucketUsers).Get([]byte(c.user.ID)); bytes.Equal(uv, c.userRaw) {
@@ -106,7 +106,7 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 		}
 		uv := tx.Bucket(bucketUsers).Get([]byte(t.UserID))
 		if uv == nil {
-			return workflow.Errorf(workflow.CodeNotFound, "token not found")
+			return workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 		}
 		if err := json.Unmarshal(uv, &u); err != nil {
 			return fmt.Errorf("bolt: decode user %s: %w", t.UserID, err)

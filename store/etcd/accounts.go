@@ -23,10 +23,10 @@ func sessionKey(idHash string) string  { return "sess/" + esc(idHash) }
 // checks the user exists; an unknown user is CodeNotFound.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error {
 	if hash == "" {
-		return workflow.Invalid("password", "a password hash is required")
+		return workflow.RefuseField(workflow.ReasonRequired, "password", "a password hash is required")
 	}
 	if userID == "" {
-		return workflow.Errorf(workflow.CodeNotFound, "user %s not found", userID)
+		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", userID)
 	}
 	uk := s.k(userKey(userID))
 	ok, _, err := s.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(uk), ">", 0)},
@@ -35,7 +35,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error 
 		return err
 	}
 	if !ok {
-		return workflow.Errorf(workflow.CodeNotFound, "user %s not found", userID)
+		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", userID)
 	}
 	return nil
 }
@@ -48,7 +48,7 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 		return "", err
 	}
 	if kv == nil || len(kv.Value) == 0 || userID == "" {
-		return "", workflow.Errorf(workflow.CodeNotFound, "user %s has no password", userID)
+		return "", workflow.Refuse(workflow.ReasonRecordNotFound, "user %s has no password", userID)
 	}
 	return string(kv.Value), nil
 }
@@ -56,7 +56,7 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 // PutSession stores ss under ss.IDHash.
 func (s *Store) PutSession(ctx context.Context, ss workflow.Session) error {
 	if ss.IDHash == "" || ss.UserID == "" {
-		return workflow.Invalid("session", "a session needs an id hash and a user")
+		return workflow.RefuseField(workflow.ReasonRequired, "session", "a session needs an id hash and a user")
 	}
 	v, err := json.Marshal(ss)
 	if err != nil {
@@ -69,14 +69,14 @@ func (s *Store) PutSession(ctx context.Context, ss workflow.Session) error {
 // Session returns the session stored under idHash; CodeNotFound when none.
 func (s *Store) Session(ctx context.Context, idHash string) (*workflow.Session, error) {
 	if idHash == "" {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "session not found")
+		return nil, workflow.Refuse(workflow.ReasonRecordNotFound, "session not found")
 	}
 	kv, err := s.get(ctx, sessionKey(idHash))
 	if err != nil {
 		return nil, err
 	}
 	if kv == nil {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "session not found")
+		return nil, workflow.Refuse(workflow.ReasonRecordNotFound, "session not found")
 	}
 	ss := new(workflow.Session)
 	if err := json.Unmarshal(kv.Value, ss); err != nil {

@@ -759,5 +759,5 @@ func (s *Store) byDedupe(ctx context.Context, key string) (*workflow.Problem, er
 }
 
 func notFound(id string) error {
-	return workflow.Errorf(workflow.CodeNotFound, "problem %s not found", id)
+	return workflow.Refuse(workflow.ReasonProblemNotFound, "problem %s not found", id)
 }

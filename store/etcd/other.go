@@ -41,7 +41,7 @@ func (s *Store) PutUnits(ctx context.Context, units []workflow.Unit) error {
 	values := make([][]byte, len(units))
 	for i, u := range units {
 		if u.ID == "" {
-			return workflow.Invalid("id", "a unit needs an id")
+			return workflow.RefuseField(workflow.ReasonRequired, "id", "a unit needs an id")
 		}
 		keys[i] = "units/" + esc(u.ID)
 		values[i], _ = json.Marshal(u)
@@ -65,7 +65,7 @@ func (s *Store) PutWorkPoints(ctx context.Context, wps []workflow.WorkPoint) err
 	values := make([][]byte, len(wps))
 	for i, wp := range wps {
 		if wp.Number < 0 {
-			return workflow.Invalid("number", "work point number %d is negative", wp.Number)
+			return workflow.RefuseField(workflow.ReasonOutOfRange, "number", "work point number %d is negative", wp.Number)
 		}
 		keys[i] = "wp/" + pad(uint64(wp.Number))
 		values[i], _ = json.Marshal(wp)
@@ -108,11 +108,11 @@ func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Toke
 	}
 	switch {
 	case u.ID == "":
-		return workflow.Invalid("id", "a user needs an id")
+		return workflow.RefuseField(workflow.ReasonRequired, "id", "a user needs an id")
 	case t.Hash == "":
-		return workflow.Invalid("hash", "a token needs a hash")
+		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
 	case t.UserID != u.ID:
-		return workflow.Invalid("user_id", "the token of user %s names user %s", u.ID, t.UserID)
+		return workflow.RefuseField(workflow.ReasonMalformed, "user_id", "the token of user %s names user %s", u.ID, t.UserID)
 	}
 	uv, _ := json.Marshal(u)
 	tv, _ := json.Marshal(t)
@@ -125,19 +125,19 @@ func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Toke
 		return err
 	}
 	if elses[0].GetResponseRange().Count > 0 {
-		return workflow.Errorf(workflow.CodeConflict, "user %s already exists", u.ID)
+		return workflow.Refuse(workflow.ReasonExists, "user %s already exists", u.ID)
 	}
-	return workflow.Errorf(workflow.CodeConflict, "token already exists")
+	return workflow.Refuse(workflow.ReasonExists, "token already exists")
 }
 
 // AddToken stores another token for an existing user; a missing user is
 // CodeNotFound and a token hash already stored is CodeConflict.
 func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
 	if t.Hash == "" {
-		return workflow.Invalid("hash", "a token needs a hash")
+		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
 	}
 	if t.UserID == "" {
-		return workflow.Errorf(workflow.CodeNotFound, "user %s not found", t.UserID)
+		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", t.UserID)
 	}
 	tv, _ := json.Marshal(t)
 	uk, tk := s.k(userKey(t.UserID)), s.k(tokenKey(t.Hash))
@@ -149,9 +149,9 @@ func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
 		return err
 	}
 	if elses[0].GetResponseRange().Count == 0 {
-		return workflow.Errorf(workflow.CodeNotFound, "user %s not found", t.UserID)
+		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", t.UserID)
 	}
-	return workflow.Errorf(workflow.CodeConflict, "token already exists")
+	return workflow.Refuse(workflow.ReasonExists, "token already exists")
 }
 
 // UserByToken returns the user whose token has SHA-256 hash; an unknown hash
@@ -161,14 +161,14 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 		return nil, err
 	}
 	if hash == "" {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+		return nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
 	kv, err := s.get(ctx, tokenKey(hash))
 	if err != nil {
 		return nil, err
 	}
 	if kv == nil {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+		return nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
 	var t workflow.Token
 	if err := json.Unmarshal(kv.Value, &t); err != nil {
@@ -176,7 +176,7 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 	}
 	u, err := s.User(ctx, t.UserID)
 	if workflow.ErrorCode(err) == workflow.CodeNotFound {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+		return nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
 	return u, err
 }
@@ -184,14 +184,14 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 // User returns user id; CodeNotFound when none.
 func (s *Store) User(ctx context.Context, id string) (*workflow.User, error) {
 	if id == "" {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "user %s not found", id)
+		return nil, workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", id)
 	}
 	kv, err := s.get(ctx, userKey(id))
 	if err != nil {
 		return nil, err
 	}
 	if kv == nil {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "user %s not found", id)
+		return nil, workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", id)
 	}
 	var u workflow.User
 	if err := json.Unmarshal(kv.Value, &u); err != nil {
@@ -269,9 +269,9 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 func checkCursorName(name string) error {
 	switch {
 	case name == "":
-		return workflow.Invalid("name", "a cursor needs a name")
+		return workflow.RefuseField(workflow.ReasonRequired, "name", "a cursor needs a name")
 	case len(name) > maxCursorName:
-		return workflow.Invalid("name", "cursor name is longer than %d bytes", maxCursorName)
+		return workflow.RefuseField(workflow.ReasonTooLong, "name", "cursor name is longer than %d bytes", maxCursorName)
 	}
 	return nil
 }

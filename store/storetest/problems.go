@@ -240,11 +240,11 @@ func testApplyErrorWritesNothing(t *testing.T, s workflow.Store) {
 		err  error
 		code workflow.Code
 	}{
-		{"conflict", &workflow.Error{Code: workflow.CodeConflict, State: workflow.StateAssigned,
-			Permitted: []workflow.Trigger{workflow.TriggerReassign, workflow.TriggerAccept}, Message: "trigger verify is not permitted in state assigned"}, workflow.CodeConflict},
-		{"forbidden", workflow.Errorf(workflow.CodeForbidden, "only members of the lead unit %s may accept", Fuliang), workflow.CodeForbidden},
-		{"precondition", workflow.Errorf(workflow.CodePreconditionFailed, "problem %s is at version 2, not 1", p.ID), workflow.CodePreconditionFailed},
-		{"invalid", workflow.Invalid("plan", "plan is required for accept"), workflow.CodeInvalid},
+		{"conflict", workflow.Refuse(workflow.ReasonNotPermitted, "trigger verify is not permitted in state assigned").
+			InState(workflow.StateAssigned, []workflow.Trigger{workflow.TriggerReassign, workflow.TriggerAccept}), workflow.CodeConflict},
+		{"forbidden", workflow.Refuse(workflow.ReasonNotLeadUnit, "only members of the lead unit %s may accept", Fuliang), workflow.CodeForbidden},
+		{"precondition", workflow.Refuse(workflow.ReasonStaleVersion, "problem %s is at version 2, not 1", p.ID), workflow.CodePreconditionFailed},
+		{"invalid", workflow.RefuseField(workflow.ReasonRequired, "plan", "plan is required for accept"), workflow.CodeInvalid},
 		{"plain", plain, workflow.CodeInternal},
 	}
 	for _, tt := range tests {
@@ -265,7 +265,7 @@ func testApplyErrorWritesNothing(t *testing.T, s workflow.Store) {
 				t.Errorf("error %v: code %s, want %s", err, workflow.ErrorCode(err), tt.code)
 			}
 			var de *workflow.Error
-			if tt.code != workflow.CodeInternal && (!errors.As(err, &de) || de.Message != tt.err.(*workflow.Error).Message) {
+			if tt.code != workflow.CodeInternal && (!errors.As(err, &de) || de.Message != tt.err.(*workflow.Error).Message || de.Reason != tt.err.(*workflow.Error).Reason) {
 				t.Errorf("errors.As lost the domain error: %v", err)
 			}
 			sameJSON(t, "problem after a failed apply", mustProblem(t, s, p.ID), before)

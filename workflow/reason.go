@@ -1,0 +1,183 @@
+package workflow
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Reason is a stable sub-code of an Error: the rule that refused, where the
+// Code is only its class (and the HTTP status). Callers switch on reasons,
+// never on the English Message, which may be reworded; the pages word each
+// reason in Chinese (api/web), and the API shows it as the problem's
+// "reason" member. Every reason is listed below with the code it refines
+// (Reasons lists them all); a new refusal gets a reason here and its
+// Chinese text in api/web, or a test fails.
+type Reason string
+
+// Reasons of CodeInvalid: the input is missing, malformed or inconsistent.
+// Field names the input.
+const (
+	ReasonRequired              Reason = "required"                 // a required field is empty
+	ReasonTooLong               Reason = "too_long"                 // a text or name is longer than allowed
+	ReasonMalformed             Reason = "malformed"                // a value is not of the form its field needs
+	ReasonBadDate               Reason = "bad_date"                 // neither a date nor an RFC 3339 time, or out of range
+	ReasonOutOfRange            Reason = "out_of_range"             // a number (a page size, a year) outside its bounds
+	ReasonUnknownValue          Reason = "unknown_value"            // not one of the values the field takes (state, source, level, role…)
+	ReasonUnknownField          Reason = "unknown_field"            // a field or part the request may not carry
+	ReasonUnknownTrigger        Reason = "unknown_trigger"          // not a trigger of the workflow
+	ReasonUnknownUnit           Reason = "unknown_unit"             // no unit has that id
+	ReasonNotCounty             Reason = "not_county"               // the unit is not a county, district or zone
+	ReasonUnknownWorkPoint      Reason = "unknown_work_point"       // no work point has that number
+	ReasonUnitListedTwice       Reason = "unit_listed_twice"        // a cooperating unit is listed twice
+	ReasonLeadCooperates        Reason = "lead_cooperates"          // the lead unit is also listed as cooperating
+	ReasonAlreadyLead           Reason = "already_lead"             // reassign names the lead unit it has
+	ReasonReassignNothing       Reason = "reassign_nothing"         // reassign changes neither unit nor deadline
+	ReasonReopenNeedsDeadline   Reason = "reopen_needs_deadline"    // reopening to rectifying needs a new deadline
+	ReasonReopenTakesNoDeadline Reason = "reopen_takes_no_deadline" // a dismissed problem reopens to found, without one
+	ReasonDeadlineNotLater      Reason = "deadline_not_later"       // an extension must ask for a later deadline
+	ReasonFileMissing           Reason = "file_missing"             // the upload has no file (or no file name)
+	ReasonFileEmpty             Reason = "file_empty"               // the file has no content
+	ReasonFileNotStored         Reason = "file_not_stored"          // the evidence store holds no such file
+	ReasonBadConfig             Reason = "bad_config"               // a policy, calendar or unit list is inconsistent
+)
+
+// Reasons of CodeUnauthorized.
+const (
+	ReasonNoCredentials Reason = "no_credentials" // no token or session was given
+	ReasonBadToken      Reason = "bad_token"      // the token is unknown, malformed or its user disabled
+	ReasonSignInFailed  Reason = "sign_in_failed" // unknown name or wrong password
+	ReasonSessionEnded  Reason = "session_ended"  // not signed in, or the session has ended
+)
+
+// Reasons of CodeForbidden: the actor may not, whatever the state.
+const (
+	ReasonRole              Reason = "role"               // the actor's role may not do this
+	ReasonNotLeadUnit       Reason = "not_lead_unit"      // only members of the lead unit may
+	ReasonNotInvolved       Reason = "not_involved"       // only members of the lead or cooperating units may
+	ReasonOwnProblem        Reason = "own_problem"        // separation of duties: an inspector of the lead unit
+	ReasonSubmitterVerifies Reason = "submitter_verifies" // separation of duties: the submitter may not verify
+	ReasonVerifierCloses    Reason = "verifier_closes"    // separation of duties: the verifier may not close
+	ReasonDeadlinePassed    Reason = "deadline_passed"    // an extension asked for after the deadline (and its grace)
+	ReasonOwnPasswordOnly   Reason = "own_password_only"  // a user may set only their own password
+	ReasonCSRF              Reason = "csrf"               // a form without its session's token, or from another site
+)
+
+// Reasons of CodeNotFound: unknown, or invisible to the caller.
+const (
+	ReasonProblemNotFound   Reason = "problem_not_found"
+	ReasonExtensionNotFound Reason = "extension_not_found"
+	ReasonUnitNotFound      Reason = "unit_not_found"
+	ReasonUserNotFound      Reason = "user_not_found"
+	ReasonEvidenceNotFound  Reason = "evidence_not_found"
+	ReasonRecordNotFound    Reason = "record_not_found" // a token, session or password a store does not hold
+)
+
+// Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
+// trigger also carries the problem's State and the triggers permitted.
+const (
+	ReasonNotPermitted      Reason = "not_permitted"       // the trigger is not permitted in the problem's state
+	ReasonNeedsEvidence     Reason = "needs_evidence"      // submit needs evidence
+	ReasonNeedsNewEvidence  Reason = "needs_new_evidence"  // submit after a rejection needs evidence added since
+	ReasonNotesClosed       Reason = "notes_closed"        // notes only while assigned or rectifying
+	ReasonEvidenceFrozen    Reason = "evidence_frozen"     // evidence only while assigned or rectifying
+	ReasonExtensionClosed   Reason = "extension_closed"    // extensions only while assigned or rectifying
+	ReasonExtensionPending  Reason = "extension_pending"   // a request is already pending
+	ReasonExtensionDecided  Reason = "extension_decided"   // the request was already decided
+	ReasonExtensionDenyOnly Reason = "extension_deny_only" // the problem left rectification: deny only
+	ReasonNameTaken         Reason = "name_taken"          // a user of that name exists
+	ReasonNameAmbiguous     Reason = "name_ambiguous"      // more than one user has that name
+	ReasonExists            Reason = "exists"              // a record with that key exists
+)
+
+// Reasons of the other codes.
+const (
+	ReasonStaleVersion Reason = "stale_version"  // CodePreconditionFailed: the caller's version is not the current one
+	ReasonFileTooLarge Reason = "file_too_large" // CodeTooLarge: a file over the evidence limit
+	ReasonBodyTooLarge Reason = "body_too_large" // CodeTooLarge: a request body over its limit
+	ReasonFileType     Reason = "file_type"      // CodeUnsupportedType: not an accepted evidence type
+)
+
+// reasonCodes is the one list of reasons, each with the code it refines.
+var reasonCodes = map[Reason]Code{
+	ReasonRequired: CodeInvalid, ReasonTooLong: CodeInvalid, ReasonMalformed: CodeInvalid,
+	ReasonBadDate: CodeInvalid, ReasonOutOfRange: CodeInvalid, ReasonUnknownValue: CodeInvalid,
+	ReasonUnknownField: CodeInvalid, ReasonUnknownTrigger: CodeInvalid, ReasonUnknownUnit: CodeInvalid,
+	ReasonNotCounty: CodeInvalid, ReasonUnknownWorkPoint: CodeInvalid, ReasonUnitListedTwice: CodeInvalid,
+	ReasonLeadCooperates: CodeInvalid, ReasonAlreadyLead: CodeInvalid, ReasonReassignNothing: CodeInvalid,
+	ReasonReopenNeedsDeadline: CodeInvalid, ReasonReopenTakesNoDeadline: CodeInvalid,
+	ReasonDeadlineNotLater: CodeInvalid, ReasonFileMissing: CodeInvalid, ReasonFileEmpty: CodeInvalid,
+	ReasonFileNotStored: CodeInvalid, ReasonBadConfig: CodeInvalid,
+
+	ReasonNoCredentials: CodeUnauthorized, ReasonBadToken: CodeUnauthorized,
+	ReasonSignInFailed: CodeUnauthorized, ReasonSessionEnded: CodeUnauthorized,
+
+	ReasonRole: CodeForbidden, ReasonNotLeadUnit: CodeForbidden, ReasonNotInvolved: CodeForbidden,
+	ReasonOwnProblem: CodeForbidden, ReasonSubmitterVerifies: CodeForbidden, ReasonVerifierCloses: CodeForbidden,
+	ReasonDeadlinePassed: CodeForbidden, ReasonOwnPasswordOnly: CodeForbidden, ReasonCSRF: CodeForbidden,
+
+	ReasonProblemNotFound: CodeNotFound, ReasonExtensionNotFound: CodeNotFound, ReasonUnitNotFound: CodeNotFound,
+	ReasonUserNotFound: CodeNotFound, ReasonEvidenceNotFound: CodeNotFound, ReasonRecordNotFound: CodeNotFound,
+
+	ReasonNotPermitted: CodeConflict, ReasonNeedsEvidence: CodeConflict, ReasonNeedsNewEvidence: CodeConflict,
+	ReasonNotesClosed: CodeConflict, ReasonEvidenceFrozen: CodeConflict, ReasonExtensionClosed: CodeConflict,
+	ReasonExtensionPending: CodeConflict, ReasonExtensionDecided: CodeConflict,
+	ReasonExtensionDenyOnly: CodeConflict, ReasonNameTaken: CodeConflict, ReasonNameAmbiguous: CodeConflict,
+	ReasonExists: CodeConflict,
+
+	ReasonStaleVersion: CodePreconditionFailed,
+	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,
+	ReasonFileType: CodeUnsupportedType,
+}
+
+// Reasons returns every reason, sorted.
+func Reasons() []Reason {
+	out := make([]Reason, 0, len(reasonCodes))
+	for r := range reasonCodes {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Code returns the code r refines; CodeInternal for a reason not listed.
+func (r Reason) Code() Code {
+	if c, ok := reasonCodes[r]; ok {
+		return c
+	}
+	return CodeInternal
+}
+
+// Refuse returns an *Error for reason r: its code is r's, its message
+// formatted (English, for the API and logs).
+func Refuse(r Reason, format string, args ...any) *Error {
+	return &Error{Code: r.Code(), Reason: r, Message: fmt.Sprintf(format, args...)}
+}
+
+// RefuseField is Refuse naming the offending field.
+func RefuseField(r Reason, field, format string, args ...any) *Error {
+	e := Refuse(r, format, args...)
+	e.Field = field
+	return e
+}
+
+// InState records, on a refusal of a command on a problem, the problem's
+// state and the triggers the caller may fire there instead.
+func (e *Error) InState(s State, permitted []Trigger) *Error {
+	e.State, e.Permitted = s, permitted
+	return e
+}
+
+// Refusing records the trigger a refusal refused.
+func (e *Error) Refusing(t Trigger) *Error {
+	e.Trigger = t
+	return e
+}
+
+// ErrorReason returns the reason of err if it is (or wraps) an *Error, and ""
+// otherwise.
+func ErrorReason(err error) Reason {
+	if e := asError(err); e != nil {
+		return e.Reason
+	}
+	return ""
+}
