@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,8 +15,8 @@ import (
 	"time"
 
 	"github.com/jdz-eco/rectify/store/bolt"
+	"github.com/jdz-eco/rectify/store/bolt/bolttest"
 	"github.com/jdz-eco/rectify/workflow"
-	bbolt "go.etcd.io/bbolt"
 )
 
 // ledgerFixture is a database built by a real scenario through the API of a
@@ -177,197 +175,12 @@ func copyLedger(t *testing.T, l *ledgerFixture) string {
 	return db
 }
 
-// Raw bbolt access to a copy, as someone with the file but not the
-// application would tamper with it (layout: store/bolt/store.go).
-var (
-	rawMeta           = []byte("meta")
-	rawProblems       = []byte("problems")
-	rawHistory        = []byte("history")
-	rawProblemHistory = []byte("problem_history")
-	rawOutbox         = []byte("outbox")
-	rawChainHead      = []byte("chain_head")
-)
-
-func be64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
-
-// tamper edits the database file db in one bbolt write transaction.
-func tamper(t *testing.T, db string, fn func(tx *bbolt.Tx) error) {
+// tamper forges the database file db (store/bolt/bolttest).
+func tamper(t *testing.T, db string, fn func(f *bolttest.File) error) {
 	t.Helper()
-	bdb, err := bbolt.Open(db, 0o600, &bbolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bdb.Close()
-	if err := bdb.Update(fn); err != nil {
+	if err := bolttest.Tamper(db, fn); err != nil {
 		t.Fatalf("tamper: %v", err)
 	}
-}
-
-func rawEntry(tx *bbolt.Tx, seq uint64) (workflow.Entry, error) {
-	var e workflow.Entry
-	v := tx.Bucket(rawHistory).Get(be64(seq))
-	if v == nil {
-		return e, fmt.Errorf("no history entry %d", seq)
-	}
-	return e, unmarshalRaw(v, &e)
-}
-
-// unmarshalRaw decodes v, a record or history entry as stored, into x.
-func unmarshalRaw(v []byte, x any) error {
-	js, err := bolt.UnpackValue(v)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(js, x)
-}
-
-// putRawEntry writes e to the history and its event to the outbox.
-func putRawEntry(tx *bbolt.Tx, e workflow.Entry) error {
-	v, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	if err := tx.Bucket(rawHistory).Put(be64(e.Seq), v); err != nil {
-		return err
-	}
-	ev, err := json.Marshal(workflow.Event{ID: workflow.EventID(e.Seq), Seq: e.Seq, Entry: e})
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(rawOutbox).Put(be64(e.Seq), ev)
-}
-
-func setRawHead(tx *bbolt.Tx, e workflow.Entry) error {
-	v, err := json.Marshal(workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At})
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(rawMeta).Put(rawChainHead, v)
-}
-
-// replayRaw rewrites problem id's record as its (tampered) history replays,
-// or deletes it when no history is left: what a careful forger does so that
-// records and history agree.
-func replayRaw(tx *bbolt.Tx, id string) error {
-	n, ok := workflow.ParseProblemID(id)
-	if !ok {
-		return fmt.Errorf("bad problem id %q", id)
-	}
-	var hist []workflow.Entry
-	c := tx.Bucket(rawProblemHistory).Cursor()
-	for k, _ := c.Seek(be64(n)); k != nil && bytes.HasPrefix(k, be64(n)); k, _ = c.Next() {
-		e, err := rawEntry(tx, binary.BigEndian.Uint64(k[8:]))
-		if err != nil {
-			return err
-		}
-		hist = append(hist, e)
-	}
-	if len(hist) == 0 {
-		return tx.Bucket(rawProblems).Delete(be64(n))
-	}
-	p, err := workflow.Replay(hist)
-	if err != nil {
-		return err
-	}
-	v, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(rawProblems).Put(be64(n), v)
-}
-
-// truncateRaw deletes every entry after keep, with its outbox event and index
-// key, moves the head and the history sequence back to keep and replays the
-// problems concerned: a careful truncation that leaves a consistent ledger.
-func truncateRaw(tx *bbolt.Tx, keep uint64) error {
-	hist := tx.Bucket(rawHistory)
-	var gone []workflow.Entry
-	c := hist.Cursor()
-	for k, v := c.Seek(be64(keep + 1)); k != nil; k, v = c.Next() {
-		var e workflow.Entry
-		if err := unmarshalRaw(v, &e); err != nil {
-			return err
-		}
-		gone = append(gone, e)
-	}
-	problems := map[string]bool{}
-	for _, e := range gone {
-		n, _ := workflow.ParseProblemID(e.ProblemID)
-		for _, del := range []error{
-			hist.Delete(be64(e.Seq)),
-			tx.Bucket(rawOutbox).Delete(be64(e.Seq)),
-			tx.Bucket(rawProblemHistory).Delete(append(be64(n), be64(e.Seq)...)),
-		} {
-			if del != nil {
-				return del
-			}
-		}
-		problems[e.ProblemID] = true
-	}
-	if err := hist.SetSequence(keep); err != nil {
-		return err
-	}
-	last, err := rawEntry(tx, keep)
-	if err != nil {
-		return err
-	}
-	if err := setRawHead(tx, last); err != nil {
-		return err
-	}
-	for id := range problems {
-		if err := replayRaw(tx, id); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// rewriteRaw edits entry from with edit and reseals it and every later entry
-// (workflow.SealEntry), moves the head to the new last hash and replays the
-// problems concerned: a rewrite of the whole chain after from-1 that only a
-// head recorded elsewhere can expose.
-func rewriteRaw(tx *bbolt.Tx, from uint64, edit func(e *workflow.Entry) error) error {
-	prev := workflow.GenesisHash
-	if from > 1 {
-		e, err := rawEntry(tx, from-1)
-		if err != nil {
-			return err
-		}
-		prev = e.Hash
-	}
-	var entries []workflow.Entry
-	c := tx.Bucket(rawHistory).Cursor()
-	for k, v := c.Seek(be64(from)); k != nil; k, v = c.Next() {
-		var e workflow.Entry
-		if err := unmarshalRaw(v, &e); err != nil {
-			return err
-		}
-		entries = append(entries, e)
-	}
-	if err := edit(&entries[0]); err != nil {
-		return err
-	}
-	problems := map[string]bool{}
-	for i := range entries {
-		e := &entries[i]
-		if err := workflow.SealEntry(e, prev); err != nil {
-			return err
-		}
-		if err := putRawEntry(tx, *e); err != nil {
-			return err
-		}
-		prev = e.Hash
-		problems[e.ProblemID] = true
-	}
-	if err := setRawHead(tx, entries[len(entries)-1]); err != nil {
-		return err
-	}
-	for id := range problems {
-		if err := replayRaw(tx, id); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // evidencePath finds the stored file of sha under the copy's evidence
@@ -467,7 +280,7 @@ func checkUntouched(t *testing.T, l *ledgerFixture) {
 	// A file of an older schema cannot be upgraded read-only: the error
 	// says how to proceed, and the file is left as it was.
 	old := copyLedger(t, l)
-	tamper(t, old, func(tx *bbolt.Tx) error { return tx.Bucket(rawMeta).Put([]byte("schema"), be64(2)) })
+	tamper(t, old, func(f *bolttest.File) error { return f.SetSchema(2) })
 	before = fileSum(t, old)
 	if _, err := auditVerify(old); err == nil || !strings.Contains(err.Error(), "read-write once") || !strings.Contains(err.Error(), "copy") {
 		t.Errorf("audit verify of a schema 2 file: %v; want advice to open it read-write once or use a copy", err)
@@ -498,13 +311,12 @@ func TestAuditVerify(t *testing.T) {
 		{
 			name: "one byte of an entry",
 			tamper: func(t *testing.T, db string) {
-				tamper(t, db, func(tx *bbolt.Tx) error {
-					b := tx.Bucket(rawHistory)
-					v := b.Get(be64(l.p1Note))
+				tamper(t, db, func(f *bolttest.File) error {
+					v := f.RawEntry(l.p1Note)
 					if !bytes.Contains(v, []byte(noteMarker)) {
 						return fmt.Errorf("entry %d lacks the marker: %s", l.p1Note, v)
 					}
-					return b.Put(be64(l.p1Note), bytes.Replace(v, []byte(noteMarker), []byte("marker-b"), 1))
+					return f.PutRawEntry(l.p1Note, bytes.Replace(v, []byte(noteMarker), []byte("marker-b"), 1))
 				})
 			},
 			checks: []check{{nil, entry(l.p1Note)}},
@@ -512,21 +324,19 @@ func TestAuditVerify(t *testing.T) {
 		{
 			name: "entry deleted",
 			tamper: func(t *testing.T, db string) {
-				tamper(t, db, func(tx *bbolt.Tx) error { return tx.Bucket(rawHistory).Delete(be64(l.p2Note)) })
+				tamper(t, db, func(f *bolttest.File) error { return f.DeleteEntry(l.p2Note) })
 			},
 			checks: []check{{nil, entry(l.p2Note)}},
 		},
 		{
 			name: "two entries swapped",
 			tamper: func(t *testing.T, db string) {
-				tamper(t, db, func(tx *bbolt.Tx) error {
-					b := tx.Bucket(rawHistory)
-					x := bytes.Clone(b.Get(be64(l.p1Submit)))
-					y := bytes.Clone(b.Get(be64(l.p1Reject)))
-					if err := b.Put(be64(l.p1Submit), y); err != nil {
+				tamper(t, db, func(f *bolttest.File) error {
+					x, y := f.RawEntry(l.p1Submit), f.RawEntry(l.p1Reject)
+					if err := f.PutRawEntry(l.p1Submit, y); err != nil {
 						return err
 					}
-					return b.Put(be64(l.p1Reject), x)
+					return f.PutRawEntry(l.p1Reject, x)
 				})
 			},
 			checks: []check{{nil, entry(l.p1Submit)}},
@@ -535,7 +345,7 @@ func TestAuditVerify(t *testing.T) {
 			name: "tail truncated",
 			tamper: func(t *testing.T, db string) {
 				// p3's accept, evidence and submit go; p3 is back to assigned.
-				tamper(t, db, func(tx *bbolt.Tx) error { return truncateRaw(tx, l.end.Seq-3) })
+				tamper(t, db, func(f *bolttest.File) error { return f.Truncate(l.end.Seq - 3) })
 			},
 			checks: []check{
 				{nil, ""},
@@ -548,8 +358,8 @@ func TestAuditVerify(t *testing.T) {
 			tamper: func(t *testing.T, db string) {
 				// p1's rejection gets another reason; everything after it
 				// is resealed.
-				tamper(t, db, func(tx *bbolt.Tx) error {
-					return rewriteRaw(tx, l.p1Reject, func(e *workflow.Entry) error {
+				tamper(t, db, func(f *bolttest.File) error {
+					return f.Rewrite(l.p1Reject, func(e *workflow.Entry) error {
 						if e.Action != string(workflow.TriggerReject) {
 							return fmt.Errorf("entry %d is a %s", e.Seq, e.Action)
 						}
@@ -567,19 +377,8 @@ func TestAuditVerify(t *testing.T) {
 		{
 			name: "record edited without history",
 			tamper: func(t *testing.T, db string) {
-				tamper(t, db, func(tx *bbolt.Tx) error {
-					n, _ := workflow.ParseProblemID(l.p2)
-					b := tx.Bucket(rawProblems)
-					var p map[string]any
-					if err := unmarshalRaw(b.Get(be64(n)), &p); err != nil {
-						return err
-					}
-					p["title"] = "河道采砂（已核实）"
-					v, err := json.Marshal(p)
-					if err != nil {
-						return err
-					}
-					return b.Put(be64(n), v)
+				tamper(t, db, func(f *bolttest.File) error {
+					return f.EditRecord(l.p2, func(p map[string]any) { p["title"] = "河道采砂（已核实）" })
 				})
 			},
 			checks: []check{{nil, "problem " + l.p2 + ":"}},

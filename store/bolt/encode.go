@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -54,7 +54,7 @@ type encodedEntry struct {
 	// `{"seq":N,` and `,"prev_hash":…}`: from "problem_id" to the last
 	// field before prev_hash.
 	mid []byte
-	// packedMid is mid packed (see pack.go), or nil if it is stored as
+	// packedMid is mid packed (internal/pack), or nil if it is stored as
 	// JSON.
 	packedMid []byte
 	at        time.Time
@@ -76,7 +76,7 @@ func encodeEntries(entries []workflow.Entry, n, version uint64) ([]encodedEntry,
 		if !bytes.HasPrefix(b, []byte(seqZero)) || b[len(b)-1] != '}' || len(b) == len(seqZero) {
 			return nil, fmt.Errorf("bolt: encode history entry of problem %d: unexpected encoding %.40q", n, b)
 		}
-		out[i] = encodedEntry{mid: b[len(seqZero) : len(b)-1], packedMid: packMid(b), at: e.At}
+		out[i] = encodedEntry{mid: b[len(seqZero) : len(b)-1], packedMid: pack.EntryMid(b), at: e.At}
 	}
 	return out, nil
 }
@@ -103,48 +103,13 @@ func (ee encodedEntry) seal(seq uint64, prev string) (value []byte, hash string)
 	return b, hash
 }
 
-// packedSeqZero is how the packed form of an entry with Seq 0 begins.
-var packedSeqZero = []byte{packedV1, tokObjStart, tokWord, packWordIndex["seq"], tokUint, 0}
-
-// packMid returns the packed tokens of the members from "problem_id" on of
-// js, the canonical JSON of an entry with Seq 0 and no hashes; nil if js is
-// to be stored as JSON.
-func packMid(js []byte) []byte {
-	v := PackValue(js)
-	if !bytes.HasPrefix(v, packedSeqZero) || v[len(v)-1] != tokObjEnd {
-		return nil
-	}
-	return v[len(packedSeqZero) : len(v)-1]
-}
-
 // sealPacked returns the stored form of the entry whose canonical JSON seal
 // returns: packed, with seq, prev and hash appended as packed tokens.
 func (ee encodedEntry) sealPacked(seq uint64, prev, hash string, js []byte) []byte {
 	if ee.packedMid == nil {
 		return js
 	}
-	b := make([]byte, 0, len(ee.packedMid)+2*34+16)
-	b = append(b, packedV1, tokObjStart, tokWord, packWordIndex["seq"], tokUint)
-	b = binary.AppendUvarint(b, seq)
-	b = append(b, ee.packedMid...)
-	b = append(b, tokWord, packWordIndex["prev_hash"], tokHex32)
-	b, _ = hex.AppendDecode(b, []byte(prev)) // isHash(prev): checked
-	b = append(b, tokWord, packWordIndex["hash"], tokHex32)
-	b, _ = hex.AppendDecode(b, []byte(hash))
-	return append(b, tokObjEnd)
-}
-
-// isHash reports whether h is 64 lowercase hex digits.
-func isHash(h string) bool {
-	if len(h) != 64 {
-		return false
-	}
-	for i := range len(h) {
-		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
+	return pack.SealedEntry(ee.packedMid, seq, prev, hash) // pack.IsHash(prev): checked
 }
 
 // appendEncoded appends entries to the history of problem number n, each
@@ -166,7 +131,7 @@ func appendEncoded(tx *bbolt.Tx, st *txState, n uint64, entries []encodedEntry) 
 	if head.Seq == 0 {
 		prev = workflow.GenesisHash
 	}
-	if !isHash(prev) {
+	if !pack.IsHash(prev) {
 		return fmt.Errorf("bolt: the chain head of entry %d has a malformed hash: the ledger is damaged (run rectify audit verify)", head.Seq)
 	}
 	for _, ee := range entries {

@@ -1,11 +1,14 @@
 package bolt
 
 import (
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -47,4 +50,50 @@ func TestSealMatchesDomain(t *testing.T) {
 			prev = hash
 		}
 	}
+}
+
+// TestSealPacked checks that the entry the store seals in a write
+// transaction, packed by appending tokens, unpacks to exactly the JSON its
+// hash is over.
+func TestSealPacked(t *testing.T) {
+	e := sampleEntry(t)
+	enc, err := encodeEntries([]workflow.Entry{e}, 20, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc[0].packedMid == nil {
+		t.Fatal("entry not packed")
+	}
+	prev := hex.EncodeToString(make([]byte, 32))
+	for _, seq := range []uint64{1, 127, 128, 1 << 40} {
+		js, h := enc[0].seal(seq, prev)
+		v := enc[0].sealPacked(seq, prev, h, js)
+		back, err := pack.Unpack(v)
+		if err != nil || !bytes.Equal(back, js) {
+			t.Fatalf("seq %d: unpacked\n%s\nwant\n%s (%v)", seq, back, js, err)
+		}
+		if !bytes.Equal(v, pack.Value(js)) {
+			t.Errorf("seq %d: sealPacked differs from PackValue of the sealed JSON", seq)
+		}
+		var got workflow.Entry
+		if err := json.Unmarshal(back, &got); err != nil {
+			t.Fatal(err)
+		}
+		if want, err := workflow.EntryHash(got); err != nil || want != h {
+			t.Errorf("seq %d: hash %s, entry hashes to %s (%v)", seq, h, want, err)
+		}
+	}
+}
+
+// sampleEntry is a note of a problem in Chinese, sealed first in the chain.
+func sampleEntry(t *testing.T) workflow.Entry {
+	at := time.Date(2021, 6, 24, 2, 0, 0, 123456789, time.UTC)
+	e := workflow.Entry{Seq: 7, ProblemID: "20", Version: 5, At: at,
+		Actor:  workflow.Actor{ID: "u2d432480751a", Name: "昌江区整改专员", Role: workflow.RoleUnit, UnitID: "changjiang"},
+		Action: workflow.ActionNote, From: workflow.StateRectifying, To: workflow.StateRectifying,
+		Params: workflow.Params{Note: "已完成渗滤液收集池修复 <80%> & \"验收\" 准备中\u2028"}}
+	if err := workflow.SealEntry(&e, workflow.GenesisHash); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -10,6 +10,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -57,7 +58,7 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 			if hv == nil {
 				return fmt.Errorf("bolt: event %d has no history entry", seq)
 			}
-			if err := unmarshalStored(hv, &ev.Entry); err != nil {
+			if err := pack.Unmarshal(hv, &ev.Entry); err != nil {
 				return fmt.Errorf("bolt: decode history entry %d: %w", seq, err)
 			}
 			events = append(events, ev)

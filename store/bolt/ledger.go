@@ -9,6 +9,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -49,7 +50,7 @@ func putEntry(hist, outbox *bbolt.Bucket, e workflow.Entry, event bool) error {
 	if err != nil {
 		return fmt.Errorf("encode history entry %d: %w", e.Seq, err)
 	}
-	if err := hist.Put(u64(e.Seq), PackValue(v)); err != nil {
+	if err := hist.Put(u64(e.Seq), pack.Value(v)); err != nil {
 		return fmt.Errorf("write history entry %d: %w", e.Seq, err)
 	}
 	if !event {
@@ -97,7 +98,7 @@ func (s *Store) ForEachEntry(ctx context.Context, fn func(e workflow.Entry, err 
 				err error
 			)
 			if len(k) == 8 {
-				err = unmarshalStored(v, &e)
+				err = pack.Unmarshal(v, &e)
 			} else {
 				err = fmt.Errorf("bad history key %x", k)
 			}
@@ -134,7 +135,7 @@ func (s *Store) ForEachProblem(ctx context.Context, fn func(p *workflow.Problem)
 				return fmt.Errorf("bolt: bad problem key %x", k)
 			}
 			var p workflow.Problem
-			if err := unmarshalStored(v, &p); err != nil {
+			if err := pack.Unmarshal(v, &p); err != nil {
 				return fmt.Errorf("bolt: decode problem %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			problems = append(problems, &p)

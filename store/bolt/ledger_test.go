@@ -16,6 +16,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -85,7 +86,7 @@ func unseal(tx *bbolt.Tx) error {
 	}
 	err := strip(bucketHistory, func(_, v []byte) ([]byte, error) {
 		var e workflow.Entry
-		if err := unmarshalStored(v, &e); err != nil {
+		if err := pack.Unmarshal(v, &e); err != nil {
 			return nil, err
 		}
 		e.PrevHash, e.Hash = "", ""
@@ -97,7 +98,7 @@ func unseal(tx *bbolt.Tx) error {
 	// Before schema version 4 the outbox held each event in full.
 	err = strip(bucketOutbox, func(k, _ []byte) ([]byte, error) {
 		var e workflow.Entry
-		if err := unmarshalStored(tx.Bucket(bucketHistory).Get(k), &e); err != nil {
+		if err := pack.Unmarshal(tx.Bucket(bucketHistory).Get(k), &e); err != nil {
 			return nil, err
 		}
 		return json.Marshal(workflow.Event{ID: workflow.EventID(e.Seq), Seq: e.Seq, Entry: e})

@@ -11,6 +11,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -316,7 +317,7 @@ func (s *Store) History(ctx context.Context, id string) ([]workflow.Entry, error
 				return fmt.Errorf("bolt: history entry %d of problem %s is missing", binary.BigEndian.Uint64(k[8:]), id)
 			}
 			var e workflow.Entry
-			if err := unmarshalStored(v, &e); err != nil {
+			if err := pack.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("bolt: decode history entry %d: %w", binary.BigEndian.Uint64(k[8:]), err)
 			}
 			entries = append(entries, e)
@@ -421,12 +422,12 @@ func encodeProblem(n uint64, p *workflow.Problem) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encode problem %d: %w", n, err)
 	}
-	return PackValue(js), nil
+	return pack.Value(js), nil
 }
 
 func decodeProblem(n uint64, v []byte) (*workflow.Problem, error) {
 	var p workflow.Problem
-	if err := unmarshalStored(v, &p); err != nil {
+	if err := pack.Unmarshal(v, &p); err != nil {
 		return nil, fmt.Errorf("bolt: decode problem %d: %w", n, err)
 	}
 	return &p, nil

@@ -51,32 +51,12 @@
 // index, the last page of the history and the outbox (shared with the other
 // commands of its commit group), and the index keys its change moves.
 //
-// Schema versions: 1 lacked outbox, idx_wake, idx_tag, cursors and calendars;
-// 2 lacked the hash chain (entries without prev_hash and hash, no
-// chain_head) and idx_evidence; 3 wrote each outbox event in full and left
-// the wake index values empty. Opening a file of version 1 to 3 read-write
-// upgrades it in the open transaction: the missing buckets are created,
-// idx_wake and idx_tag are built from every problem with the wake index
-// values (the index_v2 backfill, which runs whenever the index_v2 or the
-// index_wake_facts flag is absent), idx_evidence likewise (the
-// index_evidence backfill), a history from before the chain is sealed in
-// sequence order (history values rewritten, outbox values emptied,
-// chain_head set) and the version becomes 5. History written before version
-// 2 has no outbox events; outbox values written in full by version 2 or 3
-// stay and are read as before. Version 4 stored records and entries as JSON;
-// version 5 stores them packed (pack.go) and reads a JSON value as it is, so
-// a version 4 file upgrades by recording the new version: its values are
-// packed as they are rewritten (records), or stay JSON (history, which is
-// never rewritten). A read-only open refuses a file of an older version, and
-// rectify builds that read an older version refuse a newer one.
+// Schema versions and how an older file is upgraded: upgrade.go.
 package bolt
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -128,13 +108,6 @@ var (
 )
 
 const (
-	// schemaVersion is the layout this package reads and writes.
-	schemaVersion = 5
-	// chainVersion is the first layout with the hash chain: an older file's
-	// history is sealed when it is upgraded.
-	chainVersion = 3
-	// upgradableVersion is the oldest layout a read-write Open upgrades.
-	upgradableVersion = 1
 	// appendFillPercent packs pages of append-only buckets, whose keys only
 	// ever grow, instead of leaving them half empty after a split.
 	appendFillPercent = 0.95
@@ -226,7 +199,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.ReadOnly {
 		err = db.View(checkBuckets)
 	} else {
-		err = db.Update(migrate)
+		err = db.Update(upgrade)
 	}
 	if err != nil {
 		_ = db.Close()
@@ -234,168 +207,6 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	go s.commitLoop()
 	return s, nil
-}
-
-// migrate creates the buckets that do not exist yet, records the schema
-// version of a new file and upgrades a file of an older version.
-func migrate(tx *bbolt.Tx) error {
-	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("create bucket %s: %w", name, err)
-		}
-	}
-	meta := tx.Bucket(bucketMeta)
-	version := uint64(schemaVersion) // a new file
-	if v := meta.Get(keySchema); v != nil {
-		if len(v) != 8 {
-			return fmt.Errorf("not a rectify database: bad schema version")
-		}
-		version = binary.BigEndian.Uint64(v)
-	}
-	if version < upgradableVersion || version > schemaVersion {
-		return fmt.Errorf("database schema version %d, this rectify reads versions %d to %d", version, upgradableVersion, schemaVersion)
-	}
-	// The wake index values (index_wake_facts) came after the index
-	// (index_v2): one rebuild makes both.
-	if meta.Get(keyIndexV2) == nil || meta.Get(keyIndexWake) == nil {
-		if err := backfill(tx, "index_v2", [][]byte{bucketByWake, bucketByTag}, supervisionEntries); err != nil {
-			return err
-		}
-		for _, flag := range [][]byte{keyIndexV2, keyIndexWake} {
-			if err := meta.Put(flag, []byte{}); err != nil {
-				return fmt.Errorf("write %s flag: %w", flag, err)
-			}
-		}
-	}
-	if meta.Get(keyIndexEvidence) == nil {
-		if err := backfill(tx, "index_evidence", [][]byte{bucketByEvidence}, evidenceEntries); err != nil {
-			return err
-		}
-		if err := meta.Put(keyIndexEvidence, []byte{}); err != nil {
-			return fmt.Errorf("write index_evidence flag: %w", err)
-		}
-	}
-	// Only an upgrade seals: in a file of the current version a missing head
-	// with history is damage, which an audit must see rather than have
-	// covered by a fresh seal.
-	if version < chainVersion && meta.Get(keyChainHead) == nil {
-		if err := sealHistory(tx); err != nil {
-			return err
-		}
-	}
-	if version != schemaVersion || meta.Get(keySchema) == nil {
-		if err := meta.Put(keySchema, u64(schemaVersion)); err != nil {
-			return fmt.Errorf("write schema version: %w", err)
-		}
-	}
-	return nil
-}
-
-// backfill rebuilds the index buckets named from every problem, putting the
-// keys keys returns: problems written before those indexes existed lack their
-// keys. It empties the buckets first, so that keys derived by an older rule
-// (Problem.Tags, Supervision.WakeAt) do not linger; a change of those rules
-// calls for a new flag. An interrupted rebuild commits nothing and runs again
-// on next open.
-func backfill(tx *bbolt.Tx, flag string, buckets [][]byte, keys func(p *workflow.Problem, n uint64) map[indexEntry]struct{}) error {
-	for _, name := range buckets {
-		if err := tx.DeleteBucket(name); err != nil {
-			return fmt.Errorf("backfill %s: empty %s: %w", flag, name, err)
-		}
-		if _, err := tx.CreateBucket(name); err != nil {
-			return fmt.Errorf("backfill %s: create %s: %w", flag, name, err)
-		}
-	}
-	return tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
-		n := binary.BigEndian.Uint64(k)
-		var p workflow.Problem
-		if err := unmarshalStored(v, &p); err != nil {
-			return fmt.Errorf("backfill %s: decode problem %d: %w", flag, n, err)
-		}
-		for e := range keys(&p, n) {
-			if err := bucket(tx, []byte(e.bucket)).Put([]byte(e.key), []byte(e.value)); err != nil {
-				return fmt.Errorf("backfill %s: put %s key of problem %d: %w", flag, e.bucket, n, err)
-			}
-		}
-		return nil
-	})
-}
-
-// sealHistory seals the history of a file from before the hash chain: every
-// entry in sequence order, on the hash of the one before, rewriting its
-// history value and its outbox event (where it has one), then records the
-// head. An entry that does not decode, or whose key is not its Seq, fails the
-// upgrade: it cannot be sealed faithfully.
-func sealHistory(tx *bbolt.Tx) error {
-	hist := tx.Bucket(bucketHistory)
-	hist.FillPercent = appendFillPercent
-	outbox := tx.Bucket(bucketOutbox)
-	outbox.FillPercent = appendFillPercent
-	prev := workflow.GenesisHash
-	var head workflow.ChainHead
-	// A cursor must not walk a bucket being written: each step seeks with a
-	// fresh one, so that the history is never all in memory at once.
-	for k, v := hist.Cursor().First(); k != nil; k, v = hist.Cursor().Seek(u64(head.Seq + 1)) {
-		if len(k) != 8 {
-			return fmt.Errorf("seal history: bad history key %x", k)
-		}
-		seq := binary.BigEndian.Uint64(k)
-		var e workflow.Entry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("seal history: decode entry %d: %w", seq, err)
-		}
-		if e.Seq != seq || seq <= head.Seq {
-			return fmt.Errorf("seal history: entry %d is stored under key %d", e.Seq, seq)
-		}
-		if err := workflow.SealEntry(&e, prev); err != nil {
-			return fmt.Errorf("seal history: %w", err)
-		}
-		if err := putEntry(hist, outbox, e, outbox.Get(k) != nil); err != nil {
-			return fmt.Errorf("seal history: %w", err)
-		}
-		prev = e.Hash
-		head = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
-		if seq == math.MaxUint64 {
-			break
-		}
-	}
-	if head.Seq == 0 {
-		return nil
-	}
-	return putHead(tx.Bucket(bucketMeta), head)
-}
-
-// checkBuckets makes sure a file opened read-only holds a rectify database of
-// the current schema version.
-func checkBuckets(tx *bbolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		return fmt.Errorf("not a rectify database: bucket %s is missing", bucketMeta)
-	}
-	if err := checkSchema(meta); err != nil {
-		return err
-	}
-	for _, name := range allBuckets {
-		if tx.Bucket(name) == nil {
-			return fmt.Errorf("not a rectify database: bucket %s is missing", name)
-		}
-	}
-	return nil
-}
-
-func checkSchema(meta *bbolt.Bucket) error {
-	v := meta.Get(keySchema)
-	if len(v) != 8 {
-		return fmt.Errorf("not a rectify database: bad schema version")
-	}
-	switch n := binary.BigEndian.Uint64(v); {
-	case n == schemaVersion:
-		return nil
-	case n >= upgradableVersion && n < schemaVersion:
-		return fmt.Errorf("database schema version %d must be upgraded to %d: open it read-write once (e.g. rectify serve)", n, schemaVersion)
-	default:
-		return fmt.Errorf("database schema version %d, this rectify reads version %d", n, schemaVersion)
-	}
 }
 
 // Close lets the queued write commands finish, then releases the database

@@ -14,6 +14,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -119,7 +120,7 @@ func checkIndexes(t *testing.T, s *Store) {
 		wantHist := map[string]bool{}
 		err := tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
 			var p workflow.Problem
-			if err := unmarshalStored(v, &p); err != nil {
+			if err := pack.Unmarshal(v, &p); err != nil {
 				return err
 			}
 			for e := range indexEntries(&p, binary.BigEndian.Uint64(k)) {
@@ -158,7 +159,7 @@ func checkIndexes(t *testing.T, s *Store) {
 		}
 		err = tx.Bucket(bucketHistory).ForEach(func(k, v []byte) error {
 			var e workflow.Entry
-			if err := unmarshalStored(v, &e); err != nil {
+			if err := pack.Unmarshal(v, &e); err != nil {
 				return err
 			}
 			n, ok := workflow.ParseProblemID(e.ProblemID)
@@ -221,7 +222,7 @@ func checkOutbox(t *testing.T, tx *bbolt.Tx) error {
 			if got.ID != workflow.EventID(seq) || got.Seq != seq {
 				t.Errorf("event %d: id %q seq %d", seq, got.ID, got.Seq)
 			}
-			hv, err := UnpackValue(v)
+			hv, err := pack.Unpack(v)
 			if err != nil {
 				return err
 			}

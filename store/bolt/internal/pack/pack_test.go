@@ -1,4 +1,4 @@
-package bolt
+package pack
 
 import (
 	"bytes"
@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	bbolt "go.etcd.io/bbolt"
-
-	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -52,16 +49,16 @@ func samplePacked(t testing.TB) (record, entry []byte) {
 func TestPackRoundTrip(t *testing.T) {
 	record, entry := samplePacked(t)
 	for _, js := range [][]byte{record, entry} {
-		v := PackValue(js)
+		v := Value(js)
 		if v[0] != packedV1 {
-			t.Fatalf("PackValue(%.60s…) left it JSON", js)
+			t.Fatalf("Value(%.60s…) left it JSON", js)
 		}
 		if len(v) > len(js)*6/10 {
 			t.Errorf("packed %d bytes into %d, want at most 60%%", len(js), len(v))
 		}
-		back, err := UnpackValue(v)
+		back, err := Unpack(v)
 		if err != nil || !bytes.Equal(back, js) {
-			t.Fatalf("UnpackValue = %s, %v; want\n%s", back, err, js)
+			t.Fatalf("Unpack = %s, %v; want\n%s", back, err, js)
 		}
 	}
 }
@@ -77,21 +74,21 @@ func TestPackKeepsWhatItCannotPack(t *testing.T) {
 		`{"h":"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef01234567"}`, // upper-case hex
 		`{"n":-1.5e3,"m":007}`,
 	} {
-		v := PackValue([]byte(js))
-		back, err := UnpackValue(v)
+		v := Value([]byte(js))
+		back, err := Unpack(v)
 		if err != nil || string(back) != js {
 			t.Errorf("%q: stored %q, read back %q, %v", js, v, back, err)
 		}
 	}
 	// JSON stored before packing reads as it is.
-	if back, err := UnpackValue([]byte(`{"id":"1"}`)); err != nil || string(back) != `{"id":"1"}` {
-		t.Errorf("UnpackValue(JSON) = %q, %v", back, err)
+	if back, err := Unpack([]byte(`{"id":"1"}`)); err != nil || string(back) != `{"id":"1"}` {
+		t.Errorf("Unpack(JSON) = %q, %v", back, err)
 	}
 }
 
 func TestUnpackDamaged(t *testing.T) {
 	record, _ := samplePacked(t)
-	v := PackValue(record)
+	v := Value(record)
 	for _, bad := range [][]byte{
 		v[:len(v)-1],                   // truncated
 		append(bytes.Clone(v), 0),      // trailing byte
@@ -101,45 +98,8 @@ func TestUnpackDamaged(t *testing.T) {
 		{packedV1, tokObjStart, tokUint, 1, tokUint, 2, tokObjEnd}, // a number as a member name
 		{packedV1, 0xEE}, // no such token
 	} {
-		if js, err := UnpackValue(bad); err == nil {
-			t.Errorf("UnpackValue(%x) = %q, want an error", bad, js)
-		}
-	}
-}
-
-// TestSealPacked checks that the entry the store seals in a write
-// transaction, packed by appending tokens, unpacks to exactly the JSON its
-// hash is over.
-func TestSealPacked(t *testing.T) {
-	_, entry := samplePacked(t)
-	var e workflow.Entry
-	if err := json.Unmarshal(entry, &e); err != nil {
-		t.Fatal(err)
-	}
-	enc, err := encodeEntries([]workflow.Entry{e}, 20, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if enc[0].packedMid == nil {
-		t.Fatal("entry not packed")
-	}
-	prev := hex.EncodeToString(make([]byte, 32))
-	for _, seq := range []uint64{1, 127, 128, 1 << 40} {
-		js, h := enc[0].seal(seq, prev)
-		v := enc[0].sealPacked(seq, prev, h, js)
-		back, err := UnpackValue(v)
-		if err != nil || !bytes.Equal(back, js) {
-			t.Fatalf("seq %d: unpacked\n%s\nwant\n%s (%v)", seq, back, js, err)
-		}
-		if !bytes.Equal(v, PackValue(js)) {
-			t.Errorf("seq %d: sealPacked differs from PackValue of the sealed JSON", seq)
-		}
-		var got workflow.Entry
-		if err := json.Unmarshal(back, &got); err != nil {
-			t.Fatal(err)
-		}
-		if want, err := workflow.EntryHash(got); err != nil || want != h {
-			t.Errorf("seq %d: hash %s, entry hashes to %s (%v)", seq, h, want, err)
+		if js, err := Unpack(bad); err == nil {
+			t.Errorf("Unpack(%x) = %q, want an error", bad, js)
 		}
 	}
 }
@@ -197,8 +157,8 @@ func FuzzPack(f *testing.F) {
 			return
 		}
 		for _, in := range [][]byte{js, []byte(s)} {
-			v := PackValue(in)
-			back, err := UnpackValue(v)
+			v := Value(in)
+			back, err := Unpack(v)
 			if err != nil || !bytes.Equal(back, in) {
 				t.Fatalf("%q: stored %x, read back %q, %v", in, v, back, err)
 			}
@@ -212,103 +172,22 @@ func BenchmarkPack(b *testing.B) {
 		name string
 		js   []byte
 	}{{"record", record}, {"entry", entry}} {
-		v := PackValue(c.js)
+		v := Value(c.js)
 		b.Run(fmt.Sprintf("pack/%s", c.name), func(b *testing.B) {
 			b.SetBytes(int64(len(c.js)))
 			for b.Loop() {
-				PackValue(c.js)
+				Value(c.js)
 			}
 		})
 		b.Run(fmt.Sprintf("unpack/%s", c.name), func(b *testing.B) {
 			b.SetBytes(int64(len(c.js)))
 			for b.Loop() {
-				if _, err := UnpackValue(v); err != nil {
+				if _, err := Unpack(v); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
-}
-
-// unpackAll rewrites every record and history entry of the database at
-// path as JSON and sets its schema version to 4, as version 4 left it.
-func unpackAll(t *testing.T, path string) {
-	t.Helper()
-	updateFile(t, path, func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketProblems, bucketHistory} {
-			err := rewriteBucket(tx, name, func(k, v []byte) ([]byte, error) {
-				if v[0] != packedV1 {
-					return nil, fmt.Errorf("%s %x is not packed", name, k)
-				}
-				return UnpackValue(v)
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keySchema, u64(4))
-	})
-}
-
-// TestUpgradeFromVersion4 opens a file whose records and entries are JSON:
-// it reads the same, its chain verifies, and what is written afterwards is
-// packed.
-func TestUpgradeFromVersion4(t *testing.T) {
-	ctx := t.Context()
-	s, path := open(t, Options{})
-	_, _, pids := storetest.BuildLedger(t, s)
-	before := take(t, s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	unpackAll(t, path)
-	updateFile(t, path, func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketProblems, bucketHistory} {
-			if _, v := tx.Bucket(name).Cursor().First(); v[0] != '{' {
-				t.Fatalf("%s holds %.20q after unpackAll, want JSON", name, v)
-			}
-		}
-		return nil
-	})
-
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatalf("Open of a version 4 file = %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if schema, _ := metaOf(t, s); schema != schemaVersion {
-		t.Errorf("schema version %d after the upgrade, want %d", schema, schemaVersion)
-	}
-	if after := take(t, s); !reflect.DeepEqual(after, before) {
-		t.Error("the ledger reads differently from JSON values")
-	}
-	checkIndexes(t, s)
-	checkChain(t, s)
-	mustAudit(t, s)
-
-	id := pids[0]
-	if _, err := s.UpdateProblem(ctx, id, func(p *workflow.Problem) ([]workflow.Entry, error) {
-		p.UpdatedAt = p.UpdatedAt.Add(time.Minute)
-		return []workflow.Entry{{At: p.UpdatedAt, Actor: storetest.OfficerOf(storetest.Leping), Action: workflow.ActionNote, From: p.State, To: p.State,
-			Params: workflow.Params{Note: "升级后的第一条记录"}}}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	n, _ := workflow.ParseProblemID(id)
-	err = s.db.View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(bucketProblems).Get(u64(n)); v[0] != packedV1 {
-			return fmt.Errorf("record rewritten after the upgrade is not packed: %.40q", v)
-		}
-		if _, v := tx.Bucket(bucketHistory).Cursor().Last(); v[0] != packedV1 {
-			return fmt.Errorf("entry written after the upgrade is not packed: %.40q", v)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Error(err)
-	}
-	checkChain(t, s)
-	mustAudit(t, s)
 }
 
 func TestAppendTime(t *testing.T) {

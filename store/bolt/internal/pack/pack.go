@@ -1,4 +1,7 @@
-package bolt
+// Package pack is the stored form of store/bolt's problem records and
+// history entries: a compact binary form of their JSON that unpacks to
+// exactly the same bytes.
+package pack
 
 import (
 	"bytes"
@@ -27,7 +30,7 @@ import (
 // value that does not begin with packedV1 is JSON, as stored before schema
 // version 5, and is read as it is.
 //
-// PackValue checks every value it packs by unpacking it: whatever JSON it
+// Value checks every value it packs by unpacking it: whatever JSON it
 // is given, a packed value unpacks to exactly those bytes, or the JSON is
 // stored as it is.
 
@@ -112,11 +115,10 @@ var maxPackWord = func() int {
 // errNotPackable means the JSON is not in the form the packer takes.
 var errNotPackable = errors.New("not packable")
 
-// PackValue returns the stored form of js, a JSON value: packed if that is
+// Value returns the stored form of js, a JSON value: packed if that is
 // shorter and unpacks to exactly js, else js itself. Records and history
-// entries are stored in this form; tools that write a ledger file's buckets
-// directly use it.
-func PackValue(js []byte) []byte {
+// entries are stored in this form.
+func Value(js []byte) []byte {
 	out := make([]byte, 1, len(js)*3/5+16)
 	out[0] = packedV1
 	p := packer{in: js, out: out}
@@ -130,10 +132,12 @@ func PackValue(js []byte) []byte {
 	return p.out
 }
 
-// UnpackValue returns the JSON a stored record or history entry holds: v
-// itself if it is JSON, else v unpacked into a new slice. Tools that read a
-// ledger file's buckets directly use it.
-func UnpackValue(v []byte) ([]byte, error) {
+// IsPacked reports whether v, a stored value, is packed (not JSON).
+func IsPacked(v []byte) bool { return len(v) > 0 && v[0] == packedV1 }
+
+// Unpack returns the JSON a stored record or history entry holds: v itself
+// if it is JSON, else v unpacked into a new slice.
+func Unpack(v []byte) ([]byte, error) {
 	if len(v) == 0 || v[0] != packedV1 {
 		return v, nil
 	}
@@ -142,7 +146,7 @@ func UnpackValue(v []byte) ([]byte, error) {
 		return nil, err
 	}
 	if u.pos != len(v) {
-		return nil, fmt.Errorf("bolt: packed value: %d bytes after its end", len(v)-u.pos)
+		return nil, fmt.Errorf("packed value: %d bytes after its end", len(v)-u.pos)
 	}
 	return u.out, nil
 }
@@ -272,7 +276,7 @@ func (p *packer) str() error {
 			return nil
 		}
 	}
-	if len(s) == 64 && isHash(string(s)) {
+	if len(s) == 64 && IsHash(string(s)) {
 		p.out = append(p.out, tokHex32)
 		var err error
 		p.out, err = hex.AppendDecode(p.out, s)
@@ -456,7 +460,7 @@ type unpacker struct {
 	out []byte
 }
 
-var errPacked = errors.New("bolt: packed value: damaged")
+var errPacked = errors.New("packed value: damaged")
 
 func (u *unpacker) byte() (byte, error) {
 	if u.pos >= len(u.in) {
@@ -653,10 +657,10 @@ func unpackCJK(out, b []byte) ([]byte, error) {
 	return out, nil
 }
 
-// unmarshalStored decodes v, a stored record or history entry, packed or
-// JSON, into x.
-func unmarshalStored(v []byte, x any) error {
-	js, err := UnpackValue(v)
+// Unmarshal decodes v, a stored record or history entry, packed or JSON,
+// into x.
+func Unmarshal(v []byte, x any) error {
+	js, err := Unpack(v)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,256 @@
+// Package bolttest forges a closed rectify bbolt file the way someone with
+// the file but not the application would: raw values read and written past
+// the store's rules, indexes and hash chain. It exists for the tests of
+// audits (rectify audit verify must catch, or with a head recorded earlier
+// must expose, what it does), and must never touch a ledger in use.
+//
+// The layout it edits is store/bolt's (store/bolt/store.go); store/bolt's
+// tests check that the two agree.
+package bolttest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// The buckets and meta keys a forger touches (store/bolt/store.go).
+var (
+	bucketMeta           = []byte("meta")
+	bucketProblems       = []byte("problems")
+	bucketHistory        = []byte("history")
+	bucketProblemHistory = []byte("problem_history")
+	bucketOutbox         = []byte("outbox")
+	keySchema            = []byte("schema")
+	keyChainHead         = []byte("chain_head")
+)
+
+// File is a database file open for forging, inside one write transaction.
+type File struct {
+	tx *bbolt.Tx
+}
+
+// Tamper opens the database file at path, which no store may hold open, and
+// runs fn in one write transaction, committed if fn returns nil.
+func Tamper(path string, fn func(f *File) error) error {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Update(func(tx *bbolt.Tx) error { return fn(&File{tx: tx}) })
+}
+
+func key(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// RawEntry returns history entry seq as stored (packed or JSON), or nil.
+func (f *File) RawEntry(seq uint64) []byte {
+	return bytes.Clone(f.tx.Bucket(bucketHistory).Get(key(seq)))
+}
+
+// PutRawEntry stores v as history entry seq, as it is.
+func (f *File) PutRawEntry(seq uint64, v []byte) error {
+	return f.tx.Bucket(bucketHistory).Put(key(seq), v)
+}
+
+// DeleteEntry removes history entry seq, and nothing else.
+func (f *File) DeleteEntry(seq uint64) error {
+	return f.tx.Bucket(bucketHistory).Delete(key(seq))
+}
+
+// Entry decodes history entry seq.
+func (f *File) Entry(seq uint64) (workflow.Entry, error) {
+	var e workflow.Entry
+	v := f.tx.Bucket(bucketHistory).Get(key(seq))
+	if v == nil {
+		return e, fmt.Errorf("no history entry %d", seq)
+	}
+	return e, pack.Unmarshal(v, &e)
+}
+
+// PutEntry writes e (as JSON, as a forger's tool would) to the history and
+// its event to the outbox.
+func (f *File) PutEntry(e workflow.Entry) error {
+	v, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := f.tx.Bucket(bucketHistory).Put(key(e.Seq), v); err != nil {
+		return err
+	}
+	ev, err := json.Marshal(workflow.Event{ID: workflow.EventID(e.Seq), Seq: e.Seq, Entry: e})
+	if err != nil {
+		return err
+	}
+	return f.tx.Bucket(bucketOutbox).Put(key(e.Seq), ev)
+}
+
+// SetHead records e as the chain head.
+func (f *File) SetHead(e workflow.Entry) error {
+	v, err := json.Marshal(workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At})
+	if err != nil {
+		return err
+	}
+	return f.tx.Bucket(bucketMeta).Put(keyChainHead, v)
+}
+
+// SetSchema records schema version v.
+func (f *File) SetSchema(v uint64) error {
+	return f.tx.Bucket(bucketMeta).Put(keySchema, key(v))
+}
+
+// EditRecord rewrites problem id's record (as JSON) as edit changes its
+// fields, without history: what an audit must find.
+func (f *File) EditRecord(id string, edit func(fields map[string]any)) error {
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		return fmt.Errorf("bad problem id %q", id)
+	}
+	b := f.tx.Bucket(bucketProblems)
+	var fields map[string]any
+	if err := pack.Unmarshal(b.Get(key(n)), &fields); err != nil {
+		return err
+	}
+	edit(fields)
+	v, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	return b.Put(key(n), v)
+}
+
+// ReplayRecord rewrites problem id's record as its (forged) history
+// replays, or deletes it when no history is left: what a careful forger
+// does so that records and history agree.
+func (f *File) ReplayRecord(id string) error {
+	n, ok := workflow.ParseProblemID(id)
+	if !ok {
+		return fmt.Errorf("bad problem id %q", id)
+	}
+	var hist []workflow.Entry
+	c := f.tx.Bucket(bucketProblemHistory).Cursor()
+	for k, _ := c.Seek(key(n)); k != nil && bytes.HasPrefix(k, key(n)); k, _ = c.Next() {
+		e, err := f.Entry(binary.BigEndian.Uint64(k[8:]))
+		if err != nil {
+			return err
+		}
+		hist = append(hist, e)
+	}
+	if len(hist) == 0 {
+		return f.tx.Bucket(bucketProblems).Delete(key(n))
+	}
+	p, err := workflow.Replay(hist)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return f.tx.Bucket(bucketProblems).Put(key(n), v)
+}
+
+// Truncate deletes every entry after keep, with its outbox event and index
+// key, moves the head and the history sequence back to keep and replays the
+// problems concerned: a careful truncation that leaves a consistent ledger,
+// which only a head recorded elsewhere exposes.
+func (f *File) Truncate(keep uint64) error {
+	hist := f.tx.Bucket(bucketHistory)
+	var gone []workflow.Entry
+	c := hist.Cursor()
+	for k, v := c.Seek(key(keep + 1)); k != nil; k, v = c.Next() {
+		var e workflow.Entry
+		if err := pack.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		gone = append(gone, e)
+	}
+	problems := map[string]bool{}
+	for _, e := range gone {
+		n, _ := workflow.ParseProblemID(e.ProblemID)
+		for _, del := range []error{
+			hist.Delete(key(e.Seq)),
+			f.tx.Bucket(bucketOutbox).Delete(key(e.Seq)),
+			f.tx.Bucket(bucketProblemHistory).Delete(append(key(n), key(e.Seq)...)),
+		} {
+			if del != nil {
+				return del
+			}
+		}
+		problems[e.ProblemID] = true
+	}
+	if err := hist.SetSequence(keep); err != nil {
+		return err
+	}
+	last, err := f.Entry(keep)
+	if err != nil {
+		return err
+	}
+	if err := f.SetHead(last); err != nil {
+		return err
+	}
+	for id := range problems {
+		if err := f.ReplayRecord(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Rewrite edits entry from with edit and reseals it and every later entry
+// (workflow.SealEntry), moves the head to the new last hash and replays the
+// problems concerned: a rewrite of the whole chain after from-1 that only a
+// head recorded elsewhere can expose.
+func (f *File) Rewrite(from uint64, edit func(e *workflow.Entry) error) error {
+	prev := workflow.GenesisHash
+	if from > 1 {
+		e, err := f.Entry(from - 1)
+		if err != nil {
+			return err
+		}
+		prev = e.Hash
+	}
+	var entries []workflow.Entry
+	c := f.tx.Bucket(bucketHistory).Cursor()
+	for k, v := c.Seek(key(from)); k != nil; k, v = c.Next() {
+		var e workflow.Entry
+		if err := pack.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("no history entry %d", from)
+	}
+	if err := edit(&entries[0]); err != nil {
+		return err
+	}
+	problems := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if err := workflow.SealEntry(e, prev); err != nil {
+			return err
+		}
+		if err := f.PutEntry(*e); err != nil {
+			return err
+		}
+		prev = e.Hash
+		problems[e.ProblemID] = true
+	}
+	if err := f.SetHead(entries[len(entries)-1]); err != nil {
+		return err
+	}
+	for id := range problems {
+		if err := f.ReplayRecord(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
