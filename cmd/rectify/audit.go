@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jdz-eco/rectify/store/blob"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
-	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
 const auditUsage = "usage: rectify audit verify [--store bolt] --db PATH | --store etcd --etcd-endpoints URLS [--etcd-prefix P] [--evidence-dir DIR] [--expect-head SEQ:HASH]"
@@ -161,9 +159,9 @@ func openReadOnly(path string) (*bolt.Store, error) {
 	}
 	st, err := bolt.Open(path, bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	switch {
-	case errors.Is(err, bbolterrors.ErrTimeout):
+	case errors.Is(err, bolt.ErrInUse):
 		return nil, fmt.Errorf("open %s: the database is in use (is a rectify server running on it?): stop it, or verify a backup (rectify backup)", path)
-	case err != nil && strings.Contains(err.Error(), "schema"):
+	case errors.Is(err, bolt.ErrNeedsUpgrade):
 		return nil, fmt.Errorf("%w; audit verify only reads: open the file read-write once to upgrade it (start rectify serve --db FILE, then stop it), or do that on a copy to leave the original untouched, then verify", err)
 	case err != nil:
 		return nil, err

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"text/tabwriter"
-
-	bbolt "go.etcd.io/bbolt"
 
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/store/etcd"
@@ -123,180 +119,20 @@ func runMigrate(ctx context.Context, args []string, env Env) error {
 	return nil
 }
 
-// boltRaw is what a bbolt file holds that its store's methods do not list:
-// read from its buckets (the layout store/bolt documents).
-type boltRaw struct {
-	outbox   map[uint64]bool
-	tokens   []workflow.Token
-	cursors  map[string]uint64
-	sessions []workflow.Session
-	dedupe   map[string]uint64
-	counter  uint64
-}
-
-func readBoltRaw(db *bbolt.DB) (*boltRaw, error) {
-	raw := &boltRaw{outbox: map[uint64]bool{}, cursors: map[string]uint64{}, dedupe: map[string]uint64{}}
-	err := db.View(func(tx *bbolt.Tx) error {
-		each := func(bucket string, fn func(k, v []byte) error) error {
-			b := tx.Bucket([]byte(bucket))
-			if b == nil {
-				return nil // an older file, or web sign-in never used
-			}
-			return b.ForEach(fn)
-		}
-		u64 := func(what string, b []byte) (uint64, error) {
-			if len(b) != 8 {
-				return 0, fmt.Errorf("bad %s %x", what, b)
-			}
-			return binary.BigEndian.Uint64(b), nil
-		}
-		if err := each("outbox", func(k, _ []byte) error {
-			seq, err := u64("outbox key", k)
-			raw.outbox[seq] = true
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := each("tokens", func(_, v []byte) error {
-			var t workflow.Token
-			raw.tokens = append(raw.tokens, t)
-			return json.Unmarshal(v, &raw.tokens[len(raw.tokens)-1])
-		}); err != nil {
-			return fmt.Errorf("tokens: %w", err)
-		}
-		if err := each("cursors", func(k, v []byte) error {
-			seq, err := u64("cursor", v)
-			raw.cursors[string(k)] = seq
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := each("sessions", func(_, v []byte) error {
-			var s workflow.Session
-			if json.Unmarshal(v, &s) == nil && s.IDHash != "" {
-				raw.sessions = append(raw.sessions, s)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := each("idx_dedupe", func(k, v []byte) error {
-			n, err := u64("dedupe value", v)
-			raw.dedupe[string(k)] = n
-			return err
-		}); err != nil {
-			return err
-		}
-		if m := tx.Bucket([]byte("meta")); m != nil {
-			if v := m.Get([]byte("problem_counter")); v != nil {
-				n, err := u64("problem counter", v)
-				if err != nil {
-					return err
-				}
-				raw.counter = n
-			}
-		}
-		return nil
-	})
-	return raw, err
-}
+// The etcd importer takes a bbolt ledger as the bolt store exports it.
+var _ bolt.Sink = (*etcd.Importer)(nil)
 
 // migrateBolt copies everything src holds into dst's (empty) prefix.
 func migrateBolt(ctx context.Context, src *bolt.Store, dst *etcd.Store) (etcd.ImportReport, error) {
-	var rep etcd.ImportReport
-	raw, err := readBoltRaw(src.DB())
-	if err != nil {
-		return rep, fmt.Errorf("read the source: %w", err)
-	}
-	srcHead, err := src.Head(ctx)
-	if err != nil {
-		return rep, err
-	}
 	imp, err := dst.BeginImport(ctx)
 	if err != nil {
-		return rep, err
+		return etcd.ImportReport{}, err
 	}
-	// The history first, in sequence order, each link checked.
-	err = src.ForEachEntry(ctx, func(e workflow.Entry, derr error) error {
-		if derr != nil {
-			return &workflow.AuditError{Seq: e.Seq, Reason: "does not decode in the source: " + derr.Error()}
-		}
-		return imp.Entry(ctx, e, raw.outbox[e.Seq])
-	})
+	srcHead, err := src.Export(ctx, imp)
 	if err != nil {
-		return rep, err
+		return etcd.ImportReport{}, err
 	}
-	if err := src.ForEachProblem(ctx, func(p *workflow.Problem) error { return imp.Problem(ctx, p) }); err != nil {
-		return rep, err
-	}
-	for key, n := range raw.dedupe {
-		if err := imp.Dedupe(ctx, key, n); err != nil {
-			return rep, err
-		}
-	}
-	units, err := src.Units(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for _, u := range units {
-		if err := imp.Unit(ctx, u); err != nil {
-			return rep, err
-		}
-	}
-	wps, err := src.WorkPoints(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for _, wp := range wps {
-		if err := imp.WorkPoint(ctx, wp); err != nil {
-			return rep, err
-		}
-	}
-	users, err := src.Users(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for _, u := range users {
-		if err := imp.User(ctx, u); err != nil {
-			return rep, err
-		}
-		hash, err := src.PasswordHash(ctx, u.ID)
-		switch {
-		case workflow.ErrorCode(err) == workflow.CodeNotFound:
-		case err != nil:
-			return rep, err
-		default:
-			if err := imp.Password(ctx, u.ID, hash); err != nil {
-				return rep, err
-			}
-		}
-	}
-	for _, t := range raw.tokens {
-		if err := imp.Token(ctx, t); err != nil {
-			return rep, err
-		}
-	}
-	for _, s := range raw.sessions {
-		if err := imp.Session(ctx, s); err != nil {
-			return rep, err
-		}
-	}
-	for name, seq := range raw.cursors {
-		if err := imp.Cursor(ctx, name, seq); err != nil {
-			return rep, err
-		}
-	}
-	cals, err := src.Calendars(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for year, data := range cals {
-		if err := imp.Calendar(ctx, year, data); err != nil {
-			return rep, err
-		}
-	}
-	imp.Counter(raw.counter)
-	rep, err = imp.Finish(ctx)
+	rep, err := imp.Finish(ctx)
 	if err != nil {
 		return rep, err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
-	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
 // cliActor is the server itself acting from the command line (seeding,
@@ -23,7 +22,7 @@ func openStore(path string, opts bolt.Options) (*bolt.Store, error) {
 		opts.Timeout = 2 * time.Second
 	}
 	st, err := bolt.Open(path, opts)
-	if errors.Is(err, bbolterrors.ErrTimeout) {
+	if errors.Is(err, bolt.ErrInUse) {
 		return nil, fmt.Errorf("open %s: the database is in use (is a rectify server running on it?)", path)
 	}
 	if err != nil {

@@ -116,6 +116,10 @@ const (
 	DefaultTimeout = time.Second
 )
 
+// ErrInUse is Open's error when another process (a running server) holds
+// the file's lock for longer than Options.Timeout.
+var ErrInUse = bolterrors.ErrTimeout
+
 // Options configure Open.
 type Options struct {
 	// Timeout bounds the wait for the database file's lock, so that a second
@@ -218,11 +222,6 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
-
-// DB returns the underlying bbolt database, for tools such as backups
-// (Tx.WriteTo) and offline verification. Writing through it bypasses the
-// store's indexes.
-func (s *Store) DB() *bbolt.DB { return s.db }
 
 // Stats returns bbolt's statistics of the database, for metrics.
 func (s *Store) Stats() bbolt.Stats { return s.db.Stats() }

@@ -3,6 +3,7 @@ package bolt
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
@@ -30,6 +31,10 @@ import (
 // packed as they are rewritten (records), or stay JSON (history, which is
 // never rewritten). A read-only open refuses a file of an older version, and
 // rectify builds that read an older version refuse a newer one.
+
+// ErrNeedsUpgrade refuses a read-only open of a file of an older schema
+// version: only a read-write Open upgrades it.
+var ErrNeedsUpgrade = errors.New("open it read-write once (e.g. rectify serve)")
 
 const (
 	// schemaVersion is the layout this package reads and writes.
@@ -197,7 +202,7 @@ func checkSchema(meta *bbolt.Bucket) error {
 	case n == schemaVersion:
 		return nil
 	case n >= upgradableVersion && n < schemaVersion:
-		return fmt.Errorf("database schema version %d must be upgraded to %d: open it read-write once (e.g. rectify serve)", n, schemaVersion)
+		return fmt.Errorf("database schema version %d must be upgraded to %d: %w", n, schemaVersion, ErrNeedsUpgrade)
 	default:
 		return fmt.Errorf("database schema version %d, this rectify reads version %d", n, schemaVersion)
 	}
