@@ -8,6 +8,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/internal/check"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -62,12 +63,12 @@ func (s *Store) accountsView(ctx context.Context, fn func(tx *bbolt.Tx) error) e
 // SetPasswordHash stores user userID's password hash; an unknown user is
 // CodeNotFound.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error {
-	if hash == "" {
-		return workflow.RefuseField(workflow.ReasonRequired, "password", "a password hash is required")
+	if err := check.PasswordHash(userID, hash); err != nil {
+		return err
 	}
 	return s.accountsUpdate(ctx, func(tx *bbolt.Tx) error {
-		if userID == "" || tx.Bucket(bucketUsers).Get([]byte(userID)) == nil {
-			return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", userID)
+		if tx.Bucket(bucketUsers).Get([]byte(userID)) == nil {
+			return check.UserNotFound(userID)
 		}
 		b, err := tx.CreateBucketIfNotExists(bucketPasswords)
 		if err != nil {
@@ -95,8 +96,8 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 
 // PutSession stores ss under ss.IDHash.
 func (s *Store) PutSession(ctx context.Context, ss workflow.Session) error {
-	if ss.IDHash == "" || ss.UserID == "" {
-		return workflow.RefuseField(workflow.ReasonRequired, "session", "a session needs an id hash and a user")
+	if err := check.Session(ss); err != nil {
+		return err
 	}
 	v, err := json.Marshal(ss)
 	if err != nil {

@@ -161,39 +161,3 @@ func appendEncoded(tx *bbolt.Tx, st *txState, n uint64, entries []encodedEntry) 
 	st.setChainHead(head)
 	return nil
 }
-
-// indexDiff returns the index keys of problem number n to delete and to put
-// when its record changes from old (nil for a new problem) to p.
-func indexDiff(n uint64, old, p *workflow.Problem) (dels, puts []indexEntry) {
-	var before map[indexEntry]struct{}
-	if old != nil {
-		before = indexEntries(old, n)
-	}
-	after := indexEntries(p, n)
-	for e := range before {
-		if _, keep := after[e]; !keep {
-			dels = append(dels, e)
-		}
-	}
-	for e := range after {
-		if _, had := before[e]; !had {
-			puts = append(puts, e)
-		}
-	}
-	return dels, puts
-}
-
-// applyIndexDiff deletes and puts the index keys of problem number n.
-func applyIndexDiff(tx *bbolt.Tx, n uint64, dels, puts []indexEntry) error {
-	for _, e := range dels {
-		if err := bucket(tx, []byte(e.bucket)).Delete([]byte(e.key)); err != nil {
-			return fmt.Errorf("bolt: delete %s key of problem %d: %w", e.bucket, n, err)
-		}
-	}
-	for _, e := range puts {
-		if err := bucket(tx, []byte(e.bucket)).Put([]byte(e.key), []byte(e.value)); err != nil {
-			return fmt.Errorf("bolt: put %s key of problem %d: %w", e.bucket, n, err)
-		}
-	}
-	return nil
-}

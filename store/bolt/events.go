@@ -11,6 +11,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
+	"github.com/jdz-eco/rectify/store/internal/check"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -19,9 +20,6 @@ const (
 	DefaultEventLimit = workflow.DefaultEventLimit
 	MaxEventLimit     = workflow.MaxEventLimit
 )
-
-// maxCursorName bounds consumer names, well below bbolt's key size limit.
-const maxCursorName = 200
 
 // Events returns the outbox events with Seq greater than after, in order, at
 // most limit (DefaultEventLimit when not positive, MaxEventLimit at most).
@@ -71,22 +69,12 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 	return events, nil
 }
 
-func checkCursorName(name string) error {
-	switch {
-	case name == "":
-		return workflow.RefuseField(workflow.ReasonRequired, "name", "a cursor needs a name")
-	case len(name) > maxCursorName:
-		return workflow.RefuseField(workflow.ReasonTooLong, "name", "cursor name is longer than %d bytes", maxCursorName)
-	}
-	return nil
-}
-
 // Cursor returns the outbox sequence number consumer name last recorded, or 0.
 func (s *Store) Cursor(ctx context.Context, name string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := checkCursorName(name); err != nil {
+	if err := check.CursorName(name); err != nil {
 		return 0, err
 	}
 	var seq uint64
@@ -110,7 +98,7 @@ func (s *Store) SetCursor(ctx context.Context, name string, seq uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := checkCursorName(name); err != nil {
+	if err := check.CursorName(name); err != nil {
 		return err
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {

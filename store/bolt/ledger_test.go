@@ -505,16 +505,3 @@ func (s slowWriter) Write(p []byte) (int, error) {
 	time.Sleep(20 * time.Millisecond)
 	return s.w.Write(p)
 }
-
-func TestChooseIndexPrefersEvidence(t *testing.T) {
-	sha := storetest.FileSHA("x")
-	for _, f := range []workflow.ProblemFilter{
-		{Evidence: sha},
-		{Evidence: sha, Tag: workflow.TagLate, Unit: storetest.Water, State: workflow.StateAssigned},
-	} {
-		name, prefix := chooseIndex(&f)
-		if string(name) != string(bucketByEvidence) || string(prefix) != sha+"\x00" {
-			t.Errorf("chooseIndex(%+v) = %s %q, want the evidence index", f, name, prefix)
-		}
-	}
-}

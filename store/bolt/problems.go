@@ -12,6 +12,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
+	"github.com/jdz-eco/rectify/store/internal/index"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -172,7 +173,7 @@ type preparedUpdate struct {
 	raw        []byte // the record apply ran on (a copy)
 	p          *workflow.Problem
 	value      []byte // p encoded
-	dels, puts []indexEntry
+	dels, puts []index.Term
 	entries    []encodedEntry
 }
 
@@ -203,7 +204,7 @@ func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *wor
 	if err != nil {
 		return nil, err
 	}
-	dels, puts := indexDiff(n, old, p)
+	dels, puts := index.Diff(old, p)
 	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, entries: encoded}, nil
 }
 
@@ -234,8 +235,7 @@ func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, erro
 // Problems returns the problems matching f in creation order, at most f.Limit
 // (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
 // the cursor of the next page. It walks the most selective index f names
-// (alert tag, unit, lead unit, county, state), or every problem when it names
-// none.
+// (index.Filter), or every problem when it names none.
 func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
@@ -249,10 +249,14 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 		return items, "", nil
 	}
 	err = s.view(func(tx *bbolt.Tx) error {
-		name, prefix := chooseIndex(&f)
-		// The other indexed predicates are checked on their indexes' keys,
-		// so that only problems passing them all are decoded.
-		checks := indexChecks(tx, &f, name)
+		terms := index.Filter(&f)
+		// The first indexed predicate is walked; the others are checked on
+		// their indexes' keys, so that only problems passing them all are
+		// decoded.
+		var checks []indexCheck
+		if len(terms) > 0 {
+			checks = indexChecks(tx, terms[1:])
+		}
 		// Collect one more than the page to learn whether another follows.
 		visit := func(n uint64) (bool, error) {
 			for _, c := range checks {
@@ -272,8 +276,8 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 			}
 			return len(items) > limit, nil
 		}
-		if name != nil {
-			return scanIndex(tx.Bucket(name), prefix, after, visit)
+		if len(terms) > 0 {
+			return scanIndex(tx.Bucket(indexBucket(terms[0].Index)), indexPrefix(terms[0].Value), after, visit)
 		}
 		c := tx.Bucket(bucketProblems).Cursor()
 		for k, _ := c.Seek(u64(after + 1)); k != nil; k, _ = c.Next() {
@@ -338,7 +342,7 @@ func (s *Store) DueBy(ctx context.Context, t time.Time) ([]string, error) {
 		return nil, err
 	}
 	ids := []string{}
-	limit := u64(uint64(max(t.Unix(), 0)))
+	limit := u64(index.DeadlineSeconds(t))
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketByDeadline).Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
@@ -370,10 +374,10 @@ func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]string, erro
 		limit = DefaultDueLimit
 	}
 	ids := []string{}
-	if t.Unix() < 0 {
+	until, ok := index.DueUntil(t)
+	if !ok {
 		return ids, nil
 	}
-	until := uint64(t.Unix())
 	var read uint64
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketByWake).Cursor()

@@ -15,6 +15,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
+	"github.com/jdz-eco/rectify/store/internal/index"
 	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -123,8 +124,9 @@ func checkIndexes(t *testing.T, s *Store) {
 			if err := pack.Unmarshal(v, &p); err != nil {
 				return err
 			}
-			for e := range indexEntries(&p, binary.BigEndian.Uint64(k)) {
-				want[bk{e.bucket, e.key}] = e.value
+			n := binary.BigEndian.Uint64(k)
+			for _, tm := range index.Terms(&p) {
+				want[bk{string(indexBucket(tm.Index)), string(termKey(tm, n))}] = tm.Facts
 			}
 			return nil
 		})

@@ -16,6 +16,8 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/jdz-eco/rectify/store/internal/check"
+	"github.com/jdz-eco/rectify/store/internal/index"
 	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -318,7 +320,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		if err := tx.Bucket(bucketByTag).Put(indexKey(string(workflow.LevelListed), 3), []byte{}); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketByWake).Put(wakeKey(wake, 4), []byte{}); err != nil {
+		if err := tx.Bucket(bucketByWake).Put(timeKey(index.WakeSeconds(wake), 4), []byte{}); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Delete(keyIndexV2)
@@ -333,7 +335,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	checkIndexes(t, s)
 
 	// The backfill runs once: a reopen trusts the flag.
-	err = s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketByWake).Delete(wakeKey(wake, 8)) })
+	err = s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketByWake).Delete(timeKey(index.WakeSeconds(wake), 8)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +457,7 @@ func TestEventLimits(t *testing.T) {
 	if _, err := s.Cursor(ctx, ""); workflow.ErrorCode(err) != workflow.CodeInvalid {
 		t.Errorf("Cursor(\"\") = %v, want invalid", err)
 	}
-	long := strings.Repeat("x", maxCursorName+1)
+	long := strings.Repeat("x", check.MaxCursorName+1)
 	if err := s.SetCursor(ctx, long, 1); workflow.ErrorCode(err) != workflow.CodeInvalid {
 		t.Errorf("SetCursor with a long name = %v, want invalid", err)
 	}
@@ -493,18 +495,6 @@ func TestReadOnlySupervision(t *testing.T) {
 	} {
 		if err := write(); !errors.Is(err, bolterrors.ErrDatabaseReadOnly) {
 			t.Errorf("%s on a read-only store = %v", name, err)
-		}
-	}
-}
-
-func TestChooseIndexPrefersTag(t *testing.T) {
-	for _, f := range []workflow.ProblemFilter{
-		{Tag: workflow.TagLate},
-		{Tag: workflow.TagLate, Unit: storetest.Water, LeadUnit: storetest.Water, County: storetest.Fuliang, State: workflow.StateAssigned},
-	} {
-		name, prefix := chooseIndex(&f)
-		if string(name) != string(bucketByTag) || string(prefix) != workflow.TagLate+"\x00" {
-			t.Errorf("chooseIndex(%+v) = %s %q, want the tag index", f, name, prefix)
 		}
 	}
 }

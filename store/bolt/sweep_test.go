@@ -13,33 +13,6 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-func TestWakeValueRoundTrip(t *testing.T) {
-	d := storetest.Deadline(20)
-	at := storetest.T0.Add(90 * time.Minute).Add(123 * time.Nanosecond)
-	due := storetest.T0.AddDate(0, 0, 3)
-	for _, p := range []*workflow.Problem{
-		{State: workflow.StateAssigned, Deadline: &d, Supervision: workflow.Supervision{Stage: workflow.StageAccept, StageDue: &due}},
-		{State: workflow.StateSubmitted, Deadline: &d, Supervision: workflow.Supervision{Level: workflow.LevelRed, PausedSeconds: 86400, PausedAt: &at,
-			Stage: workflow.StageVerify, StageDue: &due, StageLate: true}},
-		{State: workflow.StateRectifying, Deadline: &d, Supervision: workflow.Supervision{Level: workflow.LevelDueSoon, PausedSeconds: 7}},
-		{State: workflow.StateFound},
-	} {
-		var got workflow.Problem
-		if err := wakeFacts(wakeValue(p), &got); err != nil {
-			t.Fatalf("wakeFacts(wakeValue(%+v)) = %v", p, err)
-		}
-		want := workflow.Problem{State: p.State, Deadline: p.Deadline, Supervision: p.Supervision}
-		if mustJSON(t, got) != mustJSON(t, want) {
-			t.Errorf("round trip:\n got %s\nwant %s", mustJSON(t, got), mustJSON(t, want))
-		}
-	}
-	for _, bad := range [][]byte{nil, {}, {2, 0, 0, 0, 0}, append(wakeValue(&workflow.Problem{State: "x"}), 0)} {
-		if err := wakeFacts(bad, &workflow.Problem{}); err == nil {
-			t.Errorf("wakeFacts(%x) accepted a bad value", bad)
-		}
-	}
-}
-
 // sweepLedger builds problems in every supervised situation on s and moves
 // the clock well past their deadlines.
 func sweepLedger(t *testing.T, s *Store) (*workflow.Service, time.Time) {

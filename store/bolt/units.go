@@ -7,6 +7,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/internal/check"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -15,10 +16,8 @@ func (s *Store) PutUnits(ctx context.Context, units []workflow.Unit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, u := range units {
-		if u.ID == "" {
-			return workflow.RefuseField(workflow.ReasonRequired, "id", "a unit needs an id")
-		}
+	if err := check.Units(units); err != nil {
+		return err
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketUnits)
@@ -42,10 +41,8 @@ func (s *Store) PutWorkPoints(ctx context.Context, wps []workflow.WorkPoint) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, wp := range wps {
-		if wp.Number < 0 {
-			return workflow.RefuseField(workflow.ReasonOutOfRange, "number", "work point number %d is negative", wp.Number)
-		}
+	if err := check.WorkPoints(wps); err != nil {
+		return err
 	}
 	return s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketWorkPoints)

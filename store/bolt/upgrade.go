@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
+	"github.com/jdz-eco/rectify/store/internal/index"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -68,7 +70,7 @@ func upgrade(tx *bbolt.Tx) error {
 	// The wake index values (index_wake_facts) came after the index
 	// (index_v2): one rebuild makes both.
 	if meta.Get(keyIndexV2) == nil || meta.Get(keyIndexWake) == nil {
-		if err := backfill(tx, "index_v2", [][]byte{bucketByWake, bucketByTag}, supervisionEntries); err != nil {
+		if err := backfill(tx, "index_v2", index.Wake, index.Tag); err != nil {
 			return err
 		}
 		for _, flag := range [][]byte{keyIndexV2, keyIndexWake} {
@@ -78,7 +80,7 @@ func upgrade(tx *bbolt.Tx) error {
 		}
 	}
 	if meta.Get(keyIndexEvidence) == nil {
-		if err := backfill(tx, "index_evidence", [][]byte{bucketByEvidence}, evidenceEntries); err != nil {
+		if err := backfill(tx, "index_evidence", index.Evidence); err != nil {
 			return err
 		}
 		if err := meta.Put(keyIndexEvidence, []byte{}); err != nil {
@@ -101,14 +103,15 @@ func upgrade(tx *bbolt.Tx) error {
 	return nil
 }
 
-// backfill rebuilds the index buckets named from every problem, putting the
-// keys keys returns: problems written before those indexes existed lack their
-// keys. It empties the buckets first, so that keys derived by an older rule
+// backfill rebuilds the buckets of indexes names from every problem, putting
+// each problem's entries in them (index.Terms): problems written before those
+// indexes existed lack their entries. It empties the buckets first, so that keys derived by an older rule
 // (Problem.Tags, Supervision.WakeAt) do not linger; a change of those rules
 // calls for a new flag. An interrupted rebuild commits nothing and runs again
 // on next open.
-func backfill(tx *bbolt.Tx, flag string, buckets [][]byte, keys func(p *workflow.Problem, n uint64) map[indexEntry]struct{}) error {
-	for _, name := range buckets {
+func backfill(tx *bbolt.Tx, flag string, names ...index.Name) error {
+	for _, ix := range names {
+		name := indexBucket(ix)
 		if err := tx.DeleteBucket(name); err != nil {
 			return fmt.Errorf("backfill %s: empty %s: %w", flag, name, err)
 		}
@@ -122,9 +125,12 @@ func backfill(tx *bbolt.Tx, flag string, buckets [][]byte, keys func(p *workflow
 		if err := pack.Unmarshal(v, &p); err != nil {
 			return fmt.Errorf("backfill %s: decode problem %d: %w", flag, n, err)
 		}
-		for e := range keys(&p, n) {
-			if err := bucket(tx, []byte(e.bucket)).Put([]byte(e.key), []byte(e.value)); err != nil {
-				return fmt.Errorf("backfill %s: put %s key of problem %d: %w", flag, e.bucket, n, err)
+		for _, t := range index.Terms(&p) {
+			if !slices.Contains(names, t.Index) {
+				continue
+			}
+			if err := bucket(tx, indexBucket(t.Index)).Put(termKey(t, n), []byte(t.Facts)); err != nil {
+				return fmt.Errorf("backfill %s: put %s key of problem %d: %w", flag, t.Index, n, err)
 			}
 		}
 		return nil

@@ -8,6 +8,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/internal/check"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -21,13 +22,8 @@ func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Toke
 	if t.UserID == "" {
 		t.UserID = u.ID
 	}
-	switch {
-	case u.ID == "":
-		return workflow.RefuseField(workflow.ReasonRequired, "id", "a user needs an id")
-	case t.Hash == "":
-		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
-	case t.UserID != u.ID:
-		return workflow.RefuseField(workflow.ReasonMalformed, "user_id", "the token of user %s names user %s", u.ID, t.UserID)
+	if err := check.NewUser(u, t); err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) (bool, error) {
 		users := tx.Bucket(bucketUsers)
@@ -50,12 +46,12 @@ func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if t.Hash == "" {
-		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
+	if err := check.Token(t); err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) (bool, error) {
-		if t.UserID == "" || tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
-			return false, workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", t.UserID)
+		if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
+			return false, check.UserNotFound(t.UserID)
 		}
 		if err := tokenFree(tx, t); err != nil {
 			return false, err

@@ -8,6 +8,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/jdz-eco/rectify/store/internal/check"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -22,11 +23,8 @@ func sessionKey(idHash string) string  { return "sess/" + esc(idHash) }
 // SetPasswordHash stores user userID's password hash, in a transaction that
 // checks the user exists; an unknown user is CodeNotFound.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error {
-	if hash == "" {
-		return workflow.RefuseField(workflow.ReasonRequired, "password", "a password hash is required")
-	}
-	if userID == "" {
-		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", userID)
+	if err := check.PasswordHash(userID, hash); err != nil {
+		return err
 	}
 	uk := s.k(userKey(userID))
 	ok, _, err := s.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(uk), ">", 0)},
@@ -35,7 +33,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error 
 		return err
 	}
 	if !ok {
-		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", userID)
+		return check.UserNotFound(userID)
 	}
 	return nil
 }
@@ -55,8 +53,8 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 
 // PutSession stores ss under ss.IDHash.
 func (s *Store) PutSession(ctx context.Context, ss workflow.Session) error {
-	if ss.IDHash == "" || ss.UserID == "" {
-		return workflow.RefuseField(workflow.ReasonRequired, "session", "a session needs an id hash and a user")
+	if err := check.Session(ss); err != nil {
+		return err
 	}
 	v, err := json.Marshal(ss)
 	if err != nil {

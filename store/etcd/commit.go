@@ -410,7 +410,7 @@ func (c *committer) planCreate(b *batch, j *job) bool {
 		j.finish(nil, false, err) // the number is not consumed
 		return true
 	}
-	ops := 1 + len(indexKeys(d.p, n)) + 3*len(d.entries)
+	ops := 1 + len(indexPuts(d.p, n)) + 3*len(d.entries)
 	cmps := 0
 	if j.dedupe != "" {
 		ops++
@@ -536,7 +536,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 			g.ops = append(g.ops, clientv3.OpDelete(s.k(k)))
 		}
 		for _, k := range puts {
-			g.ops = append(g.ops, clientv3.OpPut(s.k(k), ""))
+			g.ops = append(g.ops, clientv3.OpPut(s.k(k.key), k.value))
 		}
 	}
 	for _, key := range b.dedupeOrder {

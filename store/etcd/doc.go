@@ -2,8 +2,9 @@
 // backend: any number of rectify replicas share one etcd cluster (three or
 // five members, Raft-replicated) and serve the API at once.
 //
-// It keeps store/bolt's contract and passes the same conformance suite
-// (store/storetest). A command's writes (the problem record, its history
+// It keeps the workflow.Store contract and passes the conformance suite
+// (store/storetest); what it indexes, and how, is store/internal/index,
+// shared with store/bolt. A command's writes (the problem record, its history
 // entries sealed on the hash chain, the chain head, every index key the
 // change moves, the outbox events) are one etcd transaction, guarded by
 // compares on the mod revisions of what the command read.
@@ -29,7 +30,8 @@
 //	                               ix/unit/<lead or cooperating unit>, ix/tag/<alert tag>,
 //	                               ix/evidence/<sha256>
 //	P ix/deadline/<unix s>/<n>     empty: the deadline index
-//	P ix/wake/<unix s>/<n>         empty: Supervision.WakeAt rounded up to the second (Due)
+//	P ix/wake/<unix s>/<n>         Supervision.WakeAt rounded up to the second (Due), carrying
+//	                               index.WakeFacts (Sweep; empty in ledgers written before them)
 //	P dedupe/<key>                 problem number (decimal) created with that dedupe key
 //	P units/<id>, wp/<number>, users/<id>, tokens/<sha256>, cursors/<name>, cal/<year>
 //	P pw/<user id>                 password hash (a PHC string; workflow.Accounts)

@@ -161,8 +161,8 @@ func (im *Importer) Problem(ctx context.Context, p *workflow.Problem) error {
 	if err := im.put(ctx, problemKey(n), v); err != nil {
 		return err
 	}
-	for k := range indexKeys(p, n) {
-		if err := im.put(ctx, k, nil); err != nil {
+	for _, k := range indexPuts(p, n) {
+		if err := im.put(ctx, k.key, []byte(k.value)); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/jdz-eco/rectify/store/internal/check"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -37,12 +38,12 @@ func (s *Store) PutUnits(ctx context.Context, units []workflow.Unit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := check.Units(units); err != nil {
+		return err
+	}
 	keys := make([]string, len(units))
 	values := make([][]byte, len(units))
 	for i, u := range units {
-		if u.ID == "" {
-			return workflow.RefuseField(workflow.ReasonRequired, "id", "a unit needs an id")
-		}
 		keys[i] = "units/" + esc(u.ID)
 		values[i], _ = json.Marshal(u)
 	}
@@ -61,12 +62,12 @@ func (s *Store) PutWorkPoints(ctx context.Context, wps []workflow.WorkPoint) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := check.WorkPoints(wps); err != nil {
+		return err
+	}
 	keys := make([]string, len(wps))
 	values := make([][]byte, len(wps))
 	for i, wp := range wps {
-		if wp.Number < 0 {
-			return workflow.RefuseField(workflow.ReasonOutOfRange, "number", "work point number %d is negative", wp.Number)
-		}
 		keys[i] = "wp/" + pad(uint64(wp.Number))
 		values[i], _ = json.Marshal(wp)
 	}
@@ -106,13 +107,8 @@ func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Toke
 	if t.UserID == "" {
 		t.UserID = u.ID
 	}
-	switch {
-	case u.ID == "":
-		return workflow.RefuseField(workflow.ReasonRequired, "id", "a user needs an id")
-	case t.Hash == "":
-		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
-	case t.UserID != u.ID:
-		return workflow.RefuseField(workflow.ReasonMalformed, "user_id", "the token of user %s names user %s", u.ID, t.UserID)
+	if err := check.NewUser(u, t); err != nil {
+		return err
 	}
 	uv, _ := json.Marshal(u)
 	tv, _ := json.Marshal(t)
@@ -133,11 +129,8 @@ func (s *Store) CreateUser(ctx context.Context, u workflow.User, t workflow.Toke
 // AddToken stores another token for an existing user; a missing user is
 // CodeNotFound and a token hash already stored is CodeConflict.
 func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
-	if t.Hash == "" {
-		return workflow.RefuseField(workflow.ReasonRequired, "hash", "a token needs a hash")
-	}
-	if t.UserID == "" {
-		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", t.UserID)
+	if err := check.Token(t); err != nil {
+		return err
 	}
 	tv, _ := json.Marshal(t)
 	uk, tk := s.k(userKey(t.UserID)), s.k(tokenKey(t.Hash))
@@ -149,7 +142,7 @@ func (s *Store) AddToken(ctx context.Context, t workflow.Token) error {
 		return err
 	}
 	if elses[0].GetResponseRange().Count == 0 {
-		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", t.UserID)
+		return check.UserNotFound(t.UserID)
 	}
 	return workflow.Refuse(workflow.ReasonExists, "token already exists")
 }
@@ -218,9 +211,6 @@ const (
 	MaxEventLimit     = workflow.MaxEventLimit
 )
 
-// maxCursorName bounds consumer names (as store/bolt).
-const maxCursorName = 200
-
 // Events returns the outbox events with Seq greater than after, in order, at
 // most limit (DefaultEventLimit when not positive, MaxEventLimit at most):
 // a range read of the outbox keys, then the history entries they name.
@@ -266,21 +256,11 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 	return events, nil
 }
 
-func checkCursorName(name string) error {
-	switch {
-	case name == "":
-		return workflow.RefuseField(workflow.ReasonRequired, "name", "a cursor needs a name")
-	case len(name) > maxCursorName:
-		return workflow.RefuseField(workflow.ReasonTooLong, "name", "cursor name is longer than %d bytes", maxCursorName)
-	}
-	return nil
-}
-
 func cursorKey(name string) string { return "cursors/" + esc(name) }
 
 // Cursor returns the outbox sequence number consumer name last recorded, or 0.
 func (s *Store) Cursor(ctx context.Context, name string) (uint64, error) {
-	if err := checkCursorName(name); err != nil {
+	if err := check.CursorName(name); err != nil {
 		return 0, err
 	}
 	kv, err := s.get(ctx, cursorKey(name))
@@ -298,7 +278,7 @@ func (s *Store) Cursor(ctx context.Context, name string) (uint64, error) {
 // it was before. With a fenced context (the webhook dispatcher on the
 // elected leader) it writes only while the fence holds.
 func (s *Store) SetCursor(ctx context.Context, name string, seq uint64) error {
-	if err := checkCursorName(name); err != nil {
+	if err := check.CursorName(name); err != nil {
 		return err
 	}
 	_, _, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpPut(s.k(cursorKey(name)), strconv.FormatUint(seq, 10))}, nil)

@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/jdz-eco/rectify/store/internal/index"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -38,7 +39,7 @@ func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, erro
 // Problems returns the problems matching f in creation order, at most f.Limit
 // (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
 // the cursor of the next page. It walks the most selective index f names
-// (evidence, alert tag, unit, lead unit, county, state: as store/bolt), or
+// (index.Filter), or
 // the records when it names none, with range reads limited to what a page
 // needs; the records an index names are read in read-only transactions and
 // checked against every predicate (f.Match).
@@ -57,7 +58,7 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 	// Read one more than the page to learn whether another follows.
 	page := min(max(limit+1, 32), 1000)
 	full := func() bool { return len(items) > limit }
-	if ix := chooseIndex(&f); ix != "" {
+	if ix := filterPrefix(&f); ix != "" {
 		var ns []uint64
 		flush := func() error {
 			keys := make([]string, len(ns))
@@ -211,16 +212,16 @@ const DefaultDueLimit = 1000
 // earliest first (ties in creation order), at most limit (DefaultDueLimit
 // when not positive): one range read of the wake index up to t's second.
 func (s *Store) Due(ctx context.Context, t time.Time, limit int) ([]string, error) {
-	return s.timeIndex(ctx, ixWake, t, limit)
+	return s.timeIndex(ctx, index.Wake, t, limit)
 }
 
 // DueBy returns the IDs of the problems whose deadline is at or before t,
 // earliest first, at most limit (DefaultDueLimit when not positive).
 func (s *Store) DueBy(ctx context.Context, t time.Time, limit int) ([]string, error) {
-	return s.timeIndex(ctx, ixDeadline, t, limit)
+	return s.timeIndex(ctx, index.Deadline, t, limit)
 }
 
-func (s *Store) timeIndex(ctx context.Context, name string, t time.Time, limit int) ([]string, error) {
+func (s *Store) timeIndex(ctx context.Context, name index.Name, t time.Time, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -228,21 +229,22 @@ func (s *Store) timeIndex(ctx context.Context, name string, t time.Time, limit i
 		limit = DefaultDueLimit
 	}
 	ids := []string{}
-	if t.Unix() < 0 {
+	until, ok := index.DueUntil(t)
+	if !ok {
 		return ids, nil
 	}
-	from := s.k("ix/" + name + "/")
-	end := s.k(timePrefix(name, uint64(t.Unix())+1))
+	from := s.k("ix/" + string(name) + "/")
+	end := s.k(timePrefix(name, until+1))
 	rctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 	resp, err := s.cli.Get(rctx, from, clientv3.WithRange(end), clientv3.WithLimit(int64(limit)), clientv3.WithKeysOnly())
 	if err != nil {
-		return nil, wrap("read the "+name+" index", err)
+		return nil, wrap("read the "+string(name)+" index", err)
 	}
 	for _, kv := range resp.Kvs {
 		n, ok := lastNumber(kv.Key)
 		if !ok {
-			return nil, fmt.Errorf("etcd: bad %s index key %q", name, kv.Key)
+			return nil, fmt.Errorf("etcd: bad %s index key %q", string(name), kv.Key)
 		}
 		ids = append(ids, workflow.ProblemID(n))
 	}

@@ -343,9 +343,16 @@ func testEvidenceFilter(t *testing.T, s workflow.Store) {
 		}
 	}
 	want := map[string][]string{photo: {all[1], all[2]}, report: {all[0]}, unused: {}}
+	ix, hasIndex := s.(workflow.EvidenceIndex)
 	for sha, ids := range want {
 		if got := listAll(t, s, workflow.ProblemFilter{Evidence: sha}, len(all)); !slices.Equal(got, ids) {
 			t.Errorf("Problems(evidence %s) = %v, want %v", sha[:8], got, ids)
+		}
+		if !hasIndex {
+			continue
+		}
+		if got, err := ix.ProblemsWithEvidence(t.Context(), sha); err != nil || !slices.Equal(got, ids) {
+			t.Errorf("ProblemsWithEvidence(%s) = %v, %v; want %v", sha[:8], got, err, ids)
 		}
 	}
 }

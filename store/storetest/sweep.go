@@ -59,6 +59,9 @@ func testServiceDueAlerts(t *testing.T, s workflow.Store) {
 		if err != nil {
 			t.Fatalf("day %d: DueAlerts = %v", day, err)
 		}
+		if sw, ok := s.(workflow.Sweeper); ok {
+			checkSweep(t, s, sw, clock.Now(), svc.Policy())
+		}
 		want := map[string][]string{}
 		for _, d := range due {
 			want[d.ID] = slices.Sorted(slices.Values(d.Alerts))
@@ -103,6 +106,30 @@ func testServiceDueAlerts(t *testing.T, s workflow.Store) {
 	for _, k := range workflow.AlertKinds {
 		if !kinds[k] {
 			t.Errorf("no %s alert was ever due: the scenario misses a case", k)
+		}
+	}
+}
+
+// checkSweep: a store's index-only sweep gives what reading every due
+// problem's record gives, at most limit of them.
+func checkSweep(t *testing.T, s workflow.Store, sw workflow.Sweeper, now time.Time, pol workflow.Policy) {
+	t.Helper()
+	ctx := t.Context()
+	for _, limit := range []int{0, 2} {
+		got, err := sw.Sweep(ctx, now, pol, limit)
+		if err != nil {
+			t.Fatalf("Sweep = %v", err)
+		}
+		ids, err := s.Due(ctx, now, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []workflow.DueAlert{}
+		for _, id := range ids {
+			want = append(want, workflow.DueAlert{ID: id, Alerts: workflow.PendingAlerts(mustProblem(t, s, id), now, pol)})
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("at %v, limit %d: Sweep = %v; reading the records gives %v", now, limit, got, want)
 		}
 	}
 }
