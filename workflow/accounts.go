@@ -11,35 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// Accounts is what web sign-in needs from a store besides Store: password
-// hashes and sessions. It is optional (a store without it serves the API
-// only); the Service finds it by a type assertion on its store. Sessions
-// live in the store, not in a server's memory, so that any replica can serve
-// a signed-in user. A missing record is an *Error with CodeNotFound.
-//
-// The domain never sees a password: hashes are made and checked by the web
-// layer (argon2id) and stored here as opaque strings.
-type Accounts interface {
-	// SetPasswordHash stores hash as user userID's password hash, replacing
-	// any; an unknown user is CodeNotFound.
-	SetPasswordHash(ctx context.Context, userID, hash string) error
-	// PasswordHash returns user userID's password hash; CodeNotFound when the
-	// user has none.
-	PasswordHash(ctx context.Context, userID string) (string, error)
-	// PutSession stores s under s.IDHash, replacing any session stored there.
-	PutSession(ctx context.Context, s Session) error
-	// Session returns the session stored under idHash; CodeNotFound when none.
-	Session(ctx context.Context, idHash string) (*Session, error)
-	// DeleteSession removes the session stored under idHash; removing a
-	// session that is not there is not an error.
-	DeleteSession(ctx context.Context, idHash string) error
-	// DeleteExpiredSessions removes every session whose ExpiresAt is at or
-	// before now and returns how many it removed.
-	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
-	// User returns user id; CodeNotFound when none.
-	User(ctx context.Context, id string) (*User, error)
-}
-
 // Session is a signed-in browser. The browser holds the session id; the
 // store keeps only its SHA-256 (IDHash), so that a copy of the database
 // cannot be used to sign in.

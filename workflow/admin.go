@@ -12,7 +12,7 @@ func (s *Service) Backup(ctx context.Context, a Actor, w io.Writer) (int64, erro
 	}
 	b, ok := s.store.(Backuper)
 	if !ok {
-		return 0, Errorf(CodeInternal, "this store cannot back itself up")
+		return 0, Errorf(CodeInternal, "this store cannot back itself up (workflow.Backuper)")
 	}
 	return b.Backup(ctx, w)
 }
@@ -20,7 +20,7 @@ func (s *Service) Backup(ctx context.Context, a Actor, w io.Writer) (int64, erro
 // BackupExtension returns the file name extension of the store's backups:
 // ".db" (a bbolt file) unless the store names another (etcd: JSON lines).
 func (s *Service) BackupExtension() string {
-	if n, ok := s.store.(interface{ BackupExtension() string }); ok {
+	if n, ok := s.store.(BackupNamer); ok {
 		return n.BackupExtension()
 	}
 	return ".db"

@@ -11,20 +11,6 @@ import (
 	"reflect"
 )
 
-// Ledger is what an audit reads from a store, read-only.
-type Ledger interface {
-	// Head returns the chain head the store recorded.
-	Head(ctx context.Context) (ChainHead, error)
-	// ForEachEntry calls fn with every stored history entry in key order; an
-	// entry that does not decode is passed with err set and only Seq filled.
-	// fn may run inside a read transaction: it must not call the store.
-	ForEachEntry(ctx context.Context, fn func(e Entry, err error) error) error
-	// ForEachProblem calls fn with every stored problem record.
-	ForEachProblem(ctx context.Context, fn func(p *Problem) error) error
-	// History returns one problem's entries through the per-problem index.
-	History(ctx context.Context, id string) ([]Entry, error)
-}
-
 // AuditReport sums up a passed audit.
 type AuditReport struct {
 	Entries  uint64    `json:"entries"`

@@ -195,7 +195,9 @@ func (p *Problem) EvidenceHashes() []string {
 
 // Duplicates returns, for each evidence file of p that other problems use
 // too, the codes of those problems: a sign of fake rectification (虚假整改),
-// shown as a warning, never a refusal.
+// shown as a warning, never a refusal. On a store with an EvidenceIndex it
+// reads only the records of the other problems; without one it pages
+// through Problems filtered by each file.
 func (s *Service) Duplicates(ctx context.Context, p *Problem) (map[string][]string, error) {
 	if ix, ok := s.store.(EvidenceIndex); ok {
 		return duplicatesFromIndex(ctx, s.store, ix, p)
@@ -220,15 +222,6 @@ func (s *Service) Duplicates(ctx context.Context, p *Problem) (map[string][]stri
 		}
 	}
 	return out, nil
-}
-
-// EvidenceIndex is a store that can list the problems holding an evidence
-// file from its index alone, without reading their records. bbolt's store
-// is one.
-type EvidenceIndex interface {
-	// ProblemsWithEvidence returns the ids of the problems whose evidence
-	// includes file sha, in creation order.
-	ProblemsWithEvidence(ctx context.Context, sha string) ([]string, error)
 }
 
 // duplicatesFromIndex is Duplicates on an EvidenceIndex: only the records of

@@ -181,15 +181,6 @@ type DueAlert struct {
 	Alerts []string
 }
 
-// Sweeper is a store that can list what is due from its deadline index
-// alone, without reading problem records: the sweep half of a scan (the
-// other half records the alerts). bbolt's store is one.
-type Sweeper interface {
-	// Sweep returns the problems due at now, earliest first, at most
-	// limit, with the alerts due under pol (PendingAlerts).
-	Sweep(ctx context.Context, now time.Time, pol Policy, limit int) ([]DueAlert, error)
-}
-
 // PendingAlerts returns the alerts a scan would record on p at now under
 // pol: the deadline level reached, if above the one recorded, and the
 // breach of a running stage clock. It reads only p's state, deadline and

@@ -93,9 +93,117 @@ type Store interface {
 	Close() error
 }
 
+// Capabilities: what a store may do besides Store. The Service and the
+// commands find each by a type assertion on the store, so a store without
+// one still works; each says below what happens then. Both stores in this
+// repository have every one (their capabilities.go lists them, checked at
+// compile time), and the conformance suite (store/storetest) checks each a
+// store has. MissingCapabilities names those a store lacks, for the log.
+//
+//	Backuper       backups for admins (GET /api/v1/admin/backup, rectify backup); without it a backup is refused
+//	BackupNamer    the file extension of backups that are not bbolt files; without it ".db"
+//	Accounts       password hashes and sessions for the web pages; without it nobody can sign in to the pages (the API works)
+//	Ledger         the whole chain and every record, for audits (rectify audit verify); without it no audit
+//	Sweeper        the alerts due, from the wake index alone; without it Service.DueAlerts reads every due problem's record
+//	EvidenceIndex  the problems holding a file, from an index alone; without it Service.Duplicates pages through Problems
+
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
+	// Backup writes the snapshot to w and returns the bytes written.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
+}
+
+// BackupNamer is a Backuper whose backups are not bbolt files: it names
+// their file extension (store/etcd: ".jsonl").
+type BackupNamer interface {
+	BackupExtension() string
+}
+
+// Accounts is what web sign-in needs from a store besides Store: password
+// hashes and sessions. Without it the store serves the API only. Sessions
+// live in the store, not in a server's memory, so that any replica can serve
+// a signed-in user. A missing record is an *Error with CodeNotFound.
+//
+// The domain never sees a password: hashes are made and checked by the web
+// layer (argon2id) and stored here as opaque strings.
+type Accounts interface {
+	// SetPasswordHash stores hash as user userID's password hash, replacing
+	// any; an unknown user is CodeNotFound.
+	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// PasswordHash returns user userID's password hash; CodeNotFound when the
+	// user has none.
+	PasswordHash(ctx context.Context, userID string) (string, error)
+	// PutSession stores s under s.IDHash, replacing any session stored there.
+	PutSession(ctx context.Context, s Session) error
+	// Session returns the session stored under idHash; CodeNotFound when none.
+	Session(ctx context.Context, idHash string) (*Session, error)
+	// DeleteSession removes the session stored under idHash; removing a
+	// session that is not there is not an error.
+	DeleteSession(ctx context.Context, idHash string) error
+	// DeleteExpiredSessions removes every session whose ExpiresAt is at or
+	// before now and returns how many it removed.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// User returns user id; CodeNotFound when none.
+	User(ctx context.Context, id string) (*User, error)
+}
+
+// Ledger is what an audit reads from a store, read-only.
+type Ledger interface {
+	// Head returns the chain head the store recorded.
+	Head(ctx context.Context) (ChainHead, error)
+	// ForEachEntry calls fn with every stored history entry in key order; an
+	// entry that does not decode is passed with err set and only Seq filled.
+	// fn may run inside a read transaction: it must not call the store.
+	ForEachEntry(ctx context.Context, fn func(e Entry, err error) error) error
+	// ForEachProblem calls fn with every stored problem record.
+	ForEachProblem(ctx context.Context, fn func(p *Problem) error) error
+	// History returns one problem's entries through the per-problem index.
+	History(ctx context.Context, id string) ([]Entry, error)
+}
+
+// Sweeper is a store that can list what is due from its wake index alone,
+// without reading problem records: the sweep half of a scan (the other
+// half records the alerts). store/internal/index gives a store the facts
+// its wake index must carry.
+type Sweeper interface {
+	// Sweep returns the problems due at now, earliest first, at most
+	// limit, with the alerts due under pol (PendingAlerts).
+	Sweep(ctx context.Context, now time.Time, pol Policy, limit int) ([]DueAlert, error)
+}
+
+// EvidenceIndex is a store that can list the problems holding an evidence
+// file from its index alone, without reading their records.
+type EvidenceIndex interface {
+	// ProblemsWithEvidence returns the ids of the problems whose evidence
+	// includes file sha, in creation order.
+	ProblemsWithEvidence(ctx context.Context, sha string) ([]string, error)
+}
+
+// MissingCapabilities returns the names of the capabilities s lacks (see
+// above; BackupNamer is a name, not a capability), none for a store with
+// all of them.
+func MissingCapabilities(s Store) []string {
+	var out []string
+	for _, c := range []struct {
+		name string
+		has  bool
+	}{
+		{"Backuper", is[Backuper](s)},
+		{"Accounts", is[Accounts](s)},
+		{"Ledger", is[Ledger](s)},
+		{"Sweeper", is[Sweeper](s)},
+		{"EvidenceIndex", is[EvidenceIndex](s)},
+	} {
+		if !c.has {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+func is[T any](s Store) bool {
+	_, ok := s.(T)
+	return ok
 }
 
 // Event is one outbox record: a history entry as consumers (webhooks, the

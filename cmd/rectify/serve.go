@@ -218,6 +218,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if missing := workflow.MissingCapabilities(st.Store); len(missing) > 0 {
+		log.Warn("the store lacks capabilities: their features are off or slower (workflow/store.go)", "missing", missing)
+	}
 	blobs, err := blob.Open(cfg.evidenceDir)
 	if err != nil {
 		return fmt.Errorf("--evidence-dir: %w", err)

@@ -26,8 +26,6 @@ var (
 	bucketSessions  = []byte("sessions")
 )
 
-var _ workflow.Accounts = (*Store)(nil)
-
 // accountsUpdate runs fn in a write transaction of its own.
 func (s *Store) accountsUpdate(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {

@@ -13,11 +13,6 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-var (
-	_ workflow.Ledger   = (*Store)(nil)
-	_ workflow.Backuper = (*Store)(nil)
-)
-
 // getHead decodes the chain head; it is zero when the chain is empty.
 func getHead(meta *bbolt.Bucket) (workflow.ChainHead, error) {
 	var h workflow.ChainHead

@@ -472,5 +472,3 @@ func (s *Store) ProblemsWithEvidence(ctx context.Context, sha string) ([]string,
 	}
 	return ids, nil
 }
-
-var _ workflow.EvidenceIndex = (*Store)(nil)

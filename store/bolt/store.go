@@ -62,8 +62,6 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
-
-	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Bucket names.
@@ -174,8 +172,6 @@ func (s *Store) writable(ctx context.Context) error {
 	}
 	return nil
 }
-
-var _ workflow.Store = (*Store)(nil)
 
 // Open opens (creating it unless read-only) the database file at path and makes
 // sure every bucket exists, upgrading a file of an older schema version (see

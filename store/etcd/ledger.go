@@ -93,8 +93,6 @@ type Snapshot struct {
 	rev int64
 }
 
-var _ workflow.Ledger = (*Snapshot)(nil)
-
 // Snapshot pins the store's current revision.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 	rctx, cancel := s.reqCtx(ctx)

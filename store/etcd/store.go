@@ -20,8 +20,6 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Defaults of Config.
@@ -123,13 +121,6 @@ type Stats struct {
 
 // Stats returns the store's counters.
 func (s *Store) Stats() *Stats { return &s.stats }
-
-var (
-	_ workflow.Store    = (*Store)(nil)
-	_ workflow.Ledger   = (*Store)(nil)
-	_ workflow.Backuper = (*Store)(nil)
-	_ workflow.Accounts = (*Store)(nil)
-)
 
 // Open connects to etcd and returns the store under cfg.Prefix. It checks
 // the cluster answers (within DialTimeout), that the prefix holds this

@@ -7,6 +7,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/jdz-eco/rectify/store/storetest"
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // TestSweepWithoutFacts: wake entries written before they carried facts
@@ -49,5 +50,12 @@ func TestSweepWithoutFacts(t *testing.T) {
 	}
 	if got, err := s.Sweep(ctx, now, pol, 1); err != nil || len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want[0]) {
 		t.Errorf("Sweep limit 1 = %v, %v", got, err)
+	}
+}
+
+// TestCapabilities: the etcd store lacks none of workflow's.
+func TestCapabilities(t *testing.T) {
+	if got := workflow.MissingCapabilities(openStore(t, nil, Config{})); len(got) != 0 {
+		t.Errorf("the etcd store lacks %v", got)
 	}
 }
