@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -63,15 +62,6 @@ func evidenceOf(p *workflow.Problem, dups map[string][]string) []evidenceJSON {
 		})
 	}
 	return out
-}
-
-// duplicatesFor returns the duplicates of p's evidence that a may see: none
-// for unit officers, who may not learn the codes of problems they cannot see.
-func (s *server) duplicatesFor(ctx context.Context, a workflow.Actor, p *workflow.Problem) (map[string][]string, error) {
-	if len(p.Evidence) == 0 || a.Role == workflow.RoleUnit || !workflow.CanSee(a, p) {
-		return nil, nil
-	}
-	return s.svc.Duplicates(ctx, p)
 }
 
 // signatureJSON is a sign-off of verify or close as the API shows it.

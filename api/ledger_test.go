@@ -547,6 +547,7 @@ type statsRow struct {
 	Label             string         `json:"label"`
 	Total             int            `json:"total"`
 	ByState           map[string]int `json:"by_state"`
+	Open              int            `json:"open"`
 	Dismissed         int            `json:"dismissed"`
 	ClosedRectified   int            `json:"closed_rectified"`
 	Overdue           int            `json:"overdue"`
@@ -605,7 +606,7 @@ func TestStats(t *testing.T) {
 
 	for _, g := range workflow.GroupBys {
 		r := v.stats("bureau", "?group_by="+g)
-		if r.GroupBy != g || len(r.Rows) == 0 || r.Total.Total != 3 || r.Total.ClosedRectified != 1 || !r.At.Equal(v.clock.Now()) {
+		if r.GroupBy != g || len(r.Rows) == 0 || r.Total.Total != 3 || r.Total.Open != 2 || r.Total.ClosedRectified != 1 || !r.At.Equal(v.clock.Now()) {
 			t.Errorf("%s: %+v", g, r)
 		}
 		sum := 0

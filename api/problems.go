@@ -141,7 +141,7 @@ func extensionOf(x workflow.Extension) extensionJSON {
 // problemJSON renders p for a. It reads the store only for the duplicates
 // of p's evidence.
 func (s *server) problemJSON(ctx context.Context, v view, a workflow.Actor, p *workflow.Problem) (problemResponse, error) {
-	dups, err := s.duplicatesFor(ctx, a, p)
+	dups, err := s.svc.DuplicatesFor(ctx, a, p)
 	if err != nil {
 		return problemResponse{}, err
 	}
@@ -169,7 +169,7 @@ func (s *server) problemJSON(ctx context.Context, v view, a workflow.Actor, p *w
 		Summary: p.Summary, Opinion: p.Opinion, Statement: p.Statement,
 		Level: p.LevelAt(v.now, v.pol), DaysOverdue: overdue, DaysLeft: left,
 		EffectiveDeadline: effective, StageDue: stageDueOf(p, v.now),
-		Paused: p.State == workflow.StateSubmitted, Extended: p.Extended(), Extensions: exts,
+		Paused: p.Paused(), Extended: p.Extended(), Extensions: exts,
 		Evidence: evidenceOf(p, dups), EvidenceRound: p.EvidenceRound, Signatures: signaturesOf(p),
 		Version: p.Version, CreatedBy: p.CreatedBy,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),

@@ -248,6 +248,15 @@ func duplicatesFromIndex(ctx context.Context, st Store, ix EvidenceIndex, p *Pro
 	return out, nil
 }
 
+// DuplicatesFor is Duplicates as actor a may see them: none for unit
+// officers, who may not learn the codes of problems they cannot see.
+func (s *Service) DuplicatesFor(ctx context.Context, a Actor, p *Problem) (map[string][]string, error) {
+	if len(p.Evidence) == 0 || a.Role == RoleUnit || !CanSee(a, p) {
+		return nil, nil
+	}
+	return s.Duplicates(ctx, p)
+}
+
 // CanSeeEvidence reports whether a may download file sha: it must see a
 // problem that references it.
 func (s *Service) CanSeeEvidence(ctx context.Context, a Actor, sha string) (bool, error) {

@@ -43,8 +43,8 @@ func (x Extension) clone() Extension {
 	return x
 }
 
-// pendingExtension returns p's pending request, if any.
-func (p *Problem) pendingExtension() *Extension {
+// PendingExtension returns p's pending extension request, or nil.
+func (p *Problem) PendingExtension() *Extension {
 	for i := range p.Extensions {
 		if p.Extensions[i].Status == ExtensionPending {
 			return &p.Extensions[i]
@@ -84,29 +84,58 @@ func (s *Service) RequestExtension(ctx context.Context, a Actor, id string, req 
 	now := s.clock.Now()
 	pol := s.Policy()
 	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
-		if a.Role != RoleUnit || a.UnitID != p.LeadUnit {
-			return Entry{}, Refuse(ReasonNotLeadUnit, "only members of the lead unit may request an extension")
-		}
-		if p.State != StateAssigned && p.State != StateRectifying {
-			return Entry{}, Refuse(ReasonExtensionClosed, "an extension may be requested only while the problem is assigned or rectifying").
-				InState(p.State, s.PermittedTriggers(a, p))
-		}
-		if p.pendingExtension() != nil {
-			return Entry{}, Refuse(ReasonExtensionPending, "an extension request is already pending").InState(p.State, s.PermittedTriggers(a, p))
+		if err := s.canRequestExtension(a, p, now, pol); err != nil {
+			return Entry{}, err
 		}
 		if !req.Deadline.After(*p.Deadline) {
 			return Entry{}, RefuseField(ReasonDeadlineNotLater, "deadline", "the requested deadline must be later than the current one (%s)", p.Deadline.In(Shanghai).Format(time.DateOnly))
-		}
-		if late, _ := p.Lateness(now); late > pol.ExtensionGrace {
-			if pol.ExtensionGrace == 0 {
-				return Entry{}, Refuse(ReasonDeadlinePassed, "the deadline has passed; extensions must be requested before it")
-			}
-			return Entry{}, Refuse(ReasonDeadlinePassed, "the deadline passed more than %d days ago; too late to request an extension", int(pol.ExtensionGrace/Day))
 		}
 		d := req.Deadline.UTC()
 		return Entry{At: now, Actor: a, Action: ActionExtensionRequest, From: p.State, To: p.State,
 			Params: Params{ExtensionID: strconv.Itoa(len(p.Extensions) + 1), Deadline: &d, Reason: req.Reason}}, nil
 	})
+}
+
+// CanRequestExtension tells whether a may request an extension of p's
+// deadline now: a member of the lead unit, while p is assigned or
+// rectifying, with no request pending, before the deadline passes or
+// within the policy's grace after it (Policy.ExtensionGrace). The pages
+// show the form when it allows; RequestExtension checks the same.
+func (s *Service) CanRequestExtension(a Actor, p *Problem) error {
+	return s.canRequestExtension(a, p, s.clock.Now(), s.Policy())
+}
+
+func (s *Service) canRequestExtension(a Actor, p *Problem, now time.Time, pol Policy) error {
+	if a.Role != RoleUnit || a.UnitID != p.LeadUnit {
+		return Refuse(ReasonNotLeadUnit, "only members of the lead unit may request an extension")
+	}
+	if (p.State != StateAssigned && p.State != StateRectifying) || p.Deadline == nil {
+		return Refuse(ReasonExtensionClosed, "an extension may be requested only while the problem is assigned or rectifying").
+			InState(p.State, s.PermittedTriggers(a, p))
+	}
+	if p.PendingExtension() != nil {
+		return Refuse(ReasonExtensionPending, "an extension request is already pending").InState(p.State, s.PermittedTriggers(a, p))
+	}
+	if late, _ := p.Lateness(now); late > pol.ExtensionGrace {
+		if pol.ExtensionGrace == 0 {
+			return Refuse(ReasonDeadlinePassed, "the deadline has passed; extensions must be requested before it")
+		}
+		return Refuse(ReasonDeadlinePassed, "the deadline passed more than %d days ago; too late to request an extension", int(pol.ExtensionGrace/Day))
+	}
+	return nil
+}
+
+// CanDecideExtension tells whether a may decide an extension request of p
+// now: the bureau, while a request is pending. The pages show the decision
+// form when it allows; DecideExtension checks the same, and more.
+func CanDecideExtension(a Actor, p *Problem) error {
+	if err := needRole("decide extensions", a, RoleBureau); err != nil {
+		return err
+	}
+	if p.PendingExtension() == nil {
+		return Refuse(ReasonExtensionNotFound, "problem %s has no pending extension request", p.ID)
+	}
+	return nil
 }
 
 // DecideExtension records the bureau's decision ("approve" or "deny") on

@@ -111,3 +111,79 @@ func TestExtensions(t *testing.T) {
 	}
 	replayMatches(t, f, id)
 }
+
+// TestCanRequestExtensionAgrees: CanRequestExtension allows exactly what
+// RequestExtension takes (the pages show the form by it), and
+// CanDecideExtension exactly who may decide a pending request.
+func TestCanRequestExtensionAgrees(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.create(t).ID
+	due := f.clock.Now().Add(20 * workflow.Day)
+	check := func(what string, a workflow.Actor) {
+		t.Helper()
+		p, err := f.svc.Problem(ctx, bureau, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		can := f.svc.CanRequestExtension(a, p)
+		// Try it for real on a copy of the ledger's state: a request that
+		// succeeds is denied again at once, so that the next check starts alike.
+		_, err = f.svc.RequestExtension(ctx, a, id, workflow.ExtensionRequest{Deadline: due.Add(60 * workflow.Day), Reason: "汛期"}, 0)
+		if (can == nil) != (err == nil) || workflow.ErrorReason(can) != workflow.ErrorReason(err) {
+			t.Errorf("%s: CanRequestExtension = %v, RequestExtension = %v", what, can, err)
+		}
+		if err == nil {
+			p, _ = f.svc.Problem(ctx, bureau, id)
+			if e := workflow.CanDecideExtension(officer, p); workflow.ErrorCode(e) != workflow.CodeForbidden {
+				t.Errorf("%s: the lead unit may decide: %v", what, e)
+			}
+			if e := workflow.CanDecideExtension(bureau, p); e != nil {
+				t.Errorf("%s: the bureau may not decide a pending request: %v", what, e)
+			}
+			x := p.PendingExtension()
+			if _, err := f.svc.DecideExtension(ctx, bureau, id, x.ID, "deny", "", 0); err != nil {
+				t.Fatal(err)
+			}
+			p, _ = f.svc.Problem(ctx, bureau, id)
+			if e := workflow.CanDecideExtension(bureau, p); workflow.ErrorReason(e) != workflow.ReasonExtensionNotFound {
+				t.Errorf("%s: nothing pending, yet the bureau may decide: %v", what, e)
+			}
+		}
+	}
+	check("found, the bureau", bureau)
+	f.fire(t, bureau, id, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang", CooperatingUnits: []string{"city-water"}, Deadline: &due})
+	check("assigned, the lead unit", officer)
+	check("assigned, a cooperating unit", coop)
+	check("assigned, the bureau", bureau)
+	f.fire(t, officer, id, workflow.TriggerAccept, workflow.Params{Plan: "方案"})
+	check("rectifying", officer)
+	f.clock.Set(due.Add(time.Hour))
+	check("past the deadline, no grace", officer)
+	pol := f.svc.Policy()
+	pol.ExtensionGrace = 2 * workflow.Day
+	if err := f.svc.SetPolicy(pol); err != nil {
+		t.Fatal(err)
+	}
+	check("within the grace", officer)
+	f.clock.Set(due.Add(3 * workflow.Day))
+	check("past the grace", officer)
+}
+
+// TestParamFieldsOn: reopen asks for a deadline unless it takes a
+// dismissed problem back to found, which takes none.
+func TestParamFieldsOn(t *testing.T) {
+	closed := &workflow.Problem{State: workflow.StateClosed, Resolution: workflow.ResolutionRectified}
+	dismissed := &workflow.Problem{State: workflow.StateClosed, Resolution: workflow.ResolutionDismissed}
+	if req, opt := workflow.ParamFieldsOn(workflow.TriggerReopen, closed); !equal(req, []string{"reason", "deadline"}) || len(opt) != 0 {
+		t.Errorf("reopen of a rectified problem: %v %v", req, opt)
+	}
+	if req, opt := workflow.ParamFieldsOn(workflow.TriggerReopen, dismissed); !equal(req, []string{"reason"}) || len(opt) != 0 {
+		t.Errorf("reopen of a dismissed problem: %v %v", req, opt)
+	}
+	req, opt := workflow.ParamFieldsOn(workflow.TriggerAssign, &workflow.Problem{State: workflow.StateFound})
+	wreq, wopt := workflow.ParamFields(workflow.TriggerAssign)
+	if !equal(req, wreq) || !equal(opt, wopt) {
+		t.Errorf("assign: %v %v", req, opt)
+	}
+}

@@ -23,7 +23,7 @@ var paramSpecs = map[Trigger]paramSpec{
 	TriggerReject:   {required: []string{"reason"}},
 	TriggerVerify:   {required: []string{"opinion"}},
 	TriggerClose:    {required: []string{"statement"}},
-	// reopen needs a deadline unless the problem goes back to found; see reopenRule.
+	// reopen needs a deadline unless the problem goes back to found; see ParamFieldsOn.
 	TriggerReopen: {required: []string{"reason"}, optional: []string{"deadline"}},
 }
 
@@ -31,6 +31,26 @@ var paramSpecs = map[Trigger]paramSpec{
 func ParamFields(t Trigger) (required, optional []string) {
 	s := paramSpecs[t]
 	return slices.Clone(s.required), slices.Clone(s.optional)
+}
+
+// ParamFieldsOn returns the parameter fields trigger t requires and accepts
+// when fired on p as it stands: reopen requires a new deadline, unless a
+// dismissed problem goes back to found, which takes none.
+func ParamFieldsOn(t Trigger, p *Problem) (required, optional []string) {
+	required, optional = ParamFields(t)
+	if t == TriggerReopen {
+		optional = slices.DeleteFunc(optional, func(f string) bool { return f == "deadline" })
+		if !reopensToFound(p) {
+			required = append(required, "deadline")
+		}
+	}
+	return required, optional
+}
+
+// reopensToFound reports whether reopening p takes it back to found: a
+// dismissed problem, assigned again later.
+func reopensToFound(p *Problem) bool {
+	return p.State == StateClosed && p.Resolution == ResolutionDismissed
 }
 
 // CheckFields refuses any field in keys that trigger t does not take.

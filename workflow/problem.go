@@ -91,6 +91,31 @@ func (p *Problem) Units() []string {
 	return append([]string{p.LeadUnit}, p.CooperatingUnits...)
 }
 
+// Open reports whether p is still to be done (未办结): neither verified nor
+// closed.
+func (p *Problem) Open() bool { return p.State != StateVerified && p.State != StateClosed }
+
+// Returned reports whether p came back to rectification after a rejection
+// or a reopening (回头看): its next submission needs evidence added since.
+func (p *Problem) Returned() bool { return p.EvidenceRound > 0 }
+
+// Paused reports whether p's deadline clock is paused: submitted, waiting
+// on the inspectors, whose time does not count against the lead unit.
+func (p *Problem) Paused() bool { return p.State == StateSubmitted }
+
+// SubmittedAt is when p was submitted for the submission now waiting on the
+// inspectors (its last update if the clock records none); zero unless p is
+// submitted.
+func (p *Problem) SubmittedAt() time.Time {
+	if !p.Paused() {
+		return time.Time{}
+	}
+	if t := p.Supervision.PausedAt; t != nil {
+		return *t
+	}
+	return p.UpdatedAt
+}
+
 // InRectifying reports whether p is rectifying, including its submitted substate.
 func (p *Problem) InRectifying() bool {
 	return p.State == StateRectifying || p.State == StateSubmitted

@@ -262,13 +262,13 @@ func checkTriggerParams(t Trigger, p *Problem, prm *Params) error {
 		}
 	case TriggerSubmit:
 		if !p.hasNewEvidence() {
-			if p.EvidenceRound > 0 {
+			if p.Returned() {
 				return Refuse(ReasonNeedsNewEvidence, "submit needs at least one evidence item added since the last rejection").InState(p.State, nil)
 			}
 			return Refuse(ReasonNeedsEvidence, "submit needs at least one evidence item").InState(p.State, nil)
 		}
 	case TriggerReopen:
-		toFound := p.State == StateClosed && p.Resolution == ResolutionDismissed
+		toFound := reopensToFound(p)
 		if toFound && prm.Deadline != nil {
 			return RefuseField(ReasonReopenTakesNoDeadline, "deadline", "a dismissed problem reopens to found and takes no deadline; assign it again")
 		}

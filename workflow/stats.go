@@ -113,6 +113,8 @@ func GroupByLabel(groupBy string) string {
 //   - Total counts every problem of the group, dismissed ones included;
 //     ByState counts them by state (rectifying excludes its submitted
 //     substate, closed includes dismissed problems); every state is present.
+//   - Open (未办结): found, assigned, rectifying or submitted: neither
+//     verified nor closed (Problem.Open).
 //   - Dismissed: closed with resolution dismissed (撤销). ClosedRectified:
 //     closed with resolution rectified (销号).
 //   - Overdue: open problems whose level at At is overdue or worse
@@ -138,6 +140,7 @@ type StatsRow struct {
 	Label             string        `json:"label"` // its Chinese name
 	Total             int           `json:"total"`
 	ByState           map[State]int `json:"by_state"`
+	Open              int           `json:"open"`
 	Dismissed         int           `json:"dismissed"`
 	ClosedRectified   int           `json:"closed_rectified"`
 	Overdue           int           `json:"overdue"`
@@ -386,6 +389,9 @@ func (acc *statsAcc) add(p *Problem, o outcome) {
 func (r *StatsRow) add(p *Problem, o outcome) {
 	r.Total++
 	r.ByState[p.State]++
+	if p.Open() {
+		r.Open++
+	}
 	if p.State == StateClosed && p.Resolution == ResolutionDismissed {
 		r.Dismissed++
 	}

@@ -109,6 +109,14 @@ func (p *Problem) Tags() []string {
 // TagLate is the index tag of every problem overdue or worse.
 const TagLate = "late"
 
+// AlertTags lists every tag Problem.Tags can carry (the values of
+// ProblemFilter.Tag), the levels from the mildest, then TagLate and the
+// stage breaches.
+var AlertTags = []string{
+	string(LevelDueSoon), string(LevelOverdue), string(LevelRed), string(LevelListed),
+	TagLate, AlertAcceptLate, AlertVerifyLate,
+}
+
 func stageAlert(s Stage) string {
 	if s == StageVerify {
 		return AlertVerifyLate

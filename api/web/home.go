@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -111,26 +110,20 @@ func (w *Web) bureauSections(ctx context.Context, a workflow.Actor, cat *catalog
 	if more {
 		foundSec.More = "/ledger?state=found"
 	}
-	pending, _, err := w.collect(ctx, a, workflow.ProblemFilter{}, hasPendingExtension, homeLimit)
+	pending, _, err := w.collect(ctx, a, workflow.ProblemFilter{}, func(p *workflow.Problem) bool { return p.PendingExtension() != nil }, homeLimit)
 	if err != nil {
 		return err
 	}
 	extSec := section{Title: "待审批延期", Hint: "牵头单位申请延期，等待审批。", Empty: "没有待审批的延期申请。", Note: "申请"}
 	for _, p := range pending {
 		r := cat.row(p)
-		for _, x := range p.Extensions {
-			if x.Status == workflow.ExtensionPending {
-				r.Note = "申请延至 " + fmtDate(&x.Deadline)
-			}
+		if x := p.PendingExtension(); x != nil {
+			r.Note = "申请延至 " + fmtDate(&x.Deadline)
 		}
 		extSec.Rows = append(extSec.Rows, r)
 	}
 	hp.Sections = []section{alertSec, foundSec, extSec}
 	return nil
-}
-
-func hasPendingExtension(p *workflow.Problem) bool {
-	return slices.ContainsFunc(p.Extensions, func(x workflow.Extension) bool { return x.Status == workflow.ExtensionPending })
 }
 
 // unitSections: 待签收, 整改中, 被退回, 临期 and what waits on the inspectors.
@@ -150,9 +143,9 @@ func (w *Web) unitSections(ctx context.Context, a workflow.Actor, cat *catalog, 
 		{section{Title: "待签收", Hint: "已交办给本单位牵头，请签收并填写整改方案。", Empty: "没有待签收的问题。"},
 			workflow.ProblemFilter{State: workflow.StateAssigned, LeadUnit: a.UnitID}, nil, "/ledger?state=assigned"},
 		{section{Title: "被退回", Hint: "验收未通过或重新整改，须补充新的佐证材料后再次提交。", Empty: "没有被退回的问题。"},
-			workflow.ProblemFilter{State: workflow.StateRectifying}, func(p *workflow.Problem) bool { return p.EvidenceRound > 0 }, ""},
+			workflow.ProblemFilter{State: workflow.StateRectifying}, (*workflow.Problem).Returned, ""},
 		{section{Title: "整改中", Empty: "没有整改中的问题。"},
-			workflow.ProblemFilter{State: workflow.StateRectifying}, func(p *workflow.Problem) bool { return p.EvidenceRound == 0 }, ""},
+			workflow.ProblemFilter{State: workflow.StateRectifying}, func(p *workflow.Problem) bool { return !p.Returned() }, ""},
 		{section{Title: "临期", Hint: "距整改时限不足 " + strconv.Itoa(int(cat.pol.DueSoon/workflow.Day)) + " 天。", Empty: "没有临期的问题。"},
 			workflow.ProblemFilter{Tag: string(workflow.LevelDueSoon)}, nil, "/ledger?level=due_soon"},
 		{section{Title: "已提交待验收", Empty: "没有等待验收的问题。"},
@@ -184,12 +177,7 @@ func (w *Web) inspectorSections(ctx context.Context, a workflow.Actor, cat *cata
 	if err != nil {
 		return err
 	}
-	submitted := func(p *workflow.Problem) time.Time {
-		if t := p.Supervision.PausedAt; t != nil {
-			return *t
-		}
-		return p.UpdatedAt
-	}
+	submitted := (*workflow.Problem).SubmittedAt
 	slices.SortStableFunc(ps, func(x, y *workflow.Problem) int { return submitted(x).Compare(submitted(y)) })
 	sec := section{Title: "待验收", Hint: "按提交时间排列，等待最久的在前。", Empty: "没有等待验收的问题。", Note: "提交"}
 	for i, p := range ps {

@@ -128,11 +128,9 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	if err != nil {
 		return err
 	}
-	var dups map[string][]string
-	if a.Role != workflow.RoleUnit && len(p.Evidence) > 0 {
-		if dups, err = w.svc.Duplicates(ctx, p); err != nil {
-			return err
-		}
+	dups, err := w.svc.DuplicatesFor(ctx, a, p)
+	if err != nil {
+		return err
 	}
 	pp := problemPage{
 		ID: p.ID, Code: p.Code, Title: p.Title, Status: p.StatusLabel(), StatusClass: string(p.State),
@@ -175,7 +173,7 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 		if x.DecidedAt != nil {
 			xr.DecidedAt = fmtTime(*x.DecidedAt)
 		}
-		if x.Status == workflow.ExtensionPending && a.Role == workflow.RoleBureau {
+		if x.Status == workflow.ExtensionPending && workflow.CanDecideExtension(a, p) == nil {
 			msg, vals := stateOf("decision:" + x.ID)
 			xr.Decide = plain(msg, vals, "note")
 		}
@@ -191,7 +189,7 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 		msg, vals = stateOf("evidence")
 		pp.Upload = plain(msg, vals, "description")
 	}
-	if canRequestExtension(a, p) {
+	if w.svc.CanRequestExtension(a, p) == nil {
 		msg, vals := stateOf("extension")
 		pp.Extension = plain(msg, vals, "deadline", "reason")
 	}
@@ -232,14 +230,6 @@ func plain(msg string, vals url.Values, names ...string) *plainForm {
 		f.Values[n] = vals.Get(n)
 	}
 	return f
-}
-
-// canRequestExtension tells whether the extension form is shown: to the
-// lead unit while the problem is assigned or rectifying with no request
-// pending (the service checks the deadline itself).
-func canRequestExtension(a workflow.Actor, p *workflow.Problem) bool {
-	return a.Role == workflow.RoleUnit && a.UnitID == p.LeadUnit && p.Deadline != nil &&
-		(p.State == workflow.StateAssigned || p.State == workflow.StateRectifying) && !hasPendingExtension(p)
 }
 
 func problemFields(p *workflow.Problem, cat *catalog) []field {
@@ -381,22 +371,15 @@ func evidenceOf(p *workflow.Problem, e workflow.Evidence, cat *catalog, dups map
 var paramOrder = []string{"lead_unit", "cooperating_units", "deadline", "requirements", "plan", "summary", "opinion", "statement", "reason"}
 
 // triggerFormOf builds the form of trigger t on p: one input per parameter
-// (workflow.ParamFields), filled with what was sent if vals is set.
+// (workflow.ParamFieldsOn), filled with what was sent if vals is set.
 func triggerFormOf(t workflow.Trigger, p *workflow.Problem, cat *catalog, msg string, vals url.Values) triggerForm {
-	req, opt := workflow.ParamFields(t)
+	req, opt := workflow.ParamFieldsOn(t, p)
 	tf := triggerForm{Trigger: string(t), Label: triggerLabel(t), Hint: triggerHints[t], Error: msg,
 		Warn: t == workflow.TriggerReject || t == workflow.TriggerDismiss || t == workflow.TriggerWithdraw}
-	dismissed := p.State == workflow.StateClosed && p.Resolution == workflow.ResolutionDismissed
 	for _, name := range paramOrder {
 		required := contains(req, name)
 		if !required && !contains(opt, name) {
 			continue
-		}
-		if t == workflow.TriggerReopen && name == "deadline" {
-			if dismissed {
-				continue // back to found, assigned again later
-			}
-			required = true
 		}
 		ff := formField{Name: name, Label: fieldLabel(name), Required: required, Value: vals.Get(name)}
 		switch name {

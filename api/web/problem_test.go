@@ -259,6 +259,35 @@ func TestExtensions(t *testing.T) {
 	wantStatus(t, "the unit decides", res, http.StatusForbidden)
 }
 
+// TestExtensionFormFollowsTheGrace: the page offers 申请延期 exactly while
+// the service would take a request: past the deadline only within the
+// policy's grace, as the service decides it (not a copy of its rule).
+func TestExtensionFormFollowsTheGrace(t *testing.T) {
+	v := newEnv(t)
+	id := v.create("尾矿库", "fuliang")
+	v.assign(id, "fuliang")
+	deadline := t0.Add(90 * 24 * time.Hour)
+	at := func(when time.Time) *client {
+		v.clock.Set(when)
+		return v.as("fuliang") // a session of that day
+	}
+	// Without a grace (the default) the form goes at the deadline.
+	wantForms(t, "浮梁县 before the deadline", at(deadline.Add(-time.Hour)), id, "accept", "note", "evidence", "extension")
+	wantForms(t, "浮梁县 after the deadline, no grace", at(deadline.Add(time.Hour)), id, "accept", "note", "evidence")
+	pol := v.svc.Policy()
+	const grace = 3 * workflow.Day
+	pol.ExtensionGrace = grace
+	if err := v.svc.SetPolicy(pol); err != nil {
+		t.Fatal(err)
+	}
+	wantForms(t, "浮梁县 within the grace", at(deadline.Add(grace-time.Hour)), id, "accept", "note", "evidence", "extension")
+	u := at(deadline.Add(grace + time.Hour))
+	wantForms(t, "浮梁县 after the grace", u, id, "accept", "note", "evidence")
+	res := u.post("/problems/"+id+"/extensions", url.Values{"deadline": {"2022-03-31"}, "reason": {"雨季"}, "version": {u.version(id)}})
+	wantStatus(t, "a request after the grace", res, http.StatusForbidden)
+	wantBody(t, "a request after the grace", res, "整改时限已过，不能再申请延期")
+}
+
 // TestReopenDismissed: a dismissed problem reopens to found without a
 // deadline field.
 func TestReopenDismissed(t *testing.T) {

@@ -105,12 +105,11 @@ func (w *Web) stats(c echo.Context) error {
 	}
 	byState, byCounty, byLead, byWP := reps[0], reps[1], reps[2], reps[3]
 	tot := byState.Total
-	open := tot.Total - tot.ByState[workflow.StateClosed] - tot.ByState[workflow.StateVerified]
 	sp := statsPage{At: fmtTime(byState.At)}
 	sp.Summary = []field{
 		{Label: "问题总数", Value: strconv.Itoa(tot.Total)},
 		{Label: "已销号", Value: strconv.Itoa(tot.ClosedRectified)},
-		{Label: "未办结", Value: strconv.Itoa(open)},
+		{Label: "未办结", Value: strconv.Itoa(tot.Open)},
 		{Label: "逾期", Value: strconv.Itoa(tot.Overdue)},
 		{Label: "延期", Value: strconv.Itoa(tot.Extended)},
 		{Label: "整改完成率", Value: fmtPercent(tot.CompletionRate)},
@@ -174,7 +173,7 @@ func (w *Web) stats(c echo.Context) error {
 		n, _ := strconv.Atoi(r.Key)
 		sp.WorkPoints = append(sp.WorkPoints, workPointRow{
 			Number: n, Title: r.Label, Total: r.Total, Closed: r.ClosedRectified,
-			Open:    r.ByState[workflow.StateAssigned] + r.ByState[workflow.StateRectifying] + r.ByState[workflow.StateSubmitted] + r.ByState[workflow.StateFound],
+			Open:    r.Open,
 			Overdue: r.Overdue, Completion: fmtPercent(r.CompletionRate), OnTime: fmtPercent(r.OnTimeRate),
 		})
 	}

@@ -135,10 +135,7 @@ func stateOptions(selected string) []option {
 }
 
 // levelFilters are the 督办等级 filter's values: the alert tags.
-var levelFilters = []string{
-	string(workflow.LevelDueSoon), string(workflow.LevelOverdue), string(workflow.LevelRed),
-	string(workflow.LevelListed), workflow.TagLate, workflow.AlertAcceptLate, workflow.AlertVerifyLate,
-}
+var levelFilters = workflow.AlertTags
 
 func levelOptions(selected string) []option {
 	out := make([]option, 0, len(levelFilters))
@@ -178,7 +175,7 @@ func daysText(p *workflow.Problem, now time.Time) string {
 		return ""
 	case over > 0:
 		return "逾期 " + strconv.Itoa(over) + " 天"
-	case p.State == workflow.StateSubmitted:
+	case p.Paused():
 		return "待验收，计时暂停"
 	}
 	return "剩余 " + strconv.Itoa(left) + " 天"
