@@ -8,74 +8,6 @@ import (
 	"time"
 )
 
-// Chinese names, as the bureau's ledgers (台账) write them.
-
-var stateLabels = map[State]string{
-	StateFound:      "待交办",
-	StateAssigned:   "已交办",
-	StateRectifying: "整改中",
-	StateSubmitted:  "待验收",
-	StateVerified:   "已验收",
-	StateClosed:     "已办结",
-}
-
-// Label returns the Chinese name of s (closed is 已办结; see StatusLabel for
-// the one a ledger row shows).
-func (s State) Label() string {
-	if l, ok := stateLabels[s]; ok {
-		return l
-	}
-	return string(s)
-}
-
-// StatusLabel returns the Chinese status a ledger row shows for p: its
-// state's name, with a closed problem told apart by its resolution (已销号
-// when rectified, 已撤销 when dismissed).
-func (p *Problem) StatusLabel() string {
-	if p.State == StateClosed {
-		if p.Resolution == ResolutionDismissed {
-			return "已撤销"
-		}
-		return "已销号"
-	}
-	return p.State.Label()
-}
-
-var sourceLabels = map[Source]string{
-	SourceWarningFilm:          "警示片",
-	SourceCentralInspection:    "中央生态环境保护督察",
-	SourceProvincialInspection: "省级生态环境保护督察",
-	SourceAudit:                "审计",
-	SourceSelfInspection:       "自查",
-	SourceOther:                "其他",
-}
-
-// Label returns the Chinese name of s.
-func (s Source) Label() string {
-	if l, ok := sourceLabels[s]; ok {
-		return l
-	}
-	return string(s)
-}
-
-var levelLabels = map[Level]string{
-	LevelDueSoon: "临期",
-	LevelOverdue: "逾期（黄牌）",
-	LevelRed:     "红牌",
-	LevelListed:  "挂牌督办",
-}
-
-// Label returns the Chinese name of l; empty for LevelNone.
-func (l Level) Label() string {
-	if l == LevelNone {
-		return ""
-	}
-	if s, ok := levelLabels[l]; ok {
-		return s
-	}
-	return string(l)
-}
-
 // IsOverdue reports whether l is overdue or worse (黄牌, 红牌, 挂牌督办).
 func (l Level) IsOverdue() bool { return l.rank() >= LevelOverdue.rank() }
 
@@ -90,22 +22,6 @@ const (
 
 // GroupBys lists every grouping of the statistics.
 var GroupBys = []string{GroupByCounty, GroupByLeadUnit, GroupBySource, GroupByWorkPoint, GroupByState}
-
-var groupByLabels = map[string]string{
-	GroupByCounty:    "所在县（市、区）",
-	GroupByLeadUnit:  "牵头单位",
-	GroupBySource:    "问题来源",
-	GroupByWorkPoint: "工作要点",
-	GroupByState:     "当前状态",
-}
-
-// GroupByLabel returns the Chinese name of a grouping.
-func GroupByLabel(groupBy string) string {
-	if l, ok := groupByLabels[groupBy]; ok {
-		return l
-	}
-	return groupBy
-}
 
 // StatsRow is the statistics of one group of problems (or of all of them).
 //
@@ -301,7 +217,7 @@ type statsAcc struct {
 }
 
 func newStatsAcc(groupBy string, units map[string]Unit, wps []WorkPoint) *statsAcc {
-	acc := &statsAcc{groupBy: groupBy, units: units, wps: map[int]WorkPoint{}, rows: map[string]*StatsRow{}, total: newStatsRow("", "合计")}
+	acc := &statsAcc{groupBy: groupBy, units: units, wps: map[int]WorkPoint{}, rows: map[string]*StatsRow{}, total: newStatsRow("", LabelTotal)}
 	for _, wp := range wps {
 		acc.wps[wp.Number] = wp
 	}
@@ -354,7 +270,7 @@ func (acc *statsAcc) label(key string) string {
 	switch acc.groupBy {
 	case GroupByCounty, GroupByLeadUnit:
 		if key == "" {
-			return "（未交办）"
+			return LabelUnassigned
 		}
 		if u, ok := acc.units[key]; ok {
 			return u.Name
@@ -365,7 +281,7 @@ func (acc *statsAcc) label(key string) string {
 		return State(key).Label()
 	case GroupByWorkPoint:
 		if key == "" {
-			return "（未关联工作要点）"
+			return LabelNoWorkPoint
 		}
 		n, _ := strconv.Atoi(key)
 		if wp, ok := acc.wps[n]; ok {

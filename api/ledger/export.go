@@ -193,9 +193,9 @@ func writeProblems(f *excelize.File, st *styles, problems iter.Seq2[*workflow.Pr
 			coop.WriteString(unit(id))
 		}
 		level := p.LevelAt(o.Now, o.Policy)
-		overdue := "否"
+		overdue := workflow.LabelNo
 		if level.IsOverdue() {
-			overdue = "是"
+			overdue = workflow.LabelYes
 		}
 		lead := ""
 		if p.LeadUnit != "" {
@@ -242,7 +242,8 @@ func nilIfEmpty(s string) any {
 
 // Columns of the statistics tables.
 var statsColumns = []string{
-	"分组", "代码", "问题总数", "待交办", "已交办", "整改中", "待验收", "已验收", "已办结", "其中：撤销",
+	"分组", "代码", "问题总数", workflow.StateFound.Label(), workflow.StateAssigned.Label(), workflow.StateRectifying.Label(),
+	workflow.StateSubmitted.Label(), workflow.StateVerified.Label(), workflow.StateClosed.Label(), workflow.LabelDismissedCount,
 	"已销号", "当前逾期", "按期销号", "逾期销号", "延期", "整改完成率", "按期完成率", "交办至销号用时中位数（天）",
 }
 

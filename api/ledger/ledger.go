@@ -26,29 +26,29 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-// Column names of the ledger sheet.
+// Column names of the ledger sheet: the glossary's (workflow/glossary.go).
 const (
-	ColSeq          = "序号"
-	ColCode         = "问题编号"
-	ColSource       = "问题来源"
-	ColSourceRef    = "来源文件"
-	ColDescription  = "问题描述"
-	ColCounty       = "所在县（市、区）"
-	ColWorkPoint    = "工作要点"
-	ColLeadUnit     = "牵头单位"
-	ColCooperating  = "配合单位"
-	ColRequirements = "整改要求"
-	ColPlan         = "整改方案"
-	ColDeadline     = "整改时限"
-	ColOriginal     = "原定时限"
-	ColState        = "当前状态"
-	ColProgress     = "最新进展"
-	ColOverdue      = "是否逾期"
-	ColLevel        = "督办等级"
-	ColVerifiedAt   = "验收时间"
-	ColClosedAt     = "销号时间"
-	ColTitle        = "问题名称"
-	ColLocation     = "具体位置"
+	ColSeq          = workflow.LabelSeq
+	ColCode         = workflow.LabelCode
+	ColSource       = workflow.LabelSource
+	ColSourceRef    = workflow.LabelSourceRef
+	ColDescription  = workflow.LabelDescription
+	ColCounty       = workflow.LabelCounty
+	ColWorkPoint    = workflow.LabelWorkPoint
+	ColLeadUnit     = workflow.LabelLeadUnit
+	ColCooperating  = workflow.LabelCooperatingUnits
+	ColRequirements = workflow.LabelRequirements
+	ColPlan         = workflow.LabelPlan
+	ColDeadline     = workflow.LabelDeadline
+	ColOriginal     = workflow.LabelOriginalDeadline
+	ColState        = workflow.LabelState
+	ColProgress     = workflow.LabelProgress
+	ColOverdue      = workflow.LabelOverdue
+	ColLevel        = workflow.LabelLevel
+	ColVerifiedAt   = workflow.LabelVerifiedAt
+	ColClosedAt     = workflow.LabelClosedAt
+	ColTitle        = workflow.LabelTitle
+	ColLocation     = workflow.LabelLocation
 )
 
 // Columns are the ledger sheet's columns, in order.

@@ -87,7 +87,7 @@ func (w *Web) bureauSections(ctx context.Context, a workflow.Actor, cat *catalog
 	seen := map[string]int{}
 	for _, al := range alerts {
 		if i, ok := seen[al.Problem.ID]; ok {
-			alertSec.Rows[i].Level += "、" + alertLabel(al.Kind)
+			alertSec.Rows[i].Level += "、" + workflow.AlertLabel(al.Kind)
 			continue
 		}
 		if len(alertSec.Rows) == homeLimit {
@@ -95,7 +95,7 @@ func (w *Web) bureauSections(ctx context.Context, a workflow.Actor, cat *catalog
 			break
 		}
 		r := cat.row(al.Problem)
-		r.Level, r.LevelClass = alertLabel(al.Kind), levelClass(al.Kind)
+		r.Level, r.LevelClass = workflow.AlertLabel(al.Kind), levelClass(al.Kind)
 		seen[al.Problem.ID] = len(alertSec.Rows)
 		alertSec.Rows = append(alertSec.Rows, r)
 	}
@@ -191,7 +191,7 @@ func (w *Web) inspectorSections(ctx context.Context, a workflow.Actor, cat *cata
 		if sd := p.Supervision.StageDue; sd != nil {
 			r.Days = "验收期限 " + fmtDate(sd)
 			if cat.now.After(*sd) {
-				r.Level, r.LevelClass = alertLabel(workflow.AlertVerifyLate), levelClass(workflow.AlertVerifyLate)
+				r.Level, r.LevelClass = workflow.AlertLabel(workflow.AlertVerifyLate), levelClass(workflow.AlertVerifyLate)
 			}
 		}
 		sec.Rows = append(sec.Rows, r)

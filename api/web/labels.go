@@ -11,30 +11,9 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-// The Chinese names the pages show for the workflow's values, in one place.
-// States, sources and levels are the workflow's own (State.Label,
-// Problem.StatusLabel, Source.Label, Level.Label); the rest are here.
-
-// triggerLabel is what a trigger's button and history entry say.
-func triggerLabel(t workflow.Trigger) string {
-	if l, ok := triggerLabels[t]; ok {
-		return l
-	}
-	return string(t)
-}
-
-var triggerLabels = map[workflow.Trigger]string{
-	workflow.TriggerAssign:   "交办",
-	workflow.TriggerReassign: "改派",
-	workflow.TriggerDismiss:  "撤销",
-	workflow.TriggerAccept:   "签收",
-	workflow.TriggerSubmit:   "提交验收",
-	workflow.TriggerWithdraw: "撤回提交",
-	workflow.TriggerReject:   "退回整改",
-	workflow.TriggerVerify:   "验收通过",
-	workflow.TriggerClose:    "销号",
-	workflow.TriggerReopen:   "重新整改（回头看）",
-}
+// The Chinese names of the workflow's values are its glossary
+// (workflow/glossary.go); the pages add the sentences here: hints and
+// refusals.
 
 // triggerHints explain a trigger's form.
 var triggerHints = map[workflow.Trigger]string{
@@ -48,114 +27,6 @@ var triggerHints = map[workflow.Trigger]string{
 	workflow.TriggerVerify:   "现场核查和佐证材料符合要求，验收通过并签名。",
 	workflow.TriggerClose:    "验收通过后销号并签名（验收人不能同时销号）。",
 	workflow.TriggerReopen:   "问题反弹或需回头看时重新整改。",
-}
-
-// Actions recorded in history besides the triggers.
-var actionLabels = map[string]string{
-	workflow.ActionCreate:            "登记问题",
-	workflow.ActionNote:              "填报进展",
-	workflow.ActionEvidence:          "上传佐证材料",
-	workflow.ActionAlert:             "督办提醒",
-	workflow.ActionExtensionRequest:  "申请延期",
-	workflow.ActionExtensionDecision: "审批延期",
-}
-
-// actionLabel is what a history entry's action is called.
-func actionLabel(action string) string {
-	if l, ok := actionLabels[action]; ok {
-		return l
-	}
-	return triggerLabel(workflow.Trigger(action))
-}
-
-// fieldLabel is the name of a form field (the workflow's parameter and
-// field names).
-func fieldLabel(name string) string {
-	if l, ok := fieldLabels[name]; ok {
-		return l
-	}
-	return name
-}
-
-var fieldLabels = map[string]string{
-	"title":             "问题名称",
-	"description":       "问题描述",
-	"source":            "问题来源",
-	"source_ref":        "来源文件",
-	"county_id":         "所在县（市、区）",
-	"work_point":        "工作要点",
-	"location":          "具体位置",
-	"lead_unit":         "牵头单位",
-	"cooperating_units": "配合单位",
-	"deadline":          "整改时限",
-	"requirements":      "整改要求",
-	"reason":            "理由",
-	"plan":              "整改方案",
-	"summary":           "整改情况说明",
-	"opinion":           "验收意见",
-	"statement":         "销号意见",
-	"text":              "进展情况",
-	"file":              "文件",
-	"name":              "文件名",
-	"decision":          "审批决定",
-	"note":              "审批意见",
-	"level":             "督办等级",
-	"state":             "状态",
-	"password":          "密码",
-}
-
-// roleLabel is a role's Chinese name.
-func roleLabel(r workflow.Role) string {
-	if l, ok := roleLabels[r]; ok {
-		return l
-	}
-	return string(r)
-}
-
-var roleLabels = map[workflow.Role]string{
-	workflow.RoleAdmin:     "系统管理员",
-	workflow.RoleBureau:    "督办管理",
-	workflow.RoleUnit:      "整改专员",
-	workflow.RoleInspector: "验收人员",
-	workflow.RoleViewer:    "领导查阅",
-	workflow.RoleSystem:    "系统",
-}
-
-// kindLabels group the unit lists.
-var kindLabels = map[workflow.UnitKind]string{
-	workflow.UnitCity:       "全市",
-	workflow.UnitCounty:     "县（市、区）",
-	workflow.UnitZone:       "园区",
-	workflow.UnitDepartment: "市直部门",
-	workflow.UnitCompany:    "国有企业",
-	workflow.UnitOffice:     "领导小组办公室",
-	workflow.UnitJudicial:   "司法机关",
-	workflow.UnitOther:      "其他单位",
-}
-
-// alertLabel is the name of an alert kind or filter tag: the levels
-// (Level.Label), the stage breaches and "late".
-func alertLabel(kind string) string {
-	switch kind {
-	case workflow.AlertAcceptLate:
-		return "签收超时"
-	case workflow.AlertVerifyLate:
-		return "验收超时"
-	case workflow.TagLate:
-		return "全部逾期"
-	}
-	return workflow.Level(kind).Label()
-}
-
-// againstLabels say whom an alert is against.
-var againstLabels = map[string]string{"lead_unit": "牵头单位", "inspectors": "验收人员"}
-
-var decisionLabels = map[string]string{"approve": "同意", "deny": "不同意"}
-
-var extensionLabels = map[workflow.ExtensionStatus]string{
-	workflow.ExtensionPending:  "待审批",
-	workflow.ExtensionApproved: "已同意",
-	workflow.ExtensionDenied:   "未同意",
 }
 
 // levelClass is the CSS class of a level's badge.
@@ -232,7 +103,7 @@ func errorText(err error, maxFile int64) string {
 
 // reasonText words e's reason; ok is false for a reason it does not know.
 func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
-	field := fieldLabel(e.Field)
+	field := workflow.FieldLabel(e.Field)
 	if field == e.Field {
 		field = "" // a field the pages have no name for
 	}
@@ -338,7 +209,7 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	case workflow.ReasonNotPermitted:
 		what := "执行此操作"
 		if e.Trigger != "" {
-			what = triggerLabel(e.Trigger)
+			what = e.Trigger.Label()
 		}
 		return "问题当前状态为「" + e.State.Label() + "」，不能" + what + "；请刷新页面查看可进行的操作。", true
 	case workflow.ReasonNeedsEvidence:

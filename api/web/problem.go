@@ -153,7 +153,7 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	}
 	for _, sg := range p.Signatures {
 		pp.Signatures = append(pp.Signatures, signatureRow{
-			Meaning: sg.Meaning, Signer: sg.SignerName, Role: roleLabel(sg.Role), Unit: cat.unit(sg.UnitID),
+			Meaning: sg.Meaning, Signer: sg.SignerName, Role: sg.Role.Label(), Unit: cat.unit(sg.UnitID),
 			At: fmtTime(sg.At), Digest: sg.Digest, Short: shortHash(sg.Digest), Version: sg.Version,
 		})
 	}
@@ -168,7 +168,7 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	for _, x := range p.Extensions {
 		xr := extensionRow{
 			ID: x.ID, Deadline: fmtDate(&x.Deadline), Previous: fmtDate(&x.Previous), Reason: x.Reason,
-			Status: extensionLabels[x.Status], RequestedAt: fmtTime(x.RequestedAt), Note: x.Note,
+			Status: x.Status.Label(), RequestedAt: fmtTime(x.RequestedAt), Note: x.Note,
 		}
 		if x.DecidedAt != nil {
 			xr.DecidedAt = fmtTime(*x.DecidedAt)
@@ -209,7 +209,7 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 func formLabel(key string) string {
 	switch {
 	case strings.HasPrefix(key, "fire:"):
-		return triggerLabel(workflow.Trigger(strings.TrimPrefix(key, "fire:")))
+		return workflow.Trigger(strings.TrimPrefix(key, "fire:")).Label()
 	case key == "note":
 		return "填报进展"
 	case key == "evidence":
@@ -245,33 +245,32 @@ func problemFields(p *workflow.Problem, cat *catalog) []field {
 	}
 	stage := ""
 	if sv := p.Supervision; sv.Stage != "" && sv.StageDue != nil {
-		name := map[workflow.Stage]string{workflow.StageAccept: "签收期限", workflow.StageVerify: "验收期限"}[sv.Stage]
-		stage = name + " " + fmtTime(*sv.StageDue)
+		stage = sv.Stage.Label() + " " + fmtTime(*sv.StageDue)
 		if sv.StageLate || cat.now.After(*sv.StageDue) {
 			stage += "（已超时）"
 		}
 	}
 	// Pairs of short values first, then whole lines, then the texts.
 	all := []field{
-		{Label: "问题编号", Value: p.Code},
-		{Label: "当前状态", Value: p.StatusLabel()},
-		{Label: "问题来源", Value: p.Source.Label()},
-		{Label: "所在县（市、区）", Value: cat.unit(p.CountyID)},
-		{Label: "牵头单位", Value: cat.unit(p.LeadUnit)},
-		{Label: "具体位置", Value: p.Location},
-		{Label: "来源文件", Value: p.SourceRef, Wide: true},
-		{Label: "工作要点", Value: ledger.WorkPointLabel(p.WorkPoint, cat.wps), Wide: true},
-		{Label: "配合单位", Value: cat.unitList(p.CooperatingUnits), Wide: true},
-		{Label: "整改时限", Value: deadline, Wide: true},
+		{Label: workflow.LabelCode, Value: p.Code},
+		{Label: workflow.LabelState, Value: p.StatusLabel()},
+		{Label: workflow.LabelSource, Value: p.Source.Label()},
+		{Label: workflow.LabelCounty, Value: cat.unit(p.CountyID)},
+		{Label: workflow.LabelLeadUnit, Value: cat.unit(p.LeadUnit)},
+		{Label: workflow.LabelLocation, Value: p.Location},
+		{Label: workflow.LabelSourceRef, Value: p.SourceRef, Wide: true},
+		{Label: workflow.LabelWorkPoint, Value: ledger.WorkPointLabel(p.WorkPoint, cat.wps), Wide: true},
+		{Label: workflow.LabelCooperatingUnits, Value: cat.unitList(p.CooperatingUnits), Wide: true},
+		{Label: workflow.LabelDeadline, Value: deadline, Wide: true},
 		{Label: "督办情况", Value: strings.Trim(p.LevelAt(cat.now, cat.pol).Label()+" "+daysText(p, cat.now), " "), Wide: true},
 		{Label: "阶段时限", Value: stage, Wide: true},
-		{Label: "问题描述", Value: p.Description, Long: true},
-		{Label: "整改要求", Value: p.Requirements, Long: true},
-		{Label: "整改方案", Value: p.Plan, Long: true},
-		{Label: "整改情况说明", Value: p.Summary, Long: true},
-		{Label: "验收意见", Value: p.Opinion, Long: true},
-		{Label: "销号意见", Value: p.Statement, Long: true},
-		{Label: "登记时间", Value: fmtTime(p.CreatedAt)},
+		{Label: workflow.LabelDescription, Value: p.Description, Long: true},
+		{Label: workflow.LabelRequirements, Value: p.Requirements, Long: true},
+		{Label: workflow.LabelPlan, Value: p.Plan, Long: true},
+		{Label: workflow.LabelSummary, Value: p.Summary, Long: true},
+		{Label: workflow.LabelOpinion, Value: p.Opinion, Long: true},
+		{Label: workflow.LabelStatement, Value: p.Statement, Long: true},
+		{Label: workflow.LabelCreatedAt, Value: fmtTime(p.CreatedAt)},
 		{Label: "最近更新", Value: fmtTime(p.UpdatedAt) + "（第 " + strconv.FormatUint(p.Version, 10) + " 版）"},
 	}
 	out := all[:0]
@@ -286,7 +285,7 @@ func problemFields(p *workflow.Problem, cat *catalog) []field {
 // timelineOf is one history entry: who, when, what and why.
 func timelineOf(e workflow.Entry, cat *catalog) timelineEntry {
 	te := timelineEntry{At: fmtTime(e.At), Actor: e.Actor.Name, Unit: cat.unit(e.Actor.UnitID),
-		Role: roleLabel(e.Actor.Role), Action: actionLabel(e.Action), Class: e.Action}
+		Role: e.Actor.Role.Label(), Action: workflow.ActionLabel(e.Action), Class: e.Action}
 	if e.From != "" && e.To != "" && e.From != e.To {
 		te.From, te.To = e.From.Label(), e.To.Label()
 	}
@@ -296,38 +295,38 @@ func timelineOf(e workflow.Entry, cat *catalog) timelineEntry {
 			te.Details = append(te.Details, field{Label: label, Value: value, Long: long})
 		}
 	}
-	add("问题名称", prm.Title, false)
+	add(workflow.LabelTitle, prm.Title, false)
 	if prm.Source != "" {
-		add("问题来源", prm.Source.Label(), false)
+		add(workflow.LabelSource, prm.Source.Label(), false)
 	}
-	add("所在县（市、区）", cat.unit(prm.CountyID), false)
-	add("牵头单位", cat.unit(prm.LeadUnit), false)
-	add("配合单位", cat.unitList(prm.CooperatingUnits), false)
+	add(workflow.LabelCounty, cat.unit(prm.CountyID), false)
+	add(workflow.LabelLeadUnit, cat.unit(prm.LeadUnit), false)
+	add(workflow.LabelCooperatingUnits, cat.unitList(prm.CooperatingUnits), false)
 	if prm.Deadline != nil {
-		label := "整改时限"
+		label := workflow.LabelDeadline
 		if e.Action == workflow.ActionExtensionRequest {
 			label = "申请延至"
 		}
 		add(label, fmtDate(prm.Deadline), false)
 	}
-	add("整改要求", prm.Requirements, true)
-	add("理由", prm.Reason, true)
-	add("整改方案", prm.Plan, true)
-	add("整改情况说明", prm.Summary, true)
-	add("验收意见", prm.Opinion, true)
-	add("销号意见", prm.Statement, true)
-	add("进展情况", prm.Text, true)
+	add(workflow.LabelRequirements, prm.Requirements, true)
+	add(workflow.LabelReason, prm.Reason, true)
+	add(workflow.LabelPlan, prm.Plan, true)
+	add(workflow.LabelSummary, prm.Summary, true)
+	add(workflow.LabelOpinion, prm.Opinion, true)
+	add(workflow.LabelStatement, prm.Statement, true)
+	add(workflow.LabelNoteText, prm.Text, true)
 	if ev := prm.Evidence; ev != nil {
 		add("文件", ev.Name+"（"+fmtSize(ev.Size)+"）", false)
 		add("说明", ev.Description, true)
 	}
 	if prm.Decision != "" {
-		add("审批决定", decisionLabels[prm.Decision], false)
+		add(workflow.LabelDecision, workflow.DecisionLabel(prm.Decision), false)
 	}
-	add("审批意见", prm.Note, true)
+	add(workflow.LabelDecisionNote, prm.Note, true)
 	if prm.Level != "" {
-		what := alertLabel(prm.Level)
-		if a := againstLabels[prm.Against]; a != "" {
+		what := workflow.AlertLabel(prm.Level)
+		if a := workflow.AgainstLabel(prm.Against); a != "" {
 			what += "（" + a + "）"
 		}
 		if prm.DaysOverdue > 0 {
@@ -374,14 +373,14 @@ var paramOrder = []string{"lead_unit", "cooperating_units", "deadline", "require
 // (workflow.ParamFieldsOn), filled with what was sent if vals is set.
 func triggerFormOf(t workflow.Trigger, p *workflow.Problem, cat *catalog, msg string, vals url.Values) triggerForm {
 	req, opt := workflow.ParamFieldsOn(t, p)
-	tf := triggerForm{Trigger: string(t), Label: triggerLabel(t), Hint: triggerHints[t], Error: msg,
+	tf := triggerForm{Trigger: string(t), Label: t.Label(), Hint: triggerHints[t], Error: msg,
 		Warn: t == workflow.TriggerReject || t == workflow.TriggerDismiss || t == workflow.TriggerWithdraw}
 	for _, name := range paramOrder {
 		required := contains(req, name)
 		if !required && !contains(opt, name) {
 			continue
 		}
-		ff := formField{Name: name, Label: fieldLabel(name), Required: required, Value: vals.Get(name)}
+		ff := formField{Name: name, Label: workflow.FieldLabel(name), Required: required, Value: vals.Get(name)}
 		switch name {
 		case "lead_unit":
 			ff.Kind = "select"

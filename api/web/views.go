@@ -87,7 +87,7 @@ func (cat *catalog) unitGroups(selected []string, kinds ...workflow.UnitKind) []
 		if len(kinds) > 0 && !slices.Contains(kinds, u.Kind) {
 			continue
 		}
-		label := kindLabels[u.Kind]
+		label := u.Kind.Label()
 		if label == "" {
 			label = string(u.Kind)
 		}
@@ -140,7 +140,7 @@ var levelFilters = workflow.AlertTags
 func levelOptions(selected string) []option {
 	out := make([]option, 0, len(levelFilters))
 	for _, l := range levelFilters {
-		out = append(out, option{Value: l, Label: alertLabel(l), Selected: l == selected})
+		out = append(out, option{Value: l, Label: workflow.AlertLabel(l), Selected: l == selected})
 	}
 	return out
 }

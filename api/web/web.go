@@ -156,6 +156,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"fmtDate":    fmtDate,
 		"fmtSize":    fmtSize,
 		"levelClass": levelClass,
+		"field":      workflow.FieldLabel, // a field's name in the glossary
 	}
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
@@ -404,7 +405,7 @@ func (w *Web) render(c echo.Context, status int, name, title, nav string, data a
 	p := page{Title: title, Nav: nav, Data: data}
 	if u := user(c); u != nil {
 		p.User = u
-		p.RoleName = roleLabel(u.Role)
+		p.RoleName = u.Role.Label()
 		if unit, err := w.svc.Unit(c.Request().Context(), u.UnitID); err == nil {
 			p.UnitName = unit.Name
 		}
@@ -437,7 +438,7 @@ func doneMessage(done string) string {
 		return "延期申请已审批。"
 	}
 	if t := workflow.Trigger(done); t.Valid() {
-		return "已完成：" + triggerLabel(t) + "。"
+		return "已完成：" + t.Label() + "。"
 	}
 	return ""
 }

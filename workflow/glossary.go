@@ -1,0 +1,243 @@
+package workflow
+
+// The glossary: the Chinese name of every value of the domain, as the
+// bureau's documents and ledgers (台账) write them, in one place for the
+// pages (api/web), the ledger file (api/ledger) and the statistics. These
+// are names, the domain's own vocabulary, not presentation: sentences
+// (hints, refusals) belong to the pages. docs/design.md#glossary explains
+// why they live here.
+
+// Names of a problem's fields, as the ledger's columns and the pages write
+// them.
+const (
+	LabelSeq              = "序号"
+	LabelCode             = "问题编号"
+	LabelTitle            = "问题名称"
+	LabelDescription      = "问题描述"
+	LabelSource           = "问题来源"
+	LabelSourceRef        = "来源文件"
+	LabelCounty           = "所在县（市、区）"
+	LabelWorkPoint        = "工作要点"
+	LabelLocation         = "具体位置"
+	LabelLeadUnit         = "牵头单位"
+	LabelCooperatingUnits = "配合单位"
+	LabelRequirements     = "整改要求"
+	LabelPlan             = "整改方案"
+	LabelDeadline         = "整改时限"
+	LabelOriginalDeadline = "原定时限"
+	LabelState            = "当前状态"
+	LabelProgress         = "最新进展"
+	LabelOverdue          = "是否逾期"
+	LabelLevel            = "督办等级"
+	LabelVerifiedAt       = "验收时间"
+	LabelClosedAt         = "销号时间"
+	LabelSummary          = "整改情况说明"
+	LabelOpinion          = "验收意见"
+	LabelStatement        = "销号意见"
+	LabelReason           = "理由"
+	LabelNoteText         = "进展情况"
+	LabelDecision         = "审批决定"
+	LabelDecisionNote     = "审批意见"
+	LabelCreatedAt        = "登记时间"
+)
+
+// Labels of the statistics' groups without a key, and of their total.
+const (
+	LabelTotal          = "合计"
+	LabelUnassigned     = "（未交办）"
+	LabelNoWorkPoint    = "（未关联工作要点）"
+	LabelYes, LabelNo   = "是", "否"
+	LabelDismissedCount = "其中：撤销"
+)
+
+// fieldLabels names the fields and parameters a caller fills in (their
+// JSON names) and the pages' own form fields.
+var fieldLabels = map[string]string{
+	"code": LabelCode, "title": LabelTitle, "description": LabelDescription, "source": LabelSource,
+	"source_ref": LabelSourceRef, "county_id": LabelCounty, "work_point": LabelWorkPoint, "location": LabelLocation,
+	"lead_unit": LabelLeadUnit, "cooperating_units": LabelCooperatingUnits, "deadline": LabelDeadline,
+	"requirements": LabelRequirements, "plan": LabelPlan, "summary": LabelSummary, "opinion": LabelOpinion,
+	"statement": LabelStatement, "reason": LabelReason, "text": LabelNoteText, "decision": LabelDecision,
+	"note": LabelDecisionNote, "level": LabelLevel, "state": LabelState,
+	"file": "文件", "name": "文件名", "password": "密码",
+}
+
+// FieldLabel returns the Chinese name of a field or parameter (its JSON
+// name), or the name itself when it has none.
+func FieldLabel(name string) string {
+	if l, ok := fieldLabels[name]; ok {
+		return l
+	}
+	return name
+}
+
+var stateLabels = map[State]string{
+	StateFound:      "待交办",
+	StateAssigned:   "已交办",
+	StateRectifying: "整改中",
+	StateSubmitted:  "待验收",
+	StateVerified:   "已验收",
+	StateClosed:     "已办结",
+}
+
+// Label returns the Chinese name of s (closed is 已办结; see StatusLabel for
+// the one a ledger row shows).
+func (s State) Label() string { return label(stateLabels, s) }
+
+// StatusLabel returns the Chinese status a ledger row shows for p: its
+// state's name, with a closed problem told apart by its resolution (已销号
+// when rectified, 已撤销 when dismissed).
+func (p *Problem) StatusLabel() string {
+	if p.State == StateClosed {
+		if p.Resolution == ResolutionDismissed {
+			return "已撤销"
+		}
+		return "已销号"
+	}
+	return p.State.Label()
+}
+
+var triggerLabels = map[Trigger]string{
+	TriggerAssign:   "交办",
+	TriggerReassign: "改派",
+	TriggerDismiss:  "撤销",
+	TriggerAccept:   "签收",
+	TriggerSubmit:   "提交验收",
+	TriggerWithdraw: "撤回提交",
+	TriggerReject:   "退回整改",
+	TriggerVerify:   "验收通过",
+	TriggerClose:    "销号",
+	TriggerReopen:   "重新整改（回头看）",
+}
+
+// Label returns what a trigger is called (its button, its history entry).
+func (t Trigger) Label() string { return label(triggerLabels, t) }
+
+var actionLabels = map[string]string{
+	ActionCreate:            "登记问题",
+	ActionNote:              "填报进展",
+	ActionEvidence:          "上传佐证材料",
+	ActionAlert:             "督办提醒",
+	ActionExtensionRequest:  "申请延期",
+	ActionExtensionDecision: "审批延期",
+}
+
+// ActionLabel returns what a history entry's action is called: a trigger's
+// name, or that of one of the other actions.
+func ActionLabel(action string) string {
+	if l, ok := actionLabels[action]; ok {
+		return l
+	}
+	return Trigger(action).Label()
+}
+
+var sourceLabels = map[Source]string{
+	SourceWarningFilm:          "警示片",
+	SourceCentralInspection:    "中央生态环境保护督察",
+	SourceProvincialInspection: "省级生态环境保护督察",
+	SourceAudit:                "审计",
+	SourceSelfInspection:       "自查",
+	SourceOther:                "其他",
+}
+
+// Label returns the Chinese name of s.
+func (s Source) Label() string { return label(sourceLabels, s) }
+
+var levelLabels = map[Level]string{
+	LevelDueSoon: "临期",
+	LevelOverdue: "逾期（黄牌）",
+	LevelRed:     "红牌",
+	LevelListed:  "挂牌督办",
+}
+
+// Label returns the Chinese name of l; empty for LevelNone.
+func (l Level) Label() string {
+	if l == LevelNone {
+		return ""
+	}
+	return label(levelLabels, l)
+}
+
+// AlertLabel returns the Chinese name of an alert kind or alert tag: a
+// level (Level.Label), a stage breach or TagLate.
+func AlertLabel(kind string) string {
+	switch kind {
+	case AlertAcceptLate:
+		return "签收超时"
+	case AlertVerifyLate:
+		return "验收超时"
+	case TagLate:
+		return "全部逾期"
+	}
+	return Level(kind).Label()
+}
+
+var againstLabels = map[string]string{"lead_unit": "牵头单位", "inspectors": "验收人员"}
+
+// AgainstLabel returns whom an alert is against (Params.Against).
+func AgainstLabel(against string) string { return label(againstLabels, against) }
+
+var stageLabels = map[Stage]string{StageAccept: "签收期限", StageVerify: "验收期限"}
+
+// Label returns the name of a stage clock's time limit.
+func (s Stage) Label() string { return label(stageLabels, s) }
+
+var roleLabels = map[Role]string{
+	RoleAdmin:     "系统管理员",
+	RoleBureau:    "督办管理",
+	RoleUnit:      "整改专员",
+	RoleInspector: "验收人员",
+	RoleViewer:    "领导查阅",
+	RoleSystem:    "系统",
+}
+
+// Label returns a role's Chinese name.
+func (r Role) Label() string { return label(roleLabels, r) }
+
+var unitKindLabels = map[UnitKind]string{
+	UnitCity:       "全市",
+	UnitCounty:     "县（市、区）",
+	UnitZone:       "园区",
+	UnitDepartment: "市直部门",
+	UnitCompany:    "国有企业",
+	UnitOffice:     "领导小组办公室",
+	UnitJudicial:   "司法机关",
+	UnitOther:      "其他单位",
+}
+
+// Label returns what a kind of unit is called (the groups of unit lists).
+func (k UnitKind) Label() string { return label(unitKindLabels, k) }
+
+var extensionLabels = map[ExtensionStatus]string{
+	ExtensionPending:  "待审批",
+	ExtensionApproved: "已同意",
+	ExtensionDenied:   "未同意",
+}
+
+// Label returns the Chinese name of an extension request's status.
+func (x ExtensionStatus) Label() string { return label(extensionLabels, x) }
+
+var decisionLabels = map[string]string{"approve": "同意", "deny": "不同意"}
+
+// DecisionLabel returns the Chinese name of an extension decision
+// ("approve" or "deny").
+func DecisionLabel(d string) string { return label(decisionLabels, d) }
+
+var groupByLabels = map[string]string{
+	GroupByCounty:    LabelCounty,
+	GroupByLeadUnit:  LabelLeadUnit,
+	GroupBySource:    LabelSource,
+	GroupByWorkPoint: LabelWorkPoint,
+	GroupByState:     LabelState,
+}
+
+// GroupByLabel returns the Chinese name of a grouping of the statistics.
+func GroupByLabel(groupBy string) string { return label(groupByLabels, groupBy) }
+
+// label returns m's name for v, or v itself when it has none.
+func label[K ~string](m map[K]string, v K) string {
+	if l, ok := m[v]; ok {
+		return l
+	}
+	return string(v)
+}
