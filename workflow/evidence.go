@@ -1,11 +1,9 @@
 package workflow
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -57,41 +55,12 @@ var evidenceTypes = map[string]bool{
 	"application/x-ole-storage": true, // .doc, .xls, .ppt (OLE2 compound file)
 }
 
-var (
-	oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
-	zipMagic = []byte("PK\x03\x04")
-)
-
-// SniffType returns the content type of a file from its first bytes (512 are
-// enough) and whether it is an allowed evidence type.
-func SniffType(head []byte) (string, bool) {
-	t := http.DetectContentType(head)
-	switch {
-	case bytes.HasPrefix(head, oleMagic):
-		t = "application/x-ole-storage"
-	case bytes.HasPrefix(head, zipMagic):
-		t = officeType(head)
-	case len(head) >= 12 && string(head[4:8]) == "ftyp" && (string(head[8:10]) == "qt"):
-		t = "video/quicktime"
-	case len(head) >= 12 && string(head[4:8]) == "ftyp":
-		t = "video/mp4"
-	}
+// EvidenceTypeAllowed reports whether files of content type t (sniffed
+// from their content; parameters such as charset are ignored) may be
+// handed in as evidence.
+func EvidenceTypeAllowed(t string) bool {
 	base, _, _ := strings.Cut(t, ";")
-	return t, evidenceTypes[base]
-}
-
-// officeType tells an OOXML document from any other zip by the part names in
-// its first local file headers.
-func officeType(head []byte) string {
-	switch {
-	case bytes.Contains(head, []byte("word/")):
-		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-	case bytes.Contains(head, []byte("xl/")):
-		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-	case bytes.Contains(head, []byte("ppt/")):
-		return "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-	}
-	return "application/zip"
+	return evidenceTypes[strings.TrimSpace(base)]
 }
 
 // EvidenceInput describes a stored file being attached to a problem.
@@ -136,7 +105,7 @@ func (s *Service) AddEvidence(ctx context.Context, a Actor, id string, in Eviden
 	case utf8.RuneCountInString(in.Description) > MaxText:
 		return nil, RefuseField(ReasonTooLong, "description", "description is longer than %d characters", MaxText)
 	}
-	if base, _, _ := strings.Cut(in.Type, ";"); !evidenceTypes[base] {
+	if !EvidenceTypeAllowed(in.Type) {
 		return nil, RefuseField(ReasonFileType, "file", "files of type %s are not accepted as evidence", in.Type)
 	}
 	if b := s.Blobs(); b != nil {

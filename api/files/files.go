@@ -194,7 +194,7 @@ func (r *sniffReader) check() error {
 	if r.n == 0 {
 		return invalid(workflow.ReasonFileEmpty, "file", "the file is empty")
 	}
-	t, ok := workflow.SniffType(r.head)
+	t, ok := SniffType(r.head)
 	r.typ = t
 	if !ok {
 		return workflow.RefuseField(workflow.ReasonFileType, "file",

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jdz-eco/rectify/api/files"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -135,7 +136,7 @@ func TestUniquePNG(t *testing.T) {
 		t.Error("two uploads are the same file")
 	}
 	for _, f := range [][]byte{a, b} {
-		if typ, ok := workflow.SniffType(f); !ok || typ != "image/png" {
+		if typ, ok := files.SniffType(f); !ok || typ != "image/png" {
 			t.Errorf("sniffed %s, %v", typ, ok)
 		}
 		if _, err := decodePNG(f); err != nil {
