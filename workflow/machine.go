@@ -20,7 +20,8 @@ type transition struct {
 	When    string              // the guard in words, for diagrams
 }
 
-// table is DESIGN.md's workflow, row by row.
+// table is the workflow of docs/design.md#states-and-who-fires-what, row by
+// row.
 var table = []transition{
 	{From: StateFound, Trigger: TriggerAssign, To: StateAssigned},
 	{From: StateFound, Trigger: TriggerDismiss, To: StateClosed},

@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// expected is DESIGN.md's workflow table written out by hand, so that a change
-// to the machine that disagrees with the design fails here.
+// expected is the workflow table of docs/design.md#states-and-who-fires-what
+// written out by hand, so that a change to the machine that disagrees with
+// the design fails here.
 var expected = map[string]map[Trigger]State{
 	"found":            {TriggerAssign: StateAssigned, TriggerDismiss: StateClosed},
 	"assigned":         {TriggerReassign: StateAssigned, TriggerAccept: StateRectifying},

@@ -19,7 +19,8 @@ type Policy struct {
 	ExtensionGrace time.Duration
 }
 
-// DefaultPolicy returns the thresholds of DESIGN.md.
+// DefaultPolicy returns the thresholds of
+// docs/design.md#deadlines-levels-and-stage-clocks.
 func DefaultPolicy() Policy {
 	return Policy{DueSoon: 7 * Day, Red: 30 * Day, Listed: 60 * Day, AcceptDays: 3, VerifyDays: 15}
 }

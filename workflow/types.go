@@ -28,7 +28,7 @@ func (s State) Valid() bool { return slices.Contains(States, s) }
 // Trigger is a workflow command that may move a problem between states.
 type Trigger string
 
-// Triggers, in the order of DESIGN.md's table.
+// Triggers, in the order of the table of docs/design.md#states-and-who-fires-what.
 const (
 	TriggerAssign   Trigger = "assign"
 	TriggerReassign Trigger = "reassign"

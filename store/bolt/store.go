@@ -4,11 +4,13 @@
 // Every command is applied in one bbolt write transaction holding everything
 // it changes: the problem record, its history entries and every secondary
 // index. Concurrent commands share a transaction and its fsync (group
-// commit, see group.go); a command that fails fails alone. Values are
-// JSON-encoded domain structs; numeric keys are big-endian uint64 so that a
-// cursor walks them in numeric order. The layout follows hashicorp/raft-boltdb:
-// bucket names are package variables, all buckets are created on open, and
-// values are copied out of a transaction (decoded) before it ends.
+// commit, see group.go); a command that fails fails alone. Records and
+// history entries are stored packed (internal/pack), other values as JSON;
+// numeric keys are big-endian uint64 so that a
+// cursor walks them in numeric order. Bucket names are package variables,
+// all buckets are created on open, and values are copied out of a
+// transaction (decoded) before it ends. docs/design.md#storage-layouts sets
+// this layout beside store/etcd's.
 //
 // Buckets:
 //
@@ -28,7 +30,8 @@
 //	idx_unit         lead or cooperating unit ‖ 0x00 ‖ problem number → empty
 //	idx_deadline     deadline (unix seconds) ‖ problem number → empty
 //	idx_wake         Supervision.WakeAt (unix seconds, rounded up) ‖ problem number → what the
-//	                 level computation needs (state, deadline, pause, level, stage clock: sweep.go)
+//	                 level computation needs (state, deadline, pause, level, stage clock:
+//	                 index.WakeFacts); every index's terms are store/internal/index's
 //	idx_tag          alert tag (Problem.Tags) ‖ 0x00 ‖ problem number → empty
 //	idx_evidence     evidence SHA-256 (Problem.EvidenceHashes) ‖ 0x00 ‖ problem number → empty
 //	idx_dedupe       dedupe key → problem number
