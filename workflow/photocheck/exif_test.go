@@ -59,7 +59,7 @@ func TestMetadataFlagsOfEXIFFixtures(t *testing.T) {
 		text string
 	}{
 		{"captured before assignment", photoWith(t, early), workflow.FlagCapturedBeforeAssigned, "拍摄时间 2021-03-02 早于交办时间 2021-05-01"},
-		{"GPS 3.1 km away", photoWith(t, far), workflow.FlagFarFromSite, "拍摄位置距问题位置约 3.1 公里（允许 1.0 公里）"},
+		{"GPS 3.1 km away", photoWith(t, far), workflow.FlagFarFromSite, "拍摄位置距问题位置约 3.1 公里（允许 1 公里）"},
 		{"Photoshop in Software", photoWith(t, edited), workflow.FlagEdited, "经 Adobe Photoshop 24.1 (Windows) 处理"},
 		{"no EXIF at all", encodeJPEG(t, scene(7, 320, 240), 85), workflow.FlagNoCaptureInfo, "无拍摄信息"},
 	}

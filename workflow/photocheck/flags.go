@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,7 +90,7 @@ func MetadataFlags(m Metadata, s Site) []workflow.Flag {
 			limit = DefaultMaxDistance
 		}
 		if d := workflow.Distance(*m.Position, *s.Location); d > limit {
-			add(workflow.FlagFarFromSite, "拍摄位置距问题位置约 %s（允许 %s）", showDistance(d), showDistance(limit))
+			add(workflow.FlagFarFromSite, "拍摄位置距问题位置约 %s（允许 %s）", showDistance(d), showLimit(limit))
 		}
 	}
 	if name := EditingProgram(m.Software); name != "" {
@@ -115,13 +116,23 @@ func showTimes(a, b time.Time) (string, string) {
 	return a.Format(layout), b.Format(layout)
 }
 
-// showDistance formats metres as 公里 with one decimal from 1 km, else as
-// 米 rounded to 10.
+// showDistance formats a distance in metres: 米 rounded to 10 under 2 km
+// (so that 1,020 m is not shown as the 1.0 km it exceeds), else 公里 with
+// one decimal.
 func showDistance(m float64) string {
-	if m >= 1000 {
-		return fmt.Sprintf("%.1f 公里", m/1000)
+	if m < 2000 {
+		return fmt.Sprintf("%d 米", int(math.Round(m/10)*10))
 	}
-	return fmt.Sprintf("%d 米", int(math.Round(m/10)*10))
+	return fmt.Sprintf("%.1f 公里", m/1000)
+}
+
+// showLimit formats a distance limit: 米 under 1 km, else 公里 as short as
+// it goes (1 公里, 1.5 公里).
+func showLimit(m float64) string {
+	if m < 1000 {
+		return fmt.Sprintf("%d 米", int(math.Round(m)))
+	}
+	return strconv.FormatFloat(m/1000, 'f', -1, 64) + " 公里"
 }
 
 // editors are programs that alter pictures, as they write themselves into

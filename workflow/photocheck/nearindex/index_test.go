@@ -175,3 +175,55 @@ func TestKeysScannedLikeAStore(t *testing.T) {
 		t.Fatalf("Probes went on to %d", n)
 	}
 }
+
+// TestPostingListsLikeAStore checks the posting-list layout as a store uses
+// it: one list per chunk value, each probe one read, records verified in
+// place; removing a ref takes it out of every list.
+func TestPostingListsLikeAStore(t *testing.T) {
+	hashes, refs := fixture(5000)
+	for _, l := range []Layout{Default, {Chunks: 5, Radius: 12}} {
+		lists := map[string][]byte{}
+		ref := func(i int) []byte { return []byte(fmt.Sprintf("%-12s", refs[i])) }
+		for i, h := range hashes {
+			for _, k := range l.PostingKeys(h) {
+				lists[string(k)] = AppendRecord(lists[string(k)], h, ref(i))
+			}
+		}
+		lookup := func(q uint64) []Match {
+			seen := map[string]bool{}
+			var got []Match
+			l.Probes(q, 12, func(p []byte) bool {
+				ScanRecords(lists[string(p)], 12, func(h uint64, r []byte) bool {
+					if d := Distance(q, h); d <= 12 && !seen[string(r)] {
+						seen[string(r)] = true
+						got = append(got, Match{Ref: string(bytes.TrimSpace(r)), Hash: h, Distance: d})
+					}
+					return true
+				})
+				return true
+			})
+			slices.SortFunc(got, func(a, b Match) int {
+				if a.Distance != b.Distance {
+					return a.Distance - b.Distance
+				}
+				return bytes.Compare([]byte(a.Ref), []byte(b.Ref))
+			})
+			return got
+		}
+		r := rand.New(rand.NewPCG(7, 8))
+		for range 200 {
+			q := flip(r, hashes[r.IntN(len(hashes))], r.IntN(10))
+			if got, want := lookup(q), bruteNear(hashes, refs, q, 12); !slices.Equal(got, want) {
+				t.Fatalf("%+v: %v, want %v", l, got, want)
+			}
+		}
+		// Forget the first hash: it is found no more, its copies still are.
+		for _, k := range l.PostingKeys(hashes[0]) {
+			lists[string(k)] = RemoveRecord(lists[string(k)], ref(0), 12)
+		}
+		got := lookup(hashes[0])
+		if len(got) == 0 || got[0].Ref == refs[0] || slices.ContainsFunc(got, func(m Match) bool { return m.Ref == refs[0] }) {
+			t.Fatalf("%+v after removal: %v", l, got)
+		}
+	}
+}
