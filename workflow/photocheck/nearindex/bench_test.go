@@ -9,8 +9,8 @@ import (
 // BenchmarkNear1M looks up a photo among 1,000,000 stored hashes shaped
 // like pHashes (the DC bit set, 31 of the others), one in a hundred with a
 // stored copy 1 to 12 bits away, at radius 12. Reported: ns/op,
-// candidates/op (hashes verified) and matches/op. Sub-benchmarks compare
-// the default layout with the textbook exact-match one (13 chunks).
+// candidates/op (hashes verified) and matches/op, for 4 chunks, the
+// default 5, and the textbook exact-match 13.
 //
 //	go test -run '^$' -bench Near1M ./workflow/photocheck/nearindex
 func BenchmarkNear1M(b *testing.B) {
@@ -28,7 +28,7 @@ func BenchmarkNear1M(b *testing.B) {
 	for i := range queries {
 		queries[i] = flip(r, hashes[r.IntN(len(hashes))], r.IntN(7))
 	}
-	for _, l := range []Layout{Default, {Chunks: 13, Radius: 12}} {
+	for _, l := range []Layout{{Chunks: 4, Radius: 12}, {Chunks: 5, Radius: 12}, {Chunks: 13, Radius: 12}} {
 		b.Run(fmt.Sprintf("chunks=%d", l.Chunks), func(b *testing.B) {
 			x, err := New(l)
 			if err != nil {

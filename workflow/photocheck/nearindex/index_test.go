@@ -28,7 +28,7 @@ func flip(r *rand.Rand, h uint64, k int) uint64 {
 }
 
 func TestLayoutSpans(t *testing.T) {
-	for _, l := range []Layout{Default, {Chunks: 13, Radius: 12}, {Chunks: 5, Radius: 12}, {Chunks: 64, Radius: 32}} {
+	for _, l := range []Layout{Default, {Chunks: 4, Radius: 12}, {Chunks: 13, Radius: 12}, {Chunks: 64, Radius: 32}} {
 		next := 0
 		for i := range l.Chunks {
 			start, width := l.span(i)
@@ -51,7 +51,10 @@ func TestLayoutSpans(t *testing.T) {
 			t.Fatalf("%+v: chunks give %x", l, back)
 		}
 	}
-	if got := Default.ProbeCount(12); got != 4*(1+16+120+560) {
+	if got := (Layout{Chunks: 4, Radius: 12}).ProbeCount(12); got != 4*(1+16+120+560) {
+		t.Fatalf("4 chunks: probes %d", got)
+	}
+	if got := Default.ProbeCount(12); got != 4*(1+13+78)+(1+12+66) {
 		t.Fatalf("default probes %d", got)
 	}
 	if got := (Layout{Chunks: 13, Radius: 12}).ProbeCount(12); got != 13 {
@@ -105,7 +108,7 @@ func fixture(n int) (hashes []uint64, refs []string) {
 func TestIndexAgreesWithBruteForce(t *testing.T) {
 	hashes, refs := fixture(20000)
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, l := range []Layout{Default, {Chunks: 13, Radius: 12}, {Chunks: 5, Radius: 12}, {Chunks: 8, Radius: 7}} {
+	for _, l := range []Layout{Default, {Chunks: 4, Radius: 12}, {Chunks: 13, Radius: 12}, {Chunks: 8, Radius: 7}} {
 		x, err := New(l)
 		if err != nil {
 			t.Fatal(err)
@@ -181,7 +184,7 @@ func TestKeysScannedLikeAStore(t *testing.T) {
 // place; removing a ref takes it out of every list.
 func TestPostingListsLikeAStore(t *testing.T) {
 	hashes, refs := fixture(5000)
-	for _, l := range []Layout{Default, {Chunks: 5, Radius: 12}} {
+	for _, l := range []Layout{Default, {Chunks: 4, Radius: 12}} {
 		lists := map[string][]byte{}
 		ref := func(i int) []byte { return []byte(fmt.Sprintf("%-12s", refs[i])) }
 		for i, h := range hashes {
