@@ -176,3 +176,29 @@ func TestRunBoundsPanicsTimeAndSlots(t *testing.T) {
 		t.Fatalf("decoder after cancel: %v", err)
 	}
 }
+
+// FuzzAnalyze feeds anything to the whole check: it returns facts, never
+// panics, and hashes only what it decoded.
+func FuzzAnalyze(f *testing.F) {
+	j := encodeJPEG(f, scene(5, 320, 240), 60)
+	f.Add(j)
+	f.Add(withJPEGEXIF(j, buildEXIF(honest)))
+	f.Add(encodePNG(f, scene(5, 320, 240)))
+	f.Add(pngHeader(100000, 100000))
+	for _, name := range []string{"testdata/video-001.lossy.webp", "testdata/gopher-doc.8bpp.lossless.webp"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
+	c := NewChecker(Limits{MaxPixels: 4_000_000})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		facts, err := c.Analyze(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if facts.Err != nil && facts.Hash != 0 {
+			t.Fatalf("a hash beside the error %v", facts.Err)
+		}
+		Flags(facts, site)
+	})
+}
