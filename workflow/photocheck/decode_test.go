@@ -114,7 +114,7 @@ func TestDamagedImagesAreErrorsNotPanics(t *testing.T) {
 				t.Errorf("%s cut at %d: %v", name, cut, err)
 			}
 		}
-		for range 150 {
+		for range rounds(150) {
 			b := slices.Clone(file)
 			for range 1 + r.IntN(10) {
 				b[r.IntN(len(b))] = byte(r.UintN(256))

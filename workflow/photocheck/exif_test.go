@@ -206,11 +206,11 @@ func TestHostileEXIFStructures(t *testing.T) {
 // structure: whatever comes out, reading it returns.
 func TestDamagedEXIFNeverPanics(t *testing.T) {
 	base := buildEXIF(honest)
-	for n := range len(base) {
+	for n := 0; n < len(base); n += len(base) / rounds(len(base)) {
 		readEXIF(base[:n])
 	}
 	r := rand.New(rand.NewPCG(16, 16))
-	for range 400 {
+	for range rounds(400) {
 		b := slices.Clone(base)
 		for range 1 + r.IntN(8) {
 			b[r.IntN(len(b))] = byte(r.UintN(256))

@@ -162,3 +162,11 @@ func croppedEdge(img image.Image, frac float64) *image.RGBA {
 	draw.Draw(dst, dst.Bounds(), img, r.Min, draw.Src)
 	return dst
 }
+
+// rounds returns n, or n/8 (at least 1) under the race detector.
+func rounds(n int) int {
+	if raceEnabled {
+		return max(n/8, 1)
+	}
+	return n
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package photocheck
+
+const raceEnabled = false
