@@ -85,18 +85,16 @@ func readEXIF(tiff []byte) (m Metadata) {
 		return ""
 	}
 	m.Make, m.Model, m.Software = text(0, tagMake), text(0, tagModel), text(0, tagSoftware)
-	for _, pair := range [][2]uint16{{tagDateTimeOriginal, tagOffsetOriginal}, {tagDateTimeDigitized, tagOffsetDigitized}} {
-		raw := text(1, pair[0])
-		if raw == "" {
-			continue
-		}
-		t, withOffset, err := parseEXIFTime(raw, text(1, pair[1]))
-		if err != nil {
+	raw, offset := text(1, tagDateTimeOriginal), text(1, tagOffsetOriginal)
+	if raw == "" {
+		raw, offset = text(1, tagDateTimeDigitized), text(1, tagOffsetDigitized)
+	}
+	if raw != "" {
+		if t, withOffset, err := parseEXIFTime(raw, offset); err != nil {
 			m.Bad = append(m.Bad, err.Error())
-			break
+		} else {
+			m.Captured, m.CapturedOffset = t, withOffset
 		}
-		m.Captured, m.CapturedOffset = t, withOffset
-		break
 	}
 	if _, ok := byID[[2]uint16{2, tagGPSLatitude}]; ok {
 		p, err := gpsPosition(byID[[2]uint16{2, tagGPSLatitude}].Value, text(2, tagGPSLatitudeRef),
