@@ -23,13 +23,14 @@ type LatLng struct {
 
 // NewLatLng validates lat and lng (−90..90, −180..180, finite) given in
 // datum ("" is WGS-84) and returns the WGS-84 position. An unknown datum or
-// a value out of range is a CodeInvalid naming the field.
+// a value out of range is a CodeInvalid naming the field
+// (ReasonUnknownValue, ReasonOutOfRange).
 func NewLatLng(lat, lng float64, datum Datum) (LatLng, error) {
 	switch {
 	case math.IsNaN(lat) || lat < -90 || lat > 90:
-		return LatLng{}, Invalid("lat", "lat must be a latitude from -90 to 90")
+		return LatLng{}, RefuseField(ReasonOutOfRange, "lat", "lat must be a latitude from -90 to 90")
 	case math.IsNaN(lng) || lng < -180 || lng > 180:
-		return LatLng{}, Invalid("lng", "lng must be a longitude from -180 to 180")
+		return LatLng{}, RefuseField(ReasonOutOfRange, "lng", "lng must be a longitude from -180 to 180")
 	}
 	switch Datum(strings.ToLower(string(datum))) {
 	case "", DatumWGS84:
@@ -37,7 +38,7 @@ func NewLatLng(lat, lng float64, datum Datum) (LatLng, error) {
 	case DatumGCJ02:
 		return GCJ02ToWGS84(LatLng{Lat: lat, Lng: lng}), nil
 	}
-	return LatLng{}, Invalid("datum", "datum must be %q or %q", DatumWGS84, DatumGCJ02)
+	return LatLng{}, RefuseField(ReasonUnknownValue, "datum", "datum must be %q or %q", DatumWGS84, DatumGCJ02)
 }
 
 // earthRadius is the mean radius of the Earth in metres, for Distance.

@@ -80,19 +80,20 @@ func TestNewLatLngRefusals(t *testing.T) {
 		lat, lng float64
 		datum    workflow.Datum
 		field    string
+		reason   workflow.Reason
 	}{
-		{91, 117, "", "lat"},
-		{-90.0001, 117, "wgs84", "lat"},
-		{math.NaN(), 117, "", "lat"},
-		{29, 180.5, "", "lng"},
-		{29, math.Inf(-1), "gcj02", "lng"},
-		{29, 117, "bd09", "datum"},
-		{29, 117, "WGS 84", "datum"},
+		{91, 117, "", "lat", workflow.ReasonOutOfRange},
+		{-90.0001, 117, "wgs84", "lat", workflow.ReasonOutOfRange},
+		{math.NaN(), 117, "", "lat", workflow.ReasonOutOfRange},
+		{29, 180.5, "", "lng", workflow.ReasonOutOfRange},
+		{29, math.Inf(-1), "gcj02", "lng", workflow.ReasonOutOfRange},
+		{29, 117, "bd09", "datum", workflow.ReasonUnknownValue},
+		{29, 117, "WGS 84", "datum", workflow.ReasonUnknownValue},
 	}
 	for _, c := range cases {
 		_, err := workflow.NewLatLng(c.lat, c.lng, c.datum)
 		var e *workflow.Error
-		if !errors.As(err, &e) || e.Code != workflow.CodeInvalid || e.Field != c.field {
+		if !errors.As(err, &e) || e.Code != workflow.CodeInvalid || e.Field != c.field || e.Reason != c.reason {
 			t.Errorf("NewLatLng(%v, %v, %q) = %v, want invalid %s", c.lat, c.lng, c.datum, err, c.field)
 		}
 	}

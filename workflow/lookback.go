@@ -25,10 +25,10 @@ type LookbackCandidate struct {
 // draw depends only on the seed and the set of candidates, not on their
 // order or on the Go version, so the seed recorded in the history replays
 // it. The ids come back sorted; an id given twice counts once. A share
-// outside (0, 1] is a CodeInvalid.
+// outside (0, 1] is a CodeInvalid (ReasonOutOfRange).
 func DrawLookback(candidates []LookbackCandidate, share float64, seed uint64) ([]string, error) {
 	if !(share > 0 && share <= 1) {
-		return nil, Invalid("share", "the look-back share must be more than 0 and at most 1")
+		return nil, RefuseField(ReasonOutOfRange, "share", "the look-back share must be more than 0 and at most 1")
 	}
 	type lot struct {
 		LookbackCandidate

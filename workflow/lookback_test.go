@@ -117,7 +117,7 @@ func TestLookbackEdgeCases(t *testing.T) {
 	for _, share := range []float64{0, -0.1, 1.01} {
 		_, err := workflow.DrawLookback(dup, share, 1)
 		var e *workflow.Error
-		if !errors.As(err, &e) || e.Code != workflow.CodeInvalid || e.Field != "share" {
+		if !errors.As(err, &e) || e.Code != workflow.CodeInvalid || e.Field != "share" || e.Reason != workflow.ReasonOutOfRange {
 			t.Errorf("share %v: %v", share, err)
 		}
 	}
