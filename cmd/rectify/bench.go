@@ -35,6 +35,7 @@ type benchConfig struct {
 	problems int
 	clients  int
 	duration time.Duration
+	minLife  int
 	jsonOut  bool
 	url      string
 	tokens   []string // bureau, unit, inspector
@@ -59,6 +60,7 @@ func parseBenchFlags(args []string, env Env) (benchConfig, error) {
 	fs.IntVar(&cfg.problems, "problems", 10_000, "problems to create before the measured phases")
 	fs.IntVar(&cfg.clients, "clients", 64, "concurrent clients")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time of each phase (HTTP, then in-process)")
+	fs.IntVar(&cfg.minLife, "min-lifecycles", 0, "each phase runs on past --duration until this many lifecycles are complete (for tests on a loaded machine)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the result as one JSON object on stdout")
 	fs.StringVar(&cfg.url, "url", "", "drive a running server at this base URL instead of starting one (HTTP phase only)")
 	fs.StringVar(&tokens, "tokens", "", "with --url: the bureau, unit officer and inspector tokens, comma-separated")
@@ -85,6 +87,8 @@ func parseBenchFlags(args []string, env Env) (benchConfig, error) {
 		return cfg, errors.New("--clients must be positive")
 	case cfg.duration <= 0:
 		return cfg, errors.New("--duration must be positive")
+	case cfg.minLife < 0:
+		return cfg, errors.New("--min-lifecycles must not be negative")
 	case cfg.creators < 1:
 		return cfg, errors.New("--create-workers must be positive")
 	case cfg.url != "" && len(cfg.tokens) != 3:
@@ -209,10 +213,10 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		stopSampling = samplePeakRSS()
 	}
 	progress("HTTP phase: %d clients for %v", cfg.clients, cfg.duration)
-	res.HTTP = drive(ctx, hd, cfg.clients, cfg.duration, &ids, local)
+	res.HTTP = drive(ctx, hd, cfg.clients, cfg.duration, cfg.minLife, &ids, local)
 	if local != nil && cfg.inproc {
 		progress("in-process phase: %d goroutines for %v", cfg.clients, cfg.duration)
-		ip := drive(ctx, local.driver(), cfg.clients, cfg.duration, &ids, local)
+		ip := drive(ctx, local.driver(), cfg.clients, cfg.duration, cfg.minLife, &ids, local)
 		res.InProcess = &ip
 		if ip.TransitionsPerS > 0 {
 			res.Ratio = res.HTTP.TransitionsPerS / ip.TransitionsPerS
@@ -353,10 +357,10 @@ func createConcurrently(ctx context.Context, cfg benchConfig, progress func(stri
 	return ctx.Err()
 }
 
-// drive runs lifecycles from clients goroutines for d and returns the
-// figures. A lifecycle that fails is abandoned; one that the end of the
-// phase interrupts is left where it stands.
-func drive(ctx context.Context, dr driver, clients int, d time.Duration, ids *idSource, local *benchLocal) phaseResult {
+// drive runs lifecycles from clients goroutines for d, and on until minLife
+// lifecycles are complete, and returns the figures. A lifecycle that fails is
+// abandoned; one that the end of the phase interrupts is left where it stands.
+func drive(ctx context.Context, dr driver, clients int, d time.Duration, minLife int, ids *idSource, local *benchLocal) phaseResult {
 	type sample struct {
 		lat [][]time.Duration // by kind
 		err []int64
@@ -373,6 +377,7 @@ func drive(ctx context.Context, dr driver, clients int, d time.Duration, ids *id
 	if local != nil {
 		before = local.st.WriteStats()
 	}
+	stopped := func() bool { return stop.Load() && lifecycles.Load() >= int64(minLife) }
 	start := time.Now()
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
@@ -380,7 +385,7 @@ func drive(ctx context.Context, dr driver, clients int, d time.Duration, ids *id
 		samples[c] = sample{lat: make([][]time.Duration, len(benchKinds)+1), err: make([]int64, len(benchKinds)+1)}
 		wg.Go(func() {
 			sm := &samples[c]
-			for !stop.Load() && ctx.Err() == nil {
+			for !stopped() && ctx.Err() == nil {
 				id, ok := ids.take()
 				version := uint64(1) // problems made beforehand are as created
 				if !ok {
@@ -402,7 +407,7 @@ func drive(ctx context.Context, dr driver, clients int, d time.Duration, ids *id
 				}
 				complete := true
 				for k := range benchKinds {
-					if stop.Load() || ctx.Err() != nil {
+					if stopped() || ctx.Err() != nil {
 						complete = false
 						break
 					}

@@ -29,7 +29,7 @@ func TestBench(t *testing.T) {
 func testBench(t *testing.T, extra []string) {
 	var out, errb bytes.Buffer
 	env := Env{Stdout: &out, Stderr: &syncWriter{w: &errb}, Getenv: func(string) string { return "" }}
-	args := append([]string{"bench", "--problems", "200", "--clients", "4", "--duration", "300ms", "--json", "--dir", t.TempDir()}, extra...)
+	args := append([]string{"bench", "--problems", "200", "--clients", "4", "--duration", "300ms", "--min-lifecycles", "1", "--json", "--dir", t.TempDir()}, extra...)
 	if err := Main(t.Context(), args, env); err != nil {
 		t.Fatalf("rectify bench: %v\n%s", err, errb.String())
 	}
@@ -97,7 +97,7 @@ func TestBenchURL(t *testing.T) {
 	var out, errb bytes.Buffer
 	env := Env{Stdout: &out, Stderr: &syncWriter{w: &errb}, Getenv: func(string) string { return "" }}
 	args := []string{"bench", "--url", srv.url, "--tokens", tokens[workflow.RoleBureau] + "," + tokens[workflow.RoleUnit] + "," + tokens[workflow.RoleInspector],
-		"--problems", "20", "--clients", "2", "--duration", "200ms", "--json"}
+		"--problems", "20", "--clients", "2", "--duration", "200ms", "--min-lifecycles", "1", "--json"}
 	if err := Main(t.Context(), args, env); err != nil {
 		t.Fatalf("rectify bench --url: %v\n%s", err, errb.String())
 	}
