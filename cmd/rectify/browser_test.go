@@ -231,6 +231,37 @@ func (b *browser) upload(path, description string) {
 	)
 }
 
+// phoneWidth is the viewport width every page must fit: a common phone's
+// (iPhone 12 to 15, many Android phones), in CSS pixels.
+const phoneWidth = 390
+
+// fitsPhone opens each path at a 390 px wide mobile viewport and checks
+// that the page does not scroll sideways (the document is no wider than the
+// viewport), then restores the desktop viewport.
+func (b *browser) fitsPhone(paths ...string) {
+	b.t.Helper()
+	b.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateScale(3)))
+	defer b.do("desktop viewport", chromedp.EmulateViewport(1280, 900))
+	for _, path := range paths {
+		b.open(path)
+		w, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`))
+		if err != nil {
+			b.t.Fatalf("width of %s: %v", path, err)
+		}
+		if w[0] > phoneWidth {
+			wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](fmt.Sprintf(widestElements, phoneWidth)))
+			b.t.Errorf("%s at a %d px viewport is %d px wide (the window: %d px); too wide: %v", path, phoneWidth, w[0], w[1], wide)
+		}
+	}
+}
+
+// widestElements lists the first elements whose right edge passes %d px,
+// to say what makes a page too wide.
+const widestElements = `Array.from(document.querySelectorAll("body *"))
+  .filter(e => e.getBoundingClientRect().right > %d.5)
+  .slice(0, 8)
+  .map(e => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).replace(/ /g, ".") : "") + " " + Math.round(e.getBoundingClientRect().right) + "px")`
+
 func (b *browser) screenshot(dir, name string, full bool) {
 	b.t.Helper()
 	shot := chromedp.CaptureScreenshot()
@@ -265,6 +296,9 @@ func TestBrowserWalkthrough(t *testing.T) {
 	b := newBrowser(t, exe, base)
 	deadline := time.Now().AddDate(0, 3, 0).Format(time.DateOnly)
 
+	// Every page fits a phone, for every role, at each step of the way.
+	b.fitsPhone("/login")
+
 	// The bureau logs the problem and assigns it to 浮梁县.
 	b.signIn(users["bureau"])
 	b.do("log a problem",
@@ -286,6 +320,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if !strings.HasPrefix(path, "/problems/") {
 		t.Fatalf("after logging: at %s", loc)
 	}
+	b.fitsPhone("/", "/ledger", "/stats", "/password", "/problems/999999", path)
 	b.fire("assign", "交办", map[string]string{
 		"lead_unit": "fuliang", "deadline": deadline, "requirements": "拆除采砂设备，恢复河道原貌，建立巡查制度。",
 	})
@@ -297,14 +332,16 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if b.present("#form-assign") || b.present("#form-verify") {
 		t.Error("the unit officer is offered the bureau's or the inspector's forms")
 	}
+	b.fitsPhone("/", path)
 	b.fire("accept", "签收", map[string]string{"plan": "一周内拆除采砂设备，两周内完成河道平整，建立长效巡查机制。"})
+	b.fitsPhone(path)
 	b.upload(before, "拆除采砂设备后的现场")
 	b.fire("submit", "提交验收", map[string]string{"summary": "采砂设备已拆除，河道已平整。"})
 	b.signOut()
 
 	// An inspector rejects it.
 	b.signIn(users["inspector"])
-	b.open(path)
+	b.fitsPhone("/", path)
 	b.fire("reject", "退回整改", map[string]string{"reason": "缺少河道平整后的全景照片。"})
 	b.signOut()
 
@@ -329,7 +366,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 
 	// The bureau closes it.
 	b.signIn(users["bureau"])
-	b.open(path)
+	b.fitsPhone("/", path)
 	b.fire("close", "销号", map[string]string{"statement": "同意销号。"})
 
 	timeline := b.text("#timeline")
@@ -355,7 +392,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`Array.from(document.querySelectorAll("#evidence img")).every(i => i.complete && i.naturalWidth === 320)`)); err != nil || !ok {
 		t.Errorf("evidence thumbnails did not load: %v, %v", ok, err)
 	}
-	b.do("viewport", chromedp.EmulateViewport(1280, 900))
+	b.fitsPhone(path)
 	b.screenshot(shots, "problem.png", true)
 
 	b.open("/ledger")
@@ -363,5 +400,13 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("the ledger lacks the problem:\n%s", s)
 	}
 	b.screenshot(shots, "ledger.png", false)
+	b.signOut()
+
+	// Leaders read the statistics; admins start at the ledger.
+	for _, role := range []string{"viewer", "admin"} {
+		b.signIn(users[role])
+		b.fitsPhone("/", "/ledger", "/stats", path)
+		b.signOut()
+	}
 	t.Logf("screenshots in %s", shots)
 }
