@@ -90,11 +90,15 @@ func startBenchLocal(ctx context.Context, cfg benchConfig, env Env) (_ *benchLoc
 		Service: l.svc, Logger: log, Metrics: metrics, Gatherer: reg,
 		BodyLimit: scfg.bodyLimit, EvidenceMaxBytes: scfg.evidenceMaxBytes,
 	})
+	ln, err := net.Listen("tcp", scfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("bench server: %w", err)
+	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	addrs := make(chan net.Addr, 1)
 	served := make(chan error, 1)
 	senv := Env{Stderr: env.Stderr, Listening: func(a net.Addr) { addrs <- a }}
-	go func() { served <- serveHTTP(sctx, scfg, handler, log, senv) }()
+	go func() { served <- serveHTTP(sctx, scfg, ln, handler, log, senv) }()
 	select {
 	case a := <-addrs:
 		l.url = "http://" + a.String()

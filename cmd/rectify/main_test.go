@@ -476,3 +476,28 @@ func TestServeEvidenceFlags(t *testing.T) {
 		t.Errorf("audit verify without the evidence directory:\n%s", out)
 	}
 }
+
+// TestServeTakenPort: serve binds its address before it touches the
+// database, so a port already in use stops it with nothing done: no
+// database file, no evidence directory, no demo tokens printed.
+func TestServeTakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "rectify.db")
+	var out, errb bytes.Buffer
+	env := Env{Stdout: &out, Stderr: &errb, Listening: func(net.Addr) { t.Error("serve listened on a taken port") }}
+	err = Main(context.Background(), []string{"serve", "--db", db, "--addr", ln.Addr().String(), "--demo", "--scan-interval", "0"}, env)
+	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Fatalf("serve on a taken port: %v, want an error naming the address", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("serve on a taken port left %v in the database's directory", entries)
+	}
+	if strings.Contains(out.String(), "rt_") || strings.Contains(errb.String(), "rt_") {
+		t.Errorf("serve on a taken port printed tokens:\n%s%s", out.String(), errb.String())
+	}
+}

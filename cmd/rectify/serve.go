@@ -203,6 +203,13 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	// Bind the address first: a port in use stops the server before it
+	// creates, seeds or writes anything (no database file, no demo tokens).
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	defer ln.Close() // a no-op once the server has closed it
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -283,7 +290,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		// The web pages for the bureau, the units and the inspectors.
 		Web: pages,
 	})
-	return serveHTTP(ctx, cfg, handler, log, env)
+	return serveHTTP(ctx, cfg, ln, handler, log, env)
 }
 
 // newService returns the workflow service on st with the configured
@@ -304,13 +311,9 @@ func newService(ctx context.Context, st workflow.Store, cfg serveConfig, log *sl
 	return svc, nil
 }
 
-// serveHTTP serves handler on cfg.addr until ctx ends, then shuts down
+// serveHTTP serves handler on ln until ctx ends, then shuts down
 // gracefully.
-func serveHTTP(ctx context.Context, cfg serveConfig, handler http.Handler, log *slog.Logger, env Env) error {
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
+func serveHTTP(ctx context.Context, cfg serveConfig, ln net.Listener, handler http.Handler, log *slog.Logger, env Env) error {
 	// No WriteTimeout: it bounds a whole response, and would cut a large
 	// evidence download (GET /api/v1/evidence/{sha256}) to a slow client;
 	// the backup handler sets a write window of its own. ReadTimeout stays:
