@@ -41,24 +41,6 @@ func runSeed(ctx context.Context, args []string, env Env) error {
 	return nil
 }
 
-// userUsage is the usage of rectify user.
-const userUsage = `usage:
-  rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin]
-  rectify user passwd --db PATH --name N --password-stdin`
-
-func runUser(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 {
-		return errors.New(userUsage)
-	}
-	switch args[0] {
-	case "add":
-		return runUserAdd(ctx, args[1:], env)
-	case "passwd":
-		return runUserPasswd(ctx, args[1:], env)
-	}
-	return errors.New(userUsage)
-}
-
 func runUserAdd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("user add", env)
 	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")

@@ -14,15 +14,6 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-const auditUsage = "usage: rectify audit verify [--store bolt] --db PATH | --store etcd --etcd-endpoints URLS [--etcd-prefix P] [--evidence-dir DIR] [--expect-head SEQ:HASH]"
-
-func runAudit(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return errors.New(auditUsage)
-	}
-	return runAuditVerify(ctx, args[1:], env)
-}
-
 // runAuditVerify checks a database file, read-only: the hash chain, every
 // problem record against its replayed history and every evidence file
 // against its SHA-256. It prints a summary and fails naming the first bad

@@ -15,24 +15,9 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-const calendarUsage = "usage: rectify calendar load --db PATH FILE | rectify calendar list --db PATH"
-
 // cliAdmin is the actor of administrative commands run on the server's
 // host: PutCalendar needs the bureau or an admin.
 var cliAdmin = workflow.Actor{ID: "cli", Name: "rectify cli", Role: workflow.RoleAdmin}
-
-func runCalendar(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 {
-		return errors.New(calendarUsage)
-	}
-	switch args[0] {
-	case "load":
-		return runCalendarLoad(ctx, args[1:], env)
-	case "list":
-		return runCalendarList(ctx, args[1:], env)
-	}
-	return fmt.Errorf("unknown calendar command %q; %s", args[0], calendarUsage)
-}
 
 // runCalendarLoad stores a working-day calendar file (FILE, or - for stdin)
 // for its year; the server picks it up when it starts.

@@ -87,8 +87,8 @@ func TestCalendarCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"calendar"}, "usage"},
-		{[]string{"calendar", "drop"}, "unknown calendar command"},
+		{[]string{"calendar"}, "needs a subcommand: rectify calendar load, rectify calendar list"},
+		{[]string{"calendar", "drop"}, `unknown command "rectify calendar drop"`},
 		{[]string{"calendar", "load", "--db", db}, "usage"},
 		{[]string{"calendar", "load", "--db", db, file, file}, "usage"},
 		{[]string{"calendar", "load", "--db", db, filepath.Join(dir, "missing.json")}, "missing.json"},

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 )
 
-// newFlagSet returns a flag set for command name whose output goes to env.Stderr.
+// newFlagSet returns a flag set for command name (as the command table
+// names it). Parsing it prints nothing: -h prints the command's help on
+// standard output (see parseFlagsArgs), and a bad flag is an error.
 func newFlagSet(name string, env Env) *flag.FlagSet {
 	fs := flag.NewFlagSet("rectify "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
 }
 
@@ -31,7 +36,11 @@ func parseFlagsArgs(fs *flag.FlagSet, args []string, env Env) ([]string, error) 
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				writeHelp(env.Stdout, fs)
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w ('%s -h' lists its flags)", err, fs.Name())
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
