@@ -125,6 +125,9 @@ func scope(a Actor, f ProblemFilter) (ProblemFilter, bool, error) {
 // to at (up to now for a zero at); it is always read when at is set.
 func (s *Service) walk(ctx context.Context, a Actor, f ProblemFilter, at time.Time, withHistory bool,
 	fn func(p *Problem, hist []Entry) bool) error {
+	if err := s.unitRefs(ctx, &f.LeadUnit, &f.County, &f.Unit); err != nil {
+		return err
+	}
 	f, ok, err := scope(a, f)
 	if err != nil || !ok {
 		return err

@@ -76,6 +76,9 @@ func (s *Service) CreateProblem(ctx context.Context, a Actor, in NewProblem) (p 
 	if err := in.Validate(); err != nil {
 		return nil, false, err
 	}
+	if err := s.unitRefs(ctx, &in.CountyID); err != nil {
+		return nil, false, err
+	}
 	county, err := s.Unit(ctx, in.CountyID)
 	if err != nil || (county.Kind != UnitCounty && county.Kind != UnitZone && county.Kind != UnitCity) {
 		return nil, false, RefuseField(ReasonNotCounty, "county_id", "county_id %q is not a county, city, district or zone (or the city itself, for a city-wide problem)", in.CountyID)
@@ -222,8 +225,20 @@ func notFound(id string) error {
 	return Refuse(ReasonProblemNotFound, "problem %s not found", id)
 }
 
-// checkUnits resolves the unit ids a command names.
+// checkUnits resolves the units a command names (ids or exact Chinese
+// names) to their ids and refuses unknown ones.
 func (s *Service) checkUnits(ctx context.Context, prm *Params) error {
+	if err := s.unitRefs(ctx, &prm.LeadUnit); err != nil {
+		return err
+	}
+	if prm.CooperatingUnits != nil {
+		prm.CooperatingUnits = slices.Clone(prm.CooperatingUnits)
+		for i := range prm.CooperatingUnits {
+			if err := s.unitRefs(ctx, &prm.CooperatingUnits[i]); err != nil {
+				return err
+			}
+		}
+	}
 	if prm.LeadUnit != "" {
 		if _, err := s.Unit(ctx, prm.LeadUnit); err != nil {
 			return RefuseField(ReasonUnknownUnit, "lead_unit", "unknown unit %q", prm.LeadUnit)
@@ -327,6 +342,9 @@ func (s *Service) Problems(ctx context.Context, a Actor, f ProblemFilter) ([]*Pr
 		if _, ok := ParseProblemID(f.Cursor); !ok {
 			return nil, "", RefuseField(ReasonMalformed, "cursor", "bad cursor %q", f.Cursor)
 		}
+	}
+	if err := s.unitRefs(ctx, &f.LeadUnit, &f.County, &f.Unit); err != nil {
+		return nil, "", err
 	}
 	if a.Role == RoleUnit {
 		if f.Unit != "" && f.Unit != a.UnitID {

@@ -54,6 +54,36 @@ func (s *Service) FindUnit(ctx context.Context, ref string) (Unit, error) {
 	return Unit{}, Refuse(ReasonUnitNotFound, "no unit has id or name %q", ref)
 }
 
+// unitRef returns the id of the unit ref names, by its id or its exact
+// Chinese name, so that every command and filter takes either: ref itself
+// when no unit has that id or name (the caller's check refuses it, or a
+// filter matches nothing) or when it is empty.
+func (s *Service) unitRef(ctx context.Context, ref string) (string, error) {
+	if ref == "" {
+		return ref, nil
+	}
+	u, err := s.FindUnit(ctx, ref)
+	switch {
+	case err == nil:
+		return u.ID, nil
+	case ErrorCode(err) == CodeNotFound:
+		return ref, nil
+	}
+	return "", err
+}
+
+// unitRefs applies unitRef to each of refs, in place.
+func (s *Service) unitRefs(ctx context.Context, refs ...*string) error {
+	for _, r := range refs {
+		id, err := s.unitRef(ctx, *r)
+		if err != nil {
+			return err
+		}
+		*r = id
+	}
+	return nil
+}
+
 // PutUnits validates and stores units, replacing those with the same ID.
 func (s *Service) PutUnits(ctx context.Context, units []Unit) error {
 	for _, u := range units {

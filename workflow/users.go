@@ -57,6 +57,9 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, s
 	case in.UnitID == "":
 		return nil, "", RefuseField(ReasonRequired, "unit_id", "unit_id is required")
 	}
+	if err := s.unitRefs(ctx, &in.UnitID); err != nil {
+		return nil, "", err
+	}
 	if _, err := s.Unit(ctx, in.UnitID); err != nil {
 		return nil, "", RefuseField(ReasonUnknownUnit, "unit_id", "unknown unit %q", in.UnitID)
 	}
