@@ -17,6 +17,34 @@ type Report struct {
 	ProblemsAssigned int `json:"problems_assigned"` // problems this run assigned (lead unit and deadline from the document)
 }
 
+// String says what Load did in a sentence.
+func (r Report) String() string {
+	s := fmt.Sprintf("seed data of %s: %s and %s stored", DocumentRef, plural(r.Units, "unit"), plural(r.WorkPoints, "work point"))
+	switch {
+	case r.ProblemsCreated == 0 && r.ProblemsSkipped == 0:
+		s += "; no problems"
+	case r.ProblemsCreated == 0:
+		s += fmt.Sprintf("; the %s it names were logged already and are left as they are", plural(r.ProblemsSkipped, "problem"))
+	default:
+		s += fmt.Sprintf("; %s logged", plural(r.ProblemsCreated, "problem"))
+		if r.ProblemsSkipped > 0 {
+			s += fmt.Sprintf(" (%d more were logged already and are left as they are)", r.ProblemsSkipped)
+		}
+	}
+	if r.ProblemsAssigned > 0 {
+		s += fmt.Sprintf(", %d of them assigned as the document says", r.ProblemsAssigned)
+	}
+	return s + "."
+}
+
+// plural is n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // SystemActor is the actor the loader records in history: the server itself,
 // acting as the city bureau.
 func SystemActor() workflow.Actor {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"unicode/utf8"
 
 	"github.com/jdz-eco/rectify/api/web"
@@ -37,7 +36,7 @@ func runSeed(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%+v\n", rep)
+	fmt.Fprintln(env.Stdout, rep.String())
 	return nil
 }
 
@@ -50,6 +49,9 @@ func runUserAdd(ctx context.Context, args []string, env Env) error {
 	unit := fs.String("unit", "", "unit id or its exact Chinese name")
 	withPassword := fs.Bool("password-stdin", false, "read a password for the web pages from the first line of standard input")
 	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	if err := checkNewUserFlags(*name, *role, *unit); err != nil {
 		return err
 	}
 	var hash string
@@ -82,6 +84,26 @@ func runUserAdd(ctx context.Context, args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "created user %s (%s, %s, %s%s); its token, shown once:\n", user.ID, user.Name, user.Role, u.Name, withPw)
 	fmt.Fprintln(env.Stdout, token)
+	return nil
+}
+
+// checkNewUserFlags refuses, before the database is opened, a user add
+// without a name, a known role or a unit, saying which flag is missing.
+func checkNewUserFlags(name, role, unit string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return errors.New("--name is required: the user's name, with which it signs in to the web pages")
+	case !workflow.Role(role).Valid():
+		roles := make([]string, len(workflow.UserRoles))
+		for i, r := range workflow.UserRoles {
+			roles[i] = string(r)
+		}
+		return fmt.Errorf("--role %q: one of %s", role, strings.Join(roles, ", "))
+	case strings.TrimSpace(unit) == "" && workflow.Role(role) == workflow.RoleUnit:
+		return errors.New("--role unit needs --unit: the county, zone, department or company the officer acts for (its id or exact Chinese name; 'rectify units' lists them)")
+	case strings.TrimSpace(unit) == "":
+		return errors.New("--unit is required: the unit the user belongs to (its id or exact Chinese name; 'rectify units' lists them)")
+	}
 	return nil
 }
 
@@ -163,12 +185,12 @@ func runUnits(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tKIND\tPARENT")
+	t := &table{}
+	t.row("ID", "NAME", "KIND", "PARENT")
 	for _, u := range units {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, u.Name, u.Kind, u.Parent)
+		t.row(u.ID, u.Name, string(u.Kind), u.Parent)
 	}
-	return tw.Flush()
+	return t.write(env.Stdout)
 }
 
 func runWorkflow(args []string, env Env) error {

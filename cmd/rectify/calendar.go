@@ -8,7 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"text/tabwriter"
+	"strconv"
 
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
@@ -90,8 +90,8 @@ func runCalendarList(ctx context.Context, args []string, env Env) error {
 	}
 	slices.Sort(years)
 
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "YEAR\tORIGIN\tHOLIDAYS\tWORKDAYS\tSOURCE")
+	t := &table{}
+	t.row("YEAR", "ORIGIN", "HOLIDAYS", "WORKDAYS", "SOURCE")
 	for _, y := range years {
 		data, origin := shipped[y], "shipped"
 		if b, ok := stored[y]; ok {
@@ -102,10 +102,10 @@ func runCalendarList(ctx context.Context, args []string, env Env) error {
 		}
 		f, err := workflow.ParseCalendarFile(data)
 		if err != nil {
-			fmt.Fprintf(tw, "%d\t%s\t-\t-\tunreadable: %s\n", y, origin, workflow.ErrorMessage(err))
+			t.row(strconv.Itoa(y), origin, "-", "-", "unreadable: "+workflow.ErrorMessage(err))
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\n", y, origin, len(f.Holidays), len(f.Workdays), f.Source)
+		t.row(strconv.Itoa(y), origin, strconv.Itoa(len(f.Holidays)), strconv.Itoa(len(f.Workdays)), f.Source)
 	}
-	return tw.Flush()
+	return t.write(env.Stdout)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/jdz-eco/rectify/api/web"
 	"github.com/jdz-eco/rectify/seeds"
@@ -34,9 +33,9 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "demo users (tokens and passwords are shown once):")
-	fmt.Fprintln(tw, "ROLE\tTOKEN\tPASSWORD\tNAME\tUNIT")
+	fmt.Fprintln(out, "demo users (tokens and passwords are shown once):")
+	t := &table{}
+	t.row("ROLE", "TOKEN", "PASSWORD", "NAME", "UNIT")
 	for _, d := range demoUsers {
 		unit, err := svc.FindUnit(ctx, d.unit)
 		if err != nil {
@@ -67,9 +66,9 @@ func createDemoUsers(ctx context.Context, svc *workflow.Service, out io.Writer) 
 		if err := svc.SetPassword(ctx, cliActor, id, hash); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.role, token, password, d.name, unit.Name)
+		t.row(string(d.role), token, password, d.name, unit.Name)
 	}
-	return tw.Flush()
+	return t.write(out)
 }
 
 // demoPassword returns a random password that is easy to type: three
