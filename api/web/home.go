@@ -123,7 +123,46 @@ func (w *Web) bureauSections(ctx context.Context, a workflow.Actor, cat *catalog
 		extSec.Rows = append(extSec.Rows, r)
 	}
 	hp.Sections = []section{alertSec, foundSec, extSec}
+	return w.addToClose(ctx, a, cat, hp)
+}
+
+// addToClose adds 待销号, the verified problems a may write off now, to the
+// start page of a user whose role may close problems (the service says
+// which problems and which roles, the separation of duties included).
+func (w *Web) addToClose(ctx context.Context, a workflow.Actor, cat *catalog, hp *homePage) error {
+	if !w.svc.RoleMayFire(a, workflow.TriggerClose) {
+		return nil
+	}
+	ps, more, err := w.collect(ctx, a, workflow.ProblemFilter{State: workflow.StateVerified}, w.mayFire(a, workflow.TriggerClose), homeLimit)
+	if err != nil {
+		return err
+	}
+	sec := section{Title: "待销号", Hint: "已验收通过、等待销号的问题（验收人不能销号本人验收的问题）。", Empty: "没有待销号的问题。", Note: "验收"}
+	for _, p := range ps {
+		r := cat.row(p)
+		if n := len(p.Signatures); n > 0 {
+			sg := p.Signatures[n-1]
+			r.Note = sg.SignerName + " 验收于 " + fmtTime(sg.At)
+		}
+		sec.Rows = append(sec.Rows, r)
+	}
+	if more {
+		sec.More = "/ledger?state=verified"
+	}
+	hp.Sections = append(hp.Sections, sec)
 	return nil
+}
+
+// mayFire keeps the problems on which a may fire one of ts now.
+func (w *Web) mayFire(a workflow.Actor, ts ...workflow.Trigger) func(*workflow.Problem) bool {
+	return func(p *workflow.Problem) bool {
+		for _, t := range w.svc.PermittedTriggers(a, p) {
+			if slices.Contains(ts, t) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // unitSections: 待签收, 整改中, 被退回, 临期 and what waits on the inspectors.
@@ -170,10 +209,11 @@ func (w *Web) unitSections(ctx context.Context, a workflow.Actor, cat *catalog, 
 	return nil
 }
 
-// inspectorSections: the submissions waiting for a decision, the longest
-// waiting first.
+// inspectorSections: the submissions waiting for the inspector's decision,
+// the longest waiting first, and what waits for 销号.
 func (w *Web) inspectorSections(ctx context.Context, a workflow.Actor, cat *catalog, hp *homePage) error {
-	ps, _, err := w.collect(ctx, a, workflow.ProblemFilter{State: workflow.StateSubmitted}, nil, 0)
+	ps, _, err := w.collect(ctx, a, workflow.ProblemFilter{State: workflow.StateSubmitted},
+		w.mayFire(a, workflow.TriggerVerify, workflow.TriggerReject), 0)
 	if err != nil {
 		return err
 	}
@@ -197,7 +237,7 @@ func (w *Web) inspectorSections(ctx context.Context, a workflow.Actor, cat *cata
 		sec.Rows = append(sec.Rows, r)
 	}
 	hp.Sections = []section{sec}
-	return nil
+	return w.addToClose(ctx, a, cat, hp)
 }
 
 // newProblemFields are the fields of the 新增问题 form.

@@ -29,6 +29,70 @@ var triggerHints = map[workflow.Trigger]string{
 	workflow.TriggerReopen:   "问题反弹或需回头看时重新整改。",
 }
 
+// stepLabels name the steps of the main path in a 待… line: whose turn it
+// is to do what.
+var stepLabels = map[workflow.Trigger]string{
+	workflow.TriggerAssign: "交办",
+	workflow.TriggerAccept: "签收",
+	workflow.TriggerSubmit: "提交验收",
+	workflow.TriggerVerify: "验收",
+	workflow.TriggerClose:  "销号",
+}
+
+// turnLabels name the roles in a 待… line.
+var turnLabels = map[workflow.Role]string{
+	workflow.RoleBureau:    "生态环境局",
+	workflow.RoleUnit:      "整改单位",
+	workflow.RoleInspector: "验收员",
+	workflow.RoleViewer:    "领导",
+	workflow.RoleAdmin:     "系统管理员",
+}
+
+// priorLabels name the earlier actors a rule excludes.
+var priorLabels = map[string]string{
+	workflow.PriorSubmitter: "提交人",
+	workflow.PriorVerifier:  "验收人",
+	workflow.PriorCloser:    "销号人",
+	workflow.PriorCreator:   "登记人",
+}
+
+// nextStepText says whose turn it is, as the service's NextStep has it:
+// 待生态环境局或验收员销号（验收人除外）, 待牵头单位（浮梁县）签收, and what
+// must happen first, if anything.
+func nextStepText(step workflow.NextStep, p *workflow.Problem, cat *catalog, maxFile int64) string {
+	var who []string
+	for _, r := range step.Roles {
+		name := turnLabels[r]
+		if step.LeadUnitOnly && r == workflow.RoleUnit {
+			name = "牵头单位（" + cat.unit(p.LeadUnit) + "）"
+		} else if name == "" {
+			name = r.Label()
+		}
+		who = append(who, name)
+	}
+	what := stepLabels[step.Trigger]
+	if what == "" {
+		what = step.Trigger.Label()
+	}
+	text := "待" + strings.Join(who, "或") + what // no roles: nobody may, the rules say
+	var except []string
+	if step.LeadUnitExcluded {
+		except = append(except, "牵头单位人员")
+	}
+	for _, x := range step.Excluded {
+		if l := priorLabels[x]; l != "" {
+			except = append(except, l)
+		}
+	}
+	if len(except) > 0 {
+		text += "（" + strings.Join(except, "、") + "除外）"
+	}
+	if step.Needs != nil {
+		text += "；" + strings.TrimSuffix(errorText(step.Needs, maxFile), "。")
+	}
+	return text + "。"
+}
+
 // levelClass is the CSS class of a level's badge.
 func levelClass(kind string) string {
 	switch kind {

@@ -28,6 +28,7 @@ type problemPage struct {
 	StatusClass       string
 	Level, LevelClass string
 	Days              string
+	Next              string // whose turn it is: 待验收员验收（牵头单位人员除外）
 	Version           uint64
 	Fields            []field
 	Timeline          []timelineEntry
@@ -36,6 +37,7 @@ type problemPage struct {
 	Extensions        []extensionRow
 	Warnings          []string
 	Forms             []triggerForm
+	Blocked           []string // why a step the user owes is not offered yet
 	Note              *plainForm
 	Upload            *plainForm
 	Extension         *plainForm
@@ -139,6 +141,9 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	if l := p.LevelAt(cat.now, cat.pol); l != workflow.LevelNone {
 		pp.Level, pp.LevelClass = l.Label(), levelClass(string(l))
 	}
+	if step, ok := w.svc.NextStep(p); ok {
+		pp.Next = nextStepText(step, p, cat, w.evidenceMax)
+	}
 	pp.Fields = problemFields(p, cat)
 	for _, e := range hist {
 		pp.Timeline = append(pp.Timeline, timelineOf(e, cat))
@@ -182,6 +187,9 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	for _, t := range w.svc.PermittedTriggers(a, p) {
 		msg, vals := stateOf("fire:" + string(t))
 		pp.Forms = append(pp.Forms, triggerFormOf(t, p, cat, msg, vals))
+	}
+	for _, b := range w.svc.BlockedTriggers(a, p) {
+		pp.Blocked = append(pp.Blocked, errorText(b.Err, w.evidenceMax))
 	}
 	if w.svc.CanAddEvidence(a, p) == nil { // the same rule as notes
 		msg, vals := stateOf("note")

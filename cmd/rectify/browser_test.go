@@ -334,6 +334,9 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	b.fitsPhone("/", path)
 	b.fire("accept", "签收", map[string]string{"plan": "一周内拆除采砂设备，两周内完成河道平整，建立长效巡查机制。"})
+	if s := b.text(".side-col"); !strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "可进行的操作")), "提交验收前请先上传佐证材料") {
+		t.Errorf("after 签收 the actions do not start with why submitting waits:\n%s", s)
+	}
 	b.fitsPhone(path)
 	b.upload(before, "拆除采砂设备后的现场")
 	b.fire("submit", "提交验收", map[string]string{"summary": "采砂设备已拆除，河道已平整。"})
@@ -362,10 +365,16 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if b.present("#form-close") {
 		t.Error("the verifier is offered the close form")
 	}
+	if s := b.text("#next-step"); !strings.Contains(s, "待生态环境局或验收员销号（验收人除外）") {
+		t.Errorf("the verifier's page says: %s", s)
+	}
 	b.signOut()
 
 	// The bureau closes it.
 	b.signIn(users["bureau"])
+	if s := b.text("main"); !strings.Contains(s, "待销号") || !strings.Contains(s, "昌江浮梁段河道非法采砂") {
+		t.Errorf("the bureau's start page does not list the problem to close:\n%s", s)
+	}
 	b.fitsPhone("/", path)
 	b.fire("close", "销号", map[string]string{"statement": "同意销号。"})
 
