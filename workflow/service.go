@@ -18,6 +18,8 @@ type Service struct {
 	calendar *Calendar
 	shipped  map[int][]byte // calendar files shipped with the binary
 	blobs    Blobs
+
+	wpMu sync.Mutex // one work point change at a time (ResolveUnitGroup)
 }
 
 // NewService returns a service on store s reading time from clock c, with the

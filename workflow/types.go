@@ -161,13 +161,18 @@ type Token struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// WorkPoint is one numbered item (工作要点) of the city's annual work plan.
+// WorkPoint is one numbered item (工作要点) of the city's annual work plan,
+// with the units it charges as the plan words it: those that lead (牵头),
+// those held responsible (负责) and those that cooperate (配合), and the
+// groups it names without saying which units they are (UnitGroups).
 type WorkPoint struct {
-	Number           int      `json:"number"`
-	Section          string   `json:"section"`
-	Subsection       string   `json:"subsection,omitempty"`
-	Title            string   `json:"title"`
-	Text             string   `json:"text"`
-	LeadUnits        []string `json:"lead_units"`
-	CooperatingUnits []string `json:"cooperating_units,omitempty"`
+	Number           int         `json:"number"`
+	Section          string      `json:"section"`
+	Subsection       string      `json:"subsection,omitempty"`
+	Title            string      `json:"title"`
+	Text             string      `json:"text"`
+	LeadUnits        []string    `json:"lead_units"`
+	ResponsibleUnits []string    `json:"responsible_units,omitempty"`
+	CooperatingUnits []string    `json:"cooperating_units,omitempty"`
+	UnitGroups       []UnitGroup `json:"unit_groups,omitempty"`
 }

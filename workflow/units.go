@@ -133,15 +133,17 @@ func (s *Service) WorkPoints(ctx context.Context) ([]WorkPoint, error) {
 // same number. Every unit they name must exist.
 func (s *Service) PutWorkPoints(ctx context.Context, wps []WorkPoint) error {
 	for _, wp := range wps {
-		if wp.Number <= 0 || strings.TrimSpace(wp.Title) == "" {
-			return RefuseField(ReasonRequired, "work_points", "a work point needs a positive number and a title")
+		if err := wp.Validate(); err != nil {
+			return err
 		}
-		for _, id := range append(slices.Clone(wp.LeadUnits), wp.CooperatingUnits...) {
+		for _, id := range wp.Units() {
 			if _, err := s.Unit(ctx, id); err != nil {
 				return RefuseField(ReasonUnknownUnit, "work_points", "work point %d names unknown unit %q", wp.Number, id)
 			}
 		}
 	}
+	s.wpMu.Lock()
+	defer s.wpMu.Unlock()
 	return s.store.PutWorkPoints(ctx, wps)
 }
 
