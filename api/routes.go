@@ -20,6 +20,8 @@ func (s *server) routes(e *echo.Echo) {
 
 	auth := s.authenticate
 	v1.GET("/units", s.listUnits, auth)
+	v1.GET("/workpoints", s.listWorkPoints, auth)
+	v1.PUT("/workpoints/:number/unit-groups", s.resolveUnitGroup, auth)
 	v1.POST("/users", s.createUser, auth)
 	v1.GET("/workflow", s.workflowDoc, auth)
 	v1.POST("/problems", s.createProblem, auth)
