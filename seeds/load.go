@@ -3,6 +3,7 @@ package seeds
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/jdz-eco/rectify/workflow"
@@ -10,16 +11,25 @@ import (
 
 // Report says what Load did.
 type Report struct {
-	Units            int `json:"units"`             // units upserted
-	WorkPoints       int `json:"work_points"`       // work points upserted
-	ProblemsCreated  int `json:"problems_created"`  // problems logged by this run
-	ProblemsSkipped  int `json:"problems_skipped"`  // problems found already logged (by their dedupe key)
-	ProblemsAssigned int `json:"problems_assigned"` // problems this run assigned (lead unit and deadline from the document)
+	Units            int `json:"units"`              // units upserted
+	WorkPoints       int `json:"work_points"`        // work points in the seed data
+	WorkPointsStored int `json:"work_points_stored"` // of them, those written: new, or changed since the last load
+	ProblemsCreated  int `json:"problems_created"`   // problems logged by this run
+	ProblemsSkipped  int `json:"problems_skipped"`   // problems found already logged (by their dedupe key)
+	ProblemsAssigned int `json:"problems_assigned"`  // problems this run assigned (lead unit and deadline from the document)
 }
 
 // String says what Load did in a sentence.
 func (r Report) String() string {
-	s := fmt.Sprintf("seed data of %s: %s and %s stored", DocumentRef, plural(r.Units, "unit"), plural(r.WorkPoints, "work point"))
+	s := fmt.Sprintf("seed data of %s: %s stored, %s", DocumentRef, plural(r.Units, "unit"), plural(r.WorkPoints, "work point"))
+	switch r.WorkPointsStored {
+	case 0:
+		s += " as stored already"
+	case r.WorkPoints:
+		s += " stored"
+	default:
+		s += fmt.Sprintf(" (%d of them brought up to date)", r.WorkPointsStored)
+	}
 	switch {
 	case r.ProblemsCreated == 0 && r.ProblemsSkipped == 0:
 		s += "; no problems"
@@ -51,8 +61,11 @@ func SystemActor() workflow.Actor {
 	return workflow.Actor{ID: "system", Name: "种子数据", Role: workflow.RoleSystem, UnitID: BureauUnitID}
 }
 
-// Load writes the seed data through svc, idempotently. Units and work points
-// are upserted. Each problem is created with its dedupe key; one that exists
+// Load writes the seed data through svc, idempotently. Units are upserted.
+// Work points are written where they are new or differ from the stored ones
+// (a database seeded with an earlier reading of the plan is brought up to
+// this one), keeping the units the bureau named for a unit group of the same
+// name. Each problem is created with its dedupe key; one that exists
 // already is skipped and left as it is, so the bureau's later changes are never
 // overwritten. A problem the document gives a lead unit and a deadline is
 // assigned right after it is created; if an earlier run created it but stopped
@@ -81,15 +94,22 @@ func load(ctx context.Context, svc *workflow.Service, d *dataset) (Report, error
 	for i, w := range d.workPoints {
 		wps[i] = w.Stored()
 	}
-	if err := svc.PutWorkPoints(ctx, wps); err != nil {
+	stored, err := svc.WorkPoints(ctx)
+	if err != nil {
 		return r, fmt.Errorf("seeds: work points: %w", err)
+	}
+	if changed := changedWorkPoints(wps, stored); len(changed) > 0 {
+		if err := svc.PutWorkPoints(ctx, changed); err != nil {
+			return r, fmt.Errorf("seeds: work points: %w", err)
+		}
+		r.WorkPointsStored = len(changed)
 	}
 	r.WorkPoints = len(wps)
 
 	// The plan's problems are logged as of the day it was issued, so their
 	// codes and history carry that date (JDZ-2021-…), whatever the day the
 	// database is seeded; supervision catches up on the next scan.
-	svc, err := asIssued(ctx, svc)
+	svc, err = asIssued(ctx, svc)
 	if err != nil {
 		return r, err
 	}
@@ -124,6 +144,33 @@ func load(ctx context.Context, svc *workflow.Service, d *dataset) (Report, error
 		}
 	}
 	return r, nil
+}
+
+// changedWorkPoints returns the seed work points that differ from the
+// stored ones of the same number, or are not stored, each carrying the
+// stored resolution of a unit group of the same name: what the bureau
+// decided is kept.
+func changedWorkPoints(seed, stored []workflow.WorkPoint) []workflow.WorkPoint {
+	old := map[int]workflow.WorkPoint{}
+	for _, wp := range stored {
+		old[wp.Number] = wp
+	}
+	var out []workflow.WorkPoint
+	for _, wp := range seed {
+		prev, ok := old[wp.Number]
+		for i, g := range wp.UnitGroups {
+			for _, pg := range prev.UnitGroups {
+				if pg.Name == g.Name && pg.Resolved() {
+					g.Units, g.ResolvedBy, g.ResolverName, g.ResolvedAt = pg.Units, pg.ResolvedBy, pg.ResolverName, pg.ResolvedAt
+				}
+			}
+			wp.UnitGroups[i] = g
+		}
+		if !ok || !reflect.DeepEqual(prev, wp) {
+			out = append(out, wp)
+		}
+	}
+	return out
 }
 
 // Issued is when the plan was issued: 9:00 on DocumentDate, Asia/Shanghai.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -164,8 +166,8 @@ func TestBlackOdorousWater(t *testing.T) {
 	if !slices.Equal(p.CooperatingUnits, wantCoop) {
 		t.Errorf("cooperating %v, want %v", p.CooperatingUnits, wantCoop)
 	}
-	if !slices.Equal(append([]string{p.LeadUnit}, p.CooperatingUnits...), wp.LeadUnits) {
-		t.Errorf("lead and cooperating units are not point 4's list %v", wp.LeadUnits)
+	if !slices.Equal(append([]string{p.LeadUnit}, p.CooperatingUnits...), wp.ResponsibleUnits) || len(wp.LeadUnits) != 0 {
+		t.Errorf("lead and cooperating units are not point 4's list %v (lead %v)", wp.ResponsibleUnits, wp.LeadUnits)
 	}
 	prm, ok, err := p.Assignment()
 	if err != nil || !ok {
@@ -177,57 +179,139 @@ func TestBlackOdorousWater(t *testing.T) {
 }
 
 // TestUnitLists re-reads every parenthesised unit list as written and checks
-// that the work point's lead and cooperating units are exactly what it says.
+// that the work point's units are exactly what it says: the names before
+// 牵头 lead, the others before 负责 are responsible (a list with no verb too,
+// point 1), those before 配合 cooperate, and the groups named without their
+// units (有关县（市、区）政府, 市直有关部门, 市直有关单位) are unit groups of that
+// duty, unresolved.
 func TestUnitLists(t *testing.T) {
+	type group struct{ name, duty string }
 	for _, w := range SeedWorkPoints() {
-		var lead, coop []string
-		add := func(list *[]string, ids ...string) {
-			for _, id := range ids {
-				if !slices.Contains(lead, id) && !slices.Contains(coop, id) {
-					*list = append(*list, id)
-				}
-			}
+		var lead, resp, coop []string
+		var groups []group
+		seen := func(id string) bool {
+			return slices.Contains(lead, id) || slices.Contains(resp, id) || slices.Contains(coop, id)
 		}
 		for _, l := range w.UnitLists {
 			for clause := range strings.SplitSeq(l, "，") {
-				list := &lead
+				duty := workflow.DutyResponsible
 				if c, ok := strings.CutSuffix(clause, "配合"); ok {
-					clause, list = c, &coop
+					clause, duty = c, workflow.DutyCooperating
 				} else {
 					clause = strings.TrimSuffix(clause, "负责")
 				}
 				clause = strings.ReplaceAll(clause, "各县（市、区）政府", "@各县")
 				clause = strings.ReplaceAll(clause, "有关县（市、区）政府", "@有关县")
-				for name := range strings.SplitSeq(clause, "、") {
+				names := strings.Split(clause, "、")
+				leadUpTo := slices.IndexFunc(names, func(n string) bool { return strings.HasSuffix(n, "牵头") })
+				for i, name := range names {
 					name = strings.TrimSuffix(name, "牵头")
+					d := duty
+					if i <= leadUpTo {
+						d = workflow.DutyLead
+					}
+					list := map[string]*[]string{workflow.DutyLead: &lead, workflow.DutyResponsible: &resp, workflow.DutyCooperating: &coop}[d]
+					var ids []string
 					switch name {
 					case "@各县":
-						add(list, CountyUnitIDs()...)
+						ids = CountyUnitIDs()
 					case "@有关县", "市直有关单位", "市直有关部门":
-						// names no unit
+						g := group{strings.Replace(name, "@有关县", "有关县（市、区）政府", 1), d}
+						if !slices.Contains(groups, g) {
+							groups = append(groups, g)
+						}
 					default:
 						id, ok := ResolveUnit(name)
 						if !ok {
 							t.Errorf("work point %d: %q names no known unit", w.Number, name)
 						}
-						add(list, id)
+						ids = []string{id}
+					}
+					for _, id := range ids {
+						if !seen(id) {
+							*list = append(*list, id)
+						}
 					}
 				}
 			}
 		}
 		if w.Number == 23 { // no list; the text names them
-			lead = []string{OfficeUnitID, BureauUnitID}
+			lead, resp = []string{BureauUnitID}, []string{OfficeUnitID}
 		}
-		if !slices.Equal(w.LeadUnits, lead) || !slices.Equal(w.CooperatingUnits, coop) {
-			t.Errorf("work point %d: lead %v coop %v, the lists say lead %v coop %v",
-				w.Number, w.LeadUnits, w.CooperatingUnits, lead, coop)
+		if !slices.Equal(w.LeadUnits, lead) || !slices.Equal(w.ResponsibleUnits, resp) || !slices.Equal(w.CooperatingUnits, coop) {
+			t.Errorf("work point %d: lead %v responsible %v coop %v, the lists say lead %v responsible %v coop %v",
+				w.Number, w.LeadUnits, w.ResponsibleUnits, w.CooperatingUnits, lead, resp, coop)
+		}
+		var got []group
+		for _, g := range w.UnitGroups {
+			got = append(got, group{g.Name, g.Duty})
+			if g.Resolved() {
+				t.Errorf("work point %d: group %s is resolved in the seed data", w.Number, g.Name)
+			}
+		}
+		if !slices.Equal(got, groups) {
+			t.Errorf("work point %d: unit groups %v, the lists say %v", w.Number, got, groups)
 		}
 		if strings.Contains(w.Text, "负责") && len(w.UnitLists) == 0 && w.Number != 23 {
 			t.Errorf("work point %d names responsible units but has no unit list", w.Number)
 		}
 	}
-	if wp := SeedWorkPoints()[6]; len(wp.UnitLists) != 2 || wp.LeadUnits[0] != "city-emergency" {
-		t.Errorf("work point 7: %d unit lists, lead %v", len(wp.UnitLists), wp.LeadUnits)
+	if wp := SeedWorkPoints()[6]; len(wp.UnitLists) != 2 || wp.ResponsibleUnits[0] != "city-emergency" {
+		t.Errorf("work point 7: %d unit lists, responsible %v", len(wp.UnitLists), wp.ResponsibleUnits)
+	}
+}
+
+// TestSeedReadings: the three readings the check of the data against the
+// plan revisited. Point 8's zones are responsible, not lead units; point
+// 13's 有关县（市、区）政府负责 is an unresolved group of counties, not lost;
+// the bodies the text names without charging them are not units, and the
+// one the project keeps as written says so in its notes.
+func TestSeedReadings(t *testing.T) {
+	wps := SeedWorkPoints()
+	p8 := wps[7]
+	if want := append([]string{"city-water"}, CountyUnitIDs()...); !slices.Equal(p8.LeadUnits, want) {
+		t.Errorf("point 8 lead units %v, want %v", p8.LeadUnits, want)
+	}
+	if !slices.Equal(p8.ResponsibleUnits, []string{"gaoxin", "changnan"}) || slices.Contains(p8.LeadUnits, "gaoxin") || slices.Contains(p8.LeadUnits, "changnan") {
+		t.Errorf("point 8: the zones are responsible, not lead: lead %v, responsible %v", p8.LeadUnits, p8.ResponsibleUnits)
+	}
+	p13 := wps[12]
+	if len(p13.UnitGroups) == 0 {
+		t.Fatal("point 13 has no unit groups")
+	}
+	if g := p13.UnitGroups[0]; g.Name != "有关县（市、区）政府" || g.Duty != workflow.DutyResponsible ||
+		!slices.Equal(g.Kinds, []workflow.UnitKind{workflow.UnitCounty}) || g.Resolved() {
+		t.Errorf("point 13's relevant counties: %+v", g)
+	}
+	if un := p13.Stored().Unresolved(); !slices.Equal(un, []string{"有关县（市、区）政府", "市直有关部门"}) {
+		t.Errorf("point 13 unresolved %v", un)
+	}
+	for _, name := range []string{"省生态环境厅", "省广播电视台", "省长江办", "中央环保督察办公室", "浮梁县金丰矿业开发有限公司", "乐平市宏大矿业有限责任公司", "省委", "省政府"} {
+		if id, ok := ResolveUnit(name); ok {
+			t.Errorf("%s is unit %s; the plan names it but charges it with nothing", name, id)
+		}
+	}
+	charged := map[string]bool{CityUnitID: true}
+	for _, w := range wps {
+		for _, id := range w.Stored().Units() {
+			charged[id] = true
+		}
+	}
+	for _, u := range SeedUnits() {
+		if !charged[u.ID] {
+			t.Errorf("unit %s (%s) is charged by no work point", u.ID, u.Name)
+		}
+		if u.ID == "prov-finance" && !strings.Contains(u.Notes, "本项目的理解") {
+			t.Errorf("省财政局's notes do not say it is the project's reading: %q", u.Notes)
+		}
+	}
+	for _, n := range []int{1, 23} {
+		if !strings.Contains(wps[n-1].Notes, "本项目的理解") {
+			t.Errorf("point %d's notes do not say where the reading is the project's: %q", n, wps[n-1].Notes)
+		}
+	}
+	if !strings.Contains(Problems()[0].Notes, "本项目的理解") {
+		t.Errorf("the black and odorous water's notes: %q", Problems()[0].Notes)
 	}
 }
 
@@ -301,8 +385,21 @@ func TestValidateRejects(t *testing.T) {
 		{"alias naming two units", func(d *dataset) { d.units[0].Aliases = []string{"市工信局"} }},
 		{"unknown kind", func(d *dataset) { d.units[5].Kind = "province" }},
 		{"non-slug id", func(d *dataset) { d.units[5].ID = "Fu Liang" }},
-		{"unknown lead unit", func(d *dataset) { d.workPoints[2].LeadUnits = append(d.workPoints[2].LeadUnits, "city-nowhere") }},
-		{"lead unit twice", func(d *dataset) { d.workPoints[2].CooperatingUnits = []string{d.workPoints[2].LeadUnits[0]} }},
+		{"unknown responsible unit", func(d *dataset) {
+			d.workPoints[2].ResponsibleUnits = append(d.workPoints[2].ResponsibleUnits, "city-nowhere")
+		}},
+		{"responsible unit also cooperating", func(d *dataset) {
+			d.workPoints[2].CooperatingUnits = []string{d.workPoints[2].ResponsibleUnits[0]}
+		}},
+		{"lead unit also responsible", func(d *dataset) { d.workPoints[7].LeadUnits = append(d.workPoints[7].LeadUnits, "gaoxin") }},
+		{"responsible units missing", func(d *dataset) { d.workPoints[2].ResponsibleUnits = nil }},
+		{"unit group not in the lists", func(d *dataset) { d.workPoints[12].UnitGroups[0].Name = "有关乡镇政府" }},
+		{"unit group resolved in the data", func(d *dataset) { d.workPoints[12].UnitGroups[0].Units = []string{FuliangUnitID} }},
+		{"unit group of unknown duty", func(d *dataset) { d.workPoints[12].UnitGroups[0].Duty = "help" }},
+		{"unit group of no kind", func(d *dataset) { d.workPoints[12].UnitGroups[0].Kinds = nil }},
+		{"unit group twice", func(d *dataset) {
+			d.workPoints[12].UnitGroups = append(d.workPoints[12].UnitGroups, d.workPoints[12].UnitGroups[0])
+		}},
 		{"missing work point", func(d *dataset) { d.workPoints = d.workPoints[:24] }},
 		{"numbering gap", func(d *dataset) { d.workPoints[4].Number = 40 }},
 		{"empty title", func(d *dataset) { d.workPoints[9].Title = "" }},
@@ -373,7 +470,7 @@ func TestLoadIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Report{Units: 42, WorkPoints: 25, ProblemsCreated: 8, ProblemsAssigned: 1}); r1 != want {
+	if want := (Report{Units: 42, WorkPoints: 25, WorkPointsStored: 25, ProblemsCreated: 8, ProblemsAssigned: 1}); r1 != want {
 		t.Errorf("first load: %+v, want %+v", r1, want)
 	}
 	clock.Advance(24 * time.Hour)
@@ -620,5 +717,91 @@ func TestLoadDatesProblemsAtIssue(t *testing.T) {
 	}
 	if got := Issued().In(workflow.Shanghai).Format("2006-01-02 15:04"); got != "2021-06-24 09:00" {
 		t.Errorf("issued %s", got)
+	}
+}
+
+// TestLoadUpgradesEarlierSeed: a database seeded with the data before the
+// work points said lead, responsible and cooperating apart (every unit of a
+// list under lead_units, point 13's groups dropped; testdata holds that
+// file as it was) is brought up to the present reading by the next load:
+// every work point rewritten, the problems left as they are, the history
+// untouched. Later loads write nothing, and keep a unit group the bureau
+// resolved, also when the point's text changes.
+func TestLoadUpgradesEarlierSeed(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := newService(t)
+	b, err := os.ReadFile("testdata/workpoints-before-duties.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var earlier []SeedWorkPoint
+	if err := json.Unmarshal(b, &earlier); err != nil {
+		t.Fatal(err)
+	}
+	if len(earlier) != 25 || !slices.Contains(earlier[7].LeadUnits, "gaoxin") || len(earlier[12].UnitGroups) != 0 {
+		t.Fatalf("the earlier data: %d points, point 8 lead %v", len(earlier), earlier[7].LeadUnits)
+	}
+	d := copyData(t)
+	d.workPoints = earlier
+	if _, err := load(ctx, svc, d); err != nil { // as the earlier loader did
+		t.Fatal(err)
+	}
+	bureau := workflow.Actor{ID: "b1", Name: "局办", Role: workflow.RoleBureau, UnitID: BureauUnitID}
+	before, _, err := svc.Problems(ctx, bureau, workflow.ProblemFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := svc.Store().Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(24 * time.Hour)
+	r, err := Load(ctx, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every point but 24 and 25, which charge no unit, changed.
+	if want := (Report{Units: 42, WorkPoints: 25, WorkPointsStored: 23, ProblemsSkipped: 8}); r != want {
+		t.Errorf("the upgrade: %+v, want %+v", r, want)
+	}
+	wps, err := svc.WorkPoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(wps, WorkPoints()) {
+		t.Errorf("after the upgrade the stored work points differ from the seed's")
+	}
+	after, _, err := svc.Problems(ctx, bureau, workflow.ProblemFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, before) {
+		t.Errorf("the upgrade changed problems")
+	}
+	if h, err := svc.Store().Head(ctx); err != nil || h != head {
+		t.Errorf("the upgrade wrote history: head %v, was %v (%v)", h, head, err)
+	}
+
+	// The bureau names the relevant counties of point 13; loads keep them.
+	wp, err := svc.ResolveUnitGroup(ctx, bureau, 13, "有关县（市、区）政府", []string{"浮梁县", LepingUnitID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := wp.UnitGroups[0]
+	if r, err := Load(ctx, svc); err != nil || r.WorkPointsStored != 0 {
+		t.Errorf("a load after the resolution: %+v, %v; want nothing written", r, err)
+	}
+	d = copyData(t)
+	d.workPoints[12].Title += "（修订）" // a later reading of point 13's text
+	if r, err := load(ctx, svc, d); err != nil || r.WorkPointsStored != 1 {
+		t.Errorf("a load changing point 13: %+v, %v; want it alone written", r, err)
+	}
+	wps, _ = svc.WorkPoints(ctx)
+	if g := wps[12].UnitGroups[0]; !reflect.DeepEqual(g, resolved) || !slices.Equal(g.Units, []string{FuliangUnitID, LepingUnitID}) {
+		t.Errorf("point 13's group after the loads: %+v, want %+v", g, resolved)
+	}
+	if wps[12].Title != d.workPoints[12].Title {
+		t.Errorf("point 13's title %q", wps[12].Title)
 	}
 }
