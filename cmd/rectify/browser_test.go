@@ -43,8 +43,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// demoLogin is a demo user's name and password as serve --demo prints them.
-type demoLogin struct{ name, password string }
+// demoLogin is a demo user's name, password and token as serve --demo
+// prints them.
+type demoLogin struct{ name, password, token string }
 
 // startDemoServer runs Main serve --demo on port 0 and returns its URL and
 // the demo users by role.
@@ -77,7 +78,7 @@ func startDemoServer(t *testing.T, db string) (string, map[string]demoLogin) {
 	for line := range strings.SplitSeq(out.String(), "\n") {
 		// ROLE TOKEN PASSWORD NAME UNIT
 		if f := strings.Fields(line); len(f) >= 5 && strings.HasPrefix(f[1], "rt_") {
-			users[f[0]] = demoLogin{name: f[3], password: f[2]}
+			users[f[0]] = demoLogin{name: f[3], password: f[2], token: f[1]}
 		}
 	}
 	for _, role := range []string{"bureau", "unit", "inspector"} {

@@ -11,6 +11,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/jdz-eco/rectify/api/web"
+	"github.com/jdz-eco/rectify/seeds"
+	"github.com/jdz-eco/rectify/store/bolt"
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // The Docker image cannot be built here (no engine); these tests read the
@@ -242,5 +247,74 @@ func TestDockerBuildCommand(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(out, "data")); err != nil || !fi.IsDir() {
 		t.Errorf("the data directory: %v", err)
+	}
+}
+
+// TestDockerFirstAdmin follows the README's recipe for the first admin user
+// in a container: each docker run of it is run as the image would run it
+// (the entrypoint rectify with the image's environment, /data a temporary
+// directory), and the admin then exists with its password and token.
+func TestDockerFirstAdmin(t *testing.T) {
+	var recipe string
+	for _, b := range shBlocks(readmeSection(t, "Docker")) {
+		if strings.Contains(b, "docker volume create") {
+			recipe = strings.ReplaceAll(b, "\\\n", " ")
+		}
+	}
+	if recipe == "" {
+		t.Fatal("the README's Docker section has no first-admin recipe")
+	}
+	data := t.TempDir()
+	env := map[string]string{}
+	for _, kv := range strings.Fields(instruction(t, dockerfile(t), "ENV")) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = strings.Replace(v, "/data", data, 1)
+	}
+	getenv := func(k string) string { return env[k] }
+	rePrintf := regexp.MustCompile(`^printf '%s\\n' '([^']*)' \| `)
+	var stdout bytes.Buffer
+	password, ran := "", 0
+	for _, line := range strings.Split(recipe, "\n") {
+		line = strings.TrimSpace(line)
+		stdin := ""
+		if m := rePrintf.FindStringSubmatch(line); m != nil {
+			stdin, password = m[1]+"\n", m[1]
+			line = line[len(m[0]):]
+		}
+		if !strings.HasPrefix(line, "docker run ") || strings.Contains(line, " -d ") {
+			continue // the volume, and the server started last
+		}
+		_, args, ok := strings.Cut(line, " rectify ")
+		if !ok {
+			t.Fatalf("no image in %q", line)
+		}
+		if !strings.Contains(line, "-v rectify-data:/data") {
+			t.Errorf("%q does not mount the volume", line)
+		}
+		if stdin != "" && !strings.Contains(line, "--rm -i ") {
+			t.Errorf("%q reads standard input without -i", line)
+		}
+		if err := Main(context.Background(), strings.Fields(args), Env{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &bytes.Buffer{}, Getenv: getenv}); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		ran++
+	}
+	if ran != 2 || password == "" {
+		t.Fatalf("ran %d commands of the recipe, password %q", ran, password)
+	}
+	token := strings.TrimSpace(stdout.String()[strings.LastIndex(stdout.String(), "rt_"):])
+	st, err := openStore(filepath.Join(data, "rectify.db"), bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := workflow.NewService(st, workflow.SystemClock{})
+	u, err := svc.Authenticate(context.Background(), token)
+	if err != nil || u.Role != workflow.RoleAdmin || u.Name != "系统管理员" || u.UnitID != seeds.BureauUnitID {
+		t.Fatalf("the admin by its token: %+v, %v", u, err)
+	}
+	ok, err := svc.CheckPassword(context.Background(), u.ID, func(hash string) (bool, error) { return web.CheckPassword(hash, password) })
+	if err != nil || !ok {
+		t.Errorf("the admin's password: %v, %v", ok, err)
 	}
 }
