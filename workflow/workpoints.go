@@ -99,13 +99,20 @@ func (wp WorkPoint) Validate() error {
 	return nil
 }
 
+// resolverRoles may resolve unit groups.
+var resolverRoles = []Role{RoleBureau}
+
+// MayResolveUnitGroups reports whether a may resolve work points' unit
+// groups (ResolveUnitGroup).
+func (s *Service) MayResolveUnitGroups(a Actor) bool { return hasRole(a, resolverRoles) }
+
 // ResolveUnitGroup records which units group name of work point number
 // stands for, as the bureau decides it: units are ids or exact Chinese
 // names, at least one, each of a kind the group can stand for. A group
 // resolved already is resolved again (the new list replaces the old). It
 // returns the work point as stored.
 func (s *Service) ResolveUnitGroup(ctx context.Context, a Actor, number int, name string, units []string) (*WorkPoint, error) {
-	if err := needRole("resolve unit groups", a, RoleBureau); err != nil {
+	if err := needRole("resolve unit groups", a, resolverRoles...); err != nil {
 		return nil, err
 	}
 	if len(units) == 0 {

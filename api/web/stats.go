@@ -18,6 +18,7 @@ type statsPage struct {
 	Summary    []field
 	Charts     []chart
 	WorkPoints []workPointRow
+	Error      string // a refused unit group form
 }
 
 type workPointRow struct {
@@ -25,7 +26,19 @@ type workPointRow struct {
 	Title                        string
 	Total, Closed, Open, Overdue int
 	Completion, OnTime           string
+	Groups                       []unitGroupRow
 }
+
+// unitGroupRow is a group a work point names without its units: the units
+// the bureau named, or that it waits for them, and the bureau's form.
+type unitGroupRow struct {
+	Name, Duty, Units string
+	Resolved          bool
+	Options           []optgroup // the form's choices; nil when the user may not resolve
+}
+
+// dutyLabels name what a work point asks of its units.
+var dutyLabels = map[string]string{workflow.DutyLead: "牵头", workflow.DutyResponsible: "负责", workflow.DutyCooperating: "配合"}
 
 // chart is a horizontal bar chart drawn as SVG on the server; every
 // coordinate is computed here, so the template only places them.
@@ -97,7 +110,16 @@ func newChart(title, note, empty string, labels []string, values []float64, text
 // the work points' assessment (工作要点落实情况评估), over the problems the user
 // may see (workflow.Service.StatsReports, one pass).
 func (w *Web) stats(c echo.Context) error {
+	return w.showStats(c, http.StatusOK, "")
+}
+
+// showStats renders the 统计 page with status, and a refusal at its top.
+func (w *Web) showStats(c echo.Context, status int, refusal string) error {
 	ctx := c.Request().Context()
+	cat, err := w.catalog(ctx)
+	if err != nil {
+		return err
+	}
 	reps, err := w.svc.StatsReports(ctx, actor(c), workflow.ProblemFilter{}, time.Time{},
 		workflow.GroupByState, workflow.GroupByCounty, workflow.GroupByLeadUnit, workflow.GroupByWorkPoint)
 	if err != nil {
@@ -105,7 +127,7 @@ func (w *Web) stats(c echo.Context) error {
 	}
 	byState, byCounty, byLead, byWP := reps[0], reps[1], reps[2], reps[3]
 	tot := byState.Total
-	sp := statsPage{At: fmtTime(byState.At)}
+	sp := statsPage{At: fmtTime(byState.At), Error: refusal}
 	sp.Summary = []field{
 		{Label: "问题总数", Value: strconv.Itoa(tot.Total)},
 		{Label: "已销号", Value: strconv.Itoa(tot.ClosedRectified)},
@@ -169,13 +191,47 @@ func (w *Web) stats(c echo.Context) error {
 	}
 	sp.Charts = append(sp.Charts, newChart("按时完成率（按所在县市区）", "按时销号 ÷ 已销号；经批准延期、在延期后的时限内完成的计为按时。", "暂无问题。", labels, values, texts, 1, "ontime"))
 
+	mayResolve := w.svc.MayResolveUnitGroups(actor(c))
 	for _, r := range byWP.Rows {
 		n, _ := strconv.Atoi(r.Key)
-		sp.WorkPoints = append(sp.WorkPoints, workPointRow{
+		row := workPointRow{
 			Number: n, Title: r.Label, Total: r.Total, Closed: r.ClosedRectified,
 			Open:    r.Open,
 			Overdue: r.Overdue, Completion: fmtPercent(r.CompletionRate), OnTime: fmtPercent(r.OnTimeRate),
-		})
+		}
+		for _, g := range cat.wps[n].UnitGroups {
+			gr := unitGroupRow{Name: g.Name, Duty: dutyLabels[g.Duty], Units: "待明确", Resolved: g.Resolved()}
+			if g.Resolved() {
+				gr.Units = cat.unitList(g.Units)
+			}
+			if mayResolve {
+				gr.Options = cat.unitGroups(g.Units, g.Kinds...)
+			}
+			row.Groups = append(row.Groups, gr)
+		}
+		sp.WorkPoints = append(sp.WorkPoints, row)
 	}
-	return w.render(c, http.StatusOK, "stats", "统计分析", "stats", sp)
+	return w.render(c, status, "stats", "统计分析", "stats", sp)
+}
+
+// resolveUnitGroup serves POST /workpoints/:number/unit-groups (the
+// bureau): name, and the units the group stands for.
+func (w *Web) resolveUnitGroup(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(c.Param("number"))
+	if err != nil {
+		return workflow.Errorf(workflow.CodeNotFound, "work point %q not found", c.Param("number"))
+	}
+	name := form.Get("name")
+	_, err = w.svc.ResolveUnitGroup(c.Request().Context(), actor(c), n, name, form["units"])
+	switch workflow.ErrorCode(err) {
+	case "":
+		return c.Redirect(http.StatusSeeOther, "/stats?done=unit-group#wp-"+strconv.Itoa(n))
+	case workflow.CodeInternal:
+		return err
+	}
+	return w.showStats(c, statusOf(err), "第"+strconv.Itoa(n)+"条「"+name+"」："+errorText(err, w.evidenceMax))
 }

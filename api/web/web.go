@@ -19,6 +19,7 @@
 //	GET  /ledger                                台账: filters and pages
 //	GET  /ledger.xlsx                           the same filter as an Excel workbook
 //	GET  /stats                                 统计: SVG charts and the work point table
+//	POST /workpoints/:number/unit-groups        the units a work point's unit group stands for (bureau)
 //	POST /problems                              新增问题 (bureau)
 //	GET  /problems/:id                          问题详情 with the forms the user may use
 //	POST /problems/:id/fire                     a trigger with its parameters
@@ -187,6 +188,7 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.GET("/ledger", w.ledger)
 	auth.GET("/ledger.xlsx", w.ledgerExport)
 	auth.GET("/stats", w.stats)
+	auth.POST("/workpoints/:number/unit-groups", w.resolveUnitGroup)
 	auth.POST("/problems", w.createProblem)
 	auth.GET("/problems/:id", w.problem)
 	auth.POST("/problems/:id/fire", w.fire)
@@ -436,6 +438,8 @@ func doneMessage(done string) string {
 		return "延期申请已提交，等待市生态环境局审批。"
 	case "decision":
 		return "延期申请已审批。"
+	case "unit-group":
+		return "已明确单位组所指的单位。"
 	}
 	if t := workflow.Trigger(done); t.Valid() {
 		return "已完成：" + t.Label() + "。"
