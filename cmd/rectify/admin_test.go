@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -49,7 +50,7 @@ func TestUnitsAligned(t *testing.T) {
 	}
 	for _, l := range lines[1:] {
 		got := columns(l)
-		if len(got) < 3 || !equalInts(got, head[:len(got)]) {
+		if len(got) < 3 || !slices.Equal(got, head[:len(got)]) {
 			t.Errorf("%q starts its columns at %v, the header at %v", l, got, head)
 		}
 		if strings.HasSuffix(l, " ") {
@@ -59,18 +60,6 @@ func TestUnitsAligned(t *testing.T) {
 	if !strings.Contains(out, "浮梁县") || len(lines) < 30 {
 		t.Errorf("rectify units:\n%s", out)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestDisplayWidth: CJK characters and fullwidth punctuation take two
