@@ -137,7 +137,7 @@ func (w *Web) addToClose(ctx context.Context, a workflow.Actor, cat *catalog, hp
 	if err != nil {
 		return err
 	}
-	sec := section{Title: "待销号", Hint: "已验收通过、等待销号的问题（验收人不能销号本人验收的问题）。", Empty: "没有待销号的问题。", Note: "验收"}
+	sec := section{Title: "待销号", Hint: "已验收通过、您现在可以销号的问题。", Empty: "没有待销号的问题。", Note: "验收"}
 	for _, p := range ps {
 		r := cat.row(p)
 		if n := len(p.Signatures); n > 0 {
