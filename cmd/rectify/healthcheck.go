@@ -64,7 +64,8 @@ func runHealthcheck(ctx context.Context, args []string, env Env) error {
 
 // healthURL is the URL of path on the server listening on addr: a base URL
 // as given, or a listen address whose unspecified host (empty, 0.0.0.0,
-// ::) is this machine's loopback.
+// ::) is 127.0.0.1 (a wildcard listener takes IPv4 there, and a container
+// may have no IPv6 loopback).
 func healthURL(addr, path string) (string, error) {
 	if strings.Contains(addr, "://") {
 		u, err := url.Parse(addr)
@@ -79,9 +80,6 @@ func healthURL(addr, path string) (string, error) {
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
-		if ip != nil && ip.To4() == nil {
-			host = "::1"
-		}
 	}
 	if port == "" {
 		return "", errors.New("--addr needs a port")
