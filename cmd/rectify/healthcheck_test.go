@@ -20,7 +20,8 @@ func TestHealthcheck(t *testing.T) {
 	addr := strings.TrimPrefix(srv.url, "http://")
 	_, port, _ := net.SplitHostPort(addr)
 	for _, args := range [][]string{
-		{"--addr", addr}, {"--addr", addr, "--ready"}, {"--addr", "0.0.0.0:" + port}, {"--addr", ":" + port}, {"--addr", srv.url + "/"},
+		{"--addr", addr}, {"--addr", addr, "--ready"}, {"--addr", "0.0.0.0:" + port}, {"--addr", "[::]:" + port}, {"--addr", ":" + port},
+		{"--addr", srv.url + "/"},
 	} {
 		var out bytes.Buffer
 		if err := Main(context.Background(), append([]string{"healthcheck"}, args...), Env{Stdout: &out}); err != nil {
