@@ -91,7 +91,7 @@ func (s *server) resolveUnitGroup(c echo.Context) error {
 		return err
 	}
 	if req.Name == "" {
-		return apiError(workflow.CodeInvalid, "name", "name is required: the group as the work point writes it")
+		return workflow.RefuseField(workflow.ReasonRequired, "name", "name is required: the group as the work point writes it")
 	}
 	wp, err := s.svc.ResolveUnitGroup(c.Request().Context(), actor(c), n, req.Name, req.Units)
 	if err != nil {

@@ -223,6 +223,12 @@ var decisionLabels = map[string]string{"approve": "同意", "deny": "不同意"}
 // ("approve" or "deny").
 func DecisionLabel(d string) string { return label(decisionLabels, d) }
 
+var dutyLabels = map[string]string{DutyLead: "牵头", DutyResponsible: "负责", DutyCooperating: "配合"}
+
+// DutyLabel returns the plan's word for what a work point asks of its
+// units (DutyLead: 牵头).
+func DutyLabel(d string) string { return label(dutyLabels, d) }
+
 var groupByLabels = map[string]string{
 	GroupByCounty:    LabelCounty,
 	GroupByLeadUnit:  LabelLeadUnit,

@@ -38,6 +38,7 @@ func TestGlossaryNamesEverything(t *testing.T) {
 		func(v string) string { return workflow.ExtensionStatus(v).Label() })
 	check("decision", []string{"approve", "deny"}, workflow.DecisionLabel)
 	check("against", []string{"lead_unit", "inspectors"}, workflow.AgainstLabel)
+	check("duty", workflow.Duties, workflow.DutyLabel)
 	actions := append(strs(workflow.Triggers), workflow.ActionCreate, workflow.ActionNote, workflow.ActionEvidence,
 		workflow.ActionAlert, workflow.ActionExtensionRequest, workflow.ActionExtensionDecision)
 	check("action", actions, workflow.ActionLabel)

@@ -29,6 +29,7 @@ const (
 	ReasonNotCounty             Reason = "not_county"               // the unit is not a county, district or zone
 	ReasonUnknownWorkPoint      Reason = "unknown_work_point"       // no work point has that number
 	ReasonUnitListedTwice       Reason = "unit_listed_twice"        // a cooperating unit is listed twice
+	ReasonNotInGroup            Reason = "not_in_group"             // a unit of a kind the unit group cannot stand for
 	ReasonLeadCooperates        Reason = "lead_cooperates"          // the lead unit is also listed as cooperating
 	ReasonAlreadyLead           Reason = "already_lead"             // reassign names the lead unit it has
 	ReasonReassignNothing       Reason = "reassign_nothing"         // reassign changes neither unit nor deadline
@@ -70,6 +71,8 @@ const (
 	ReasonUserNotFound      Reason = "user_not_found"
 	ReasonEvidenceNotFound  Reason = "evidence_not_found"
 	ReasonRecordNotFound    Reason = "record_not_found" // a token, session or password a store does not hold
+	ReasonWorkPointNotFound Reason = "work_point_not_found"
+	ReasonUnitGroupNotFound Reason = "unit_group_not_found" // the work point names no unit group of that name
 )
 
 // Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
@@ -103,6 +106,7 @@ var reasonCodes = map[Reason]Code{
 	ReasonBadDate: CodeInvalid, ReasonOutOfRange: CodeInvalid, ReasonUnknownValue: CodeInvalid,
 	ReasonUnknownField: CodeInvalid, ReasonUnknownTrigger: CodeInvalid, ReasonUnknownUnit: CodeInvalid,
 	ReasonNotCounty: CodeInvalid, ReasonUnknownWorkPoint: CodeInvalid, ReasonUnitListedTwice: CodeInvalid,
+	ReasonNotInGroup:     CodeInvalid,
 	ReasonLeadCooperates: CodeInvalid, ReasonAlreadyLead: CodeInvalid, ReasonReassignNothing: CodeInvalid,
 	ReasonReopenNeedsDeadline: CodeInvalid, ReasonReopenTakesNoDeadline: CodeInvalid,
 	ReasonDeadlineNotLater: CodeInvalid, ReasonFileMissing: CodeInvalid, ReasonFileEmpty: CodeInvalid,
@@ -117,6 +121,7 @@ var reasonCodes = map[Reason]Code{
 
 	ReasonProblemNotFound: CodeNotFound, ReasonExtensionNotFound: CodeNotFound, ReasonUnitNotFound: CodeNotFound,
 	ReasonUserNotFound: CodeNotFound, ReasonEvidenceNotFound: CodeNotFound, ReasonRecordNotFound: CodeNotFound,
+	ReasonWorkPointNotFound: CodeNotFound, ReasonUnitGroupNotFound: CodeNotFound,
 
 	ReasonNotPermitted: CodeConflict, ReasonNeedsEvidence: CodeConflict, ReasonNeedsNewEvidence: CodeConflict,
 	ReasonNotesClosed: CodeConflict, ReasonEvidenceFrozen: CodeConflict, ReasonExtensionClosed: CodeConflict,

@@ -74,25 +74,25 @@ func (wp WorkPoint) Units() []string {
 // units by the caller.
 func (wp WorkPoint) Validate() error {
 	if wp.Number <= 0 || strings.TrimSpace(wp.Title) == "" {
-		return Invalid("work_points", "a work point needs a positive number and a title")
+		return RefuseField(ReasonRequired, "work_points", "a work point needs a positive number and a title")
 	}
 	for i, g := range wp.UnitGroups {
 		switch {
 		case strings.TrimSpace(g.Name) == "":
-			return Invalid("unit_groups", "work point %d: unit group %d has no name", wp.Number, i+1)
+			return RefuseField(ReasonRequired, "unit_groups", "work point %d: unit group %d has no name", wp.Number, i+1)
 		case g.Duty != DutyResponsible && g.Duty != DutyCooperating && g.Duty != DutyLead:
-			return Invalid("unit_groups", "work point %d: group %s has unknown duty %q; one of %v", wp.Number, g.Name, g.Duty, Duties)
+			return RefuseField(ReasonUnknownValue, "unit_groups", "work point %d: group %s has unknown duty %q; one of %v", wp.Number, g.Name, g.Duty, Duties)
 		case len(g.Kinds) == 0:
-			return Invalid("unit_groups", "work point %d: group %s names no kind of unit", wp.Number, g.Name)
+			return RefuseField(ReasonRequired, "unit_groups", "work point %d: group %s names no kind of unit", wp.Number, g.Name)
 		}
 		for _, k := range g.Kinds {
 			if !k.Valid() {
-				return Invalid("unit_groups", "work point %d: group %s: unknown kind %q", wp.Number, g.Name, k)
+				return RefuseField(ReasonUnknownValue, "unit_groups", "work point %d: group %s: unknown kind %q", wp.Number, g.Name, k)
 			}
 		}
 		for _, other := range wp.UnitGroups[:i] {
 			if other.Name == g.Name {
-				return Invalid("unit_groups", "work point %d names group %s twice", wp.Number, g.Name)
+				return RefuseField(ReasonBadConfig, "unit_groups", "work point %d names group %s twice", wp.Number, g.Name)
 			}
 		}
 	}
@@ -116,7 +116,7 @@ func (s *Service) ResolveUnitGroup(ctx context.Context, a Actor, number int, nam
 		return nil, err
 	}
 	if len(units) == 0 {
-		return nil, Invalid("units", "name at least one unit the group stands for")
+		return nil, RefuseField(ReasonRequired, "units", "name at least one unit the group stands for")
 	}
 	ids := slices.Clone(units)
 	for i := range ids {
@@ -134,24 +134,24 @@ func (s *Service) ResolveUnitGroup(ctx context.Context, a Actor, number int, nam
 	}
 	i := slices.IndexFunc(wps, func(wp WorkPoint) bool { return wp.Number == number })
 	if i < 0 {
-		return nil, Errorf(CodeNotFound, "work point %d not found", number)
+		return nil, Refuse(ReasonWorkPointNotFound, "work point %d not found", number)
 	}
 	wp := wps[i]
 	j := slices.IndexFunc(wp.UnitGroups, func(g UnitGroup) bool { return g.Name == name })
 	if j < 0 {
-		return nil, Errorf(CodeNotFound, "work point %d has no unit group %q", number, name)
+		return nil, Refuse(ReasonUnitGroupNotFound, "work point %d has no unit group %q", number, name)
 	}
 	g := wp.UnitGroups[j]
 	for k, id := range ids {
 		u, err := s.Unit(ctx, id)
 		if err != nil {
-			return nil, Invalid("units", "unknown unit %q", units[k])
+			return nil, RefuseField(ReasonUnknownUnit, "units", "unknown unit %q", units[k])
 		}
 		if !slices.Contains(g.Kinds, u.Kind) {
-			return nil, Invalid("units", "%s (%s) is not a unit the group %s can stand for (%v)", u.Name, u.Kind, g.Name, g.Kinds)
+			return nil, RefuseField(ReasonNotInGroup, "units", "%s (%s) is not a unit the group %s can stand for (%v)", u.Name, u.Kind, g.Name, g.Kinds)
 		}
 		if slices.Contains(ids[:k], id) {
-			return nil, Invalid("units", "unit %s is listed twice", u.Name)
+			return nil, RefuseField(ReasonUnitListedTwice, "units", "unit %s is listed twice", u.Name)
 		}
 	}
 	now := s.clock.Now()

@@ -180,6 +180,9 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	switch e.Reason {
 	// invalid
 	case workflow.ReasonRequired:
+		if e.Field == "units" {
+			return "请至少选择一个单位。", true
+		}
 		return named("请填写「%s」。", "有必填项未填写，请检查后重试。"), true
 	case workflow.ReasonTooLong:
 		if e.Field == "name" {
@@ -205,7 +208,12 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	case workflow.ReasonUnknownWorkPoint:
 		return "所选工作要点不存在。", true
 	case workflow.ReasonUnitListedTwice:
+		if e.Field == "units" {
+			return "所选单位有重复。", true
+		}
 		return "配合单位有重复。", true
+	case workflow.ReasonNotInGroup:
+		return "所选单位不在该单位组可指的范围内。", true
 	case workflow.ReasonLeadCooperates:
 		return "牵头单位不能同时是配合单位。", true
 	case workflow.ReasonAlreadyLead:
@@ -268,6 +276,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "佐证材料不存在，或您无权查看。", true
 	case workflow.ReasonRecordNotFound:
 		return "记录不存在，请刷新页面后重试。", true
+	case workflow.ReasonWorkPointNotFound, workflow.ReasonUnitGroupNotFound:
+		return "未找到该工作要点或单位组。", true
 
 	// conflict
 	case workflow.ReasonNotPermitted:

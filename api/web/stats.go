@@ -37,9 +37,6 @@ type unitGroupRow struct {
 	Options           []optgroup // the form's choices; nil when the user may not resolve
 }
 
-// dutyLabels name what a work point asks of its units.
-var dutyLabels = map[string]string{workflow.DutyLead: "牵头", workflow.DutyResponsible: "负责", workflow.DutyCooperating: "配合"}
-
 // chart is a horizontal bar chart drawn as SVG on the server; every
 // coordinate is computed here, so the template only places them.
 type chart struct {
@@ -200,7 +197,7 @@ func (w *Web) showStats(c echo.Context, status int, refusal string) error {
 			Overdue: r.Overdue, Completion: fmtPercent(r.CompletionRate), OnTime: fmtPercent(r.OnTimeRate),
 		}
 		for _, g := range cat.wps[n].UnitGroups {
-			gr := unitGroupRow{Name: g.Name, Duty: dutyLabels[g.Duty], Units: "待明确", Resolved: g.Resolved()}
+			gr := unitGroupRow{Name: g.Name, Duty: workflow.DutyLabel(g.Duty), Units: "待明确", Resolved: g.Resolved()}
 			if g.Resolved() {
 				gr.Units = cat.unitList(g.Units)
 			}
@@ -223,7 +220,7 @@ func (w *Web) resolveUnitGroup(c echo.Context) error {
 	}
 	n, err := strconv.Atoi(c.Param("number"))
 	if err != nil {
-		return workflow.Errorf(workflow.CodeNotFound, "work point %q not found", c.Param("number"))
+		return workflow.Refuse(workflow.ReasonWorkPointNotFound, "work point %q not found", c.Param("number"))
 	}
 	name := form.Get("name")
 	_, err = w.svc.ResolveUnitGroup(c.Request().Context(), actor(c), n, name, form["units"])
