@@ -31,15 +31,23 @@ func (s *Store) accountsUpdate(ctx context.Context, fn func(tx *bbolt.Tx) error)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var fnErr error
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		fnErr = fn(tx)
-		return fnErr
-	})
-	if err != nil && fnErr == nil {
-		return fmt.Errorf("bolt: write transaction: %w", err)
+	if err := s.writable(ctx); err != nil {
+		return err
 	}
-	return err
+	var fnErr error
+	return s.guard("a write transaction", func() error {
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			fnErr = fn(tx)
+			return fnErr
+		})
+		if fnErr == nil {
+			s.committed(err)
+		}
+		if err != nil && fnErr == nil {
+			return fmt.Errorf("bolt: write transaction: %w", err)
+		}
+		return err
+	})
 }
 
 // accountsView runs fn in a read transaction.
@@ -47,15 +55,7 @@ func (s *Store) accountsView(ctx context.Context, fn func(tx *bbolt.Tx) error) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var fnErr error
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		fnErr = fn(tx)
-		return fnErr
-	})
-	if err != nil && fnErr == nil {
-		return fmt.Errorf("bolt: read transaction: %w", err)
-	}
-	return err
+	return s.view(fn)
 }
 
 // SetPasswordHash stores user userID's password hash; an unknown user is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,6 +150,10 @@ func (s *Store) write(ctx context.Context, run func(tx *bbolt.Tx, st *txState) (
 	}
 	<-o.done
 	if o.panicked != nil {
+		if strings.Contains(string(o.stack), "go.etcd.io/bbolt.") {
+			// bbolt panics on pages that are not what it expects.
+			s.markDamaged(fmt.Sprintf("a write command panicked in bbolt: %v", o.panicked))
+		}
 		panic(fmt.Sprintf("%v\n\ngoroutine of the write command:\n%s", o.panicked, o.stack))
 	}
 	return o.err
@@ -159,6 +164,9 @@ func (s *Store) write(ctx context.Context, run func(tx *bbolt.Tx, st *txState) (
 func (s *Store) commitLoop() {
 	c := s.gc
 	defer close(c.exited)
+	// A fault reading the mapped file panics (and is recovered as damage)
+	// instead of ending the process.
+	debug.SetPanicOnFault(true)
 	for range c.wake {
 		for {
 			group, closed := c.take(s.maxGroup)
@@ -261,7 +269,8 @@ func (s *Store) runGroup(group []*op) {
 	if c.beforeCommit != nil {
 		c.beforeCommit(len(group))
 	}
-	err = tx.Commit()
+	err = s.commitGuarded(tx)
+	s.committed(err)
 	if c.afterCommit != nil {
 		c.afterCommit(len(group))
 	}
@@ -306,4 +315,23 @@ func (s *Store) WriteStats() WriteStats {
 		Pages:    st.TxStats.GetPageCount() + int64(groups),
 		Writes:   st.TxStats.GetWrite(),
 	}
+}
+
+// commitGuarded commits tx; a panic in bbolt's commit (damaged pages) fails
+// the group, rolls tx back and marks the store damaged.
+func (s *Store) commitGuarded(tx *bbolt.Tx) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		reason := fmt.Sprintf("a commit panicked: %v", r)
+		s.markDamaged(reason)
+		func() {
+			defer func() { _ = recover() }()
+			_ = tx.Rollback()
+		}()
+		err = fmt.Errorf("bolt: %s", reason)
+	}()
+	return s.commit(tx)
 }

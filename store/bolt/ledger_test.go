@@ -279,7 +279,12 @@ func TestMissingHeadNotResealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err := Open(path, Options{})
+	var damaged *DamagedError
+	if _, err := Open(path, Options{}); !errors.As(err, &damaged) || !strings.Contains(damaged.Reason, "chain head") {
+		t.Fatalf("Open of a chain without head = %v, want it refused as damaged", err)
+	}
+	// Past the check of the chain at open, the store still refuses.
+	s, err := Open(path, Options{SkipChainCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +328,12 @@ func TestLedgerReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	r, err = Open(path, Options{ReadOnly: true})
+	var damaged *DamagedError
+	if _, err := Open(path, Options{ReadOnly: true}); !errors.As(err, &damaged) || !strings.Contains(damaged.Reason, "history entry 3") {
+		t.Fatalf("Open of a file with an entry that does not decode = %v, want it refused naming the entry", err)
+	}
+	// An audit opens it, and names the entry.
+	r, err = Open(path, Options{ReadOnly: true, SkipChainCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

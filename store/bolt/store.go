@@ -59,6 +59,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -141,6 +142,20 @@ type Options struct {
 	// MaxGroup bounds the commands of one commit group; zero means
 	// DefaultMaxGroup, and 1 commits every command alone (for measurements).
 	MaxGroup int
+	// Init lets Open write a new database into an existing empty (0-byte)
+	// file, which it otherwise refuses with ErrEmptyFile. A missing file is
+	// always created (unless ReadOnly).
+	Init bool
+	// QuickCheck limits the check of an existing file at Open to its meta
+	// pages, its size, its freelist, its root page and the tail of the hash
+	// chain. By default Open also reads every page of the tree and runs
+	// bbolt's consistency check (Tx.Check): about a second for a file of
+	// 1,000,000 problems.
+	QuickCheck bool
+	// SkipChainCheck leaves out the check of the hash chain's tail at Open,
+	// for a caller that checks the whole chain itself (an audit), so that
+	// it can name what is wrong. The file's structure is still checked.
+	SkipChainCheck bool
 }
 
 // Store is a workflow.Store on a bbolt file. It is safe for concurrent use.
@@ -151,6 +166,7 @@ type Store struct {
 	maxGroup     int
 	gc           *committer
 	readOnly     bool
+	health       health
 	records      recordCache
 	tokens       tokenCache
 	// dueKeysRead counts the wake index keys Due and Sweep have read, for
@@ -173,12 +189,16 @@ func (s *Store) writable(ctx context.Context) error {
 	if s.readOnly {
 		return fmt.Errorf("bolt: write transaction: %w", bolterrors.ErrDatabaseReadOnly)
 	}
-	return nil
+	// Writing on pages found damaged would spread the damage.
+	return s.Damage()
 }
 
 // Open opens (creating it unless read-only) the database file at path and makes
 // sure every bucket exists, upgrading a file of an older schema version (see
-// the package documentation) unless read-only.
+// the package documentation) unless read-only. An existing file is checked
+// first (filecheck.go, check.go): one that is not sound is refused with a
+// *DamagedError and left as it was, an empty one with ErrEmptyFile unless
+// opts.Init.
 func Open(path string, opts Options) (*Store, error) {
 	bo := *bbolt.DefaultOptions
 	bo.Timeout = opts.Timeout
@@ -191,22 +211,30 @@ func Open(path string, opts Options) (*Store, error) {
 	// that the first sweep and list after a restart do not fault pages in
 	// one by one.
 	bo.MmapFlags = mmapFlags
-	db, err := bbolt.Open(path, 0o600, &bo)
-	if err != nil {
-		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
-	}
-	s := &Store{db: db, observe: opts.ObserveCommit, observeGroup: opts.ObserveGroup, maxGroup: opts.MaxGroup, gc: newCommitter(), readOnly: opts.ReadOnly}
+	bo.OpenFile = openFile(opts, bo.Timeout)
+	s := &Store{observe: opts.ObserveCommit, observeGroup: opts.ObserveGroup, maxGroup: opts.MaxGroup, gc: newCommitter(), readOnly: opts.ReadOnly}
 	if s.maxGroup <= 0 {
 		s.maxGroup = DefaultMaxGroup
 	}
-	if opts.ReadOnly {
-		err = db.View(checkBuckets)
-	} else {
-		err = db.Update(upgrade)
-	}
-	if err != nil {
-		_ = db.Close()
+	s.health.probeEvery = probeInterval
+	var db *bbolt.DB
+	err := s.guard("opening the file", func() (err error) {
+		db, err = bbolt.Open(path, 0o600, &bo)
+		return err
+	})
+	var damaged *DamagedError
+	switch {
+	case errors.As(err, &damaged):
+		return nil, damaged
+	case err != nil && s.health.damage.Load() != nil:
+		return nil, &DamagedError{Path: path, Reason: *s.health.damage.Load()}
+	case err != nil:
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	s.db = db
+	if err := s.checkOpened(path, opts); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	go s.commitLoop()
 	return s, nil
@@ -235,15 +263,19 @@ func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	})
 }
 
-// view runs fn in one read transaction; errors from bbolt itself are wrapped.
+// view runs fn in one read transaction, guarded (health.go); errors from
+// bbolt itself are wrapped.
 func (s *Store) view(fn func(tx *bbolt.Tx) error) error {
 	var fnErr error
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		fnErr = fn(tx)
-		return fnErr
+	err := s.guard("a read transaction", func() error {
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			fnErr = fn(tx)
+			return fnErr
+		})
+		if err != nil && fnErr == nil {
+			return fmt.Errorf("bolt: read transaction: %w", err)
+		}
+		return err
 	})
-	if err != nil && fnErr == nil {
-		return fmt.Errorf("bolt: read transaction: %w", err)
-	}
 	return err
 }

@@ -658,11 +658,21 @@ func unpackCJK(out, b []byte) ([]byte, error) {
 }
 
 // Unmarshal decodes v, a stored record or history entry, packed or JSON,
-// into x.
+// into x. A value that does not decode is a *ValueError.
 func Unmarshal(v []byte, x any) error {
 	js, err := Unpack(v)
-	if err != nil {
-		return err
+	if err == nil {
+		err = json.Unmarshal(js, x)
 	}
-	return json.Unmarshal(js, x)
+	if err != nil {
+		return &ValueError{err}
+	}
+	return nil
 }
+
+// ValueError is a stored value that does not decode: damage inside a
+// value, which no check of the file's structure sees.
+type ValueError struct{ Err error }
+
+func (e *ValueError) Error() string { return "stored value does not decode: " + e.Err.Error() }
+func (e *ValueError) Unwrap() error { return e.Err }
