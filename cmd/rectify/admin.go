@@ -19,10 +19,11 @@ func runSeed(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("seed", env)
 	db := fs.String("db", "./rectify.db", "bbolt database file (the server must be stopped)")
 	kind, ef := addStoreFlags(fs)
+	initEmpty := fs.Bool("init", false, "make an existing empty (0-byte) --db file a new ledger (a missing file is always created)")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
-	st, err := openCLIStore(ctx, *kind, *db, ef, bolt.Options{})
+	st, err := openCLIStore(ctx, *kind, *db, ef, bolt.Options{Init: *initEmpty})
 	if err != nil {
 		return err
 	}

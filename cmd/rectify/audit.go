@@ -73,7 +73,7 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 		if blobs, evidenceNote, err = openEvidenceReadOnly(*db, *evidenceDir); err != nil {
 			return err
 		}
-		st, err := openReadOnly(*db)
+		st, err := openReadOnly(*db, true)
 		if err != nil {
 			return err
 		}
@@ -143,15 +143,20 @@ func openEvidenceReadOnly(db, dir string) (*blob.Store, string, error) {
 }
 
 // openReadOnly opens the database at path read-only, explaining the usual
-// failures: no file, a server holding it, a file of an older schema.
-func openReadOnly(path string) (*bolt.Store, error) {
+// failures: no file, a server holding it, a damaged or empty file, a file of
+// an older schema. auditing leaves the hash chain to the caller's audit,
+// which names the first bad entry; the file's structure is checked all the
+// same.
+func openReadOnly(path string, auditing bool) (*bolt.Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	st, err := bolt.Open(path, bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	st, err := bolt.Open(path, bolt.Options{ReadOnly: true, Timeout: 2 * time.Second, SkipChainCheck: auditing})
 	switch {
 	case errors.Is(err, bolt.ErrInUse):
 		return nil, fmt.Errorf("open %s: the database is in use (is a rectify server running on it?): stop it, or verify a backup (rectify backup)", path)
+	case errors.As(err, new(*bolt.DamagedError)) || errors.Is(err, bolt.ErrEmptyFile):
+		return nil, explainUnsound(path, err)
 	case errors.Is(err, bolt.ErrNeedsUpgrade):
 		return nil, fmt.Errorf("%w; audit verify only reads: open the file read-write once to upgrade it (start rectify serve --db FILE, then stop it), or do that on a copy to leave the original untouched, then verify", err)
 	case err != nil:

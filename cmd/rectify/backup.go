@@ -128,7 +128,7 @@ func saveBackup(ctx context.Context, r io.Reader, size int64, out string) (n int
 		syncDir(filepath.Dir(out))
 		return n, head, nil
 	}
-	st, err := openReadOnly(tmp)
+	st, err := openReadOnly(tmp, false)
 	if err != nil {
 		return n, head, fmt.Errorf("backup: what the server sent is not a rectify database: %w", err)
 	}

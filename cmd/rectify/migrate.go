@@ -50,7 +50,7 @@ func runMigrate(ctx context.Context, args []string, env Env) error {
 	)
 	switch kind, path, _ := strings.Cut(*from, ":"); kind {
 	case "bolt":
-		src, err := openReadOnly(path)
+		src, err := openReadOnly(path, false)
 		if err != nil {
 			return err
 		}

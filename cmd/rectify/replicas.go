@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/jdz-eco/rectify/api"
 	"github.com/jdz-eco/rectify/store/bolt"
@@ -26,11 +27,12 @@ const (
 type servedStore struct {
 	workflow.Store
 	etcd *etcd.Store // nil on bbolt
+	bolt *bolt.Store // nil on etcd
 	name string      // for logs: the file, or endpoints and prefix
 }
 
 // openServed opens the store cfg names.
-func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics) (*servedStore, error) {
+func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics, log *slog.Logger) (*servedStore, error) {
 	if cfg.store == storeEtcd {
 		st, err := openEtcd(ctx, cfg.etcd)
 		if err != nil {
@@ -38,12 +40,21 @@ func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics) (*se
 		}
 		return &servedStore{Store: st, etcd: st, name: cfg.etcd.describe()}, nil
 	}
-	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup})
+	start := time.Now()
+	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup,
+		Init: cfg.dbInit, QuickCheck: cfg.dbCheck == dbCheckQuick})
 	if err != nil {
 		return nil, err
 	}
-	return &servedStore{Store: st, name: cfg.db}, nil
+	log.Info("database file checked", "db", cfg.db, "check", cfg.dbCheck, "took", time.Since(start).Round(time.Millisecond))
+	return &servedStore{Store: st, bolt: st, name: cfg.db}, nil
 }
+
+// Checks of --db-check.
+const (
+	dbCheckFull  = "full"
+	dbCheckQuick = "quick"
+)
 
 // runLeading runs f in bg: at once on bbolt; on etcd only while this
 // replica is the elected leader of role (a context that ends with the

@@ -28,6 +28,8 @@ type serveConfig struct {
 	evidenceDirSet bool
 
 	db        string
+	dbInit    bool
+	dbCheck   string
 	addr      string
 	demo      bool
 	logFormat string
@@ -70,6 +72,8 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.StringVar(&cfg.store, "store", storeBolt, "bolt (the --db file) or etcd (a cluster that several replicas share: --etcd-endpoints …)")
 	cfg.etcd = addEtcdFlags(fs)
 	fs.StringVar(&cfg.db, "db", "./rectify.db", "bbolt database file")
+	fs.BoolVar(&cfg.dbInit, "init", false, "make an existing empty (0-byte) --db file a new ledger (a missing file is always created; an empty one is otherwise refused)")
+	fs.StringVar(&cfg.dbCheck, "db-check", dbCheckFull, "how --db is checked before serving: full (every page and bbolt's consistency check, about 1 s per 1,000,000 problems) or quick (meta pages, size, freelist and the tail of the hash chain)")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.BoolVar(&cfg.demo, "demo", false, "create one demo user per role and print their tokens")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
@@ -113,6 +117,9 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 func (c serveConfig) check() error {
 	if err := c.checkStore(); err != nil {
 		return err
+	}
+	if c.dbCheck != dbCheckFull && c.dbCheck != dbCheckQuick {
+		return fmt.Errorf("--db-check %q: %s or %s", c.dbCheck, dbCheckFull, dbCheckQuick)
 	}
 	if c.evidenceMaxBytes <= 0 {
 		return errors.New("--evidence-max-bytes must be positive")
@@ -214,7 +221,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := api.NewMetrics(reg)
-	st, err := openServed(ctx, cfg, metrics)
+	st, err := openServed(ctx, cfg, metrics, log)
 	if err != nil {
 		return err
 	}
