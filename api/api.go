@@ -51,8 +51,14 @@ type Config struct {
 	// code too_large. Evidence needs Service.SetBlobs.
 	EvidenceMaxBytes int64
 	// Ready reports whether the server may take traffic (/readyz); nil means
-	// always ready.
+	// always ready. It is the readiness check named "store".
 	Ready func(context.Context) error
+	// Checks are more named readiness checks /readyz runs after Ready.
+	Checks []Check
+	// Panics records the panics recovered from requests; its check
+	// ("panics", run last) keeps /readyz at 503 once one was recorded,
+	// until the process restarts. nil: the server keeps its own.
+	Panics *Panics
 	// UnitAliases resolves the unit names a ledger import (POST
 	// /ledger/import) may use besides the units' ids and exact names, e.g.
 	// seeds.ResolveUnit (市工信局 → city-industry); it returns a unit id, used
@@ -87,7 +93,9 @@ type server struct {
 	// evidenceMax limits one evidence file; the multipart body of an upload
 	// may be up to evidenceBodyLimit.
 	evidenceMax int64
-	ready       func(context.Context) error
+	// checks are the readiness checks of /readyz, in order.
+	checks []Check
+	panics *Panics
 	// aliases resolves other unit names in ledger imports (Config.UnitAliases).
 	aliases func(string) (string, bool)
 	// web serves the web pages (Config.Web), or nil.
@@ -107,7 +115,7 @@ func New(cfg Config) *echo.Echo {
 		gather:      cfg.Gatherer,
 		limit:       cfg.BodyLimit,
 		evidenceMax: cfg.EvidenceMaxBytes,
-		ready:       cfg.Ready,
+		panics:      cfg.Panics,
 		aliases:     cfg.UnitAliases,
 		web:         cfg.Web,
 	}
@@ -123,6 +131,14 @@ func New(cfg Config) *echo.Echo {
 	if s.evidenceMax <= 0 {
 		s.evidenceMax = DefaultEvidenceMaxBytes
 	}
+	if s.panics == nil {
+		s.panics = &Panics{}
+	}
+	if cfg.Ready != nil {
+		s.checks = append(s.checks, Check{Name: "store", Check: cfg.Ready})
+	}
+	s.checks = append(s.checks, cfg.Checks...)
+	s.checks = append(s.checks, Check{Name: "panics", Check: s.panics.Check})
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -220,7 +236,9 @@ func requestIDOf(c echo.Context) string {
 	return id
 }
 
-// recover turns a handler panic into an internal error carrying the stack.
+// recover turns a handler panic into an internal error carrying the stack,
+// which observe logs with the 500, and records it in s.panics: the replica
+// is not ready from then on (see Panics).
 func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
@@ -231,6 +249,7 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 			if r == http.ErrAbortHandler {
 				panic(r)
 			}
+			s.panics.Record(c.Request().Method+" "+c.Path(), r)
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 		}()
 		return next(c)

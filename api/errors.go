@@ -56,6 +56,9 @@ type problemDetail struct {
 	Field             string             `json:"field,omitempty"`
 	State             workflow.State     `json:"state,omitempty"`
 	PermittedTriggers []workflow.Trigger `json:"permitted_triggers,omitzero"`
+	// Checks, on a 503 from /readyz: every readiness check, "ok" or why it
+	// failed.
+	Checks map[string]string `json:"checks,omitempty"`
 }
 
 // apiError builds a domain error for conditions found in api/ itself.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -96,9 +97,13 @@ func TestHealthAndReadiness(t *testing.T) {
 	if m := v.ok(v.do("GET", "/healthz", "", nil), 200); m["status"] != "ok" {
 		t.Errorf("healthz %v", m)
 	}
-	if m := v.ok(v.do("GET", "/readyz", "", nil), 200); m["status"] != "ready" {
+	m := v.ok(v.do("GET", "/readyz", "", nil), 200)
+	if m["status"] != "ready" || !reflect.DeepEqual(m["checks"], map[string]any{"store": "ok", "panics": "ok"}) {
 		t.Errorf("readyz %v", m)
 	}
 	v.ready = errors.New("store closed")
-	v.fails(v.do("GET", "/readyz", "", nil), 503, "unavailable")
+	p := v.fails(v.do("GET", "/readyz", "", nil), 503, "unavailable")
+	if p.Detail != "not ready: store: store closed" || p.Checks["store"] != "store closed" || p.Checks["panics"] != "ok" {
+		t.Errorf("readyz while the store check fails: %+v", p)
+	}
 }

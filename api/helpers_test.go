@@ -34,12 +34,16 @@ var t0 = time.Date(2021, 6, 24, 9, 0, 0, 0, time.UTC)
 // faultyStore is the real bolt store with one injectable fault.
 type faultyStore struct {
 	workflow.Store
-	failProblem error
+	failProblem  error
+	panicProblem any
 }
 
 func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
 	if s.failProblem != nil {
 		return nil, s.failProblem
+	}
+	if s.panicProblem != nil {
+		panic(s.panicProblem)
 	}
 	return s.Store.Problem(ctx, id)
 }
@@ -193,16 +197,17 @@ func (v *env) ok(rec *httptest.ResponseRecorder, status int) map[string]any {
 
 // problemBody is an RFC 9457 body as a client reads it.
 type problemBody struct {
-	Type              string   `json:"type"`
-	Title             string   `json:"title"`
-	Status            int      `json:"status"`
-	Detail            string   `json:"detail"`
-	Code              string   `json:"code"`
-	Instance          string   `json:"instance"`
-	Reason            string   `json:"reason"`
-	Field             string   `json:"field"`
-	State             string   `json:"state"`
-	PermittedTriggers []string `json:"permitted_triggers"`
+	Type              string            `json:"type"`
+	Title             string            `json:"title"`
+	Status            int               `json:"status"`
+	Detail            string            `json:"detail"`
+	Code              string            `json:"code"`
+	Instance          string            `json:"instance"`
+	Reason            string            `json:"reason"`
+	Field             string            `json:"field"`
+	State             string            `json:"state"`
+	PermittedTriggers []string          `json:"permitted_triggers"`
+	Checks            map[string]string `json:"checks"`
 }
 
 // fails checks a problem+json response with status and code.

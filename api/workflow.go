@@ -51,13 +51,3 @@ func (s *server) workflowDoc(c echo.Context) error {
 func (s *server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
-
-func (s *server) readyz(c echo.Context) error {
-	if s.ready != nil {
-		if err := s.ready(c.Request().Context()); err != nil {
-			s.log.WarnContext(c.Request().Context(), "not ready", "err", err, "request_id", requestIDOf(c))
-			return apiError(CodeUnavailable, "", "not ready")
-		}
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-}
