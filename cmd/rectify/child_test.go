@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 			os.Exit(99)
 		}
 		os.Args = append([]string{"rectify"}, args...)
+		childLimits()
 		main()
 		os.Exit(0)
 	}
@@ -105,7 +106,15 @@ var listeningRe = regexp.MustCompile(`msg="rectify listening" addr=(http://[0-9.
 // The child is killed when the test ends.
 func startChildServer(t testing.TB, args ...string) *childServer {
 	t.Helper()
+	return startChildServerEnv(t, nil, args...)
+}
+
+// startChildServerEnv is startChildServer with more environment variables
+// (NAME=VALUE) for the child.
+func startChildServerEnv(t testing.TB, env []string, args ...string) *childServer {
+	t.Helper()
 	cmd := childCommand(t, "", append([]string{"serve", "--addr", "127.0.0.1:0", "--scan-interval", "0"}, args...)...)
+	cmd.Env = append(cmd.Env, env...)
 	pr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -157,4 +166,16 @@ func (s *childServer) wait(t testing.TB) int {
 func (s *childServer) kill() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
+}
+
+// waitLog waits (up to a minute) until the child has logged text.
+func (s *childServer) waitLog(t testing.TB, text string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(s.stderr.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the child never logged %q:\n%s", text, s.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -56,6 +56,19 @@ const (
 	dbCheckQuick = "quick"
 )
 
+// checks are the readiness checks of the store besides the service's own
+// (api.Config.Ready): on bbolt, damage found in the file while serving and
+// commits that fail (a full disk).
+func (s *servedStore) checks() []api.Check {
+	if s.bolt == nil {
+		return nil
+	}
+	return []api.Check{
+		{Name: "bolt_file", Check: func(context.Context) error { return s.bolt.Damage() }},
+		{Name: "bolt_writes", Check: s.bolt.WriteFailure},
+	}
+}
+
 // runLeading runs f in bg: at once on bbolt; on etcd only while this
 // replica is the elected leader of role (a context that ends with the
 // leadership and fences the store's writes on the election key), campaigning

@@ -259,8 +259,10 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	}
 
 	// The scanner and the dispatcher stop (deferred, so before the store
-	// closes) once the HTTP server has drained.
-	bg := startBackground(ctx)
+	// closes) once the HTTP server has drained. A panic in them, as in a
+	// request, makes the replica not ready.
+	panics := &api.Panics{}
+	bg := startBackground(ctx, panics, log)
 	defer bg.stop()
 	if cfg.scanInterval > 0 {
 		sc := &scanner{svc: svc, interval: cfg.scanInterval, log: log, observe: metrics.ObserveScan}
@@ -292,6 +294,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 			_, err := svc.Units(ctx)
 			return err
 		},
+		Checks: st.checks(),
+		Panics: panics,
 		// Ledger imports know units by the names the plan uses too.
 		UnitAliases: seeds.ResolveUnit,
 		// The web pages for the bureau, the units and the inspectors.

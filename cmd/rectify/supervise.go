@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/jdz-eco/rectify/api"
 	"github.com/jdz-eco/rectify/api/webhook"
 	"github.com/jdz-eco/rectify/workflow"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,18 +22,29 @@ type background struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	panics *api.Panics
+	log    *slog.Logger
 }
 
 // startBackground returns a background whose context carries parent's
-// values but not its cancellation.
-func startBackground(parent context.Context) *background {
+// values but not its cancellation. A panic in one of its goroutines ends
+// that goroutine, is logged with its stack and recorded in panics.
+func startBackground(parent context.Context, panics *api.Panics, log *slog.Logger) *background {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	return &background{ctx: ctx, cancel: cancel}
+	return &background{ctx: ctx, cancel: cancel, panics: panics, log: log}
 }
 
 // run starts f; f must return soon after its context ends.
 func (b *background) run(f func(context.Context)) {
-	b.wg.Go(func() { f(b.ctx) })
+	b.wg.Go(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Error("background task panicked; the server is not ready until it is restarted", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				b.panics.Record("a background task", r)
+			}
+		}()
+		f(b.ctx)
+	})
 }
 
 // stop cancels every goroutine and waits for them.

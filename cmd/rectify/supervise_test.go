@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jdz-eco/rectify/api"
 	"github.com/jdz-eco/rectify/api/webhook"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
@@ -299,7 +300,7 @@ func TestScanner(t *testing.T) {
 	sc := &scanner{svc: svc, interval: time.Millisecond, log: slogTo(&logs),
 		observe: func(n int, err error) { scans <- scan{n, err} }}
 	runCtx, cancel := context.WithCancel(ctx)
-	bg := startBackground(runCtx)
+	bg := startBackground(runCtx, &api.Panics{}, slogTo(&logs))
 	bg.run(sc.run)
 	first, second := <-scans, <-scans
 	cancel()
@@ -309,5 +310,26 @@ func TestScanner(t *testing.T) {
 	}
 	if !strings.Contains(logs.w.(*bytes.Buffer).String(), "deadline scan") {
 		t.Errorf("no scan logged")
+	}
+}
+
+// TestBackgroundPanic: a panic in a background task ends that task only,
+// is logged with its stack and recorded, so that the replica is not ready.
+func TestBackgroundPanic(t *testing.T) {
+	var logs syncWriter
+	logs.w = &bytes.Buffer{}
+	panics := &api.Panics{}
+	bg := startBackground(context.Background(), panics, slogTo(&logs))
+	bg.run(func(context.Context) { panic("index out of range in the scan") })
+	other := make(chan struct{})
+	bg.run(func(ctx context.Context) { <-ctx.Done(); close(other) })
+	bg.stop()
+	<-other
+	err := panics.Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "index out of range in the scan") {
+		t.Errorf("panics after a background panic: %v", err)
+	}
+	if out := logs.w.(*bytes.Buffer).String(); !strings.Contains(out, "background task panicked") || !strings.Contains(out, "goroutine") {
+		t.Errorf("the panic is not logged with its stack: %s", out)
 	}
 }
