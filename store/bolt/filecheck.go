@@ -118,6 +118,10 @@ type fileChecker struct {
 	size     int64
 	pageSize int64
 	m        meta
+	buf      []byte // the last page read
+	// win holds pages winStart to winStart+winPages-1 (pageAhead).
+	win                []byte
+	winStart, winPages uint64
 }
 
 // checkFile checks the database file r of size bytes: the meta pages, its
@@ -136,7 +140,7 @@ func checkFile(r io.ReaderAt, size int64, full bool) error {
 	if err != nil {
 		return err
 	}
-	root, err := c.header(c.m.root)
+	root, _, err := c.page(c.m.root)
 	if err != nil {
 		return err
 	}
@@ -189,33 +193,44 @@ func (c *fileChecker) readMetas() error {
 	return nil
 }
 
-// read reads pages id to id+n-1.
-func (c *fileChecker) read(id uint64, n uint64) ([]byte, error) {
-	off, size := int64(id)*c.pageSize, int64(n)*c.pageSize
-	if id >= c.m.pgid || n > c.m.pgid-id || off+size > c.size {
-		return nil, fmt.Errorf("page %d (+%d): past the %d pages in use", id, n-1, c.m.pgid)
+// page reads page id with its overflow pages and checks that it names
+// itself and that its overflow stays within the pages in use. The bytes
+// are valid until the next call.
+func (c *fileChecker) page(id uint64) (pageHeader, []byte, error) {
+	if id >= c.m.pgid {
+		return pageHeader{}, nil, fmt.Errorf("page %d: past the %d pages in use", id, c.m.pgid)
 	}
-	b := make([]byte, size)
-	if _, err := c.r.ReadAt(b, off); err != nil {
-		return nil, fmt.Errorf("page %d: %w", id, err)
-	}
-	return b, nil
-}
-
-// header reads the header of page id and checks it names itself.
-func (c *fileChecker) header(id uint64) (pageHeader, error) {
-	b, err := c.read(id, 1)
+	b, err := c.readAt(int64(id)*c.pageSize, c.pageSize)
 	if err != nil {
-		return pageHeader{}, err
+		return pageHeader{}, nil, fmt.Errorf("page %d: %w", id, err)
 	}
 	h := readHeader(b)
-	if h.id != id {
-		return h, fmt.Errorf("page %d calls itself page %d", id, h.id)
+	switch {
+	case h.id != id:
+		return h, nil, fmt.Errorf("page %d calls itself page %d", id, h.id)
+	case uint64(h.overflow) >= c.m.pgid-id:
+		return h, nil, fmt.Errorf("page %d: %d overflow pages run past the %d pages in use", id, h.overflow, c.m.pgid)
+	case h.overflow > 0:
+		if b, err = c.readAt(int64(id)*c.pageSize, int64(h.overflow+1)*c.pageSize); err != nil {
+			return h, nil, fmt.Errorf("page %d: %w", id, err)
+		}
 	}
-	if uint64(h.overflow) >= c.m.pgid-id {
-		return h, fmt.Errorf("page %d: %d overflow pages run past the %d pages in use", id, h.overflow, c.m.pgid)
+	return h, b, nil
+}
+
+// readAt reads n bytes at off into the checker's buffer.
+func (c *fileChecker) readAt(off, n int64) ([]byte, error) {
+	if off+n > c.size {
+		return nil, fmt.Errorf("%d bytes at %d: past the end of the file (%d bytes)", n, off, c.size)
 	}
-	return h, nil
+	if int64(cap(c.buf)) < n {
+		c.buf = make([]byte, n)
+	}
+	b := c.buf[:n]
+	if _, err := c.r.ReadAt(b, off); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // readFreelist reads the free page numbers the meta's freelist page holds.
@@ -224,16 +239,12 @@ func (c *fileChecker) readFreelist() (*pageSet, error) {
 	if c.m.freelist == noFreelist {
 		return free, nil
 	}
-	h, err := c.header(c.m.freelist)
+	h, b, err := c.page(c.m.freelist)
 	if err != nil {
 		return nil, fmt.Errorf("freelist: %w", err)
 	}
 	if h.flags != freelistPageFlag {
 		return nil, fmt.Errorf("freelist page %d: not a freelist page (flags %#x)", c.m.freelist, h.flags)
-	}
-	b, err := c.read(c.m.freelist, uint64(h.overflow)+1)
-	if err != nil {
-		return nil, fmt.Errorf("freelist: %w", err)
 	}
 	ids := b[pageHeaderSize:]
 	count := uint64(h.count)

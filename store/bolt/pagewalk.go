@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"fmt"
+	"slices"
 )
 
 // walk reads every page of the tree from the meta's root bucket, with plain
@@ -18,7 +19,7 @@ func (c *fileChecker) walk(free *pageSet) error {
 	seen.add(0)
 	seen.add(1)
 	if c.m.freelist != noFreelist {
-		h, err := c.header(c.m.freelist)
+		h, _, err := c.page(c.m.freelist)
 		if err != nil {
 			return err
 		}
@@ -26,33 +27,34 @@ func (c *fileChecker) walk(free *pageSet) error {
 			seen.add(c.m.freelist + i)
 		}
 	}
-	// Pages still to read: bucket roots and branch children.
-	todo := []uint64{c.m.root}
-	for len(todo) > 0 {
-		id := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
-		h, err := c.header(id)
-		if err != nil {
-			return err
-		}
-		for i := range uint64(h.overflow) + 1 {
-			switch {
-			case seen.has(id + i):
-				return fmt.Errorf("page %d is reached twice", id+i)
-			case free.has(id + i):
-				return fmt.Errorf("page %d is in use and free", id+i)
+	// The tree is read a level at a time, each level's pages (bucket roots
+	// and branch children) in file order, so that neighbouring pages are
+	// read together.
+	level := []uint64{c.m.root}
+	for len(level) > 0 {
+		slices.Sort(level)
+		var next []uint64
+		for i, id := range level {
+			h, b, err := c.pageAhead(level[i:])
+			if err != nil {
+				return err
 			}
-			seen.add(id + i)
+			for j := range uint64(h.overflow) + 1 {
+				switch {
+				case seen.has(id + j):
+					return fmt.Errorf("page %d is reached twice", id+j)
+				case free.has(id + j):
+					return fmt.Errorf("page %d is in use and free", id+j)
+				}
+				seen.add(id + j)
+			}
+			children, err := c.elements(id, b)
+			if err != nil {
+				return err
+			}
+			next = append(next, children...)
 		}
-		b, err := c.read(id, uint64(h.overflow)+1)
-		if err != nil {
-			return err
-		}
-		children, err := c.elements(id, b)
-		if err != nil {
-			return err
-		}
-		todo = append(todo, children...)
+		level = next
 	}
 	for id := uint64(2); id < c.m.pgid; id++ {
 		if !seen.has(id) && !free.has(id) && c.m.freelist != noFreelist {
@@ -138,4 +140,54 @@ func (c *fileChecker) bucket(id uint64, key, value []byte) ([]uint64, error) {
 		return nil, fmt.Errorf("bucket %q inline: %w", key, err)
 	}
 	return out, nil
+}
+
+// Read-ahead of the walk: a page not in the window is read with the pages
+// the walk reads next, while they lie close together.
+const (
+	aheadBytes = 1 << 20 // the most read at once
+	aheadGap   = 8       // the most unwanted pages read between two wanted
+)
+
+// pageAhead returns page ids[0] as page does, reading it through the
+// window, which it first moves to cover ids[0] and the pages of ids after
+// it that are close.
+func (c *fileChecker) pageAhead(ids []uint64) (pageHeader, []byte, error) {
+	id := ids[0]
+	if id >= c.m.pgid {
+		return pageHeader{}, nil, fmt.Errorf("page %d: past the %d pages in use", id, c.m.pgid)
+	}
+	if id < c.winStart || id >= c.winStart+c.winPages {
+		end := id + 1
+		for _, next := range ids[1:] {
+			if next < end || next-end > aheadGap || int64(next+1-id)*c.pageSize > aheadBytes || next >= c.m.pgid {
+				break
+			}
+			end = next + 1
+		}
+		n := int64(end-id) * c.pageSize
+		if int64(cap(c.win)) < n {
+			c.win = make([]byte, aheadBytes)
+		}
+		if off := int64(id) * c.pageSize; off+n > c.size {
+			return pageHeader{}, nil, fmt.Errorf("page %d: past the end of the file (%d bytes)", id, c.size)
+		}
+		if _, err := c.r.ReadAt(c.win[:n], int64(id)*c.pageSize); err != nil {
+			return pageHeader{}, nil, fmt.Errorf("page %d: %w", id, err)
+		}
+		c.winStart, c.winPages = id, end-id
+	}
+	at := int64(id-c.winStart) * c.pageSize
+	b := c.win[at : at+c.pageSize]
+	h := readHeader(b)
+	if h.overflow == 0 || id+uint64(h.overflow) < c.winStart+c.winPages {
+		if h.id != id {
+			return h, nil, fmt.Errorf("page %d calls itself page %d", id, h.id)
+		}
+		if uint64(h.overflow) >= c.m.pgid-id {
+			return h, nil, fmt.Errorf("page %d: %d overflow pages run past the %d pages in use", id, h.overflow, c.m.pgid)
+		}
+		return h, c.win[at : at+int64(h.overflow+1)*c.pageSize], nil
+	}
+	return c.page(id) // an overflow run past the window
 }

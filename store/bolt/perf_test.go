@@ -265,7 +265,9 @@ func BenchmarkSweepAfterRestart(b *testing.B) {
 				}
 				b.StartTimer()
 				t0 := time.Now()
-				s, err := Open(l.path, Options{})
+				// The open without the full check (BenchmarkOpenCheck
+				// measures it).
+				s, err := Open(l.path, Options{QuickCheck: true})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -281,6 +283,33 @@ func BenchmarkSweepAfterRestart(b *testing.B) {
 			b.ReportMetric(float64(openT.Milliseconds())/float64(b.N), "open-ms/op")
 			b.ReportMetric(float64(sweepT.Microseconds())/1000/float64(b.N), "sweep-ms/op")
 		})
+	}
+}
+
+// BenchmarkOpenCheck measures reopening the ledgers (read-write, as serve
+// does) with the check of the file Open makes: quick (meta pages, size,
+// freelist, root page, the tail of the hash chain) or full (also every page
+// of the tree and bbolt's Tx.Check). The page cache stays warm.
+func BenchmarkOpenCheck(b *testing.B) {
+	for _, size := range perfSizes {
+		for _, quick := range []bool{true, false} {
+			check := map[bool]string{true: "quick", false: "full"}[quick]
+			b.Run(fmt.Sprintf("ledger=%d/check=%s", size, check), func(b *testing.B) {
+				l := ledger(b, size)
+				for b.Loop() {
+					b.StopTimer()
+					if err := l.s.Close(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					s, err := Open(l.path, Options{QuickCheck: quick})
+					if err != nil {
+						b.Fatal(err)
+					}
+					l.s = s
+				}
+			})
+		}
 	}
 }
 
