@@ -82,15 +82,17 @@ func (s *Store) checkTree() error {
 // is stored under its sequence number and matches its hash, each links to
 // the one before, the newest is the recorded chain head, and the problem of
 // each has a record at least at its version. A file from before the hash
-// chain (schema version 1 or 2) is sealed when it is upgraded: its tail is
-// not checked.
+// chain (schema version 1 or 2) is sealed when it is upgraded, and a file
+// of a newer version is refused for it: their tails are not checked.
 func checkTail(tx *bbolt.Tx) error {
 	meta, hist := tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
 	if meta == nil || hist == nil {
 		return nil // not a rectify database: checkBuckets or upgrade says so
 	}
-	if v := meta.Get(keySchema); len(v) == 8 && binary.BigEndian.Uint64(v) < chainVersion {
-		return nil
+	if v := meta.Get(keySchema); len(v) == 8 {
+		if n := binary.BigEndian.Uint64(v); n < chainVersion || n > schemaVersion {
+			return nil // sealed by the upgrade; or a newer layout, which Open refuses
+		}
 	}
 	head, err := getHead(meta)
 	if err != nil {
