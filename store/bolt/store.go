@@ -149,8 +149,8 @@ type Options struct {
 	// QuickCheck limits the check of an existing file at Open to its meta
 	// pages, its size, its freelist, its root page and the tail of the hash
 	// chain. By default Open also reads every page of the tree and runs
-	// bbolt's consistency check (Tx.Check): about a second for a file of
-	// 1,000,000 problems.
+	// bbolt's consistency check (Tx.Check): 0.9 s of CPU for a file of
+	// 1,000,000 problems, 0.1 s without.
 	QuickCheck bool
 	// SkipChainCheck leaves out the check of the hash chain's tail at Open,
 	// for a caller that checks the whole chain itself (an audit), so that
