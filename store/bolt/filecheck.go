@@ -24,7 +24,7 @@ import (
 // (pagewalk.go). Only a file that passes is handed to bbolt; then bbolt's
 // own consistency check (Tx.Check) and the tail of the hash chain are
 // checked (check.go). A file that fails is refused with a *DamagedError and
-// left as it was.
+// left as it was. See docs/design.md#damaged-files-failing-writes-and-readiness.
 
 // DamagedError refuses a database file that is not sound.
 type DamagedError struct {
@@ -40,7 +40,7 @@ func (e *DamagedError) Error() string {
 // asks for a new database in it.
 var ErrEmptyFile = errors.New("the file is empty (0 bytes): it holds no database")
 
-// Layout of a bbolt file (go.etcd.io/bbolt/internal/common), in the byte
+// Layout of a bbolt file (bbolt's internal package common), in the byte
 // order of the machine that wrote it.
 const (
 	pageHeaderSize   = 16 // id uint64, flags uint16, count uint16, overflow uint32
