@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -77,26 +76,8 @@ func runChild(t testing.TB, stdin string, args ...string) childResult {
 type childServer struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *lockedBuffer
+	stderr *syncWriter   // of a strings.Builder
 	done   chan struct{} // closed once the child exited
-}
-
-// lockedBuffer collects a child's output from the goroutine that copies it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var listeningRe = regexp.MustCompile(`msg="rectify listening" addr=(http://[0-9.:]+)`)
@@ -123,7 +104,7 @@ func startChildServerEnv(t testing.TB, env []string, args ...string) *childServe
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &childServer{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s := &childServer{cmd: cmd, stderr: &syncWriter{w: &strings.Builder{}}, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
