@@ -92,6 +92,8 @@ type server struct {
 	aliases func(string) (string, bool)
 	// web serves the web pages (Config.Web), or nil.
 	web Web
+	// routeSet holds every registered route as "METHOD path" (noRoute).
+	routeSet map[string]bool
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -136,6 +138,7 @@ func New(cfg Config) *echo.Echo {
 	if s.web != nil {
 		s.web.Register(e)
 	}
+	s.routeSet = registered(e)
 	return e
 }
 

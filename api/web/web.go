@@ -275,10 +275,24 @@ func loginURL(u *url.URL) string {
 	return "/login?next=" + url.QueryEscape(next)
 }
 
-// safeNext returns next if it is a path on this site, else "/".
+// safeNext returns next if it is a path on this site, else "/". A browser
+// reads a URL by the WHATWG rules, not Go's: it drops tabs and newlines
+// anywhere, treats a backslash as a slash and "//" as the start of another
+// host, so "/\t/evil.example" leads off-site. Only a path that starts with
+// one slash and holds no control character, space, backslash or non-ASCII
+// character is kept (a link this site makes is percent-encoded), and it
+// must parse as a bare path.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.HasPrefix(next, "/login") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/login") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
 	return next
