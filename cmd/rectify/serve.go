@@ -52,6 +52,9 @@ type serveConfig struct {
 	sessionMaxAge time.Duration
 	sessionIdle   time.Duration
 	secureCookies bool
+	// trustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (the sign-in throttle's address).
+	trustedProxies []*net.IPNet
 
 	// Webhooks.
 	webhooks       []string
@@ -94,6 +97,9 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", sessions.Idle, "web pages: a session ends after this long without a request")
 	fs.BoolVar(&cfg.secureCookies, "secure-cookies", false, "web pages: always mark cookies Secure (behind a TLS-terminating proxy); otherwise only over TLS")
 
+	var proxies string
+	fs.StringVar(&proxies, "trusted-proxies", "", "reverse proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For names the client; otherwise the client is the connection's peer")
+
 	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
 	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
 	fs.DurationVar(&cfg.webhookPoll, "webhook-poll-interval", time.Second, "how often to look for new events to deliver")
@@ -102,6 +108,10 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 		return cfg, err
 	}
 	cfg.webhooks = splitList(webhooks)
+	var err error
+	if cfg.trustedProxies, err = api.ParseTrustedProxies(proxies); err != nil {
+		return cfg, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	cfg.evidenceDirSet = cfg.evidenceDir != ""
 	if cfg.evidenceDir == "" {
 		cfg.evidenceDir = defaultEvidenceDir(cfg.db)
@@ -288,7 +298,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		// Ledger imports know units by the names the plan uses too.
 		UnitAliases: seeds.ResolveUnit,
 		// The web pages for the bureau, the units and the inspectors.
-		Web: pages,
+		Web:            pages,
+		TrustedProxies: cfg.trustedProxies,
 	})
 	return serveHTTP(ctx, cfg, ln, handler, log, env)
 }
