@@ -78,6 +78,11 @@ func errSignIn() error {
 	return Refuse(ReasonSignInFailed, "unknown name or wrong password")
 }
 
+// errDisabled refuses a disabled user who proved who they are.
+func errDisabled(u *User) error {
+	return Errorf(CodeForbidden, "user %s is disabled: an admin may enable it again", u.Name)
+}
+
 func errSession() error {
 	return Refuse(ReasonSessionEnded, "not signed in, or the session has ended")
 }
@@ -146,7 +151,9 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, userID, hash string)
 // stored hash of the user called name ("" when there is no such user or it
 // has no password, so that a caller can spend the same time on a refusal)
 // and says whether the password matches it. Any failure (unknown name, no
-// password, a disabled user, a wrong password) is the same CodeUnauthorized.
+// password, a wrong password) is the same CodeUnauthorized; the right
+// password of a disabled user is CodeForbidden (only who knows the password
+// learns that the account is disabled).
 // It returns the session id for the browser (shown once; the store keeps its
 // hash) and the session. Expired sessions of every user are removed first.
 func (s *Service) SignIn(ctx context.Context, name string, check func(hash string) (bool, error), pol SessionPolicy) (*User, string, *Session, error) {
@@ -173,8 +180,11 @@ func (s *Service) SignIn(ctx context.Context, name string, check func(hash strin
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if !ok || u == nil || hash == "" || u.Disabled {
+	if !ok || u == nil || hash == "" {
 		return nil, "", nil, errSignIn()
+	}
+	if u.Disabled {
+		return nil, "", nil, errDisabled(u)
 	}
 	now := s.clock.Now()
 	if _, err := acc.DeleteExpiredSessions(ctx, now); err != nil {

@@ -97,6 +97,9 @@ type Web struct {
 const (
 	cookieSession = "rectify_session"
 	cookieLogin   = "rectify_login" // the sign-in form's CSRF token
+	// cookieDevice and a user id name a device cookie (workflow.KnownDevice),
+	// sent only to /login.
+	cookieDevice = "rectify_device_"
 )
 
 // Context keys.
