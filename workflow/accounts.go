@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Session is a signed-in browser. The browser holds the session id; the
@@ -128,23 +127,12 @@ func (s *Service) UserByName(ctx context.Context, name string) (*User, error) {
 }
 
 // SetPassword stores hash, a password hash made by the web layer, as user
-// userID's password. An admin (or the system actor: the CLI) may set anyone's;
-// a user may set their own. Every session the user opened before ends.
+// userID's password: ChangePassword without revoking tokens. An admin (or
+// the system actor: the CLI) may set anyone's; a user may set their own.
+// Every session the user opened before ends.
 func (s *Service) SetPassword(ctx context.Context, a Actor, userID, hash string) error {
-	if a.Role != RoleAdmin && a.Role != RoleSystem && (a.ID == "" || a.ID != userID) {
-		return Refuse(ReasonOwnPasswordOnly, "role %s may set only its own password; an admin may set anyone's", a.Role)
-	}
-	switch {
-	case hash == "":
-		return RefuseField(ReasonRequired, "password", "a password hash is required")
-	case len(hash) > MaxPasswordHash || !utf8.ValidString(hash):
-		return RefuseField(ReasonMalformed, "password", "the password hash is malformed")
-	}
-	acc, err := s.accounts()
-	if err != nil {
-		return err
-	}
-	return acc.SetPasswordHash(ctx, userID, hash)
+	_, err := s.ChangePassword(ctx, a, userID, PasswordChange{Hash: hash})
+	return err
 }
 
 // SignIn checks a user's password and opens a session. check is given the

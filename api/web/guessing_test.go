@@ -15,11 +15,11 @@ import (
 )
 
 // TestConcurrentGuessing: 100 sign-ins for one name at once, 99 wrong and
-// the right one among them, check at most the allowed number (5) of
+// the right one among them, check at most the allowed number (5) of wrong
 // passwords; the others are refused (429) without a check, and the name is
-// locked afterwards, the right password included. The user's password is
-// hashed at the production cost, so that checks take as long as they do in
-// service.
+// locked afterwards unless the right password was among those checked. The
+// user's password is hashed at the production cost, so that checks take as
+// long as they do in service.
 func TestConcurrentGuessing(t *testing.T) {
 	v := newEnv(t)
 	hash, err := web.HashPassword("pw-bureau")
@@ -72,8 +72,8 @@ func TestConcurrentGuessing(t *testing.T) {
 		count[s]++
 	}
 	checked := count[http.StatusUnauthorized] + count[http.StatusSeeOther]
-	if checked > 5 || count[http.StatusTooManyRequests] != n-checked {
-		t.Errorf("100 concurrent sign-ins: %d passwords checked (%d wrong, %d signed in), %d refused unchecked; want at most 5 checked, the rest 429",
+	if count[http.StatusUnauthorized] > 5 || count[http.StatusSeeOther] > 1 || count[http.StatusTooManyRequests] != n-checked {
+		t.Errorf("100 concurrent sign-ins: %d passwords checked (%d wrong, %d signed in), %d refused unchecked; want at most 5 wrong ones checked, the rest 429",
 			checked, count[http.StatusUnauthorized], count[http.StatusSeeOther], count[http.StatusTooManyRequests])
 	}
 	if statuses[n-1] == http.StatusSeeOther {

@@ -232,12 +232,14 @@ func (a *attempt) fail() time.Duration {
 }
 
 // succeed ends the attempt as a right password: the failures of its
-// name-and-address or device count are forgotten (its lockout count stays,
-// so that a guesser who also knows the password gains nothing; it fades
-// after a day). The name's and the address's counts keep their failures.
+// name-and-address or device count are forgotten, unless other attempts
+// are in flight under it (a burst that holds the right password among
+// wrong ones checks no more than the limit). Its lockout count stays, so
+// that a guesser who also knows the password gains nothing; it fades after
+// a day. The name's and the address's counts keep their failures.
 func (a *attempt) succeed() {
 	a.end(func(l limit, tl *tally) {
-		if l.clear {
+		if l.clear && tl.inflight == 0 {
 			tl.fails = 0
 		}
 	})

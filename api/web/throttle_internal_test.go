@@ -57,6 +57,15 @@ func TestThrottleEscalates(t *testing.T) {
 	if d := mustBegin(t, th, "c", "ip3", "").fail(); d != 0 {
 		t.Errorf("a failure after a success locked the name for %v", d)
 	}
+	// ... but not while other attempts are in flight: a burst checks no
+	// more than the limit, the right password among the wrong ones or not.
+	mustBegin(t, th, "d", "ip4", "").fail()
+	wrong := mustBegin(t, th, "d", "ip4", "")
+	mustBegin(t, th, "d", "ip4", "").succeed()
+	wrong.fail()
+	if d := mustBegin(t, th, "d", "ip4", "").fail(); d != time.Minute {
+		t.Errorf("the third failure of a burst with a success in it locked for %v, want 1m", d)
+	}
 }
 
 // TestThrottleReserves: places are taken before the password is checked,
