@@ -255,6 +255,13 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	} else if loaded {
 		log.Info("loaded seed data", "report", rep)
 	}
+	// Users a database held before its account log are recorded in it
+	// once, so that the audit covers them.
+	if wrote, err := svc.RecordAccountBaseline(ctx); err != nil {
+		return fmt.Errorf("account log baseline: %w", err)
+	} else if wrote {
+		log.Info("recorded the existing accounts in the account log (baseline)")
+	}
 	if cfg.demo {
 		if err := createDemoUsers(ctx, svc, env.Stdout); err != nil {
 			return fmt.Errorf("demo users: %w", err)
