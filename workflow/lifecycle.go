@@ -17,6 +17,10 @@ import (
 // on its own (a baseline, demo users).
 var SystemActor = Actor{ID: "system", Name: "rectify", Role: RoleSystem}
 
+// CanManageAccounts tells whether a may manage other users' accounts;
+// handlers check it before work a refusal would waste (hashing a password).
+func CanManageAccounts(a Actor) error { return canManageAccounts(a, "manage accounts") }
+
 // canManageAccounts tells whether a may change other users' accounts.
 func canManageAccounts(a Actor, what string) error {
 	if a.Role == RoleAdmin || a.Role == RoleSystem {
