@@ -32,6 +32,11 @@ const (
 	AccountRotate   = "token.rotate" // Revoked one token, Issued its successor
 )
 
+// AccountActions lists every account event action.
+var AccountActions = []string{
+	AccountBaseline, AccountCreate, AccountDisable, AccountEnable, AccountPassword, AccountIssue, AccountRevoke, AccountRotate,
+}
+
 // AccountEvent is one entry of the account log. Fields added later must be
 // omitempty, and none may be removed or renamed, or the hashes of older
 // events break.

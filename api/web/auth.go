@@ -25,7 +25,11 @@ type loginForm struct {
 // form but cannot send the cookie, SameSite=Strict).
 func (w *Web) loginPage(c echo.Context) error {
 	f := loginForm{Next: safeNext(c.QueryParam("next"))}
-	if c.QueryParam("changed") != "" {
+	switch c.QueryParam("changed") {
+	case "":
+	case "tokens":
+		f.Notice = "密码已修改，您的全部 API 令牌已吊销。请用新密码登录。"
+	default:
 		f.Notice = "密码已修改，请用新密码登录。"
 	}
 	return w.showLogin(c, http.StatusOK, f)
@@ -141,8 +145,9 @@ func (w *Web) passwordPage(c echo.Context) error {
 }
 
 // changePassword serves POST /password: the current password (throttled
-// like a sign-in), the new one twice. Every session of the user ends, this
-// one too: the user signs in again with the new password.
+// like a sign-in), the new one twice, and whether to revoke the user's API
+// tokens too. Every session of the user ends, this one too: the user signs
+// in again with the new password.
 func (w *Web) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := user(c)
@@ -181,9 +186,13 @@ func (w *Web) changePassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := w.svc.SetPassword(ctx, u.Actor(), u.ID, newHash); err != nil {
+	revoke := c.FormValue("revoke_tokens") != ""
+	if _, err := w.svc.ChangePassword(ctx, u.Actor(), u.ID, workflow.PasswordChange{Hash: newHash, RevokeTokens: revoke}); err != nil {
 		return show(statusOf(err), errorText(err, w.evidenceMax))
 	}
 	w.clearCookie(c, cookieSession, "/")
+	if revoke {
+		return c.Redirect(http.StatusSeeOther, "/login?changed=tokens")
+	}
 	return c.Redirect(http.StatusSeeOther, "/login?changed=1")
 }
