@@ -152,12 +152,18 @@ func (s *server) listTokens(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": out})
 }
 
-func (s *server) issueToken(c echo.Context) error {
+// bodyExpiry reads the optional {"expires_at"} body of an issue or a
+// rotation.
+func bodyExpiry(c echo.Context) (*time.Time, error) {
 	var req expiryRequest
 	if err := decodeOptional(c, &req); err != nil {
-		return err
+		return nil, err
 	}
-	exp, err := parseExpiry(req.ExpiresAt)
+	return parseExpiry(req.ExpiresAt)
+}
+
+func (s *server) issueToken(c echo.Context) error {
+	exp, err := bodyExpiry(c)
 	if err != nil {
 		return err
 	}
@@ -170,11 +176,7 @@ func (s *server) issueToken(c echo.Context) error {
 }
 
 func (s *server) rotateToken(c echo.Context) error {
-	var req expiryRequest
-	if err := decodeOptional(c, &req); err != nil {
-		return err
-	}
-	exp, err := parseExpiry(req.ExpiresAt)
+	exp, err := bodyExpiry(c)
 	if err != nil {
 		return err
 	}

@@ -122,6 +122,36 @@ func (c *AccountChange) Check() error {
 	return nil
 }
 
+// accountTarget checks that a may do what to accounts and returns the
+// store's account log and user id.
+func (s *Service) accountTarget(ctx context.Context, a Actor, what, id string) (AccountLog, *User, error) {
+	if err := canManageAccounts(a, what); err != nil {
+		return nil, nil, err
+	}
+	log, err := s.accountLog()
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.user(ctx, id)
+	return log, u, err
+}
+
+// tokenTarget is accountTarget for a command that issues a token expiring
+// at expires: the expiry must be in the future and the user enabled.
+func (s *Service) tokenTarget(ctx context.Context, a Actor, what, id string, expires *time.Time) (AccountLog, *User, error) {
+	if err := canManageAccounts(a, what); err != nil {
+		return nil, nil, err
+	}
+	if err := s.checkExpiry(expires); err != nil {
+		return nil, nil, err
+	}
+	log, u, err := s.accountTarget(ctx, a, what, id)
+	if err == nil && u.Disabled {
+		err = Errorf(CodeConflict, "user %s is disabled: enable it before its tokens change", u.Name)
+	}
+	return log, u, err
+}
+
 // ListUsers returns every user, ordered by id; admins only.
 func (s *Service) ListUsers(ctx context.Context, a Actor) ([]User, error) {
 	if err := canManageAccounts(a, "list users"); err != nil {
@@ -166,11 +196,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, id string, disab
 	if disabled && a.ID == id {
 		return nil, Errorf(CodeForbidden, "an admin may not disable their own account")
 	}
-	log, err := s.accountLog()
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.user(ctx, id)
+	log, u, err := s.accountTarget(ctx, a, what, id)
 	if err != nil || u.Disabled == disabled {
 		return u, err
 	}
@@ -188,14 +214,8 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, id string, disab
 
 // UserTokens returns user id's tokens, oldest first; admins only.
 func (s *Service) UserTokens(ctx context.Context, a Actor, id string) ([]Token, error) {
-	if err := canManageAccounts(a, "list tokens"); err != nil {
-		return nil, err
-	}
-	log, err := s.accountLog()
+	log, _, err := s.accountTarget(ctx, a, "list tokens", id)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.user(ctx, id); err != nil {
 		return nil, err
 	}
 	return log.TokensOf(ctx, id)
@@ -224,22 +244,9 @@ func (s *Service) newTokenFor(id string, expires *time.Time) (string, Token) {
 // is not nil; admins only, for an enabled user. The secret is returned this
 // once.
 func (s *Service) IssueUserToken(ctx context.Context, a Actor, id string, expires *time.Time) (string, *Token, error) {
-	if err := canManageAccounts(a, "issue tokens"); err != nil {
-		return "", nil, err
-	}
-	if err := s.checkExpiry(expires); err != nil {
-		return "", nil, err
-	}
-	log, err := s.accountLog()
+	log, _, err := s.tokenTarget(ctx, a, "issue tokens", id, expires)
 	if err != nil {
 		return "", nil, err
-	}
-	u, err := s.user(ctx, id)
-	if err != nil {
-		return "", nil, err
-	}
-	if u.Disabled {
-		return "", nil, Errorf(CodeConflict, "user %s is disabled: enable it before issuing a token", u.Name)
 	}
 	secret, t := s.newTokenFor(id, expires)
 	ev := AccountEvent{At: t.CreatedAt, Actor: a, Action: AccountIssue, UserID: id, Issued: []TokenRecord{t.Record()}}
@@ -282,14 +289,8 @@ func findTokens(tokens []Token, ids []string) (hashes, found []string, err error
 // ids is empty; admins only. It returns the ids revoked (none, and nothing
 // recorded, when the user has no token to revoke).
 func (s *Service) RevokeTokens(ctx context.Context, a Actor, id string, ids []string) ([]string, error) {
-	if err := canManageAccounts(a, "revoke tokens"); err != nil {
-		return nil, err
-	}
-	log, err := s.accountLog()
+	log, _, err := s.accountTarget(ctx, a, "revoke tokens", id)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.user(ctx, id); err != nil {
 		return nil, err
 	}
 	tokens, err := log.TokensOf(ctx, id)
@@ -312,22 +313,9 @@ func (s *Service) RevokeTokens(ctx context.Context, a Actor, id string, ids []st
 // expires if given, else after the old one's lifetime (if it had one) from
 // now. Admins only, for an enabled user; the secret is returned this once.
 func (s *Service) RotateToken(ctx context.Context, a Actor, id, tokenID string, expires *time.Time) (string, *Token, error) {
-	if err := canManageAccounts(a, "rotate tokens"); err != nil {
-		return "", nil, err
-	}
-	if err := s.checkExpiry(expires); err != nil {
-		return "", nil, err
-	}
-	log, err := s.accountLog()
+	log, _, err := s.tokenTarget(ctx, a, "rotate tokens", id, expires)
 	if err != nil {
 		return "", nil, err
-	}
-	u, err := s.user(ctx, id)
-	if err != nil {
-		return "", nil, err
-	}
-	if u.Disabled {
-		return "", nil, Errorf(CodeConflict, "user %s is disabled: enable it before rotating a token", u.Name)
 	}
 	tokens, err := log.TokensOf(ctx, id)
 	if err != nil {
