@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -70,7 +69,7 @@ func parseExpiry(s string) (*time.Time, error) {
 	}
 	t, err := workflow.ParseDeadline(s)
 	if err != nil {
-		return nil, apiError(workflow.CodeInvalid, "expires_at", "expires_at must be a date (2026-12-31) or an RFC 3339 time")
+		return nil, workflow.RefuseField(workflow.ReasonBadDate, "expires_at", "expires_at must be a date (2026-12-31) or an RFC 3339 time")
 	}
 	return &t, nil
 }
@@ -124,7 +123,7 @@ func (s *server) resetPassword(c echo.Context) error {
 		return err
 	}
 	if n := utf8.RuneCountInString(req.Password); !utf8.ValidString(req.Password) || n < web.MinPassword || n > web.MaxPassword {
-		return apiError(workflow.CodeInvalid, "password", "password must be valid text of "+strconv.Itoa(web.MinPassword)+" to "+strconv.Itoa(web.MaxPassword)+" characters")
+		return workflow.RefuseField(workflow.ReasonMalformed, "password", "password must be valid text of %d to %d characters", web.MinPassword, web.MaxPassword)
 	}
 	hash, err := web.HashPassword(req.Password)
 	if err != nil {

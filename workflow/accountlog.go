@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -145,36 +144,3 @@ type AccountChange struct {
 
 // ErrAccountLogStarted refuses a baseline for a log that has events.
 var ErrAccountLogStarted = errors.New("the account log has events already: no baseline")
-
-// AccountLog is what the account lifecycle needs from a store besides
-// Accounts: account changes written with their events, and the log. The
-// Service finds it by a type assertion; without it, users are created as
-// before and the lifecycle commands are CodeInternal.
-type AccountLog interface {
-	// ChangeAccount applies c and appends its events (Baseline, then
-	// Event), sealed, in one transaction, and returns Event as written.
-	ChangeAccount(ctx context.Context, c AccountChange) (AccountEvent, error)
-	// TokensOf returns user userID's tokens in creation order (none for an
-	// unknown user).
-	TokensOf(ctx context.Context, userID string) ([]Token, error)
-	// TokenUser returns the token with SHA-256 hash and its user;
-	// CodeNotFound for an unknown hash.
-	TokenUser(ctx context.Context, hash string) (*Token, *User, error)
-	// AccountEvents returns the events with Seq greater than after, in
-	// order, at most limit.
-	AccountEvents(ctx context.Context, after uint64, limit int) ([]AccountEvent, error)
-	AccountLedger
-}
-
-// AccountLedger is what an audit of the account log reads, read-only.
-type AccountLedger interface {
-	// AccountHead returns the newest account event as recorded (zero when
-	// the log is empty).
-	AccountHead(ctx context.Context) (ChainHead, error)
-	// ForEachAccountEvent calls fn with every account event in order; an
-	// event that does not decode is passed with err set and only Seq.
-	ForEachAccountEvent(ctx context.Context, fn func(e AccountEvent, err error) error) error
-	// AccountState returns the users, tokens and password stamps the store
-	// holds, read at the same point as the log.
-	AccountState(ctx context.Context) (AccountState, error)
-}

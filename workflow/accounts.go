@@ -79,7 +79,7 @@ func errSignIn() error {
 
 // errDisabled refuses a disabled user who proved who they are.
 func errDisabled(u *User) error {
-	return Errorf(CodeForbidden, "user %s is disabled: an admin may enable it again", u.Name)
+	return Refuse(ReasonAccountDisabled, "user %s is disabled: an admin may enable it again", u.Name)
 }
 
 func errSession() error {

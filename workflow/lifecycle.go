@@ -26,7 +26,7 @@ func canManageAccounts(a Actor, what string) error {
 	if a.Role == RoleAdmin || a.Role == RoleSystem {
 		return nil
 	}
-	return Errorf(CodeForbidden, "role %s may not %s; it needs role admin", a.Role, what)
+	return Refuse(ReasonRole, "role %s may not %s; it needs role admin", a.Role, what)
 }
 
 // accountLog returns the store's AccountLog, or an internal error.
@@ -102,21 +102,21 @@ func (c *AccountChange) Check() error {
 	switch {
 	case c.Event.Action == AccountBaseline:
 		if c.Event.Baseline == nil || c.UserID != "" || c.Baseline != nil {
-			return Invalid("event", "a baseline event changes nothing and holds the accounts")
+			return RefuseField(ReasonMalformed, "event", "a baseline event changes nothing and holds the accounts")
 		}
 		return nil
 	case c.Event.Action == "":
-		return Invalid("event", "an account change needs an event")
+		return RefuseField(ReasonRequired, "event", "an account change needs an event")
 	case c.UserID == "" || c.Event.UserID != c.UserID:
-		return Invalid("user_id", "an account change names its user, as its event does")
+		return RefuseField(ReasonMalformed, "user_id", "an account change names its user, as its event does")
 	case c.NewUser != nil && c.NewUser.ID != c.UserID:
-		return Invalid("user_id", "the new user is not the user changed")
+		return RefuseField(ReasonMalformed, "user_id", "the new user is not the user changed")
 	case c.Baseline != nil && c.Baseline.Action != AccountBaseline:
-		return Invalid("event", "a baseline must be an accounts.baseline event")
+		return RefuseField(ReasonMalformed, "event", "a baseline must be an accounts.baseline event")
 	}
 	for _, t := range c.AddTokens {
 		if t.Hash == "" || t.UserID != c.UserID {
-			return Invalid("tokens", "a token added needs a hash and the user changed")
+			return RefuseField(ReasonMalformed, "tokens", "a token added needs a hash and the user changed")
 		}
 	}
 	return nil
@@ -147,7 +147,7 @@ func (s *Service) tokenTarget(ctx context.Context, a Actor, what, id string, exp
 	}
 	log, u, err := s.accountTarget(ctx, a, what, id)
 	if err == nil && u.Disabled {
-		err = Errorf(CodeConflict, "user %s is disabled: enable it before its tokens change", u.Name)
+		err = Refuse(ReasonUserDisabled, "user %s is disabled: enable it before its tokens change", u.Name)
 	}
 	return log, u, err
 }
@@ -178,7 +178,7 @@ func (s *Service) user(ctx context.Context, id string) (*User, error) {
 			return &users[i], nil
 		}
 	}
-	return nil, Errorf(CodeNotFound, "user %s not found", id)
+	return nil, Refuse(ReasonUserNotFound, "user %s not found", id)
 }
 
 // SetUserDisabled disables or enables user id; admins only, and an admin
@@ -194,7 +194,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, a Actor, id string, disab
 		return nil, err
 	}
 	if disabled && a.ID == id {
-		return nil, Errorf(CodeForbidden, "an admin may not disable their own account")
+		return nil, Refuse(ReasonDisableSelf, "an admin may not disable their own account")
 	}
 	log, u, err := s.accountTarget(ctx, a, what, id)
 	if err != nil || u.Disabled == disabled {
@@ -224,7 +224,7 @@ func (s *Service) UserTokens(ctx context.Context, a Actor, id string) ([]Token, 
 // checkExpiry refuses an expiry that is not in the future.
 func (s *Service) checkExpiry(expires *time.Time) error {
 	if expires != nil && !expires.After(s.clock.Now()) {
-		return Invalid("expires_at", "a token's expiry must be in the future")
+		return RefuseField(ReasonExpiryPast, "expires_at", "a token's expiry must be in the future")
 	}
 	return nil
 }
@@ -274,7 +274,7 @@ func findTokens(tokens []Token, ids []string) (hashes, found []string, err error
 	for _, id := range ids {
 		i := slices.IndexFunc(tokens, func(t Token) bool { return t.ID() == id })
 		if i < 0 {
-			return nil, nil, Errorf(CodeNotFound, "token %s not found", id)
+			return nil, nil, Refuse(ReasonTokenNotFound, "token %s not found", id)
 		}
 	}
 	for _, t := range tokens {
@@ -353,7 +353,7 @@ type PasswordChange struct {
 // revoked.
 func (s *Service) ChangePassword(ctx context.Context, a Actor, userID string, pc PasswordChange) ([]string, error) {
 	if a.Role != RoleAdmin && a.Role != RoleSystem && (a.ID == "" || a.ID != userID) {
-		return nil, Errorf(CodeForbidden, "role %s may set only its own password; an admin may set anyone's", a.Role)
+		return nil, Refuse(ReasonOwnPasswordOnly, "role %s may set only its own password; an admin may set anyone's", a.Role)
 	}
 	return s.setPassword(ctx, a, userID, pc)
 }
@@ -371,9 +371,9 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, userID string, pc 
 func (s *Service) setPassword(ctx context.Context, a Actor, userID string, pc PasswordChange) ([]string, error) {
 	switch {
 	case pc.Hash == "":
-		return nil, Invalid("password", "a password hash is required")
+		return nil, RefuseField(ReasonRequired, "password", "a password hash is required")
 	case len(pc.Hash) > MaxPasswordHash || !utf8.ValidString(pc.Hash):
-		return nil, Invalid("password", "the password hash is malformed")
+		return nil, RefuseField(ReasonMalformed, "password", "the password hash is malformed")
 	}
 	log, ok := s.store.(AccountLog)
 	if !ok {

@@ -108,7 +108,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*User, error)
 		var t *Token
 		t, u, err = log.TokenUser(ctx, HashToken(token))
 		if err == nil && t.Expired(s.clock.Now()) {
-			return nil, Refuse(ReasonBadToken, "the token has expired")
+			return nil, Refuse(ReasonTokenExpired, "the token has expired")
 		}
 	} else {
 		u, err = s.store.UserByToken(ctx, HashToken(token))

@@ -177,7 +177,7 @@ func formExpiry(c echo.Context) (*time.Time, error) {
 	}
 	t, err := workflow.ParseDeadline(s)
 	if err != nil {
-		return nil, workflow.Invalid("expires_at", "a token's expiry must be a date")
+		return nil, workflow.RefuseField(workflow.ReasonBadDate, "expires_at", "a token's expiry must be a date")
 	}
 	return &t, nil
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // apiStatus is the status of GET /api/v1/units with token.
@@ -77,6 +78,7 @@ func TestUserPages(t *testing.T) {
 	res = admin.post("/users/"+fl+"/tokens", url.Values{"expires": {"2021-01-01"}})
 	wantStatus(t, "a token expiring in the past", res, http.StatusBadRequest)
 	wantBody(t, "a token expiring in the past", res, "令牌的有效期须为今后的日期")
+	v.clock.Advance(time.Minute) // the new token is the later one
 	res = admin.post("/users/"+fl+"/tokens", url.Values{"expires": {"2031-12-31"}})
 	wantStatus(t, "a new token", res, http.StatusCreated)
 	m := reNewToken.FindStringSubmatch(res.body)

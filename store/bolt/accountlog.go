@@ -29,11 +29,6 @@ var (
 	keyAccountHead   = []byte("account_head")
 )
 
-var (
-	_ workflow.AccountLog    = (*Store)(nil)
-	_ workflow.AccountLedger = (*Store)(nil)
-)
-
 func getAccountHead(meta *bbolt.Bucket) (workflow.ChainHead, error) {
 	var h workflow.ChainHead
 	if v := meta.Get(keyAccountHead); v != nil {
@@ -99,13 +94,13 @@ func applyAccountChange(tx *bbolt.Tx, c workflow.AccountChange) error {
 	uv := users.Get(key)
 	switch {
 	case c.NewUser != nil && uv != nil:
-		return workflow.Errorf(workflow.CodeConflict, "user %s already exists", c.UserID)
+		return workflow.Refuse(workflow.ReasonExists, "user %s already exists", c.UserID)
 	case c.NewUser != nil:
 		if err := putJSON(users, key, *c.NewUser); err != nil {
 			return fmt.Errorf("bolt: write user %s: %w", c.UserID, err)
 		}
 	case uv == nil:
-		return workflow.Errorf(workflow.CodeNotFound, "user %s not found", c.UserID)
+		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", c.UserID)
 	}
 	if c.SetDisabled != nil {
 		var u workflow.User
@@ -131,7 +126,7 @@ func applyAccountChange(tx *bbolt.Tx, c workflow.AccountChange) error {
 		var t workflow.Token
 		tv := tokens.Get([]byte(h))
 		if tv == nil || json.Unmarshal(tv, &t) != nil || t.UserID != c.UserID {
-			return workflow.Errorf(workflow.CodeNotFound, "user %s holds no such token", c.UserID)
+			return workflow.Refuse(workflow.ReasonTokenNotFound, "user %s holds no such token", c.UserID)
 		}
 		if err := tokens.Delete([]byte(h)); err != nil {
 			return err

@@ -28,11 +28,6 @@ func accountEventKey(seq uint64) string { return "acct/log/" + pad(seq) }
 // concurrent writers is read and sent again.
 const maxAccountTries = 20
 
-var (
-	_ workflow.AccountLog    = (*Store)(nil)
-	_ workflow.AccountLedger = (*Snapshot)(nil)
-)
-
 // ChangeAccount applies c and appends its events, sealed, in one guarded
 // transaction; a failed check writes nothing.
 func (s *Store) ChangeAccount(ctx context.Context, c workflow.AccountChange) (workflow.AccountEvent, error) {
@@ -40,7 +35,7 @@ func (s *Store) ChangeAccount(ctx context.Context, c workflow.AccountChange) (wo
 		return workflow.AccountEvent{}, err
 	}
 	if len(c.AddTokens)+len(c.RemoveTokens)+8 > s.cfg.MaxTxnOps {
-		return workflow.AccountEvent{}, workflow.Invalid("tokens", "an account change touches at most %d tokens", s.cfg.MaxTxnOps-8)
+		return workflow.AccountEvent{}, workflow.RefuseField(workflow.ReasonOutOfRange, "tokens", "an account change touches at most %d tokens", s.cfg.MaxTxnOps-8)
 	}
 	for range maxAccountTries {
 		g, out, err := s.accountTxn(ctx, c)
@@ -137,11 +132,11 @@ func (s *Store) accountOps(g *guarded, c workflow.AccountChange, keys []string, 
 	var u workflow.User
 	switch {
 	case c.NewUser != nil && ukv != nil:
-		return workflow.Errorf(workflow.CodeConflict, "user %s already exists", c.UserID)
+		return workflow.Refuse(workflow.ReasonExists, "user %s already exists", c.UserID)
 	case c.NewUser != nil:
 		u = *c.NewUser
 	case ukv == nil:
-		return workflow.Errorf(workflow.CodeNotFound, "user %s not found", c.UserID)
+		return workflow.Refuse(workflow.ReasonUserNotFound, "user %s not found", c.UserID)
 	default:
 		if err := json.Unmarshal(ukv.Value, &u); err != nil {
 			return fmt.Errorf("etcd: decode user %s: %w", c.UserID, err)
@@ -161,7 +156,7 @@ func (s *Store) accountOps(g *guarded, c workflow.AccountChange, keys []string, 
 		k, kv := keys[2+i], kvs[2+i]
 		var t workflow.Token
 		if kv == nil || json.Unmarshal(kv.Value, &t) != nil || t.UserID != c.UserID {
-			return workflow.Errorf(workflow.CodeNotFound, "user %s holds no such token", c.UserID)
+			return workflow.Refuse(workflow.ReasonTokenNotFound, "user %s holds no such token", c.UserID)
 		}
 		guard(k, kv)
 		g.ops = append(g.ops, clientv3.OpDelete(k))
@@ -169,7 +164,7 @@ func (s *Store) accountOps(g *guarded, c workflow.AccountChange, keys []string, 
 	for i, t := range c.AddTokens {
 		k, kv := keys[2+len(c.RemoveTokens)+i], kvs[2+len(c.RemoveTokens)+i]
 		if kv != nil {
-			return workflow.Errorf(workflow.CodeConflict, "token already exists")
+			return workflow.Refuse(workflow.ReasonExists, "token already exists")
 		}
 		guard(k, kv)
 		v, _ := json.Marshal(t)
@@ -195,14 +190,14 @@ func (s *Store) TokensOf(ctx context.Context, userID string) ([]workflow.Token, 
 // hash is CodeNotFound.
 func (s *Store) TokenUser(ctx context.Context, hash string) (*workflow.Token, *workflow.User, error) {
 	if hash == "" {
-		return nil, nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+		return nil, nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
 	kv, err := s.get(ctx, tokenKey(hash))
 	if err != nil {
 		return nil, nil, err
 	}
 	if kv == nil {
-		return nil, nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+		return nil, nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
 	var t workflow.Token
 	if err := json.Unmarshal(kv.Value, &t); err != nil {
@@ -210,7 +205,7 @@ func (s *Store) TokenUser(ctx context.Context, hash string) (*workflow.Token, *w
 	}
 	u, err := s.User(ctx, t.UserID)
 	if workflow.ErrorCode(err) == workflow.CodeNotFound {
-		return nil, nil, workflow.Errorf(workflow.CodeNotFound, "token not found")
+		return nil, nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
 	if err != nil {
 		return nil, nil, err
