@@ -101,7 +101,8 @@ func buildAuthzWorld(t *testing.T) *authzWorld {
 		{ID: "city-water", Name: "市水利局", Kind: workflow.UnitDepartment},
 		{ID: "inspect", Name: "领导小组办公室", Kind: workflow.UnitOffice},
 	}))
-	must(svc.PutWorkPoints(ctx, []workflow.WorkPoint{{Number: 7, Title: "尾矿库污染治理", LeadUnits: []string{"city-eeb"}}}))
+	must(svc.PutWorkPoints(ctx, []workflow.WorkPoint{{Number: 7, Title: "尾矿库污染治理", LeadUnits: []string{"city-eeb"},
+		UnitGroups: []workflow.UnitGroup{{Name: "有关县（市、区）政府", Duty: workflow.DutyResponsible, Kinds: []workflow.UnitKind{workflow.UnitCounty}}}}}))
 	sys := workflow.SystemActor
 	users := [nCallers]*workflow.User{}
 	for c, spec := range map[caller]struct {
@@ -386,6 +387,9 @@ var authzRows = []row{
 	{method: "GET", route: "/api/v1/admin/backup", path: "/api/v1/admin/backup", other: s403, ok: only(s200, admin)},
 	{method: "GET", route: "/api/v1/ledger.xlsx", path: "/api/v1/ledger.xlsx", ok: every(s200)},
 	{method: "POST", route: "/api/v1/ledger/import", path: "/api/v1/ledger/import?dry_run=true", other: s403, ok: only(s200, bureau), body: importBody},
+	{method: "GET", route: "/api/v1/workpoints", path: "/api/v1/workpoints", ok: every(s200)},
+	{method: "PUT", route: "/api/v1/workpoints/:number/unit-groups", path: "/api/v1/workpoints/7/unit-groups", other: s403, ok: only(s200, bureau),
+		body: jsonBody(`{"name":"有关县（市、区）政府","units":["fuliang"]}`)},
 	{method: "GET", route: "/api/v1/stats", path: "/api/v1/stats?group_by=county", ok: every(s200)},
 
 	// Accounts: admins only.
@@ -426,6 +430,8 @@ var authzRows = []row{
 	{method: "GET", route: "/ledger", path: "/ledger", page: true, ok: every(s200)},
 	{method: "GET", route: "/ledger.xlsx", path: "/ledger.xlsx", page: true, ok: every(s200)},
 	{method: "GET", route: "/stats", path: "/stats", page: true, ok: every(s200)},
+	{method: "POST", route: "/workpoints/:number/unit-groups", path: "/workpoints/7/unit-groups", page: true, other: s403, ok: only(s303, bureau),
+		body: form(url.Values{"name": {"有关县（市、区）政府"}, "units": {"fuliang"}})},
 	{method: "POST", route: "/problems", path: "/problems", page: true, other: s403, ok: only(s303, bureau),
 		body: form(url.Values{"title": {"新问题"}, "description": {"描述"}, "source": {"self_inspection"}, "county_id": {"fuliang"}})},
 	{method: "GET", route: "/problems/:id", path: "/problems/{assigned}", page: true, ok: seeing(s200)},
