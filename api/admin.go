@@ -15,6 +15,17 @@ type auditHead struct {
 	Seq  uint64     `json:"seq"`
 	Hash string     `json:"hash"`
 	At   *time.Time `json:"at"`
+	// Accounts is the head of the account log, recorded beside the
+	// history's.
+	Accounts *auditHead `json:"accounts,omitempty"`
+}
+
+func headOut(h workflow.ChainHead) *auditHead {
+	out := &auditHead{Seq: h.Seq, Hash: h.Hash}
+	if !h.At.IsZero() {
+		out.At = utcPtr(&h.At)
+	}
+	return out
 }
 
 // getAuditHead serves GET /audit/head, for the bureau to record elsewhere
@@ -25,10 +36,12 @@ func (s *server) getAuditHead(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := auditHead{Seq: h.Seq, Hash: h.Hash}
-	if !h.At.IsZero() {
-		out.At = utcPtr(&h.At)
+	ah, err := s.svc.AccountHead(c.Request().Context(), actor(c))
+	if err != nil {
+		return err
 	}
+	out := headOut(h)
+	out.Accounts = headOut(ah)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return c.JSON(http.StatusOK, out)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -66,6 +67,12 @@ type Config struct {
 	UnitAliases func(string) (string, bool)
 	// Web, if set, serves the web pages (package api/web) beside the API.
 	Web Web
+	// TrustedProxies are the reverse proxies in front of the server. The
+	// client's address (the request log, the sign-in throttle) is the
+	// connection's peer, unless the peer is one of these: then it is the
+	// nearest address in X-Forwarded-For that is not one of these. Empty:
+	// X-Forwarded-For is never read.
+	TrustedProxies []*net.IPNet
 }
 
 // Web is a set of routes api.New serves beside the API: the web pages
@@ -100,6 +107,8 @@ type server struct {
 	aliases func(string) (string, bool)
 	// web serves the web pages (Config.Web), or nil.
 	web Web
+	// routeSet holds every registered route as "METHOD path" (noRoute).
+	routeSet map[string]bool
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -142,9 +151,7 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	// echo's default RealIP trusts X-Forwarded-For; rectify is reached
-	// directly, so the peer address is the client.
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = clientIP(cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.handleError
 	e.JSONSerializer = jsonSerializer{}
 	e.Use(s.requestID, s.observe, s.recover, s.limitBody)
@@ -152,7 +159,54 @@ func New(cfg Config) *echo.Echo {
 	if s.web != nil {
 		s.web.Register(e)
 	}
+	s.routeSet = registered(e)
 	return e
+}
+
+// clientIP returns how the client's address is found: the connection's
+// peer, or, from a trusted proxy, the nearest untrusted address in
+// X-Forwarded-For. echo's defaults (its RealIP trusts X-Forwarded-For from
+// anyone; its extractor trusts every loopback, link-local and private
+// address) are switched off: only the configured ranges are trusted.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// ParseTrustedProxies reads a comma-separated list of CIDR ranges or single
+// addresses (Config.TrustedProxies).
+func ParseTrustedProxies(list string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for f := range strings.SplitSeq(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR range", f)
+			}
+			bits := 128
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR range", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // Context keys.

@@ -30,29 +30,9 @@ type eventList struct {
 // listEvents serves GET /events?after=SEQ&limit=N: the events after seq the
 // caller may see, in seq order, and the seq to poll after next.
 func (s *server) listEvents(c echo.Context) error {
-	q := c.QueryParams()
-	if err := checkQuery(q, "after", "limit"); err != nil {
-		return err
-	}
-	afterStr, err := query(q, "after")
+	after, limit, err := pageQuery(c)
 	if err != nil {
 		return err
-	}
-	limitStr, err := query(q, "limit")
-	if err != nil {
-		return err
-	}
-	var after uint64
-	if afterStr != "" {
-		if after, err = strconv.ParseUint(afterStr, 10, 64); err != nil {
-			return apiError(workflow.CodeInvalid, "after", "after must be a whole number (the next_after of the previous poll, or 0)")
-		}
-	}
-	limit := 100
-	if limitStr != "" {
-		if limit, err = strconv.Atoi(limitStr); err != nil || limit < 1 || limit > maxEvents {
-			return apiError(workflow.CodeInvalid, "limit", "limit must be a whole number from 1 to "+strconv.Itoa(maxEvents))
-		}
 	}
 	evs, next, err := s.svc.Events(c.Request().Context(), actor(c), after, limit)
 	if err != nil {
@@ -65,4 +45,34 @@ func (s *server) listEvents(c echo.Context) error {
 		out.Items = append(out.Items, eventJSON{ID: ev.ID, ProblemID: ev.Entry.ProblemID, historyEntry: h})
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// pageQuery reads ?after=SEQ&limit=N of a log's page (and no other
+// parameter): after 0 and limit 100 when absent.
+func pageQuery(c echo.Context) (uint64, int, error) {
+	q := c.QueryParams()
+	if err := checkQuery(q, "after", "limit"); err != nil {
+		return 0, 0, err
+	}
+	afterStr, err := query(q, "after")
+	if err != nil {
+		return 0, 0, err
+	}
+	limitStr, err := query(q, "limit")
+	if err != nil {
+		return 0, 0, err
+	}
+	var after uint64
+	if afterStr != "" {
+		if after, err = strconv.ParseUint(afterStr, 10, 64); err != nil {
+			return 0, 0, apiError(workflow.CodeInvalid, "after", "after must be a whole number (the next_after of the previous poll, or 0)")
+		}
+	}
+	limit := 100
+	if limitStr != "" {
+		if limit, err = strconv.Atoi(limitStr); err != nil || limit < 1 || limit > maxEvents {
+			return 0, 0, apiError(workflow.CodeInvalid, "limit", "limit must be a whole number from 1 to "+strconv.Itoa(maxEvents))
+		}
+	}
+	return after, limit, nil
 }

@@ -31,9 +31,17 @@ import (
 
 var t0 = time.Date(2021, 6, 24, 9, 0, 0, 0, time.UTC)
 
+// fullStore is a store with everything bolt's has: the ledger, sign-in
+// and the account log.
+type fullStore interface {
+	workflow.Store
+	workflow.Accounts
+	workflow.AccountLog
+}
+
 // faultyStore is the real bolt store with one injectable fault.
 type faultyStore struct {
-	workflow.Store
+	fullStore
 	failProblem  error
 	panicProblem any
 }
@@ -45,13 +53,13 @@ func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem
 	if s.panicProblem != nil {
 		panic(s.panicProblem)
 	}
-	return s.Store.Problem(ctx, id)
+	return s.fullStore.Problem(ctx, id)
 }
 
 // Backup passes through to the bolt store (an embedded interface does not
 // promote it).
 func (s *faultyStore) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	return s.Store.(workflow.Backuper).Backup(ctx, w)
+	return s.fullStore.(workflow.Backuper).Backup(ctx, w)
 }
 
 // env is one server on a fresh bolt file and evidence directory, with a
@@ -86,7 +94,7 @@ func newEnvWith(t *testing.T, cfg api.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	v := &env{t: t, store: &faultyStore{Store: st}, clock: workflow.NewManualClock(t0), reg: reg,
+	v := &env{t: t, store: &faultyStore{fullStore: st}, clock: workflow.NewManualClock(t0), reg: reg,
 		logs: &bytes.Buffer{}, tokens: map[string]string{}, users: map[string]*workflow.User{}}
 	v.svc = workflow.NewService(v.store, v.clock)
 	if v.blobs, err = blob.Open(t.TempDir() + "/evidence"); err != nil {

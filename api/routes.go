@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -15,6 +16,12 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))
 
+	// Any other path under /api is 404 problem+json, whatever credentials
+	// come with it: without these the pages' catch-all (a group route with
+	// the sign-in check) would answer it.
+	e.RouteNotFound("/api", s.noRoute)
+	e.RouteNotFound("/api/*", s.noRoute)
+
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openapi)
 
@@ -22,7 +29,17 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/units", s.listUnits, auth)
 	v1.GET("/workpoints", s.listWorkPoints, auth)
 	v1.PUT("/workpoints/:number/unit-groups", s.resolveUnitGroup, auth)
+	v1.GET("/users", s.listUsers, auth)
 	v1.POST("/users", s.createUser, auth)
+	v1.GET("/users/:id", s.getUser, auth)
+	v1.POST("/users/:id/disable", s.setDisabled(true), auth)
+	v1.POST("/users/:id/enable", s.setDisabled(false), auth)
+	v1.PUT("/users/:id/password", s.resetPassword, auth)
+	v1.GET("/users/:id/tokens", s.listTokens, auth)
+	v1.POST("/users/:id/tokens", s.issueToken, auth)
+	v1.DELETE("/users/:id/tokens", s.revokeTokens, auth)
+	v1.DELETE("/users/:id/tokens/:token_id", s.revokeToken, auth)
+	v1.POST("/users/:id/tokens/:token_id/rotate", s.rotateToken, auth)
 	v1.GET("/workflow", s.workflowDoc, auth)
 	v1.POST("/problems", s.createProblem, auth)
 	v1.GET("/problems", s.listProblems, auth)
@@ -41,8 +58,47 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/calendars", s.listCalendars, auth)
 	v1.PUT("/calendars/:year", s.putCalendar, auth)
 	v1.GET("/audit/head", s.getAuditHead, auth)
+	v1.GET("/audit/accounts", s.listAccountEvents, auth)
 	v1.GET("/admin/backup", s.backup, auth)
 	v1.GET("/ledger.xlsx", s.exportLedger, auth)
 	v1.POST(strings.TrimPrefix(routeLedgerImport, "/api/v1"), s.importLedger, auth)
 	v1.GET("/stats", s.stats, auth)
+}
+
+// noRoute answers a path under /api that no route serves for the request's
+// method: 405 with Allow when a route serves the path for other methods
+// (echo gives a path-wide not-found route precedence over its 405), else 404.
+func (s *server) noRoute(c echo.Context) error {
+	e := c.Echo()
+	path := c.Request().URL.RawPath
+	if path == "" {
+		path = c.Request().URL.Path
+	}
+	var allow []string
+	for _, m := range routeMethods {
+		probe := e.NewContext(nil, nil)
+		e.Router().Find(m, path, probe)
+		if s.routeSet[m+" "+probe.Path()] {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		return echo.ErrNotFound
+	}
+	c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+	return echo.ErrMethodNotAllowed
+}
+
+// routeMethods are the methods noRoute looks for.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// registered returns the method and path of every route of e ("GET /api/v1/units").
+func registered(e *echo.Echo) map[string]bool {
+	set := map[string]bool{}
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			set[r.Method+" "+r.Path] = true
+		}
+	}
+	return set
 }

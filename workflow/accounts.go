@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Session is a signed-in browser. The browser holds the session id; the
@@ -78,6 +77,11 @@ func errSignIn() error {
 	return Refuse(ReasonSignInFailed, "unknown name or wrong password")
 }
 
+// errDisabled refuses a disabled user who proved who they are.
+func errDisabled(u *User) error {
+	return Refuse(ReasonAccountDisabled, "user %s is disabled: an admin may enable it again", u.Name)
+}
+
 func errSession() error {
 	return Refuse(ReasonSessionEnded, "not signed in, or the session has ended")
 }
@@ -123,30 +127,21 @@ func (s *Service) UserByName(ctx context.Context, name string) (*User, error) {
 }
 
 // SetPassword stores hash, a password hash made by the web layer, as user
-// userID's password. An admin (or the system actor: the CLI) may set anyone's;
-// a user may set their own. Every session the user opened before ends.
+// userID's password: ChangePassword without revoking tokens. An admin (or
+// the system actor: the CLI) may set anyone's; a user may set their own.
+// Every session the user opened before ends.
 func (s *Service) SetPassword(ctx context.Context, a Actor, userID, hash string) error {
-	if a.Role != RoleAdmin && a.Role != RoleSystem && (a.ID == "" || a.ID != userID) {
-		return Refuse(ReasonOwnPasswordOnly, "role %s may set only its own password; an admin may set anyone's", a.Role)
-	}
-	switch {
-	case hash == "":
-		return RefuseField(ReasonRequired, "password", "a password hash is required")
-	case len(hash) > MaxPasswordHash || !utf8.ValidString(hash):
-		return RefuseField(ReasonMalformed, "password", "the password hash is malformed")
-	}
-	acc, err := s.accounts()
-	if err != nil {
-		return err
-	}
-	return acc.SetPasswordHash(ctx, userID, hash)
+	_, err := s.ChangePassword(ctx, a, userID, PasswordChange{Hash: hash})
+	return err
 }
 
 // SignIn checks a user's password and opens a session. check is given the
 // stored hash of the user called name ("" when there is no such user or it
 // has no password, so that a caller can spend the same time on a refusal)
 // and says whether the password matches it. Any failure (unknown name, no
-// password, a disabled user, a wrong password) is the same CodeUnauthorized.
+// password, a wrong password) is the same CodeUnauthorized; the right
+// password of a disabled user is CodeForbidden (only who knows the password
+// learns that the account is disabled).
 // It returns the session id for the browser (shown once; the store keeps its
 // hash) and the session. Expired sessions of every user are removed first.
 func (s *Service) SignIn(ctx context.Context, name string, check func(hash string) (bool, error), pol SessionPolicy) (*User, string, *Session, error) {
@@ -173,8 +168,11 @@ func (s *Service) SignIn(ctx context.Context, name string, check func(hash strin
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if !ok || u == nil || hash == "" || u.Disabled {
+	if !ok || u == nil || hash == "" {
 		return nil, "", nil, errSignIn()
+	}
+	if u.Disabled {
+		return nil, "", nil, errDisabled(u)
 	}
 	now := s.clock.Now()
 	if _, err := acc.DeleteExpiredSessions(ctx, now); err != nil {

@@ -60,6 +60,7 @@ var fieldLabels = map[string]string{
 	"statement": LabelStatement, "reason": LabelReason, "text": LabelNoteText, "decision": LabelDecision,
 	"note": LabelDecisionNote, "level": LabelLevel, "state": LabelState,
 	"file": "文件", "name": "文件名", "password": "密码",
+	"expires_at": "有效期至", "token_expires_at": "有效期至",
 }
 
 // FieldLabel returns the Chinese name of a field or parameter (its JSON
@@ -130,6 +131,20 @@ func ActionLabel(action string) string {
 	}
 	return Trigger(action).Label()
 }
+
+var accountActionLabels = map[string]string{
+	AccountBaseline: "记录已有账号",
+	AccountCreate:   "新建用户",
+	AccountDisable:  "停用",
+	AccountEnable:   "启用",
+	AccountPassword: "设置密码",
+	AccountIssue:    "发放令牌",
+	AccountRevoke:   "吊销令牌",
+	AccountRotate:   "轮换令牌",
+}
+
+// AccountActionLabel returns what an account event's action is called.
+func AccountActionLabel(action string) string { return label(accountActionLabels, action) }
 
 var sourceLabels = map[Source]string{
 	SourceWarningFilm:          "警示片",

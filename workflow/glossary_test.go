@@ -42,6 +42,7 @@ func TestGlossaryNamesEverything(t *testing.T) {
 	actions := append(strs(workflow.Triggers), workflow.ActionCreate, workflow.ActionNote, workflow.ActionEvidence,
 		workflow.ActionAlert, workflow.ActionExtensionRequest, workflow.ActionExtensionDecision)
 	check("action", actions, workflow.ActionLabel)
+	check("account action", workflow.AccountActions, workflow.AccountActionLabel)
 	// Every parameter of every trigger, and every field a new problem takes.
 	fields := map[string]bool{}
 	for _, tr := range workflow.Triggers {
@@ -50,7 +51,7 @@ func TestGlossaryNamesEverything(t *testing.T) {
 			fields[f] = true
 		}
 	}
-	for _, f := range []string{"title", "description", "source", "county_id", "work_point", "source_ref", "location", "text", "decision", "note", "level", "state"} {
+	for _, f := range []string{"title", "description", "source", "county_id", "work_point", "source_ref", "location", "text", "decision", "note", "level", "state", "expires_at", "password"} {
 		fields[f] = true
 	}
 	var names []string

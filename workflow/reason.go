@@ -40,6 +40,7 @@ const (
 	ReasonFileEmpty             Reason = "file_empty"               // the file has no content
 	ReasonFileNotStored         Reason = "file_not_stored"          // the evidence store holds no such file
 	ReasonBadConfig             Reason = "bad_config"               // a policy, calendar or unit list is inconsistent
+	ReasonExpiryPast            Reason = "expiry_past"              // a token's expiry is not in the future
 )
 
 // Reasons of CodeUnauthorized.
@@ -48,6 +49,7 @@ const (
 	ReasonBadToken      Reason = "bad_token"      // the token is unknown, malformed or its user disabled
 	ReasonSignInFailed  Reason = "sign_in_failed" // unknown name or wrong password
 	ReasonSessionEnded  Reason = "session_ended"  // not signed in, or the session has ended
+	ReasonTokenExpired  Reason = "token_expired"  // the token is past its expiry
 )
 
 // Reasons of CodeForbidden: the actor may not, whatever the state.
@@ -61,6 +63,8 @@ const (
 	ReasonDeadlinePassed    Reason = "deadline_passed"    // an extension asked for after the deadline (and its grace)
 	ReasonOwnPasswordOnly   Reason = "own_password_only"  // a user may set only their own password
 	ReasonCSRF              Reason = "csrf"               // a form without its session's token, or from another site
+	ReasonAccountDisabled   Reason = "account_disabled"   // the right password of a disabled user
+	ReasonDisableSelf       Reason = "disable_self"       // an admin may not disable their own account
 )
 
 // Reasons of CodeNotFound: unknown, or invisible to the caller.
@@ -73,6 +77,7 @@ const (
 	ReasonRecordNotFound    Reason = "record_not_found" // a token, session or password a store does not hold
 	ReasonWorkPointNotFound Reason = "work_point_not_found"
 	ReasonUnitGroupNotFound Reason = "unit_group_not_found" // the work point names no unit group of that name
+	ReasonTokenNotFound     Reason = "token_not_found"      // the user holds no token of that id (revoked, or never issued)
 )
 
 // Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
@@ -90,6 +95,7 @@ const (
 	ReasonNameTaken         Reason = "name_taken"          // a user of that name exists
 	ReasonNameAmbiguous     Reason = "name_ambiguous"      // more than one user has that name
 	ReasonExists            Reason = "exists"              // a record with that key exists
+	ReasonUserDisabled      Reason = "user_disabled"       // a disabled user's tokens do not change: enable it first
 )
 
 // Reasons of the other codes.
@@ -110,24 +116,26 @@ var reasonCodes = map[Reason]Code{
 	ReasonLeadCooperates: CodeInvalid, ReasonAlreadyLead: CodeInvalid, ReasonReassignNothing: CodeInvalid,
 	ReasonReopenNeedsDeadline: CodeInvalid, ReasonReopenTakesNoDeadline: CodeInvalid,
 	ReasonDeadlineNotLater: CodeInvalid, ReasonFileMissing: CodeInvalid, ReasonFileEmpty: CodeInvalid,
-	ReasonFileNotStored: CodeInvalid, ReasonBadConfig: CodeInvalid,
+	ReasonFileNotStored: CodeInvalid, ReasonBadConfig: CodeInvalid, ReasonExpiryPast: CodeInvalid,
 
 	ReasonNoCredentials: CodeUnauthorized, ReasonBadToken: CodeUnauthorized,
-	ReasonSignInFailed: CodeUnauthorized, ReasonSessionEnded: CodeUnauthorized,
+	ReasonSignInFailed: CodeUnauthorized, ReasonSessionEnded: CodeUnauthorized, ReasonTokenExpired: CodeUnauthorized,
 
 	ReasonRole: CodeForbidden, ReasonNotLeadUnit: CodeForbidden, ReasonNotInvolved: CodeForbidden,
 	ReasonOwnProblem: CodeForbidden, ReasonSubmitterVerifies: CodeForbidden, ReasonVerifierCloses: CodeForbidden,
 	ReasonDeadlinePassed: CodeForbidden, ReasonOwnPasswordOnly: CodeForbidden, ReasonCSRF: CodeForbidden,
+	ReasonAccountDisabled: CodeForbidden, ReasonDisableSelf: CodeForbidden,
 
 	ReasonProblemNotFound: CodeNotFound, ReasonExtensionNotFound: CodeNotFound, ReasonUnitNotFound: CodeNotFound,
 	ReasonUserNotFound: CodeNotFound, ReasonEvidenceNotFound: CodeNotFound, ReasonRecordNotFound: CodeNotFound,
 	ReasonWorkPointNotFound: CodeNotFound, ReasonUnitGroupNotFound: CodeNotFound,
+	ReasonTokenNotFound: CodeNotFound,
 
 	ReasonNotPermitted: CodeConflict, ReasonNeedsEvidence: CodeConflict, ReasonNeedsNewEvidence: CodeConflict,
 	ReasonNotesClosed: CodeConflict, ReasonEvidenceFrozen: CodeConflict, ReasonExtensionClosed: CodeConflict,
 	ReasonExtensionPending: CodeConflict, ReasonExtensionDecided: CodeConflict,
 	ReasonExtensionDenyOnly: CodeConflict, ReasonNameTaken: CodeConflict, ReasonNameAmbiguous: CodeConflict,
-	ReasonExists: CodeConflict,
+	ReasonExists: CodeConflict, ReasonUserDisabled: CodeConflict,
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,

@@ -103,6 +103,7 @@ type Store interface {
 //	Backuper       backups for admins (GET /api/v1/admin/backup, rectify backup); without it a backup is refused
 //	BackupNamer    the file extension of backups that are not bbolt files; without it ".db"
 //	Accounts       password hashes and sessions for the web pages; without it nobody can sign in to the pages (the API works)
+//	AccountLog     account changes with their hash-chained events; without it users are created unlogged and the lifecycle commands (disable, tokens, resets) are refused as internal
 //	Ledger         the whole chain and every record, for audits (rectify audit verify); without it no audit
 //	Sweeper        the alerts due, from the wake index alone; without it Service.DueAlerts reads every due problem's record
 //	EvidenceIndex  the problems holding a file, from an index alone; without it Service.Duplicates pages through Problems
@@ -145,6 +146,38 @@ type Accounts interface {
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 	// User returns user id; CodeNotFound when none.
 	User(ctx context.Context, id string) (*User, error)
+}
+
+// AccountLog is what the account lifecycle needs from a store besides
+// Accounts: account changes written with their events (accountlog.go), and
+// the log.
+type AccountLog interface {
+	// ChangeAccount applies c and appends its events (Baseline, then
+	// Event), sealed, in one transaction, and returns Event as written.
+	ChangeAccount(ctx context.Context, c AccountChange) (AccountEvent, error)
+	// TokensOf returns user userID's tokens in creation order (none for an
+	// unknown user).
+	TokensOf(ctx context.Context, userID string) ([]Token, error)
+	// TokenUser returns the token with SHA-256 hash and its user;
+	// CodeNotFound for an unknown hash.
+	TokenUser(ctx context.Context, hash string) (*Token, *User, error)
+	// AccountEvents returns the events with Seq greater than after, in
+	// order, at most limit.
+	AccountEvents(ctx context.Context, after uint64, limit int) ([]AccountEvent, error)
+	AccountLedger
+}
+
+// AccountLedger is what an audit of the account log reads, read-only.
+type AccountLedger interface {
+	// AccountHead returns the newest account event as recorded (zero when
+	// the log is empty).
+	AccountHead(ctx context.Context) (ChainHead, error)
+	// ForEachAccountEvent calls fn with every account event in order; an
+	// event that does not decode is passed with err set and only Seq.
+	ForEachAccountEvent(ctx context.Context, fn func(e AccountEvent, err error) error) error
+	// AccountState returns the users, tokens and password stamps the store
+	// holds, read at the same point as the log.
+	AccountState(ctx context.Context) (AccountState, error)
 }
 
 // Ledger is what an audit reads from a store, read-only.
@@ -190,6 +223,7 @@ func MissingCapabilities(s Store) []string {
 	}{
 		{"Backuper", is[Backuper](s)},
 		{"Accounts", is[Accounts](s)},
+		{"AccountLog", is[AccountLog](s)},
 		{"Ledger", is[Ledger](s)},
 		{"Sweeper", is[Sweeper](s)},
 		{"EvidenceIndex", is[EvidenceIndex](s)},

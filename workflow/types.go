@@ -159,6 +159,26 @@ type Token struct {
 	Hash      string    `json:"hash"`
 	UserID    string    `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt, if set, is when the token stops working.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// TokenIDLen is the length of a token id: that many hex digits of its hash.
+const TokenIDLen = 16
+
+// ID names the token in lists, commands and the account log: the first 16
+// hex digits of its hash (64 bits: unique among any user's tokens, and of
+// no use to find the secret).
+func (t Token) ID() string {
+	if len(t.Hash) < TokenIDLen {
+		return t.Hash
+	}
+	return t.Hash[:TokenIDLen]
+}
+
+// Expired reports whether the token has stopped working at now.
+func (t Token) Expired(now time.Time) bool {
+	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
 }
 
 // WorkPoint is one numbered item (工作要点) of the city's annual work plan,

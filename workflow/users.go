@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -19,6 +20,8 @@ type NewUser struct {
 	Name   string `json:"name"`
 	Role   Role   `json:"role"`
 	UnitID string `json:"unit_id"`
+	// TokenExpiresAt, if set, is when the user's first token stops working.
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
 }
 
 // HashToken returns the stored form of a token secret.
@@ -60,6 +63,9 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, s
 	if err := s.unitRefs(ctx, &in.UnitID); err != nil {
 		return nil, "", err
 	}
+	if err := s.checkExpiry(in.TokenExpiresAt); err != nil {
+		return nil, "", err
+	}
 	if _, err := s.Unit(ctx, in.UnitID); err != nil {
 		return nil, "", RefuseField(ReasonUnknownUnit, "unit_id", "unknown unit %q", in.UnitID)
 	}
@@ -75,33 +81,45 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, s
 	}
 	now := s.clock.Now()
 	u := User{ID: "u" + hex.EncodeToString(randomBytes(6)), Name: in.Name, Role: in.Role, UnitID: in.UnitID, CreatedAt: now}
-	token := newToken()
-	if err := s.store.CreateUser(ctx, u, Token{Hash: HashToken(token), UserID: u.ID, CreatedAt: now}); err != nil {
+	token, t := s.newTokenFor(u.ID, in.TokenExpiresAt)
+	log, ok := s.store.(AccountLog)
+	if !ok {
+		if err := s.store.CreateUser(ctx, u, t); err != nil {
+			return nil, "", err
+		}
+		return &u, token, nil
+	}
+	ev := AccountEvent{At: now, Actor: a, Action: AccountCreate, UserID: u.ID, User: &u, Issued: []TokenRecord{t.Record()}}
+	if _, err := s.changeAccount(ctx, log, AccountChange{NewUser: &u, UserID: u.ID, AddTokens: []Token{t}, Event: ev}); err != nil {
 		return nil, "", err
 	}
 	return &u, token, nil
 }
 
-// IssueToken gives an existing user another token; for the CLI and demo mode.
-func (s *Service) IssueToken(ctx context.Context, userID string) (string, error) {
-	token := newToken()
-	if err := s.store.AddToken(ctx, Token{Hash: HashToken(token), UserID: userID, CreatedAt: s.clock.Now()}); err != nil {
-		return "", err
-	}
-	return token, nil
-}
-
-// Authenticate returns the user holding token, or CodeUnauthorized.
+// Authenticate returns the user holding token, or CodeUnauthorized: for
+// an unknown token, a token past its expiry, or a disabled user's token.
 func (s *Service) Authenticate(ctx context.Context, token string) (*User, error) {
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return nil, Refuse(ReasonBadToken, "invalid token")
 	}
-	u, err := s.store.UserByToken(ctx, HashToken(token))
-	if ErrorCode(err) == CodeNotFound || (err == nil && u.Disabled) {
-		return nil, Refuse(ReasonBadToken, "invalid token")
+	var u *User
+	var err error
+	if log, ok := s.store.(AccountLog); ok {
+		var t *Token
+		t, u, err = log.TokenUser(ctx, HashToken(token))
+		if err == nil && t.Expired(s.clock.Now()) {
+			return nil, Refuse(ReasonTokenExpired, "the token has expired")
+		}
+	} else {
+		u, err = s.store.UserByToken(ctx, HashToken(token))
 	}
-	if err != nil {
+	switch {
+	case ErrorCode(err) == CodeNotFound:
+		return nil, Refuse(ReasonBadToken, "invalid token")
+	case err != nil:
 		return nil, err
+	case u.Disabled:
+		return nil, Refuse(ReasonBadToken, "the token's user is disabled")
 	}
 	return u, nil
 }

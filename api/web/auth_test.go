@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,11 @@ func TestSignIn(t *testing.T) {
 	// next is honoured when it is a path of this site.
 	for next, want := range map[string]string{
 		"/problems/1?x=1": "/problems/1?x=1", "//evil.example/": "/", "https://evil.example/": "/", "/login": "/",
+		// WHATWG URL parsers drop tabs and newlines and read a backslash
+		// as a slash: each of these would leave the site.
+		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\r/evil.example": "/", "\t//evil.example": "/",
+		"/\\evil.example": "/", "/x\\..\\\\evil.example": "/", "/\x00/evil.example": "/", "/\u0085/evil.example": "/",
+		"/\x7f/evil.example": "/", "/ /evil.example": "/", "": "/", "ledger": "/", "/ledger?county=fuliang#top": "/ledger?county=fuliang#top",
 	} {
 		c := v.anon()
 		page := c.get("/login")
@@ -71,6 +78,27 @@ func TestSignIn(t *testing.T) {
 		if res.location != want {
 			t.Errorf("next %q: to %q, want %q", next, res.location, want)
 		}
+	}
+}
+
+// TestLoginNextFromQuery: the issue's redirect, next=%2F%09%2Fevil.example,
+// reaches the sign-in form through the query string and goes nowhere but /.
+func TestLoginNextFromQuery(t *testing.T) {
+	v := newEnv(t)
+	c := v.anon()
+	page := c.get("/login?next=%2F%09%2Fevil.example")
+	wantStatus(t, "the sign-in page", page, http.StatusOK)
+	wantNot(t, "the sign-in page", page, "evil.example")
+	m := reCSRF.FindStringSubmatch(page.body)
+	next := regexp.MustCompile(`name="next" value="([^"]*)"`).FindStringSubmatch(page.body)
+	form := url.Values{"csrf": {m[1]}, "name": {"局办"}, "password": {"pw-bureau"}, "next": {"/\t/evil.example"}}
+	if next != nil {
+		form.Set("next", html.UnescapeString(next[1]))
+	}
+	res := c.post("/login", form)
+	wantStatus(t, "sign-in", res, http.StatusSeeOther)
+	if res.location != "/" {
+		t.Errorf("next=%%2F%%09%%2Fevil.example: to %q, want /", res.location)
 	}
 }
 
@@ -272,6 +300,22 @@ func TestAPITokensAndCookies(t *testing.T) {
 	if !strings.Contains(res.header.Get("Content-Type"), "problem+json") {
 		t.Errorf("unknown API path: %d %s", res.status, res.header.Get("Content-Type"))
 	}
+	// With a valid token too: 404, not the pages' "not signed in".
+	for _, path := range []string{"/api/v1/nothing", "/api/v1/problems/1/nothing", "/api/v2/problems", "/api/nothing", "/api"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			req, _ = http.NewRequest(method, v.srv.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+v.tokens["bureau"])
+			res = v.anon().do(req)
+			wantStatus(t, method+" "+path+" with a token", res, http.StatusNotFound)
+			if ct := res.header.Get("Content-Type"); ct != "application/problem+json" || !strings.Contains(res.body, `"code":"not_found"`) {
+				t.Errorf("%s %s: %s %s", method, path, ct, res.body)
+			}
+		}
+	}
+	// A known API path with a method it does not take is 405, whoever asks.
+	req, _ = http.NewRequest(http.MethodDelete, v.srv.URL+"/api/v1/problems", nil)
+	req.Header.Set("Authorization", "Bearer "+v.tokens["bureau"])
+	wantStatus(t, "DELETE /api/v1/problems", v.anon().do(req), http.StatusMethodNotAllowed)
 	res = c.get("/nothing")
 	wantStatus(t, "an unknown page", res, http.StatusNotFound)
 	wantBody(t, "an unknown page", res, "页面不存在", "<html")

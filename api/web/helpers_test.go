@@ -43,7 +43,8 @@ type env struct {
 	tokens map[string]string
 }
 
-type envOption func(*web.Config)
+// envOption is a func(*web.Config) or a func(*api.Config).
+type envOption any
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
@@ -104,14 +105,23 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		v.users[u.key], v.tokens[u.key] = user, token
 	}
 	cfg := web.Config{Service: v.svc, Argon2: cheap, EvidenceMaxBytes: 64 << 10}
+	acfg := api.Config{Service: v.svc, EvidenceMaxBytes: 64 << 10}
 	for _, o := range opts {
-		o(&cfg)
+		switch o := o.(type) {
+		case func(*web.Config):
+			o(&cfg)
+		case func(*api.Config):
+			o(&acfg)
+		default:
+			t.Fatalf("env option %T", o)
+		}
 	}
 	pages, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.srv = httptest.NewServer(api.New(api.Config{Service: v.svc, EvidenceMaxBytes: 64 << 10, Web: pages}))
+	acfg.Web = pages
+	v.srv = httptest.NewServer(api.New(acfg))
 	t.Cleanup(v.srv.Close)
 	return v
 }
@@ -122,6 +132,8 @@ type client struct {
 	v    *env
 	http *http.Client
 	csrf string
+	// xff, if set, is sent as X-Forwarded-For: the client is behind a proxy.
+	xff string
 }
 
 // anon returns a client that is not signed in.
@@ -130,6 +142,13 @@ func (v *env) anon() *client {
 	return &client{t: v.t, v: v, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
+}
+
+// from returns a client that is not signed in, at address ip behind a proxy.
+func (v *env) from(ip string) *client {
+	c := v.anon()
+	c.xff = ip
+	return c
 }
 
 // as returns a client signed in as user key.
@@ -154,6 +173,9 @@ type response struct {
 
 func (c *client) do(req *http.Request) response {
 	c.t.Helper()
+	if c.xff != "" {
+		req.Header.Set("X-Forwarded-For", c.xff)
+	}
 	res, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatal(err)

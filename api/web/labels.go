@@ -234,6 +234,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "文件未能保存，请重新上传。", true
 	case workflow.ReasonBadConfig:
 		return "系统配置有误，请联系管理员。", true
+	case workflow.ReasonExpiryPast:
+		return "令牌的有效期须为今后的日期。", true
 
 	// unauthorized
 	case workflow.ReasonNoCredentials, workflow.ReasonSessionEnded:
@@ -242,6 +244,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "访问令牌无效，请重新登录。", true
 	case workflow.ReasonSignInFailed:
 		return "用户名或密码错误。", true
+	case workflow.ReasonTokenExpired:
+		return "访问令牌已过期。", true
 
 	// forbidden
 	case workflow.ReasonRole:
@@ -262,6 +266,10 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "只能修改本人的密码。", true
 	case workflow.ReasonCSRF:
 		return "表单已失效（可能已在其他窗口退出或重新登录），请刷新页面后重试。", true
+	case workflow.ReasonAccountDisabled:
+		return "该账号已停用，请联系系统管理员。", true
+	case workflow.ReasonDisableSelf:
+		return "不能停用自己的账号。", true
 
 	// not found
 	case workflow.ReasonProblemNotFound:
@@ -278,6 +286,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "记录不存在，请刷新页面后重试。", true
 	case workflow.ReasonWorkPointNotFound, workflow.ReasonUnitGroupNotFound:
 		return "未找到该工作要点或单位组。", true
+	case workflow.ReasonTokenNotFound:
+		return "未找到该令牌，可能已被吊销。", true
 
 	// conflict
 	case workflow.ReasonNotPermitted:
@@ -306,6 +316,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "该名称已被使用。", true
 	case workflow.ReasonNameAmbiguous:
 		return "该名称对应多个用户，请联系管理员。", true
+	case workflow.ReasonUserDisabled:
+		return "该用户已停用，请先启用。", true
 
 	// the other codes
 	case workflow.ReasonStaleVersion:

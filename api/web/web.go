@@ -28,6 +28,11 @@
 //	POST /problems/:id/extensions               an extension request
 //	POST /problems/:id/extensions/:ext/decision the bureau's decision
 //	GET  /evidence/:sha256                      an evidence file (?download=1 to save)
+//	GET  /users, GET /users/:id                 用户管理 (admins): users, tokens, the account log
+//	POST /users/:id/disable, …/enable           停用, 启用
+//	POST /users/:id/password                    重置密码 (and revoke the user's tokens)
+//	POST /users/:id/tokens                      a new token, shown once
+//	POST /users/:id/tokens/:token/revoke|rotate 吊销, 轮换
 //	GET  /static/*                              CSS and icon
 package web
 
@@ -97,6 +102,9 @@ type Web struct {
 const (
 	cookieSession = "rectify_session"
 	cookieLogin   = "rectify_login" // the sign-in form's CSRF token
+	// cookieDevice and a user id name a device cookie (workflow.KnownDevice),
+	// sent only to /login.
+	cookieDevice = "rectify_device_"
 )
 
 // Context keys.
@@ -149,7 +157,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -197,6 +205,14 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST("/problems/:id/extensions", w.requestExtension)
 	auth.POST("/problems/:id/extensions/:ext/decision", w.decideExtension)
 	auth.GET("/evidence/:sha256", w.evidence)
+	auth.GET("/users", w.usersList)
+	auth.GET("/users/:id", w.userDetail)
+	auth.POST("/users/:id/disable", w.setUserDisabled(true))
+	auth.POST("/users/:id/enable", w.setUserDisabled(false))
+	auth.POST("/users/:id/password", w.resetPassword)
+	auth.POST("/users/:id/tokens", w.issueToken)
+	auth.POST("/users/:id/tokens/:token/revoke", w.revokeToken)
+	auth.POST("/users/:id/tokens/:token/rotate", w.rotateToken)
 }
 
 // BodyLimit lets an evidence upload be as large as the evidence limit
@@ -275,10 +291,24 @@ func loginURL(u *url.URL) string {
 	return "/login?next=" + url.QueryEscape(next)
 }
 
-// safeNext returns next if it is a path on this site, else "/".
+// safeNext returns next if it is a path on this site, else "/". A browser
+// reads a URL by the WHATWG rules, not Go's: it drops tabs and newlines
+// anywhere, treats a backslash as a slash and "//" as the start of another
+// host, so "/\t/evil.example" leads off-site. Only a path that starts with
+// one slash and holds no control character, space, backslash or non-ASCII
+// character is kept (a link this site makes is percent-encoded), and it
+// must parse as a bare path.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.HasPrefix(next, "/login") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/login") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
 	return next
@@ -440,6 +470,14 @@ func doneMessage(done string) string {
 		return "延期申请已审批。"
 	case "unit-group":
 		return "已明确单位组所指的单位。"
+	case "user-disable":
+		return "用户已停用，其登录和 API 令牌已失效。"
+	case "user-enable":
+		return "用户已启用。"
+	case "user-password":
+		return "密码已重置。"
+	case "token-revoke":
+		return "令牌已吊销。"
 	}
 	if t := workflow.Trigger(done); t.Valid() {
 		return "已完成：" + t.Label() + "。"

@@ -49,15 +49,19 @@ func runUserAdd(ctx context.Context, args []string, env Env) error {
 	role := fs.String("role", "", "admin, bureau, unit, inspector or viewer")
 	unit := fs.String("unit", "", "unit id or its exact Chinese name")
 	withPassword := fs.Bool("password-stdin", false, "read a password for the web pages from the first line of standard input")
+	expires := fs.String("expires", "", "when the token stops working: a date (2026-12-31) or an RFC 3339 time (default: never)")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
 	if err := checkNewUserFlags(*name, *role, *unit); err != nil {
 		return err
 	}
+	exp, err := parseExpiry(*expires)
+	if err != nil {
+		return err
+	}
 	var hash string
 	if *withPassword {
-		var err error
 		if hash, err = readPasswordHash(env); err != nil {
 			return err
 		}
@@ -72,7 +76,7 @@ func runUserAdd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return fmt.Errorf("--unit: %s", workflow.ErrorMessage(err))
 	}
-	user, token, err := svc.CreateUser(ctx, cliActor, workflow.NewUser{Name: *name, Role: workflow.Role(*role), UnitID: u.ID})
+	user, token, err := svc.CreateUser(ctx, cliActor, workflow.NewUser{Name: *name, Role: workflow.Role(*role), UnitID: u.ID, TokenExpiresAt: exp})
 	if err != nil {
 		return errors.New(workflow.ErrorMessage(err))
 	}
@@ -116,6 +120,7 @@ func runUserPasswd(ctx context.Context, args []string, env Env) error {
 	kind, ef := addStoreFlags(fs)
 	name := fs.String("name", "", "the user's name")
 	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	revoke := fs.Bool("revoke-tokens", false, "revoke every API token of the user as well")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
@@ -139,10 +144,14 @@ func runUserPasswd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return fmt.Errorf("--name: %s", workflow.ErrorMessage(err))
 	}
-	if err := svc.SetPassword(ctx, cliActor, u.ID, hash); err != nil {
+	revoked, err := svc.ChangePassword(ctx, cliActor, u.ID, workflow.PasswordChange{Hash: hash, RevokeTokens: *revoke})
+	if err != nil {
 		return errors.New(workflow.ErrorMessage(err))
 	}
 	fmt.Fprintf(env.Stderr, "set the password of user %s (%s); its web sessions have ended\n", u.ID, u.Name)
+	if *revoke {
+		fmt.Fprintf(env.Stderr, "revoked its %d API tokens\n", len(revoked))
+	}
 	return nil
 }
 

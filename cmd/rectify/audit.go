@@ -85,9 +85,14 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 		ablobs = blobs
 	}
 	rep, err := workflow.Audit(ctx, ledger, ablobs, expect)
+	var acc workflow.AccountAuditReport
+	if al, ok := ledger.(workflow.AccountLedger); ok && err == nil {
+		acc, err = workflow.AuditAccounts(ctx, al)
+	}
 	if err != nil {
 		var aerr *workflow.AuditError
-		if errors.As(err, &aerr) {
+		var accErr *workflow.AccountAuditError
+		if errors.As(err, &aerr) || errors.As(err, &accErr) {
 			return fmt.Errorf("audit of %s FAILED: %w", name, err)
 		}
 		return fmt.Errorf("audit of %s: %w", name, err)
@@ -109,6 +114,15 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 	}
 	if expect != nil {
 		fmt.Fprintf(tw, "expected head\t%s found: the history up to it was neither truncated nor rewritten\n", expect)
+	}
+	switch {
+	case acc.Uncovered:
+		fmt.Fprintf(tw, "account log\tempty: %d users and %d tokens predate it (rectify serve records them at its next start)\n", acc.Users, acc.Tokens)
+	case acc.Events > 0:
+		fmt.Fprintf(tw, "account log\t%d events, hash chain intact; %d users and %d tokens, each as the log left them\n", acc.Events, acc.Users, acc.Tokens)
+		fmt.Fprintf(tw, "account head\t%s\n", acc.Head)
+	default:
+		fmt.Fprintln(tw, "account log\tempty, and no users")
 	}
 	if err := tw.Flush(); err != nil {
 		return err

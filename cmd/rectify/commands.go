@@ -26,7 +26,7 @@ var commands []command
 
 // groups are the commands that only gather subcommands.
 var groups = map[string]string{
-	"user":     "users: add one, set a password",
+	"user":     "users: add, set a password, disable and enable, list, revoke and rotate tokens",
 	"calendar": "working-day calendars: load a year's file, list the years",
 	"audit":    "check a ledger's hash chain, records and evidence",
 }
@@ -39,10 +39,18 @@ func init() {
 		}, "run the API server and the web pages", runServe},
 		{"seed", []string{"[--db PATH]", "--store etcd --etcd-endpoints URLS [--etcd-prefix P]"},
 			"load the Jingdezhen 2021 seed data (idempotent)", runSeed},
-		{"user add", []string{"[--db PATH] --name N --role R --unit UNIT [--password-stdin]"},
+		{"user add", []string{"[--db PATH] --name N --role R --unit UNIT [--password-stdin] [--expires DATE]"},
 			"add a user, print its token (and set its web password)", runUserAdd},
-		{"user passwd", []string{"[--db PATH] --name N --password-stdin"},
-			"set a user's web password (its web sessions end)", runUserPasswd},
+		{"user passwd", []string{"[--db PATH] --name N --password-stdin [--revoke-tokens]"},
+			"set a user's web password (its web sessions end; its tokens too if asked)", runUserPasswd},
+		{"user disable", []string{"[--db PATH] --name N"}, "stop a user's tokens and web sessions at once",
+			func(ctx context.Context, args []string, env Env) error { return runUserDisable(ctx, args, env, true) }},
+		{"user enable", []string{"[--db PATH] --name N"}, "let a disabled user's tokens and password work again",
+			func(ctx context.Context, args []string, env Env) error { return runUserDisable(ctx, args, env, false) }},
+		{"user tokens", []string{"[--db PATH] --name N"}, "list a user's tokens (ids, never secrets)", runUserTokens},
+		{"user revoke", []string{"[--db PATH] --name N (--token ID[,ID…] | --all)"}, "revoke a user's tokens", runUserRevoke},
+		{"user rotate", []string{"[--db PATH] --name N --token ID [--expires DATE]"},
+			"replace a token by a new one, printed once", runUserRotate},
 		{"units", []string{"[--db PATH]"}, "list the units", runUnits},
 		{"calendar load", []string{"[--db PATH] FILE"},
 			"store a working-day calendar file (server stopped)", runCalendarLoad},

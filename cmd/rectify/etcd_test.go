@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,11 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	token := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "迁移核对", "--role", "bureau", "--unit", "市生态环境局"))
 	ep := startEtcd(t)
 	const prefix = "/jdz/"
+	accountHead := regexp.MustCompile(`account head\s+(\S+)`)
+	before := accountHead.FindStringSubmatch(run(t, "audit", "verify", "--db", db))
+	if before == nil {
+		t.Fatal("audit verify of the source shows no account head")
+	}
 
 	out := run(t, "migrate", "--from", "bolt:"+db, "--to", "etcd:"+ep, "--etcd-prefix", prefix, "--evidence-dir", evidence)
 	if !strings.Contains(out, "migration done") || !strings.Contains(out, l.end.String()) {
@@ -103,6 +109,9 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 		"--evidence-dir", evidence, "--expect-head", l.mid.String())
 	if !strings.Contains(out, "audit passed") || !strings.Contains(out, l.end.String()) {
 		t.Fatalf("audit verify --store etcd printed:\n%s", out)
+	}
+	if after := accountHead.FindStringSubmatch(out); after == nil || after[1] != before[1] {
+		t.Errorf("the account log's head: %s before the migration, %v after", before[1], after)
 	}
 
 	boltSrv := startServer(t, db, "--scan-interval", "0", "--evidence-dir", evidence)

@@ -3,8 +3,9 @@
 //
 //	rectify serve [--db PATH | --store etcd --etcd-endpoints URLS] [--addr ADDR] [--demo] [--webhook URL,…] …
 //	rectify seed --db PATH
-//	rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin]
-//	rectify user passwd --db PATH --name N --password-stdin
+//	rectify user add --db PATH --name N --role R --unit UNIT [--password-stdin] [--expires DATE]
+//	rectify user passwd --db PATH --name N --password-stdin [--revoke-tokens]
+//	rectify user disable|enable|tokens|revoke|rotate --db PATH --name N …
 //	rectify units --db PATH
 //	rectify calendar load --db PATH FILE | rectify calendar list --db PATH
 //	rectify audit verify [--store etcd --etcd-endpoints URLS | --db PATH] [--evidence-dir DIR] [--expect-head SEQ:HASH]

@@ -54,6 +54,9 @@ type serveConfig struct {
 	sessionMaxAge time.Duration
 	sessionIdle   time.Duration
 	secureCookies bool
+	// trustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (the sign-in throttle's address).
+	trustedProxies []*net.IPNet
 
 	// Webhooks.
 	webhooks       []string
@@ -98,6 +101,9 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", sessions.Idle, "web pages: a session ends after this long without a request")
 	fs.BoolVar(&cfg.secureCookies, "secure-cookies", false, "web pages: always mark cookies Secure (behind a TLS-terminating proxy); otherwise only over TLS")
 
+	var proxies string
+	fs.StringVar(&proxies, "trusted-proxies", "", "reverse proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For names the client; otherwise the client is the connection's peer")
+
 	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
 	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
 	fs.DurationVar(&cfg.webhookPoll, "webhook-poll-interval", time.Second, "how often to look for new events to deliver")
@@ -106,6 +112,10 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 		return cfg, err
 	}
 	cfg.webhooks = splitList(webhooks)
+	var err error
+	if cfg.trustedProxies, err = api.ParseTrustedProxies(proxies); err != nil {
+		return cfg, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	cfg.evidenceDirSet = cfg.evidenceDir != ""
 	if cfg.evidenceDir == "" {
 		cfg.evidenceDir = defaultEvidenceDir(cfg.db)
@@ -252,6 +262,13 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	} else if loaded {
 		log.Info("loaded seed data", "report", rep)
 	}
+	// Users a database held before its account log are recorded in it
+	// once, so that the audit covers them.
+	if wrote, err := svc.RecordAccountBaseline(ctx); err != nil {
+		return fmt.Errorf("account log baseline: %w", err)
+	} else if wrote {
+		log.Info("recorded the existing accounts in the account log (baseline)")
+	}
 	if cfg.demo {
 		if err := createDemoUsers(ctx, svc, env.Stdout); err != nil {
 			return fmt.Errorf("demo users: %w", err)
@@ -299,7 +316,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		// Ledger imports know units by the names the plan uses too.
 		UnitAliases: seeds.ResolveUnit,
 		// The web pages for the bureau, the units and the inspectors.
-		Web: pages,
+		Web:            pages,
+		TrustedProxies: cfg.trustedProxies,
 	})
 	return serveHTTP(ctx, cfg, ln, handler, log, env)
 }

@@ -66,6 +66,7 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 		"RECTIFY_EXTENSION_GRACE_DAYS": "5",
 		"RECTIFY_WEBHOOK":              " https://a.example/hook, ,https://b.example/hook ",
 		"RECTIFY_WEBHOOK_SECRET":       "k",
+		"RECTIFY_TRUSTED_PROXIES":      "10.0.0.0/8, 192.0.2.7",
 	})
 	cfg, err = parseServeFlags([]string{"--verify-days", "15"}, env) // the command line wins
 	if err != nil {
@@ -78,6 +79,9 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 	}
 	if cfg.scanInterval != 30*time.Second || strings.Join(cfg.webhooks, " ") != "https://a.example/hook https://b.example/hook" || cfg.webhookSecret != "k" {
 		t.Errorf("scan every %v, webhooks %q, secret %q", cfg.scanInterval, cfg.webhooks, cfg.webhookSecret)
+	}
+	if len(cfg.trustedProxies) != 2 || cfg.trustedProxies[1].String() != "192.0.2.7/32" {
+		t.Errorf("trusted proxies %v", cfg.trustedProxies)
 	}
 }
 
@@ -97,6 +101,8 @@ func TestServeFlagsRefused(t *testing.T) {
 		{[]string{"--scan-interval", "-1s"}, nil, "--scan-interval"},
 		{[]string{"--evidence-max-bytes", "0"}, nil, "--evidence-max-bytes"},
 		{nil, map[string]string{"RECTIFY_RED_DAYS": "thirty"}, "RECTIFY_RED_DAYS"},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, nil, "--trusted-proxies"},
+		{nil, map[string]string{"RECTIFY_TRUSTED_PROXIES": "10.0.0.0/40"}, "--trusted-proxies"},
 	} {
 		db := filepath.Join(t.TempDir(), "never.db")
 		args := append([]string{"serve", "--db", db}, tc.args...)

@@ -92,14 +92,17 @@ const tokenCacheSize = 1024
 // tokenCache keeps the users of recently presented tokens decoded, keyed by
 // token hash and validated by the exact stored bytes of the token and of its
 // user, read again on every call: a revoked token, a disabled or changed
-// user is never served from it. It saves two JSON decodings per request.
+// user is never served from it (nor a token's changed expiry). It saves two JSON decodings per request.
 type tokenCache struct {
 	m boundedMap[string, cachedToken]
 }
 
 type cachedToken struct {
 	tokenRaw, userRaw []byte
-	user              workflow.User // a value: copying it copies it all
+	// Values: copying them copies them all (the token's ExpiresAt points
+	// at a time no one changes).
+	token workflow.Token
+	user  workflow.User
 }
 
 // get returns the entry of token hash if its stored bytes are still

@@ -8,6 +8,7 @@ var (
 	_ workflow.Store         = (*Store)(nil)
 	_ workflow.Backuper      = (*Store)(nil) // a bbolt file (Tx.WriteTo); no BackupNamer: ".db"
 	_ workflow.Accounts      = (*Store)(nil)
+	_ workflow.AccountLog    = (*Store)(nil)
 	_ workflow.Ledger        = (*Store)(nil)
 	_ workflow.Sweeper       = (*Store)(nil)
 	_ workflow.EvidenceIndex = (*Store)(nil)

@@ -18,8 +18,8 @@ import (
 // history in sequence order (event tells whether the entry has its outbox
 // event: history written before the outbox has none), the problem records,
 // the dedupe keys, units, work points, users each followed by its password
-// hash if it has one, tokens, sessions, outbox cursors, calendars, and last
-// the problem counter.
+// hash if it has one, tokens, the account log in sequence order, sessions,
+// outbox cursors, calendars, and last the problem counter.
 type Sink interface {
 	Entry(ctx context.Context, e workflow.Entry, event bool) error
 	Problem(ctx context.Context, p *workflow.Problem) error
@@ -29,6 +29,7 @@ type Sink interface {
 	User(ctx context.Context, u workflow.User) error
 	Password(ctx context.Context, userID, hash string) error
 	Token(ctx context.Context, t workflow.Token) error
+	AccountEvent(ctx context.Context, e workflow.AccountEvent) error
 	Session(ctx context.Context, s workflow.Session) error
 	Cursor(ctx context.Context, name string, seq uint64) error
 	Calendar(ctx context.Context, year int, data []byte) error
@@ -55,7 +56,7 @@ func (s *Store) Export(ctx context.Context, sink Sink) (workflow.ChainHead, erro
 		}
 		x := exporter{ctx: ctx, tx: tx, sink: sink}
 		for _, step := range []func() error{
-			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.sessions, x.cursors, x.calendars, x.counter,
+			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.counter,
 		} {
 			if err := step(); err != nil {
 				return err
@@ -189,6 +190,20 @@ func (x *exporter) tokens() error {
 			return err
 		}
 		return x.sink.Token(x.ctx, t)
+	})
+}
+
+func (x *exporter) accountLog() error {
+	return x.each(bucketAccountLog, func(k, v []byte) error {
+		seq, err := number("account event key", k)
+		if err != nil {
+			return err
+		}
+		var e workflow.AccountEvent
+		if err := json.Unmarshal(v, &e); err != nil {
+			return &workflow.AccountAuditError{Seq: seq, Reason: "does not decode in the source: " + err.Error()}
+		}
+		return x.sink.AccountEvent(x.ctx, e)
 	})
 }
 

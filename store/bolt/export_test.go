@@ -24,6 +24,7 @@ type recorder struct {
 	users     []workflow.User
 	passwords map[string]string
 	tokens    []workflow.Token
+	accounts  []workflow.AccountEvent
 	sessions  []workflow.Session
 	cursors   map[string]uint64
 	calendars map[int][]byte
@@ -87,6 +88,12 @@ func (r *recorder) Password(_ context.Context, userID, hash string) error {
 func (r *recorder) Token(_ context.Context, t workflow.Token) error {
 	r.saw("token")
 	r.tokens = append(r.tokens, t)
+	return nil
+}
+
+func (r *recorder) AccountEvent(_ context.Context, e workflow.AccountEvent) error {
+	r.saw("account event")
+	r.accounts = append(r.accounts, e)
 	return nil
 }
 
@@ -157,7 +164,7 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "session", "cursor", "calendar", "counter"}
+	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "account event", "session", "cursor", "calendar", "counter"}
 	if !slices.Equal(r.order, want) {
 		t.Errorf("sent in the order %v, want %v", r.order, want)
 	}
@@ -197,6 +204,13 @@ func TestExport(t *testing.T) {
 	}
 	if len(r.tokens) != len(users) {
 		t.Errorf("%d tokens for %d users", len(r.tokens), len(users))
+	}
+	var accounts []workflow.AccountEvent
+	if err := s.ForEachAccountEvent(ctx, func(e workflow.AccountEvent, err error) error { accounts = append(accounts, e); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(accounts) == 0 || !reflect.DeepEqual(r.accounts, accounts) {
+		t.Errorf("sent %d account events, the store holds %d", len(r.accounts), len(accounts))
 	}
 	if len(r.sessions) != 1 || r.sessions[0].IDHash != sess.IDHash || r.cursors["webhook"] != 5 || string(r.calendars[2021]) != `{"year":2021}` {
 		t.Errorf("sessions %v, cursors %v, calendars %v", r.sessions, r.cursors, r.calendars)

@@ -78,12 +78,20 @@ func putToken(tx *bbolt.Tx, t workflow.Token) error {
 // UserByToken returns the user whose token has SHA-256 hash; an unknown hash
 // is CodeNotFound.
 func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, error) {
+	_, u, err := s.TokenUser(ctx, hash)
+	return u, err
+}
+
+// TokenUser returns the token with SHA-256 hash and its user; an unknown
+// hash is CodeNotFound.
+func (s *Store) TokenUser(ctx context.Context, hash string) (*workflow.Token, *workflow.User, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if hash == "" {
-		return nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
+		return nil, nil, workflow.Refuse(workflow.ReasonRecordNotFound, "token not found")
 	}
+	var t workflow.Token
 	var u workflow.User
 	err := s.view(func(tx *bbolt.Tx) error {
 		tv := tx.Bucket(bucketTokens).Get([]byte(hash))
@@ -92,11 +100,10 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 		}
 		if c, ok := s.tokens.get(hash, tv); ok {
 			if uv := tx.Bucket(bucketUsers).Get([]byte(c.user.ID)); bytes.Equal(uv, c.userRaw) {
-				u = c.user
+				t, u = c.token, c.user
 				return nil
 			}
 		}
-		var t workflow.Token
 		if err := json.Unmarshal(tv, &t); err != nil {
 			return fmt.Errorf("bolt: decode token: %w", err)
 		}
@@ -108,14 +115,14 @@ func (s *Store) UserByToken(ctx context.Context, hash string) (*workflow.User, e
 			return fmt.Errorf("bolt: decode user %s: %w", t.UserID, err)
 		}
 		if u.ID == t.UserID {
-			s.tokens.put(hash, cachedToken{tokenRaw: bytes.Clone(tv), userRaw: bytes.Clone(uv), user: u})
+			s.tokens.put(hash, cachedToken{tokenRaw: bytes.Clone(tv), userRaw: bytes.Clone(uv), token: t, user: u})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &u, nil
+	return &t, &u, nil
 }
 
 // Users returns every user, ordered by ID.

@@ -9,6 +9,8 @@ var (
 	_ workflow.Backuper      = (*Store)(nil)
 	_ workflow.BackupNamer   = (*Store)(nil) // JSON lines
 	_ workflow.Accounts      = (*Store)(nil)
+	_ workflow.AccountLog    = (*Store)(nil)
+	_ workflow.AccountLedger = (*Snapshot)(nil) // the account log at that revision
 	_ workflow.Ledger        = (*Store)(nil)
 	_ workflow.Ledger        = (*Snapshot)(nil) // an audit of a live cluster at one revision
 	_ workflow.Sweeper       = (*Store)(nil)

@@ -27,6 +27,8 @@ type Importer struct {
 	counter uint64
 	entries uint64
 	keys    uint64
+	// accounts is the last account event copied (AccountEvent).
+	accounts workflow.ChainHead
 }
 
 // BeginImport checks that the prefix holds nothing (but command and election
@@ -233,6 +235,12 @@ func (im *Importer) Finish(ctx context.Context) (ImportReport, error) {
 	if im.head.Seq > 0 {
 		v, _ := json.Marshal(im.head)
 		if err := im.put(ctx, keyHead, v); err != nil {
+			return rep, err
+		}
+	}
+	if im.accounts.Seq > 0 {
+		v, _ := json.Marshal(im.accounts)
+		if err := im.put(ctx, keyAccountHead, v); err != nil {
 			return rep, err
 		}
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 // RunAccounts runs the conformance cases of workflow.Accounts (password
-// hashes and web sessions) on stores that keep them; open must return a new,
-// empty store, implementing workflow.Accounts, that is closed when t ends.
+// hashes and web sessions) and workflow.AccountLog (account changes and
+// their hash-chained log) on stores that keep them; open must return a new,
+// empty store, implementing both, that is closed when t ends.
 func RunAccounts(t *testing.T, open func(t *testing.T) workflow.Store) {
 	tests := []struct {
 		name string
@@ -22,6 +23,10 @@ func RunAccounts(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"Sessions", testSessions},
 		{"DeleteExpiredSessions", testDeleteExpiredSessions},
 		{"UserByID", testUserByID},
+		{"AccountLogEmpty", testAccountLogEmpty},
+		{"AccountChanges", testAccountChanges},
+		{"AccountBaseline", testAccountBaseline},
+		{"ConcurrentAccountChanges", testConcurrentAccountChanges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,522 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jdz-eco/rectify/api"
+	"github.com/jdz-eco/rectify/api/web"
+	"github.com/jdz-eco/rectify/seeds"
+	"github.com/jdz-eco/rectify/store/blob"
+	"github.com/jdz-eco/rectify/store/bolt"
+	"github.com/jdz-eco/rectify/workflow"
+)
+
+// The authorization matrix: every route of the server (API and pages, as
+// echo lists them) against every kind of caller, with the status each must
+// get. A route registered without a row fails TestAuthorizationMatrix, as
+// does a row for a route that is not registered.
+
+// caller is a kind of caller.
+type caller int
+
+const (
+	anon      caller = iota // no credentials
+	badCred                 // a token (API) or session cookie (pages) nobody was given
+	bureau                  // 市生态环境局, role bureau
+	lead                    // an officer of the lead unit (浮梁县)
+	coop                    // an officer of a cooperating unit (市水利局)
+	unrelated               // an officer of a unit with no part in the problem (乐平市)
+	inspector               // role inspector
+	viewer                  // a leader, role viewer
+	admin                   // role admin
+	disabled                // a bureau user disabled after it got its token and session
+	revoked                 // a bureau user whose token was revoked and session signed out
+	expired                 // a bureau user whose token and session have expired
+	nCallers
+)
+
+var callerNames = [nCallers]string{"no credentials", "bad credentials", "bureau", "lead unit", "cooperating unit",
+	"unrelated unit", "inspector", "viewer", "admin", "disabled user", "revoked token", "expired token"}
+
+// signedIn are the callers whose credentials work.
+var signedIn = []caller{bureau, lead, coop, unrelated, inspector, viewer, admin}
+
+// authzWorld is the state every row starts from: a database file with the
+// users, their tokens and sessions, and problems in the states the rows
+// need; each row runs on a copy of it.
+type authzWorld struct {
+	dir      string // the template database and evidence directory
+	now      time.Time
+	tokens   [nCallers]string
+	sessions [nCallers]string
+	csrf     [nCallers]string
+	ids      map[string]string // placeholders in row paths: {assigned}, {rectifying}, {ext}, {sha}, {target}, {token}
+}
+
+var pw = map[caller]string{bureau: "pw-bureau", lead: "pw-lead", coop: "pw-coop", unrelated: "pw-unrelated", inspector: "pw-inspector",
+	viewer: "pw-viewer", admin: "pw-admin", disabled: "pw-disabled", revoked: "pw-revoked", expired: "pw-expired"}
+
+// buildAuthzWorld makes the template database.
+func buildAuthzWorld(t *testing.T) *authzWorld {
+	t.Helper()
+	ctx := context.Background()
+	w := &authzWorld{dir: t.TempDir(), ids: map[string]string{}}
+	st, err := bolt.Open(filepath.Join(w.dir, "rectify.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clock := workflow.NewManualClock(t0)
+	svc := workflow.NewService(st, clock)
+	blobs, err := blob.Open(filepath.Join(w.dir, "evidence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetBlobs(blobs)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(svc.PutUnits(ctx, []workflow.Unit{
+		{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty},
+		{ID: "leping", Name: "乐平市", Kind: workflow.UnitCounty},
+		{ID: "city-eeb", Name: "市生态环境局", Kind: workflow.UnitDepartment},
+		{ID: "city-water", Name: "市水利局", Kind: workflow.UnitDepartment},
+		{ID: "inspect", Name: "领导小组办公室", Kind: workflow.UnitOffice},
+	}))
+	must(svc.PutWorkPoints(ctx, []workflow.WorkPoint{{Number: 7, Title: "尾矿库污染治理", LeadUnits: []string{"city-eeb"},
+		UnitGroups: []workflow.UnitGroup{{Name: "有关县（市、区）政府", Duty: workflow.DutyResponsible, Kinds: []workflow.UnitKind{workflow.UnitCounty}}}}}))
+	sys := workflow.SystemActor
+	users := [nCallers]*workflow.User{}
+	for c, spec := range map[caller]struct {
+		name string
+		role workflow.Role
+		unit string
+	}{
+		bureau: {"局办", workflow.RoleBureau, "city-eeb"}, lead: {"浮梁县干部", workflow.RoleUnit, "fuliang"},
+		coop: {"水利局干部", workflow.RoleUnit, "city-water"}, unrelated: {"乐平市干部", workflow.RoleUnit, "leping"},
+		inspector: {"验收员", workflow.RoleInspector, "inspect"}, viewer: {"市领导", workflow.RoleViewer, "inspect"},
+		admin: {"管理员", workflow.RoleAdmin, "city-eeb"}, disabled: {"已停用", workflow.RoleBureau, "city-eeb"},
+		revoked: {"已吊销", workflow.RoleBureau, "city-eeb"}, expired: {"已过期", workflow.RoleBureau, "city-eeb"},
+	} {
+		u, token, err := svc.CreateUser(ctx, sys, workflow.NewUser{Name: spec.name, Role: spec.role, UnitID: spec.unit})
+		must(err)
+		hash, err := web.HashPasswordParams(pw[c], web.Argon2Params{Memory: 64, Time: 1, Threads: 1})
+		must(err)
+		must(svc.SetPassword(ctx, sys, u.ID, hash))
+		users[c], w.tokens[c] = u, token
+	}
+	target, _, err := svc.CreateUser(ctx, sys, workflow.NewUser{Name: "对象用户", Role: workflow.RoleUnit, UnitID: "fuliang"})
+	must(err)
+	targetTokens, err := svc.UserTokens(ctx, sys, target.ID)
+	must(err)
+	w.ids["{target}"], w.ids["{token}"] = target.ID, targetTokens[0].ID()
+	pol := workflow.DefaultSessionPolicy()
+	for c := bureau; c < nCallers; c++ {
+		_, id, ss, err := svc.SignIn(ctx, users[c].Name, func(h string) (bool, error) { return web.CheckPassword(h, pw[c]) }, pol)
+		must(err)
+		w.sessions[c], w.csrf[c] = id, ss.CSRF
+	}
+	w.tokens[badCred] = "rt_" + strings.Repeat("x", 43)
+	w.sessions[badCred] = strings.Repeat("y", 43)
+
+	// Problems: one assigned to 浮梁县 with 市水利局 cooperating; one being
+	// rectified, with evidence and a pending extension request.
+	b, l := users[bureau].Actor(), users[lead].Actor()
+	deadline := t0.Add(90 * 24 * time.Hour)
+	assign := workflow.Command{Trigger: workflow.TriggerAssign, Params: workflow.Params{LeadUnit: "fuliang", CooperatingUnits: []string{"city-water"}, Deadline: &deadline}}
+	for _, key := range []string{"{assigned}", "{rectifying}"} {
+		p, _, err := svc.CreateProblem(ctx, b, workflow.NewProblem{Title: "尾矿库渗漏" + key, Description: "浮梁县尾矿库", Source: workflow.SourceSelfInspection, CountyID: "fuliang", WorkPoint: 7})
+		must(err)
+		_, err = svc.Fire(ctx, b, p.ID, assign)
+		must(err)
+		w.ids[key] = p.ID
+	}
+	r := w.ids["{rectifying}"]
+	_, err = svc.Fire(ctx, l, r, workflow.Command{Trigger: workflow.TriggerAccept, Params: workflow.Params{Plan: "清淤"}})
+	must(err)
+	img := pngBytes(1)
+	sha, size, err := blobs.Put(ctx, bytes.NewReader(img), 1<<20)
+	must(err)
+	_, err = svc.AddEvidence(ctx, l, r, workflow.EvidenceInput{SHA256: sha, Name: "现场.png", Size: size, Type: "image/png"}, 0)
+	must(err)
+	w.ids["{sha}"] = sha
+	p, err := svc.RequestExtension(ctx, l, r, workflow.ExtensionRequest{Deadline: deadline.Add(30 * 24 * time.Hour), Reason: "雨季"}, 0)
+	must(err)
+	w.ids["{ext}"] = p.Extensions[len(p.Extensions)-1].ID
+
+	// The callers whose credentials stopped working.
+	_, err = svc.SetUserDisabled(ctx, sys, users[disabled].ID, true)
+	must(err)
+	_, err = svc.RevokeTokens(ctx, sys, users[revoked].ID, nil)
+	must(err)
+	must(svc.SignOut(ctx, w.sessions[revoked]))
+	exp := clock.Now().Add(time.Minute)
+	w.tokens[expired], _, err = svc.IssueUserToken(ctx, sys, users[expired].ID, &exp)
+	must(err)
+	acc := st
+	ss, err := acc.Session(ctx, workflow.HashToken(w.sessions[expired]))
+	must(err)
+	ss.ExpiresAt = clock.Now().Add(time.Minute)
+	must(acc.PutSession(ctx, *ss))
+	w.now = clock.Now().Add(2 * time.Minute) // both have expired by then
+	return w
+}
+
+// pngBytes is a small PNG image.
+func pngBytes(seed byte) []byte {
+	b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+	return append(b, seed)
+}
+
+// server opens a copy of the template database and serves it.
+func (w *authzWorld) server(t *testing.T) *echo.Echo {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(w.dir, "rectify.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rectify.db"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(dir, "rectify.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := workflow.NewService(st, workflow.NewManualClock(w.now))
+	blobs, err := blob.Open(filepath.Join(w.dir, "evidence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetBlobs(blobs)
+	pages, err := web.New(web.Config{Service: svc, Argon2: web.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.New(api.Config{Service: svc, Web: pages, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// row is one route and what each caller gets from it.
+type row struct {
+	method, route string // as echo registered it (RouteNotFound for a catch-all)
+	send          string // the method sent, if not method (a catch-all's)
+	path          string // the request's path, placeholders from authzWorld.ids
+	page          bool   // a web page: session cookies (and the form's CSRF token), not tokens
+	public        bool   // no credentials needed
+	body          func(w *authzWorld, c caller) (ctype string, body []byte)
+	ok            map[caller]int // statuses of signed-in callers
+	other         int            // status of signed-in callers not in ok
+}
+
+// sent is the method r's requests use.
+func (r row) sent() string {
+	if r.send != "" {
+		return r.send
+	}
+	return r.method
+}
+
+// want returns the status caller c must get.
+func (r row) want(c caller) int {
+	if !r.public && !slices.Contains(signedIn, c) {
+		if r.page && r.sent() == http.MethodGet {
+			return http.StatusSeeOther // to the sign-in page
+		}
+		return http.StatusUnauthorized
+	}
+	if s, ok := r.ok[c]; ok {
+		return s
+	}
+	return r.other
+}
+
+// request builds r's request as caller c.
+func (r row) request(w *authzWorld, c caller) *http.Request {
+	path := r.path
+	for k, v := range w.ids {
+		path = strings.ReplaceAll(path, k, v)
+	}
+	var ctype string
+	var body []byte
+	if r.body != nil {
+		ctype, body = r.body(w, c)
+	}
+	req := httptest.NewRequest(r.sent(), path, bytes.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if r.page {
+		if s := w.sessions[c]; s != "" {
+			req.AddCookie(&http.Cookie{Name: "rectify_session", Value: s})
+		}
+	} else if tok := w.tokens[c]; tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return req
+}
+
+// Bodies.
+func jsonBody(s string) func(*authzWorld, caller) (string, []byte) {
+	return func(*authzWorld, caller) (string, []byte) { return "application/json", []byte(s) }
+}
+
+// form is a page's form with the caller's CSRF token.
+func form(fields url.Values) func(*authzWorld, caller) (string, []byte) {
+	return func(w *authzWorld, c caller) (string, []byte) {
+		f := url.Values{"csrf": {w.csrf[c]}}
+		for k, v := range fields {
+			f[k] = v
+		}
+		return "application/x-www-form-urlencoded", []byte(f.Encode())
+	}
+}
+
+// upload is an evidence upload, with the caller's CSRF token on a page.
+func upload(page bool) func(*authzWorld, caller) (string, []byte) {
+	return func(w *authzWorld, c caller) (string, []byte) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		if page {
+			_ = mw.WriteField("csrf", w.csrf[c])
+		}
+		_ = mw.WriteField("description", "整改后")
+		fw, _ := mw.CreateFormFile("file", "整改后.png")
+		_, _ = fw.Write(pngBytes(byte(c) + 10))
+		_ = mw.Close()
+		return mw.FormDataContentType(), b.Bytes()
+	}
+}
+
+func calendarBody(*authzWorld, caller) (string, []byte) {
+	return "application/json", seeds.Calendars()[2021]
+}
+
+func importBody(*authzWorld, caller) (string, []byte) {
+	return "text/csv", []byte("问题描述,问题来源,所在县（市、区）\n河道采砂,自查,浮梁县\n")
+}
+
+// All statuses by kind of caller.
+const (
+	s200, s201, s204, s303, s403, s404 = http.StatusOK, http.StatusCreated, http.StatusNoContent, http.StatusSeeOther, http.StatusForbidden, http.StatusNotFound
+)
+
+// every gives each signed-in caller status s.
+func every(s int) map[caller]int {
+	m := map[caller]int{}
+	for _, c := range signedIn {
+		m[c] = s
+	}
+	return m
+}
+
+// seeing: the callers who may see the problems (not the unrelated unit).
+func seeing(s int) map[caller]int {
+	m := every(s)
+	m[unrelated] = s404
+	return m
+}
+
+func only(s int, cs ...caller) map[caller]int {
+	m := map[caller]int{}
+	for _, c := range cs {
+		m[c] = s
+	}
+	return m
+}
+
+// withUnrelated adds the unrelated unit's 404 (it may not see the problem).
+func withUnrelated(m map[caller]int) map[caller]int {
+	m[unrelated] = s404
+	return m
+}
+
+// authzRows is the matrix.
+var authzRows = []row{
+	// Probes and the document: nobody needs credentials.
+	{method: "GET", route: "/healthz", path: "/healthz", public: true, other: s200, ok: map[caller]int{}},
+	{method: "GET", route: "/readyz", path: "/readyz", public: true, other: s200, ok: map[caller]int{}},
+	{method: "GET", route: "/metrics", path: "/metrics", public: true, other: s200, ok: map[caller]int{}},
+	{method: "GET", route: "/api/v1/openapi.json", path: "/api/v1/openapi.json", public: true, other: s200, ok: map[caller]int{}},
+
+	// The API.
+	{method: "GET", route: "/api/v1/units", path: "/api/v1/units", ok: every(s200)},
+	{method: "GET", route: "/api/v1/workflow", path: "/api/v1/workflow", ok: every(s200)},
+	{method: "GET", route: "/api/v1/problems", path: "/api/v1/problems", ok: every(s200)},
+	{method: "POST", route: "/api/v1/problems", path: "/api/v1/problems", other: s403, ok: only(s201, bureau),
+		body: jsonBody(`{"title":"新问题","description":"描述","source":"self_inspection","county_id":"fuliang"}`)},
+	{method: "GET", route: "/api/v1/problems/:id", path: "/api/v1/problems/{assigned}", ok: seeing(s200)},
+	{method: "GET", route: "/api/v1/problems/:id/history", path: "/api/v1/problems/{assigned}/history", ok: seeing(s200)},
+	{method: "POST", route: "/api/v1/problems/:id/transitions", path: "/api/v1/problems/{assigned}/transitions", other: s403,
+		ok: withUnrelated(only(s200, lead)), body: jsonBody(`{"trigger":"accept","plan":"拆除"}`)},
+	{method: "POST", route: "/api/v1/problems/:id/notes", path: "/api/v1/problems/{assigned}/notes", other: s403,
+		ok: withUnrelated(only(s200, lead, coop)), body: jsonBody(`{"text":"已开展排查"}`)},
+	{method: "POST", route: "/api/v1/problems/:id/evidence", path: "/api/v1/problems/{assigned}/evidence", other: s403,
+		ok: withUnrelated(only(s201, lead, coop)), body: upload(false)},
+	{method: "GET", route: "/api/v1/evidence/:sha256", path: "/api/v1/evidence/{sha}", ok: seeing(s200)},
+	{method: "POST", route: "/api/v1/problems/:id/extensions", path: "/api/v1/problems/{assigned}/extensions", other: s403,
+		ok: withUnrelated(only(s201, lead)), body: jsonBody(`{"deadline":"2022-03-31","reason":"雨季施工受限"}`)},
+	{method: "GET", route: "/api/v1/problems/:id/extensions/:ext_id", path: "/api/v1/problems/{rectifying}/extensions/{ext}", ok: seeing(s200)},
+	{method: "POST", route: "/api/v1/problems/:id/extensions/:ext_id/decision", path: "/api/v1/problems/{rectifying}/extensions/{ext}/decision",
+		other: s403, ok: withUnrelated(only(s200, bureau)), body: jsonBody(`{"decision":"approve","note":"同意"}`)},
+	{method: "GET", route: "/api/v1/alerts", path: "/api/v1/alerts", ok: every(s200)},
+	{method: "POST", route: "/api/v1/deadlines/scan", path: "/api/v1/deadlines/scan", other: s403, ok: only(s200, bureau, admin)},
+	{method: "GET", route: "/api/v1/events", path: "/api/v1/events", ok: every(s200)},
+	{method: "GET", route: "/api/v1/calendars", path: "/api/v1/calendars", ok: every(s200)},
+	{method: "PUT", route: "/api/v1/calendars/:year", path: "/api/v1/calendars/2021", other: s403, ok: only(s200, bureau, admin), body: calendarBody},
+	{method: "GET", route: "/api/v1/audit/head", path: "/api/v1/audit/head", other: s403, ok: only(s200, bureau, inspector, viewer, admin)},
+	{method: "GET", route: "/api/v1/audit/accounts", path: "/api/v1/audit/accounts", other: s403, ok: only(s200, admin)},
+	{method: "GET", route: "/api/v1/admin/backup", path: "/api/v1/admin/backup", other: s403, ok: only(s200, admin)},
+	{method: "GET", route: "/api/v1/ledger.xlsx", path: "/api/v1/ledger.xlsx", ok: every(s200)},
+	{method: "POST", route: "/api/v1/ledger/import", path: "/api/v1/ledger/import?dry_run=true", other: s403, ok: only(s200, bureau), body: importBody},
+	{method: "GET", route: "/api/v1/workpoints", path: "/api/v1/workpoints", ok: every(s200)},
+	{method: "PUT", route: "/api/v1/workpoints/:number/unit-groups", path: "/api/v1/workpoints/7/unit-groups", other: s403, ok: only(s200, bureau),
+		body: jsonBody(`{"name":"有关县（市、区）政府","units":["fuliang"]}`)},
+	{method: "GET", route: "/api/v1/stats", path: "/api/v1/stats?group_by=county", ok: every(s200)},
+
+	// Accounts: admins only.
+	{method: "GET", route: "/api/v1/users", path: "/api/v1/users", other: s403, ok: only(s200, admin)},
+	{method: "POST", route: "/api/v1/users", path: "/api/v1/users", other: s403, ok: only(s201, admin),
+		body: jsonBody(`{"name":"新用户","role":"viewer","unit_id":"inspect"}`)},
+	{method: "GET", route: "/api/v1/users/:id", path: "/api/v1/users/{target}", other: s403, ok: only(s200, admin)},
+	{method: "POST", route: "/api/v1/users/:id/disable", path: "/api/v1/users/{target}/disable", other: s403, ok: only(s200, admin)},
+	{method: "POST", route: "/api/v1/users/:id/enable", path: "/api/v1/users/{target}/enable", other: s403, ok: only(s200, admin)},
+	{method: "PUT", route: "/api/v1/users/:id/password", path: "/api/v1/users/{target}/password", other: s403, ok: only(s200, admin),
+		body: jsonBody(`{"password":"一个足够长的密码","revoke_tokens":true}`)},
+	{method: "GET", route: "/api/v1/users/:id/tokens", path: "/api/v1/users/{target}/tokens", other: s403, ok: only(s200, admin)},
+	{method: "POST", route: "/api/v1/users/:id/tokens", path: "/api/v1/users/{target}/tokens", other: s403, ok: only(s201, admin)},
+	{method: "DELETE", route: "/api/v1/users/:id/tokens", path: "/api/v1/users/{target}/tokens", other: s403, ok: only(s200, admin)},
+	{method: "DELETE", route: "/api/v1/users/:id/tokens/:token_id", path: "/api/v1/users/{target}/tokens/{token}", other: s403, ok: only(s204, admin)},
+	{method: "POST", route: "/api/v1/users/:id/tokens/:token_id/rotate", path: "/api/v1/users/{target}/tokens/{token}/rotate", other: s403, ok: only(s201, admin)},
+
+	// Under /api, an unknown path is 404 to everyone.
+	{method: echo.RouteNotFound, route: "/api", send: "GET", path: "/api", public: true, other: s404, ok: map[caller]int{}},
+	{method: echo.RouteNotFound, route: "/api/*", send: "POST", path: "/api/v1/nothing", public: true, other: s404, ok: map[caller]int{}},
+
+	// The pages.
+	{method: "GET", route: "/login", path: "/login", page: true, public: true, other: s200, ok: map[caller]int{}},
+	// Without the sign-in form's own token (cookie and field), nobody signs in.
+	{method: "POST", route: "/login", path: "/login", page: true, public: true, other: s403, ok: map[caller]int{},
+		body: func(w *authzWorld, c caller) (string, []byte) {
+			return "application/x-www-form-urlencoded", []byte(url.Values{"name": {"局办"}, "password": {"pw-bureau"}}.Encode())
+		}},
+	{method: "GET", route: "/static/*", path: "/static/style.css", page: true, public: true, other: s200, ok: map[caller]int{}},
+	{method: "POST", route: "/logout", path: "/logout", page: true, ok: every(s303), body: form(nil)},
+	// Leaders start on 统计, admins on 台账.
+	{method: "GET", route: "/", path: "/", page: true, ok: func() map[caller]int { m := every(s200); m[viewer], m[admin] = s303, s303; return m }()},
+	{method: "GET", route: "/password", path: "/password", page: true, ok: every(s200)},
+	{method: "POST", route: "/password", path: "/password", page: true, ok: every(s303),
+		body: func(w *authzWorld, c caller) (string, []byte) {
+			return form(url.Values{"current": {pw[c]}, "new": {"new-password-1"}, "again": {"new-password-1"}})(w, c)
+		}},
+	{method: "GET", route: "/ledger", path: "/ledger", page: true, ok: every(s200)},
+	{method: "GET", route: "/ledger.xlsx", path: "/ledger.xlsx", page: true, ok: every(s200)},
+	{method: "GET", route: "/stats", path: "/stats", page: true, ok: every(s200)},
+	{method: "POST", route: "/workpoints/:number/unit-groups", path: "/workpoints/7/unit-groups", page: true, other: s403, ok: only(s303, bureau),
+		body: form(url.Values{"name": {"有关县（市、区）政府"}, "units": {"fuliang"}})},
+	{method: "POST", route: "/problems", path: "/problems", page: true, other: s403, ok: only(s303, bureau),
+		body: form(url.Values{"title": {"新问题"}, "description": {"描述"}, "source": {"self_inspection"}, "county_id": {"fuliang"}})},
+	{method: "GET", route: "/problems/:id", path: "/problems/{assigned}", page: true, ok: seeing(s200)},
+	{method: "POST", route: "/problems/:id/fire", path: "/problems/{assigned}/fire", page: true, other: s403,
+		ok: withUnrelated(only(s303, lead)), body: form(url.Values{"trigger": {"accept"}, "plan": {"拆除"}})},
+	{method: "POST", route: "/problems/:id/notes", path: "/problems/{assigned}/notes", page: true, other: s403,
+		ok: withUnrelated(only(s303, lead, coop)), body: form(url.Values{"text": {"已开展排查"}})},
+	{method: "POST", route: "/problems/:id/evidence", path: "/problems/{assigned}/evidence", page: true, other: s403,
+		ok: withUnrelated(only(s303, lead, coop)), body: upload(true)},
+	{method: "POST", route: "/problems/:id/extensions", path: "/problems/{assigned}/extensions", page: true, other: s403,
+		ok: withUnrelated(only(s303, lead)), body: form(url.Values{"deadline": {"2022-03-31"}, "reason": {"雨季施工受限"}})},
+	{method: "POST", route: "/problems/:id/extensions/:ext/decision", path: "/problems/{rectifying}/extensions/{ext}/decision", page: true,
+		other: s403, ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"decision": {"approve"}, "note": {"同意"}})},
+	{method: "GET", route: "/evidence/:sha256", path: "/evidence/{sha}", page: true, ok: seeing(s200)},
+	{method: "GET", route: "/users", path: "/users", page: true, other: s403, ok: only(s200, admin)},
+	{method: "GET", route: "/users/:id", path: "/users/{target}", page: true, other: s403, ok: only(s200, admin)},
+	{method: "POST", route: "/users/:id/disable", path: "/users/{target}/disable", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
+	{method: "POST", route: "/users/:id/enable", path: "/users/{target}/enable", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
+	{method: "POST", route: "/users/:id/password", path: "/users/{target}/password", page: true, other: s403, ok: only(s303, admin),
+		body: form(url.Values{"new": {"new-password-1"}, "again": {"new-password-1"}, "revoke_tokens": {"1"}})},
+	{method: "POST", route: "/users/:id/tokens", path: "/users/{target}/tokens", page: true, other: s403, ok: only(s201, admin), body: form(nil)},
+	{method: "POST", route: "/users/:id/tokens/:token/revoke", path: "/users/{target}/tokens/{token}/revoke", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
+	{method: "POST", route: "/users/:id/tokens/:token/rotate", path: "/users/{target}/tokens/{token}/rotate", page: true, other: s403, ok: only(s201, admin), body: form(nil)},
+
+	// Any other path is the pages' 404, after the sign-in check.
+	{method: echo.RouteNotFound, route: "/*", send: "GET", path: "/nothing", page: true, other: s404, ok: map[caller]int{}},
+	// The root's catch-all answers the methods / has no route for.
+	{method: echo.RouteNotFound, route: "/", send: "PUT", path: "/", page: true, other: s404, ok: map[caller]int{}, body: form(nil)},
+}
+
+// TestAuthorizationMatrix runs every row for every kind of caller, each row
+// on a fresh copy of the world; within a row the callers expected to
+// succeed go last, so that what they change cannot turn another caller's
+// refusal into something else.
+func TestAuthorizationMatrix(t *testing.T) {
+	w := buildAuthzWorld(t)
+	rows := map[string]row{}
+	for _, r := range authzRows {
+		key := r.method + " " + r.route
+		if _, dup := rows[key]; dup {
+			t.Errorf("two rows for %s", key)
+		}
+		rows[key] = r
+	}
+	e := w.server(t)
+	registered := map[string]bool{}
+	for _, rt := range e.Routes() {
+		key := rt.Method + " " + rt.Path
+		registered[key] = true
+		if _, ok := rows[key]; !ok {
+			t.Errorf("route %s has no row in the authorization matrix (authzRows)", key)
+		}
+	}
+	for key := range rows {
+		if !registered[key] {
+			t.Errorf("the matrix has a row for %s, which is not a route", key)
+		}
+	}
+	for _, r := range authzRows {
+		t.Run(r.method+" "+r.route, func(t *testing.T) {
+			e := w.server(t)
+			order := make([]caller, 0, nCallers)
+			for c := range nCallers {
+				order = append(order, c)
+			}
+			slices.SortStableFunc(order, func(a, b caller) int { return boolInt(r.want(a) < 400) - boolInt(r.want(b) < 400) })
+			for _, c := range order {
+				req := r.request(w, c)
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				if want := r.want(c); rec.Code != want {
+					body, _ := io.ReadAll(rec.Body)
+					t.Errorf("%s: %d, want %d\n%s", callerNames[c], rec.Code, want, body)
+				}
+				if !r.page && rec.Code >= 400 && rec.Header().Get("Content-Type") != "application/problem+json" {
+					t.Errorf("%s: a refusal of type %q", callerNames[c], rec.Header().Get("Content-Type"))
+				}
+			}
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
