@@ -56,7 +56,10 @@ const (
 	ReasonNotLeadUnit       Reason = "not_lead_unit"      // only members of the lead unit may
 	ReasonNotInvolved       Reason = "not_involved"       // only members of the lead or cooperating units may
 	ReasonOwnProblem        Reason = "own_problem"        // separation of duties: an inspector of the lead unit
-	ReasonSubmitterVerifies Reason = "submitter_verifies" // separation of duties: the submitter may not verify
+	ReasonSubmitterVerifies Reason = "submitter_verifies" // separation of duties: the submitter may not verify (nor, strictly, reject or close)
+	ReasonLeadMember        Reason = "lead_member"        // separation of duties (strict): a member of the lead unit reviews
+	ReasonCooperatingMember Reason = "cooperating_member" // separation of duties (strict): a member of a cooperating unit reviews
+	ReasonUploaderReviews   Reason = "uploader_reviews"   // separation of duties (strict): an uploader of evidence, or a member of its unit, reviews
 	ReasonVerifierCloses    Reason = "verifier_closes"    // separation of duties: the verifier may not close
 	ReasonDeadlinePassed    Reason = "deadline_passed"    // an extension asked for after the deadline (and its grace)
 	ReasonOwnPasswordOnly   Reason = "own_password_only"  // a user may set only their own password
@@ -117,6 +120,7 @@ var reasonCodes = map[Reason]Code{
 
 	ReasonRole: CodeForbidden, ReasonNotLeadUnit: CodeForbidden, ReasonNotInvolved: CodeForbidden,
 	ReasonOwnProblem: CodeForbidden, ReasonSubmitterVerifies: CodeForbidden, ReasonVerifierCloses: CodeForbidden,
+	ReasonLeadMember: CodeForbidden, ReasonCooperatingMember: CodeForbidden, ReasonUploaderReviews: CodeForbidden,
 	ReasonDeadlinePassed: CodeForbidden, ReasonOwnPasswordOnly: CodeForbidden, ReasonCSRF: CodeForbidden,
 
 	ReasonProblemNotFound: CodeNotFound, ReasonExtensionNotFound: CodeNotFound, ReasonUnitNotFound: CodeNotFound,

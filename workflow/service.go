@@ -126,12 +126,13 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 		prm.Warnings = w
 	}
 	now := s.clock.Now()
+	sep := s.Policy().Separation
 	return s.command(ctx, a, id, cmd.IfVersion, func(p *Problem) (Entry, error) {
 		if !slices.Contains(stateTriggers(p), t) {
 			return Entry{}, Refuse(ReasonNotPermitted, "trigger %s is not permitted in state %s", t, p.State).
 				InState(p.State, s.PermittedTriggers(a, p)).Refusing(t)
 		}
-		if err := authorize(t, a, p); err != nil {
+		if err := authorize(t, a, p, sep); err != nil {
 			return Entry{}, err
 		}
 		if err := checkTriggerParams(t, p, &prm); err != nil {
@@ -302,12 +303,13 @@ func (s *Service) PermittedTriggers(a Actor, p *Problem) []Trigger {
 	if ts == nil {
 		return []Trigger{}
 	}
+	sep := s.Policy().Separation
 	out := ts[:0] // stateTriggers returns a slice of its own
 	for _, t := range ts {
 		if t == TriggerSubmit && !p.hasNewEvidence() {
 			continue
 		}
-		if refusalOf(t, a, p) == allowed {
+		if refusalOf(t, a, p, sep) == allowed {
 			out = append(out, t)
 		}
 	}

@@ -253,7 +253,13 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	case workflow.ReasonOwnProblem:
 		return "职责分离：牵头单位的人员不能验收本单位的问题。", true
 	case workflow.ReasonSubmitterVerifies:
-		return "职责分离：提交人不能验收本人提交的问题。", true
+		return "职责分离：提交人不能验收、退回或销号本人提交的问题。", true
+	case workflow.ReasonLeadMember:
+		return "职责分离：牵头单位的人员不能验收、退回或销号本单位牵头的问题，请由其他单位的验收人员或市生态环境局办理。", true
+	case workflow.ReasonCooperatingMember:
+		return "职责分离：配合单位的人员不能验收、退回或销号本单位参与整改的问题，请由其他单位的验收人员或市生态环境局办理。", true
+	case workflow.ReasonUploaderReviews:
+		return "职责分离：上传过佐证材料的人员及其所在单位不能验收、退回或销号该问题。", true
 	case workflow.ReasonVerifierCloses:
 		return "职责分离：验收人不能同时销号，请由其他验收人员或市生态环境局销号。", true
 	case workflow.ReasonDeadlinePassed:
