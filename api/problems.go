@@ -464,9 +464,6 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 		}
 		cmd.Params.Deadline = &d
 	}
-	if cmd.IfVersion, err = ifMatch(c); err != nil {
-		return cmd, err
-	}
 	return cmd, nil
 }
 
@@ -481,6 +478,9 @@ func triggerList() string {
 func (s *server) fireTransition(c echo.Context) error {
 	cmd, err := decodeTransition(c)
 	if err != nil {
+		return err
+	}
+	if cmd.IfVersion, err = s.ifMatch(c); err != nil {
 		return err
 	}
 	a := actor(c)
@@ -504,7 +504,7 @@ func (s *server) addNote(c echo.Context) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	v, err := ifMatch(c)
+	v, err := s.ifMatch(c)
 	if err != nil {
 		return err
 	}

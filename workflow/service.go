@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 )
@@ -215,13 +216,21 @@ func (s *Service) admit(a Actor, p *Problem, ifVersion uint64) error {
 	return CheckVersion(p, ifVersion)
 }
 
+// MatchNone is an expected version no problem ever has: the caller's
+// condition (e.g. an If-Match of weak or foreign entity tags) can match none.
+const MatchNone = math.MaxUint64
+
 // CheckVersion refuses a command that expects p at another version
-// (ifVersion 0 expects none): the caller decided on a stale copy.
+// (ifVersion 0 expects none): the caller decided on a stale copy, or its
+// condition names no version (MatchNone).
 func CheckVersion(p *Problem, ifVersion uint64) error {
-	if ifVersion != 0 && ifVersion != p.Version {
-		return Refuse(ReasonStaleVersion, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
+	switch ifVersion {
+	case 0, p.Version:
+		return nil
+	case MatchNone:
+		return Refuse(ReasonStaleVersion, "problem %s is at version %d, which the condition does not name", p.ID, p.Version)
 	}
-	return nil
+	return Refuse(ReasonStaleVersion, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
 }
 
 func notFound(id string) error {
