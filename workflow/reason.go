@@ -40,6 +40,8 @@ const (
 	ReasonFileEmpty             Reason = "file_empty"               // the file has no content
 	ReasonFileNotStored         Reason = "file_not_stored"          // the evidence store holds no such file
 	ReasonBadConfig             Reason = "bad_config"               // a policy, calendar or unit list is inconsistent
+	ReasonControlCharacter      Reason = "control_character"        // a text holds a control character other than line feed or tab
+	ReasonNotUTF8               Reason = "not_utf8"                 // a text is not valid UTF-8
 )
 
 // Reasons of CodeUnauthorized.
@@ -114,6 +116,7 @@ var reasonCodes = map[Reason]Code{
 	ReasonReopenNeedsDeadline: CodeInvalid, ReasonReopenTakesNoDeadline: CodeInvalid,
 	ReasonDeadlineNotLater: CodeInvalid, ReasonFileMissing: CodeInvalid, ReasonFileEmpty: CodeInvalid,
 	ReasonFileNotStored: CodeInvalid, ReasonBadConfig: CodeInvalid,
+	ReasonControlCharacter: CodeInvalid, ReasonNotUTF8: CodeInvalid,
 
 	ReasonNoCredentials: CodeUnauthorized, ReasonBadToken: CodeUnauthorized,
 	ReasonSignInFailed: CodeUnauthorized, ReasonSessionEnded: CodeUnauthorized,

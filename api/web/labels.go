@@ -234,6 +234,10 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "文件未能保存，请重新上传。", true
 	case workflow.ReasonBadConfig:
 		return "系统配置有误，请联系管理员。", true
+	case workflow.ReasonControlCharacter:
+		return named("「%s」含有不可见的控制字符，请删除后重试（可以换行）。", "填写的内容含有不可见的控制字符，请删除后重试（可以换行）。"), true
+	case workflow.ReasonNotUTF8:
+		return named("「%s」含有无法识别的字符编码，请重新输入。", "填写的内容含有无法识别的字符编码，请重新输入。"), true
 
 	// unauthorized
 	case workflow.ReasonNoCredentials, workflow.ReasonSessionEnded:

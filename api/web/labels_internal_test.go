@@ -53,6 +53,14 @@ func TestErrorText(t *testing.T) {
 			_, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Description: "d", Source: "audit", CountyID: "fuliang"})
 			return err
 		}(), "请填写「问题名称」"},
+		{"control character", func() error {
+			_, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "尾矿库\x00", Description: "d", Source: "audit", CountyID: "fuliang"})
+			return err
+		}(), "「问题名称」含有不可见的控制字符"},
+		{"invalid UTF-8", func() error {
+			_, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "t", Description: "尾矿\xff", Source: "audit", CountyID: "fuliang"})
+			return err
+		}(), "「问题描述」含有无法识别的字符编码"},
 		{"unit logs", func() error {
 			_, _, err := svc.CreateProblem(ctx, unit, workflow.NewProblem{Title: "t", Description: "d", Source: "audit", CountyID: "fuliang"})
 			return err
