@@ -43,8 +43,12 @@ func decodeBody(c echo.Context, v any) error {
 }
 
 // decodeStrict decodes exactly one JSON object from b into v: unknown fields,
-// wrong types and trailing data are CodeInvalid errors naming the field.
+// wrong types, trailing data, duplicate names and invalid UTF-8 (checkJSON)
+// are CodeInvalid errors naming the field.
 func decodeStrict(b []byte, v any) error {
+	if err := checkJSON(b); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

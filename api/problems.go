@@ -423,6 +423,9 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 	if err != nil {
 		return cmd, err
 	}
+	if err := checkJSON(b); err != nil {
+		return cmd, err
+	}
 	var fields map[string]json.RawMessage
 	// A map knows no unknown fields and Unmarshal refuses trailing data, so
 	// what it accepts decodeStrict accepts alike; decodeStrict words the refusal.
