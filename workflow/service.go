@@ -20,7 +20,8 @@ type Service struct {
 	shipped  map[int][]byte // calendar files shipped with the binary
 	blobs    Blobs
 
-	wpMu sync.Mutex // one work point change at a time (ResolveUnitGroup)
+	wpMu sync.Mutex  // one work point change at a time (ResolveUnitGroup)
+	idem idempotency // when expired idempotency keys were last purged
 }
 
 // NewService returns a service on store s reading time from clock c, with the
