@@ -34,7 +34,11 @@ var t0 = time.Date(2021, 6, 24, 9, 0, 0, 0, time.UTC)
 // faultyStore is the real bolt store with one injectable fault.
 type faultyStore struct {
 	workflow.Store
-	failProblem error
+	failProblem  error
+	beforeCreate func() error // called by CreateProblem before the store's; its error is CreateProblem's
+	// keyHook, if set, sees the record every UpdateKey reads, before the
+	// decision; its error fails the UpdateKey.
+	keyHook func(cur *workflow.KeyRecord) error
 }
 
 func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
@@ -42,6 +46,33 @@ func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem
 		return nil, s.failProblem
 	}
 	return s.Store.Problem(ctx, id)
+}
+
+// UpdateKey and PurgeKeys pass through to the bolt store (an embedded
+// interface does not promote them).
+func (s *faultyStore) UpdateKey(ctx context.Context, scope, key string, decide func(cur *workflow.KeyRecord) (*workflow.KeyRecord, error)) error {
+	return s.Store.(workflow.IdempotencyKeys).UpdateKey(ctx, scope, key, func(cur *workflow.KeyRecord) (*workflow.KeyRecord, error) {
+		if s.keyHook != nil {
+			if err := s.keyHook(cur); err != nil {
+				return nil, err
+			}
+		}
+		return decide(cur)
+	})
+}
+
+func (s *faultyStore) PurgeKeys(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.Store.(workflow.IdempotencyKeys).PurgeKeys(ctx, now, limit)
+}
+
+// CreateProblem runs the test's hook, if any, first.
+func (s *faultyStore) CreateProblem(ctx context.Context, dedupeKey string, build func(n uint64) (*workflow.Problem, []workflow.Entry, error)) (*workflow.Problem, bool, error) {
+	if s.beforeCreate != nil {
+		if err := s.beforeCreate(); err != nil {
+			return nil, false, err
+		}
+	}
+	return s.Store.CreateProblem(ctx, dedupeKey, build)
 }
 
 // Backup passes through to the bolt store (an embedded interface does not

@@ -352,6 +352,10 @@ func codeText(c workflow.Code) string {
 		return "提交的内容过大。"
 	case workflow.CodeUnsupportedType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。"
+	case workflow.CodeKeyReused:
+		return "该请求编号已用于另一项提交，请使用新的编号。"
+	case workflow.CodeKeyInFlight:
+		return "同一提交正在处理中，请稍后刷新查看结果。"
 	}
 	return msgInternal
 }
@@ -379,6 +383,10 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case workflow.CodeUnsupportedType:
 		return http.StatusUnsupportedMediaType
+	case workflow.CodeKeyReused:
+		return http.StatusUnprocessableEntity
+	case workflow.CodeKeyInFlight:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

@@ -115,6 +115,8 @@ func TestErrorText(t *testing.T) {
 		{"too large without a reason", &workflow.Error{Code: workflow.CodeTooLarge, Message: "big"}, "提交的内容过大"},
 		{"body too large", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 10}), "提交的内容过大"},
 		{"fault", errors.New("disk on fire"), msgInternal},
+		{"key reused", &workflow.Error{Code: workflow.CodeKeyReused, Message: "x"}, "该请求编号已用于另一项提交"},
+		{"key in flight", &workflow.Error{Code: workflow.CodeKeyInFlight, Message: "x"}, "同一提交正在处理中"},
 		{"internal", workflow.Errorf(workflow.CodeInternal, "secret detail"), msgInternal},
 		{"verifier closes", workflow.Refuse(workflow.ReasonVerifierCloses, "x"), "验收人不能同时销号"},
 		{"submitter verifies", workflow.Refuse(workflow.ReasonSubmitterVerifies, "x"), "提交人不能验收"},
