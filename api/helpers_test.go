@@ -199,6 +199,7 @@ func (v *env) do(method, path, who string, body any, hdr ...string) *httptest.Re
 	}
 	rec := httptest.NewRecorder()
 	v.e.ServeHTTP(rec, req)
+	checkContract(v.t, req, rec)
 	return rec
 }
 

@@ -146,6 +146,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 		req.Header.Set("Idempotency-Key", "k-flight")
 		first = httptest.NewRecorder()
 		v.e.ServeHTTP(first, req)
+		checkContract(t, req, first)
 	})
 	<-entered
 	for range 3 {
@@ -176,6 +177,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 			req.Header.Set("Idempotency-Key", "k-burst")
 			w := httptest.NewRecorder()
 			v.e.ServeHTTP(w, req)
+			checkContract(t, req, w)
 			mu.Lock()
 			codes[w.Code]++
 			mu.Unlock()
