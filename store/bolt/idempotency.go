@@ -59,8 +59,11 @@ func createdBucket(tx *bbolt.Tx, name []byte) (*bbolt.Bucket, error) {
 
 // effectOf returns the effect recorded under claim, or nil.
 func effectOf(tx *bbolt.Tx, claim string) (*workflow.Effect, error) {
+	if claim == "" {
+		return nil, nil
+	}
 	b := tx.Bucket(bucketIdemEffects)
-	if b == nil || claim == "" {
+	if b == nil {
 		return nil, nil
 	}
 	v := b.Get([]byte(claim))
