@@ -74,7 +74,7 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		raw, present := req.Header[headerIdempotencyKey]
-		if !present {
+		if !present || !s.svc.KeepsKeys() {
 			return next(c)
 		}
 		key, err := parseIdempotencyKey(raw)

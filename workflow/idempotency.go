@@ -94,7 +94,8 @@ func (e *AppliedError) Error() string {
 	return fmt.Sprintf("the request was already applied: problem %s, version %d", e.Effect.ProblemID, e.Effect.Version)
 }
 
-// IdempotencyKeys is the store capability behind idempotent requests. A
+// IdempotencyKeys is the store capability behind idempotent requests (see
+// store.go's list of capabilities). A
 // store that has it also honours claims (WithClaim) in CreateProblem and
 // UpdateProblem: with a claim in the context, a command that writes records
 // its Effect under the claim in the same transaction, and a command whose
@@ -143,15 +144,22 @@ func (s *Service) keys() (IdempotencyKeys, error) {
 	return k, nil
 }
 
+// KeepsKeys reports whether the store keeps idempotency keys (see
+// IdempotencyKeys); without them a request's key is not honoured.
+func (s *Service) KeepsKeys() bool {
+	_, ok := s.store.(IdempotencyKeys)
+	return ok
+}
+
 // CheckKey refuses a key that is empty, longer than MaxKeyLength or holds
 // anything but printable ASCII.
 func CheckKey(key string) error {
 	if key == "" || len(key) > MaxKeyLength {
-		return Invalid("Idempotency-Key", "an idempotency key has 1 to %d characters", MaxKeyLength)
+		return RefuseField(ReasonMalformed, "Idempotency-Key", "an idempotency key has 1 to %d characters", MaxKeyLength)
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x20 || key[i] > 0x7E {
-			return Invalid("Idempotency-Key", "an idempotency key holds printable ASCII only")
+			return RefuseField(ReasonMalformed, "Idempotency-Key", "an idempotency key holds printable ASCII only")
 		}
 	}
 	return nil
@@ -188,16 +196,14 @@ func (s *Service) BeginKey(ctx context.Context, a Actor, key, fingerprint string
 			return rec, nil
 		}
 		if cur.Fingerprint != fingerprint {
-			return nil, &Error{Code: CodeKeyReused, Field: "Idempotency-Key",
-				Message: "this idempotency key was used with another request; use a new key for a new request"}
+			return nil, RefuseField(ReasonKeyReused, "Idempotency-Key", "this idempotency key was used with another request; use a new key for a new request")
 		}
 		if cur.Answer != nil || cur.Effect != nil {
 			out = cur
 			return nil, nil
 		}
 		if !cur.Started.IsZero() && now.Sub(cur.Started) < KeyLease {
-			return nil, &Error{Code: CodeKeyInFlight, Field: "Idempotency-Key",
-				Message: "a request with this idempotency key is still being processed; retry later"}
+			return nil, RefuseField(ReasonKeyInFlight, "Idempotency-Key", "a request with this idempotency key is still being processed; retry later")
 		}
 		rec := *cur
 		rec.Started = now
@@ -286,7 +292,7 @@ func (s *Service) ProblemAtVersion(ctx context.Context, a Actor, id string, v ui
 		n++
 	}
 	if n == 0 || hist[n-1].Version != v {
-		return nil, Errorf(CodeNotFound, "problem %s has no version %d", id, v)
+		return nil, Refuse(ReasonProblemNotFound, "problem %s has no version %d", id, v)
 	}
 	return Replay(hist[:n])
 }

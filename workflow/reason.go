@@ -99,6 +99,8 @@ const (
 
 // Reasons of the other codes.
 const (
+	ReasonKeyReused    Reason = "key_reused"     // CodeKeyReused: the Idempotency-Key was used with another request
+	ReasonKeyInFlight  Reason = "key_in_flight"  // CodeKeyInFlight: the first request with the key is being processed
 	ReasonStaleVersion Reason = "stale_version"  // CodePreconditionFailed: the caller's version is not the current one
 	ReasonFileTooLarge Reason = "file_too_large" // CodeTooLarge: a file over the evidence limit
 	ReasonBodyTooLarge Reason = "body_too_large" // CodeTooLarge: a request body over its limit
@@ -138,7 +140,8 @@ var reasonCodes = map[Reason]Code{
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,
-	ReasonFileType: CodeUnsupportedType,
+	ReasonFileType:  CodeUnsupportedType,
+	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
 }
 
 // Reasons returns every reason, sorted.

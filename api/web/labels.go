@@ -327,6 +327,10 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "文件过大。", true
 	case workflow.ReasonBodyTooLarge:
 		return "提交的内容过大。", true
+	case workflow.ReasonKeyReused:
+		return "该请求编号已用于另一项提交，请使用新的编号。", true
+	case workflow.ReasonKeyInFlight:
+		return "同一提交正在处理中，请稍后刷新查看结果。", true
 	case workflow.ReasonFileType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。", true
 	}

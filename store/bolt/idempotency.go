@@ -31,8 +31,6 @@ var (
 	bucketIdemEffects = []byte("idem_effects")
 )
 
-var _ workflow.IdempotencyKeys = (*Store)(nil)
-
 func idemKey(scope, key string) []byte {
 	return append(append([]byte(scope), 0), key...)
 }

@@ -24,8 +24,6 @@ import (
 // create_revision(P idem/e/<claim>) = 0, so that of the commands run under
 // one claim exactly one ever commits (claimOps, absorbClaims).
 
-var _ workflow.IdempotencyKeys = (*Store)(nil)
-
 func idemRecordKey(scope, key string) string { return "idem/k/" + esc(scope) + "/" + esc(key) }
 func idemEffectKey(claim string) string      { return "idem/e/" + esc(claim) }
 
