@@ -79,6 +79,9 @@ func nextStepText(step workflow.NextStep, p *workflow.Problem, cat *catalog, max
 	if step.LeadUnitExcluded {
 		except = append(except, "牵头单位人员")
 	}
+	if step.CooperatingExcluded {
+		except = append(except, "配合单位人员")
+	}
 	for _, x := range step.Excluded {
 		if l := priorLabels[x]; l != "" {
 			except = append(except, l)
