@@ -43,8 +43,12 @@ func decodeBody(c echo.Context, v any) error {
 }
 
 // decodeStrict decodes exactly one JSON object from b into v: unknown fields,
-// wrong types and trailing data are CodeInvalid errors naming the field.
+// wrong types, trailing data, duplicate names and invalid UTF-8 (checkJSON)
+// are CodeInvalid errors naming the field.
 func decodeStrict(b []byte, v any) error {
+	if err := checkJSON(b); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -97,28 +101,6 @@ func jsonKind(goType string) string {
 		return "a boolean"
 	}
 	return "a string"
-}
-
-// ifMatch reads the If-Match header: absent or * means any version (0);
-// "N" or W/"N" means version N. Anything else, including a list of tags, is
-// CodeInvalid (400), since the client's header is wrong, not stale.
-func ifMatch(c echo.Context) (uint64, error) {
-	h := strings.TrimSpace(c.Request().Header.Get("If-Match"))
-	if h == "" || h == "*" {
-		return 0, nil
-	}
-	tag := strings.TrimPrefix(h, "W/")
-	if len(tag) >= 2 && tag[0] == '"' && tag[len(tag)-1] == '"' {
-		if n, err := strconv.ParseUint(tag[1:len(tag)-1], 10, 64); err == nil && n > 0 {
-			return n, nil
-		}
-	}
-	return 0, apiError(workflow.CodeInvalid, "If-Match", fmt.Sprintf("If-Match must be one entity tag such as \"3\" (the problem's ETag), not %q", h))
-}
-
-// etag is the strong entity tag of version v.
-func etag(v uint64) string {
-	return `"` + strconv.FormatUint(v, 10) + `"`
 }
 
 // query returns the single value of query parameter name, refusing repeats.

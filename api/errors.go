@@ -37,6 +37,8 @@ var statusOf = map[workflow.Code]int{
 	workflow.CodePreconditionFailed: http.StatusPreconditionFailed,
 	workflow.CodeTooLarge:           http.StatusRequestEntityTooLarge,
 	workflow.CodeUnsupportedType:    http.StatusUnsupportedMediaType,
+	workflow.CodeKeyReused:          http.StatusUnprocessableEntity,
+	workflow.CodeKeyInFlight:        http.StatusConflict,
 	workflow.CodeInternal:           http.StatusInternalServerError,
 	CodeUnavailable:                 http.StatusServiceUnavailable,
 }

@@ -106,7 +106,7 @@ func (s *server) addEvidence(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actor(c)
 	id := c.Param("id")
-	ifVersion, err := ifMatch(c)
+	ifVersion, err := s.ifMatch(c)
 	if err != nil {
 		return err
 	}

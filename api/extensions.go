@@ -31,7 +31,7 @@ func (s *server) requestExtension(c echo.Context) error {
 		}
 		in.Deadline = d
 	}
-	v, err := ifMatch(c)
+	v, err := s.ifMatch(c)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (s *server) decideExtension(c echo.Context) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	v, err := ifMatch(c)
+	v, err := s.ifMatch(c)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,10 @@ type faultyStore struct {
 	fullStore
 	failProblem  error
 	panicProblem any
+	beforeCreate func() error // called by CreateProblem before the store's; its error is CreateProblem's
+	// keyHook, if set, sees the record every UpdateKey reads, before the
+	// decision; its error fails the UpdateKey.
+	keyHook func(cur *workflow.KeyRecord) error
 }
 
 func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
@@ -54,6 +58,33 @@ func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem
 		panic(s.panicProblem)
 	}
 	return s.fullStore.Problem(ctx, id)
+}
+
+// UpdateKey and PurgeKeys pass through to the bolt store (an embedded
+// interface does not promote them).
+func (s *faultyStore) UpdateKey(ctx context.Context, scope, key string, decide func(cur *workflow.KeyRecord) (*workflow.KeyRecord, error)) error {
+	return s.fullStore.(workflow.IdempotencyKeys).UpdateKey(ctx, scope, key, func(cur *workflow.KeyRecord) (*workflow.KeyRecord, error) {
+		if s.keyHook != nil {
+			if err := s.keyHook(cur); err != nil {
+				return nil, err
+			}
+		}
+		return decide(cur)
+	})
+}
+
+func (s *faultyStore) PurgeKeys(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.fullStore.(workflow.IdempotencyKeys).PurgeKeys(ctx, now, limit)
+}
+
+// CreateProblem runs the test's hook, if any, first.
+func (s *faultyStore) CreateProblem(ctx context.Context, dedupeKey string, build func(n uint64) (*workflow.Problem, []workflow.Entry, error)) (*workflow.Problem, bool, error) {
+	if s.beforeCreate != nil {
+		if err := s.beforeCreate(); err != nil {
+			return nil, false, err
+		}
+	}
+	return s.fullStore.CreateProblem(ctx, dedupeKey, build)
 }
 
 // Backup passes through to the bolt store (an embedded interface does not
@@ -180,6 +211,7 @@ func (v *env) do(method, path, who string, body any, hdr ...string) *httptest.Re
 	}
 	rec := httptest.NewRecorder()
 	v.e.ServeHTTP(rec, req)
+	checkContract(v.t, req, rec)
 	return rec
 }
 

@@ -423,6 +423,9 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 	if err != nil {
 		return cmd, err
 	}
+	if err := checkJSON(b); err != nil {
+		return cmd, err
+	}
 	var fields map[string]json.RawMessage
 	// A map knows no unknown fields and Unmarshal refuses trailing data, so
 	// what it accepts decodeStrict accepts alike; decodeStrict words the refusal.
@@ -464,9 +467,6 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 		}
 		cmd.Params.Deadline = &d
 	}
-	if cmd.IfVersion, err = ifMatch(c); err != nil {
-		return cmd, err
-	}
 	return cmd, nil
 }
 
@@ -481,6 +481,9 @@ func triggerList() string {
 func (s *server) fireTransition(c echo.Context) error {
 	cmd, err := decodeTransition(c)
 	if err != nil {
+		return err
+	}
+	if cmd.IfVersion, err = s.ifMatch(c); err != nil {
 		return err
 	}
 	a := actor(c)
@@ -504,7 +507,7 @@ func (s *server) addNote(c echo.Context) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	v, err := ifMatch(c)
+	v, err := s.ifMatch(c)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"oversized body", tr, "fuliang", huge, nil, 413, "too_large", ""},
 		{"oversized chunked body", tr, "fuliang", io.MultiReader(strings.NewReader(huge)), nil, 413, "too_large", ""},
 		{"malformed If-Match", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, []string{"If-Match", "2"}, 400, "invalid", "If-Match"},
-		{"If-Match list", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, []string{"If-Match", `"2", "3"`}, 400, "invalid", "If-Match"},
+		{"If-Match list without the version", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, []string{"If-Match", `"1", "3"`}, 412, "precondition_failed", ""},
+		{"If-Match list with a malformed tag", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, []string{"If-Match", `"2", 3`}, 400, "invalid", "If-Match"},
+		{"current weak If-Match", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, []string{"If-Match", `W/"2"`}, 412, "precondition_failed", ""},
 		{"stale If-Match", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, []string{"If-Match", `"1"`}, 412, "precondition_failed", ""},
 		{"stale weak If-Match", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, []string{"If-Match", `W/"9"`}, 412, "precondition_failed", ""},
 		{"note unknown field", notes, "fuliang", `{"text":"t","at":"now"}`, nil, 400, "invalid", "at"},
@@ -97,9 +99,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 		})
 	}
 	v.t = t
-	// The same request with a good If-Match goes through: strong and weak.
+	// The same request with a good If-Match goes through; a weak tag of the
+	// current version never matches (RFC 9110 strong comparison).
 	v.ok(v.do("POST", tr, "fuliang", `{"trigger":"accept","plan":"p"}`, "If-Match", before.etag), 200)
-	v.ok(v.do("POST", notes, "fuliang", `{"text":"t"}`, "If-Match", "W/"+etagOf(before.version+1)), 200)
+	v.fails(v.do("POST", notes, "fuliang", `{"text":"t"}`, "If-Match", "W/"+etagOf(before.version+1)), 412, "precondition_failed")
+	v.ok(v.do("POST", notes, "fuliang", `{"text":"t"}`, "If-Match", etagOf(before.version+1)), 200)
 }
 
 func etagOf(version float64) string {

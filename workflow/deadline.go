@@ -15,13 +15,16 @@ var Shanghai = time.FixedZone("CST", 8*60*60)
 func ParseDeadline(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.ParseInLocation(time.DateOnly, s, Shanghai); err == nil {
+		if t.Year() < 2000 || t.Year() > 2100 {
+			return time.Time{}, RefuseField(ReasonBadDate, "deadline", "deadline %q is out of range", s)
+		}
 		return EndOfDay(t), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return time.Time{}, RefuseField(ReasonBadDate, "deadline", "deadline %q is neither a date (2021-12-31) nor an RFC 3339 time", s)
 	}
-	if t.Year() < 2000 || t.Year() > 2100 {
+	if u := t.UTC(); u.Year() < 2000 || u.Year() > 2100 {
 		return time.Time{}, RefuseField(ReasonBadDate, "deadline", "deadline %q is out of range", s)
 	}
 	return t.UTC().Truncate(time.Second), nil

@@ -90,8 +90,13 @@ func (s *Service) Blobs() Blobs {
 // cooperating units, while the problem is assigned or rectifying (evidence
 // under review is frozen).
 func (s *Service) AddEvidence(ctx context.Context, a Actor, id string, in EvidenceInput, ifVersion uint64) (*Problem, error) {
-	in.Name = strings.TrimSpace(in.Name)
-	in.Description = strings.TrimSpace(in.Description)
+	var err error
+	if in.Name, err = CleanText("name", in.Name); err != nil {
+		return nil, err
+	}
+	if in.Description, err = CleanText("description", in.Description); err != nil {
+		return nil, err
+	}
 	if b, err := hex.DecodeString(in.SHA256); err != nil || len(b) != 32 || strings.ToLower(in.SHA256) != in.SHA256 {
 		return nil, RefuseField(ReasonMalformed, "sha256", "sha256 must be 64 lowercase hex digits")
 	}

@@ -3,8 +3,8 @@ package workflow
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // History actions of deadline extensions (延期).
@@ -74,7 +74,13 @@ type ExtensionRequest struct {
 // must come before the (effective) deadline passes, or within the policy's
 // grace after it; at most one request may be pending.
 func (s *Service) RequestExtension(ctx context.Context, a Actor, id string, req ExtensionRequest, ifVersion uint64) (*Problem, error) {
-	req.Reason = strings.TrimSpace(req.Reason)
+	var err error
+	if req.Reason, err = CleanText("reason", req.Reason); err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(req.Reason) > MaxText {
+		return nil, RefuseField(ReasonTooLong, "reason", "reason is longer than %d characters", MaxText)
+	}
 	if req.Reason == "" {
 		return nil, RefuseField(ReasonRequired, "reason", "reason is required")
 	}
@@ -141,7 +147,13 @@ func CanDecideExtension(a Actor, p *Problem) error {
 // DecideExtension records the bureau's decision ("approve" or "deny") on
 // request extID. Approval moves the deadline and keeps the original one.
 func (s *Service) DecideExtension(ctx context.Context, a Actor, id, extID, decision, note string, ifVersion uint64) (*Problem, error) {
-	note = strings.TrimSpace(note)
+	note, err := CleanText("note", note)
+	if err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(note) > MaxText {
+		return nil, RefuseField(ReasonTooLong, "note", "note is longer than %d characters", MaxText)
+	}
 	if decision != "approve" && decision != "deny" {
 		return nil, RefuseField(ReasonUnknownValue, "decision", "decision must be approve or deny")
 	}

@@ -32,8 +32,10 @@ type NextStep struct {
 	// Roles are the roles that may fire it, in UserRoles order.
 	Roles []Role
 	// LeadUnitOnly: only members of the lead unit may. LeadUnitExcluded:
-	// members of the lead unit may not (separation of duties).
-	LeadUnitOnly, LeadUnitExcluded bool
+	// members of the lead unit may not (separation of duties);
+	// CooperatingExcluded: nor may members of the cooperating units (the
+	// strict separation of duties).
+	LeadUnitOnly, LeadUnitExcluded, CooperatingExcluded bool
 	// Excluded names the earlier actors who may not, although their role
 	// may (PriorVerifier: the verifier may not also close).
 	Excluded []string
@@ -52,8 +54,9 @@ func (s *Service) NextStep(p *Problem) (step NextStep, ok bool) {
 	}
 	step.Trigger = t
 	const probeID, otherUnit = "\x00probe", "\x00other-unit"
+	sep := s.Policy().Separation
 	may := func(id string, r Role, unit string) bool {
-		return refusalOf(t, Actor{ID: id, Role: r, UnitID: unit}, p) == allowed
+		return refusalOf(t, Actor{ID: id, Role: r, UnitID: unit}, p, sep) == allowed
 	}
 	priors := []struct {
 		as, id string
@@ -73,6 +76,9 @@ func (s *Service) NextStep(p *Problem) (step NextStep, ok bool) {
 		step.Roles = append(step.Roles, r)
 		step.LeadUnitOnly = step.LeadUnitOnly || (inLead && !outside)
 		step.LeadUnitExcluded = step.LeadUnitExcluded || (!inLead && outside && p.LeadUnit != "")
+		for _, u := range p.CooperatingUnits {
+			step.CooperatingExcluded = step.CooperatingExcluded || (outside && !may(probeID, r, u))
+		}
 		unit := otherUnit
 		if !outside {
 			unit = p.LeadUnit
@@ -112,8 +118,9 @@ type Blocked struct {
 // round); PermittedTriggers leaves them out.
 func (s *Service) BlockedTriggers(a Actor, p *Problem) []Blocked {
 	var out []Blocked
+	sep := s.Policy().Separation
 	for _, t := range stateTriggers(p) {
-		if refusalOf(t, a, p) != allowed {
+		if refusalOf(t, a, p, sep) != allowed {
 			continue
 		}
 		if err := precondition(t, p); err != nil {

@@ -43,11 +43,19 @@ func TestNextStep(t *testing.T) {
 	want(p, workflow.NextStep{Trigger: workflow.TriggerVerify, Roles: []workflow.Role{workflow.RoleInspector}, LeadUnitExcluded: true}, "")
 	p = f.fire(t, inspector, p.ID, workflow.TriggerVerify, workflow.Params{Opinion: "通过"})
 	want(p, workflow.NextStep{Trigger: workflow.TriggerClose, Roles: []workflow.Role{workflow.RoleBureau, workflow.RoleInspector},
-		Excluded: []string{workflow.PriorVerifier}}, "")
+		LeadUnitExcluded: true, Excluded: []string{workflow.PriorVerifier}}, "")
 	p = f.fire(t, bureau, p.ID, workflow.TriggerClose, workflow.Params{Statement: "同意"})
 	if step, ok := f.svc.NextStep(p); ok {
 		t.Errorf("closed: next step %+v", step)
 	}
+	// With a cooperating unit, its members are excluded too (the strict
+	// separation of duties).
+	q := f.create(t)
+	q = f.fire(t, bureau, q.ID, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang", CooperatingUnits: []string{"city-water"}, Deadline: deadline("2021-12-31")})
+	q = f.fire(t, officer, q.ID, workflow.TriggerAccept, workflow.Params{Plan: "方案"})
+	q = f.evidence(t, officer, q.ID, "q")
+	q = f.fire(t, officer, q.ID, workflow.TriggerSubmit, workflow.Params{Summary: "完成"})
+	want(q, workflow.NextStep{Trigger: workflow.TriggerVerify, Roles: []workflow.Role{workflow.RoleInspector}, LeadUnitExcluded: true, CooperatingExcluded: true}, "")
 }
 
 // TestBlockedTriggers: the lead unit may submit once it has handed in

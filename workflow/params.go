@@ -71,6 +71,9 @@ func unknownTrigger(t Trigger) error {
 	return RefuseField(ReasonUnknownTrigger, "trigger", "unknown trigger %q; one of %v", t, Triggers)
 }
 
+// textParams are the text parameters, in the order ValidateParams checks them.
+var textParams = []string{"lead_unit", "requirements", "reason", "plan", "summary", "opinion", "statement"}
+
 // ValidateParams trims p's text fields and checks that trigger t has every
 // required parameter and that each one is well formed.
 func ValidateParams(t Trigger, p *Params) error {
@@ -82,8 +85,12 @@ func ValidateParams(t Trigger, p *Params) error {
 		"lead_unit": &p.LeadUnit, "requirements": &p.Requirements, "reason": &p.Reason,
 		"plan": &p.Plan, "summary": &p.Summary, "opinion": &p.Opinion, "statement": &p.Statement,
 	}
-	for name, v := range texts {
-		*v = strings.TrimSpace(*v)
+	for _, name := range textParams {
+		v := texts[name]
+		var err error
+		if *v, err = CleanText(name, *v); err != nil {
+			return err
+		}
 		if utf8.RuneCountInString(*v) > MaxText {
 			return RefuseField(ReasonTooLong, name, "%s is longer than %d characters", name, MaxText)
 		}
@@ -101,6 +108,9 @@ func ValidateParams(t Trigger, p *Params) error {
 	}
 	for i, u := range p.CooperatingUnits {
 		p.CooperatingUnits[i] = strings.TrimSpace(u)
+		if err := CheckText("cooperating_units", p.CooperatingUnits[i]); err != nil {
+			return err
+		}
 		if p.CooperatingUnits[i] == "" {
 			return RefuseField(ReasonMalformed, "cooperating_units", "cooperating_units has an empty unit id")
 		}
@@ -113,7 +123,10 @@ func ValidateParams(t Trigger, p *Params) error {
 
 // ValidateNote checks a progress note's text.
 func ValidateNote(text string) (string, error) {
-	text = strings.TrimSpace(text)
+	text, err := CleanText("text", text)
+	if err != nil {
+		return "", err
+	}
 	switch {
 	case text == "":
 		return "", RefuseField(ReasonRequired, "text", "text is required")

@@ -5,7 +5,8 @@ import "time"
 // Day is 24 hours; deadline thresholds are counted in whole days.
 const Day = 24 * time.Hour
 
-// Policy holds the supervision (督办) thresholds, all configurable.
+// Policy holds the supervision (督办) thresholds and the separation of
+// duties, all configurable.
 type Policy struct {
 	DueSoon time.Duration // due_soon this long before the deadline (default 7 days)
 	Red     time.Duration // red card when overdue by more than this (default 30 days)
@@ -17,12 +18,16 @@ type Policy struct {
 	// ExtensionGrace is how long after the deadline the lead unit may still ask
 	// for an extension; zero (the default) means only before it passes.
 	ExtensionGrace time.Duration
+
+	// Separation is who may not verify, reject or close (see Separation);
+	// "" is SeparationStrict.
+	Separation Separation
 }
 
 // DefaultPolicy returns the thresholds of
 // docs/design.md#deadlines-levels-and-stage-clocks.
 func DefaultPolicy() Policy {
-	return Policy{DueSoon: 7 * Day, Red: 30 * Day, Listed: 60 * Day, AcceptDays: 3, VerifyDays: 15}
+	return Policy{DueSoon: 7 * Day, Red: 30 * Day, Listed: 60 * Day, AcceptDays: 3, VerifyDays: 15, Separation: SeparationStrict}
 }
 
 // Validate checks that the thresholds are ordered and positive.
@@ -36,6 +41,8 @@ func (p Policy) Validate() error {
 		return RefuseField(ReasonBadConfig, "accept_days", "stage clocks need at least one working day")
 	case p.ExtensionGrace < 0:
 		return RefuseField(ReasonBadConfig, "extension_grace", "the extension grace must not be negative")
+	case !p.Separation.Valid():
+		return RefuseField(ReasonBadConfig, "separation", "unknown separation rule %q; one of %v", p.Separation, Separations)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -142,8 +141,18 @@ const (
 // Validate checks the fields that need no lookup; counties and work points are
 // checked by Service against the stored units.
 func (n *NewProblem) Validate() error {
-	n.Title = strings.TrimSpace(n.Title)
-	n.Description = strings.TrimSpace(n.Description)
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"title", &n.Title}, {"description", &n.Description}, {"source_ref", &n.SourceRef}, {"location", &n.Location}} {
+		var err error
+		if *f.v, err = CleanText(f.name, *f.v); err != nil {
+			return err
+		}
+	}
+	if err := CheckText("county_id", n.CountyID); err != nil {
+		return err
+	}
 	switch {
 	case n.Title == "":
 		return RefuseField(ReasonRequired, "title", "title is required")

@@ -41,6 +41,8 @@ const (
 	ReasonFileNotStored         Reason = "file_not_stored"          // the evidence store holds no such file
 	ReasonBadConfig             Reason = "bad_config"               // a policy, calendar or unit list is inconsistent
 	ReasonExpiryPast            Reason = "expiry_past"              // a token's expiry is not in the future
+	ReasonControlCharacter      Reason = "control_character"        // a text holds a control character other than line feed or tab
+	ReasonNotUTF8               Reason = "not_utf8"                 // a text is not valid UTF-8
 )
 
 // Reasons of CodeUnauthorized.
@@ -58,7 +60,10 @@ const (
 	ReasonNotLeadUnit       Reason = "not_lead_unit"      // only members of the lead unit may
 	ReasonNotInvolved       Reason = "not_involved"       // only members of the lead or cooperating units may
 	ReasonOwnProblem        Reason = "own_problem"        // separation of duties: an inspector of the lead unit
-	ReasonSubmitterVerifies Reason = "submitter_verifies" // separation of duties: the submitter may not verify
+	ReasonSubmitterVerifies Reason = "submitter_verifies" // separation of duties: the submitter may not verify (nor, strictly, reject or close)
+	ReasonLeadMember        Reason = "lead_member"        // separation of duties (strict): a member of the lead unit reviews
+	ReasonCooperatingMember Reason = "cooperating_member" // separation of duties (strict): a member of a cooperating unit reviews
+	ReasonUploaderReviews   Reason = "uploader_reviews"   // separation of duties (strict): an uploader of evidence, or a member of its unit, reviews
 	ReasonVerifierCloses    Reason = "verifier_closes"    // separation of duties: the verifier may not close
 	ReasonDeadlinePassed    Reason = "deadline_passed"    // an extension asked for after the deadline (and its grace)
 	ReasonOwnPasswordOnly   Reason = "own_password_only"  // a user may set only their own password
@@ -100,6 +105,8 @@ const (
 
 // Reasons of the other codes.
 const (
+	ReasonKeyReused    Reason = "key_reused"     // CodeKeyReused: the Idempotency-Key was used with another request
+	ReasonKeyInFlight  Reason = "key_in_flight"  // CodeKeyInFlight: the first request with the key is being processed
 	ReasonStaleVersion Reason = "stale_version"  // CodePreconditionFailed: the caller's version is not the current one
 	ReasonFileTooLarge Reason = "file_too_large" // CodeTooLarge: a file over the evidence limit
 	ReasonBodyTooLarge Reason = "body_too_large" // CodeTooLarge: a request body over its limit
@@ -117,12 +124,14 @@ var reasonCodes = map[Reason]Code{
 	ReasonReopenNeedsDeadline: CodeInvalid, ReasonReopenTakesNoDeadline: CodeInvalid,
 	ReasonDeadlineNotLater: CodeInvalid, ReasonFileMissing: CodeInvalid, ReasonFileEmpty: CodeInvalid,
 	ReasonFileNotStored: CodeInvalid, ReasonBadConfig: CodeInvalid, ReasonExpiryPast: CodeInvalid,
+	ReasonControlCharacter: CodeInvalid, ReasonNotUTF8: CodeInvalid,
 
 	ReasonNoCredentials: CodeUnauthorized, ReasonBadToken: CodeUnauthorized,
 	ReasonSignInFailed: CodeUnauthorized, ReasonSessionEnded: CodeUnauthorized, ReasonTokenExpired: CodeUnauthorized,
 
 	ReasonRole: CodeForbidden, ReasonNotLeadUnit: CodeForbidden, ReasonNotInvolved: CodeForbidden,
 	ReasonOwnProblem: CodeForbidden, ReasonSubmitterVerifies: CodeForbidden, ReasonVerifierCloses: CodeForbidden,
+	ReasonLeadMember: CodeForbidden, ReasonCooperatingMember: CodeForbidden, ReasonUploaderReviews: CodeForbidden,
 	ReasonDeadlinePassed: CodeForbidden, ReasonOwnPasswordOnly: CodeForbidden, ReasonCSRF: CodeForbidden,
 	ReasonAccountDisabled: CodeForbidden, ReasonDisableSelf: CodeForbidden,
 
@@ -139,7 +148,8 @@ var reasonCodes = map[Reason]Code{
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,
-	ReasonFileType: CodeUnsupportedType,
+	ReasonFileType:  CodeUnsupportedType,
+	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
 }
 
 // Reasons returns every reason, sorted.

@@ -3,9 +3,10 @@ package workflow
 import "slices"
 
 // authorize applies the role, unit and separation-of-duty rules for firing t on
-// p. It returns a CodeForbidden error naming the rule that failed.
-func authorize(t Trigger, a Actor, p *Problem) error {
-	switch refusalOf(t, a, p) {
+// p under separation rule sep. It returns a CodeForbidden error naming the
+// rule that failed.
+func authorize(t Trigger, a Actor, p *Problem, sep Separation) error {
+	switch refusalOf(t, a, p, sep) {
 	case allowed:
 		return nil
 	case refusedRole:
@@ -13,12 +14,15 @@ func authorize(t Trigger, a Actor, p *Problem) error {
 	case refusedNotLead:
 		return Refuse(ReasonNotLeadUnit, "only members of the lead unit %s may %s", p.LeadUnit, t)
 	case refusedOwnProblem:
-		if t == TriggerVerify {
-			return Refuse(ReasonOwnProblem, "separation of duties: an inspector of the lead unit may not verify its own problem")
-		}
 		return Refuse(ReasonOwnProblem, "separation of duties: an inspector of the lead unit may not %s its own problem", t)
+	case refusedLeadMember:
+		return Refuse(ReasonLeadMember, "separation of duties: members of the lead unit %s may not %s its problem", p.LeadUnit, t)
+	case refusedCooperating:
+		return Refuse(ReasonCooperatingMember, "separation of duties: members of the cooperating unit %s may not %s its problem", a.UnitID, t)
 	case refusedSubmitter:
-		return Refuse(ReasonSubmitterVerifies, "separation of duties: the submitter may not verify")
+		return Refuse(ReasonSubmitterVerifies, "separation of duties: the submitter may not %s", t)
+	case refusedUploader:
+		return Refuse(ReasonUploaderReviews, "separation of duties: whoever uploaded evidence of the problem, or whose unit did, may not %s", t)
 	case refusedVerifier:
 		return Refuse(ReasonVerifierCloses, "separation of duties: the verifier may not also close")
 	}
@@ -29,18 +33,50 @@ func authorize(t Trigger, a Actor, p *Problem) error {
 type refusal uint8
 
 const (
-	allowed           refusal = iota
-	refusedRole               // the actor's role may not fire the trigger
-	refusedNotLead            // only the lead unit's members may
-	refusedOwnProblem         // an inspector of the lead unit, on its own problem
-	refusedSubmitter          // the submitter may not verify
-	refusedVerifier           // the verifier may not also close
-	refusedUnknown            // not a trigger
+	allowed            refusal = iota
+	refusedRole                // the actor's role may not fire the trigger
+	refusedNotLead             // only the lead unit's members may
+	refusedOwnProblem          // SeparationLeadOnly: an inspector of the lead unit, on its own problem
+	refusedLeadMember          // SeparationStrict: a member of the lead unit reviews its problem
+	refusedCooperating         // SeparationStrict: a member of a cooperating unit reviews its problem
+	refusedSubmitter           // the submitter may not verify (nor, strictly, reject or close)
+	refusedUploader            // SeparationStrict: an uploader of evidence, or a member of its unit
+	refusedVerifier            // the verifier may not also close
+	refusedUnknown             // not a trigger
 )
+
+// Separation is the separation-of-duty rule for the review triggers
+// (verify, reject, close), a part of Policy. Under either rule the
+// submitter never verifies and the verifier never closes.
+type Separation string
+
+// Separation rules.
+const (
+	// SeparationStrict, the default (also as ""): nobody of the lead or a
+	// cooperating unit verifies, rejects or closes, nor does whoever
+	// submitted or uploaded evidence of the problem, nor a member of a unit
+	// that uploaded some.
+	SeparationStrict Separation = "strict"
+	// SeparationLeadOnly is the earlier rule: only the lead unit's inspectors
+	// may not verify or reject.
+	SeparationLeadOnly Separation = "lead-only"
+)
+
+// Separations lists the separation rules.
+var Separations = []Separation{SeparationStrict, SeparationLeadOnly}
+
+// Valid reports whether r is a separation rule ("" is SeparationStrict).
+func (r Separation) Valid() bool { return r == "" || slices.Contains(Separations, r) }
+
+// reviews reports whether t judges the lead unit's work: the triggers the
+// separation rules keep from those who did it.
+func reviews(t Trigger) bool {
+	return t == TriggerVerify || t == TriggerReject || t == TriggerClose
+}
 
 // refusalOf decides authorize's rules without building an error, so that
 // listing the permitted triggers costs no allocation.
-func refusalOf(t Trigger, a Actor, p *Problem) refusal {
+func refusalOf(t Trigger, a Actor, p *Problem, sep Separation) refusal {
 	roles := triggerRoles(t)
 	if roles == nil {
 		return refusedUnknown
@@ -53,23 +89,45 @@ func refusalOf(t Trigger, a Actor, p *Problem) refusal {
 		if a.UnitID != p.LeadUnit {
 			return refusedNotLead
 		}
-	case TriggerReject:
-		if a.UnitID == p.LeadUnit {
+	}
+	if !reviews(t) {
+		return allowed
+	}
+	if sep == SeparationLeadOnly {
+		switch {
+		case t != TriggerClose && a.UnitID == p.LeadUnit:
 			return refusedOwnProblem
-		}
-	case TriggerVerify:
-		if a.UnitID == p.LeadUnit {
-			return refusedOwnProblem
-		}
-		if a.ID == p.SubmittedBy {
+		case t == TriggerVerify && a.ID == p.SubmittedBy:
 			return refusedSubmitter
-		}
-	case TriggerClose:
-		if a.ID == p.VerifiedBy {
+		case t == TriggerClose && a.ID == p.VerifiedBy:
 			return refusedVerifier
 		}
+		return allowed
+	}
+	switch {
+	case a.UnitID != "" && a.UnitID == p.LeadUnit:
+		return refusedLeadMember
+	case a.UnitID != "" && slices.Contains(p.CooperatingUnits, a.UnitID):
+		return refusedCooperating
+	case a.ID != "" && a.ID == p.SubmittedBy:
+		return refusedSubmitter
+	case uploaded(a, p):
+		return refusedUploader
+	case t == TriggerClose && a.ID == p.VerifiedBy:
+		return refusedVerifier
 	}
 	return allowed
+}
+
+// uploaded reports whether a, or a's unit, uploaded evidence of p.
+func uploaded(a Actor, p *Problem) bool {
+	for i := range p.Evidence {
+		e := &p.Evidence[i]
+		if (a.ID != "" && e.UploadedBy == a.ID) || (a.UnitID != "" && e.UnitID == a.UnitID) {
+			return true
+		}
+	}
+	return false
 }
 
 // Roles that may fire each trigger, as triggerRoles returns them.

@@ -6,7 +6,9 @@ import (
 	"testing"
 )
 
-func TestAuthorize(t *testing.T) {
+// TestAuthorizeLeadOnly checks the rules under SeparationLeadOnly, the
+// earlier separation of duties.
+func TestAuthorizeLeadOnly(t *testing.T) {
 	p := &Problem{LeadUnit: "fuliang", CooperatingUnits: []string{"city-eeb"}, SubmittedBy: "u-submitter", VerifiedBy: "u-verifier"}
 	bureau := Actor{ID: "u-b", Role: RoleBureau, UnitID: "city-eeb"}
 	lead := Actor{ID: "u-lead", Role: RoleUnit, UnitID: "fuliang"}
@@ -62,7 +64,7 @@ func TestAuthorize(t *testing.T) {
 		{TriggerReopen, viewer, false, "role viewer"},
 	}
 	for _, c := range cases {
-		err := authorize(c.trig, c.actor, p)
+		err := authorize(c.trig, c.actor, p, SeparationLeadOnly)
 		if c.ok {
 			if err != nil {
 				t.Errorf("%s by %s/%s: %v", c.trig, c.actor.Role, c.actor.UnitID, err)
@@ -75,6 +77,72 @@ func TestAuthorize(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.why) {
 			t.Errorf("%s by %s/%s: reason %q does not mention %q", c.trig, c.actor.Role, c.actor.UnitID, err, c.why)
+		}
+	}
+}
+
+// TestAuthorizeStrict checks the default separation of duties: nobody of the
+// lead or a cooperating unit, nor the submitter, an uploader or an
+// uploader's unit verifies, rejects or closes; the verifier never closes.
+func TestAuthorizeStrict(t *testing.T) {
+	p := &Problem{LeadUnit: "fuliang", CooperatingUnits: []string{"city-water"}, SubmittedBy: "u-submitter", VerifiedBy: "u-verifier",
+		Evidence: []Evidence{{UploadedBy: "u-lead", UnitID: "fuliang"}, {UploadedBy: "u-moved", UnitID: "leping"}}}
+	bureau := Actor{ID: "u-b", Role: RoleBureau, UnitID: "city-eeb"}
+	leadBureau := Actor{ID: "u-lb", Role: RoleBureau, UnitID: "fuliang"}
+	coopBureau := Actor{ID: "u-cb", Role: RoleBureau, UnitID: "city-water"}
+	insp := Actor{ID: "u-i", Role: RoleInspector, UnitID: "inspect"}
+	leadInsp := Actor{ID: "u-li", Role: RoleInspector, UnitID: "fuliang"}
+	coopInsp := Actor{ID: "u-ci", Role: RoleInspector, UnitID: "city-water"}
+	uploaderUnitInsp := Actor{ID: "u-ui", Role: RoleInspector, UnitID: "leping"} // its unit uploaded, then left the problem
+	submitter := Actor{ID: "u-submitter", Role: RoleInspector, UnitID: "inspect"}
+	uploader := Actor{ID: "u-moved", Role: RoleInspector, UnitID: "inspect"}
+	verifier := Actor{ID: "u-verifier", Role: RoleBureau, UnitID: "city-eeb"}
+	system := Actor{ID: "system", Role: RoleSystem}
+	lead := Actor{ID: "u-lead", Role: RoleUnit, UnitID: "fuliang"}
+
+	cases := []struct {
+		trig  Trigger
+		actor Actor
+		why   string // "" when allowed
+	}{
+		{TriggerVerify, insp, ""},
+		{TriggerReject, insp, ""},
+		{TriggerClose, insp, ""},
+		{TriggerClose, bureau, ""},
+		{TriggerClose, system, ""},
+		{TriggerVerify, leadInsp, "members of the lead unit fuliang"},
+		{TriggerReject, leadInsp, "members of the lead unit fuliang"},
+		{TriggerClose, leadInsp, "members of the lead unit fuliang"},
+		{TriggerClose, leadBureau, "members of the lead unit fuliang"},
+		{TriggerVerify, coopInsp, "cooperating unit city-water"},
+		{TriggerReject, coopInsp, "cooperating unit city-water"},
+		{TriggerClose, coopInsp, "cooperating unit city-water"},
+		{TriggerClose, coopBureau, "cooperating unit city-water"},
+		{TriggerVerify, submitter, "the submitter may not verify"},
+		{TriggerReject, submitter, "the submitter may not reject"},
+		{TriggerClose, submitter, "the submitter may not close"},
+		{TriggerVerify, uploader, "uploaded evidence"},
+		{TriggerClose, uploader, "uploaded evidence"},
+		{TriggerVerify, uploaderUnitInsp, "uploaded evidence"},
+		{TriggerReject, uploaderUnitInsp, "uploaded evidence"},
+		{TriggerClose, verifier, "the verifier may not also close"},
+		{TriggerVerify, lead, "role unit"},
+		{TriggerAccept, lead, ""},
+		{TriggerReopen, leadBureau, ""}, // reopening is no review
+		{TriggerAssign, leadBureau, ""},
+	}
+	for _, c := range cases {
+		for _, sep := range []Separation{"", SeparationStrict} {
+			err := authorize(c.trig, c.actor, p, sep)
+			if c.why == "" {
+				if err != nil {
+					t.Errorf("%s by %s: %v", c.trig, c.actor.ID, err)
+				}
+				continue
+			}
+			if ErrorCode(err) != CodeForbidden || !strings.Contains(err.Error(), c.why) {
+				t.Errorf("%s by %s: got %v, want forbidden naming %q", c.trig, c.actor.ID, err, c.why)
+			}
 		}
 	}
 }
@@ -136,7 +204,7 @@ func TestPermittedTriggersFollowAuthorize(t *testing.T) {
 						if trig == TriggerSubmit && !p.hasNewEvidence() {
 							continue
 						}
-						if authorize(trig, a, p) == nil {
+						if authorize(trig, a, p, "") == nil {
 							want = append(want, trig)
 						}
 					}

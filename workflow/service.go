@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 )
@@ -19,7 +20,8 @@ type Service struct {
 	shipped  map[int][]byte // calendar files shipped with the binary
 	blobs    Blobs
 
-	wpMu sync.Mutex // one work point change at a time (ResolveUnitGroup)
+	wpMu sync.Mutex  // one work point change at a time (ResolveUnitGroup)
+	idem idempotency // when expired idempotency keys were last purged
 }
 
 // NewService returns a service on store s reading time from clock c, with the
@@ -126,12 +128,13 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 		prm.Warnings = w
 	}
 	now := s.clock.Now()
+	sep := s.Policy().Separation
 	return s.command(ctx, a, id, cmd.IfVersion, func(p *Problem) (Entry, error) {
 		if !slices.Contains(stateTriggers(p), t) {
 			return Entry{}, Refuse(ReasonNotPermitted, "trigger %s is not permitted in state %s", t, p.State).
 				InState(p.State, s.PermittedTriggers(a, p)).Refusing(t)
 		}
-		if err := authorize(t, a, p); err != nil {
+		if err := authorize(t, a, p, sep); err != nil {
 			return Entry{}, err
 		}
 		if err := checkTriggerParams(t, p, &prm); err != nil {
@@ -214,13 +217,21 @@ func (s *Service) admit(a Actor, p *Problem, ifVersion uint64) error {
 	return CheckVersion(p, ifVersion)
 }
 
+// MatchNone is an expected version no problem ever has: the caller's
+// condition (e.g. an If-Match of weak or foreign entity tags) can match none.
+const MatchNone = math.MaxUint64
+
 // CheckVersion refuses a command that expects p at another version
-// (ifVersion 0 expects none): the caller decided on a stale copy.
+// (ifVersion 0 expects none): the caller decided on a stale copy, or its
+// condition names no version (MatchNone).
 func CheckVersion(p *Problem, ifVersion uint64) error {
-	if ifVersion != 0 && ifVersion != p.Version {
-		return Refuse(ReasonStaleVersion, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
+	switch ifVersion {
+	case 0, p.Version:
+		return nil
+	case MatchNone:
+		return Refuse(ReasonStaleVersion, "problem %s is at version %d, which the condition does not name", p.ID, p.Version)
 	}
-	return nil
+	return Refuse(ReasonStaleVersion, "problem %s is at version %d, not %d", p.ID, p.Version, ifVersion)
 }
 
 func notFound(id string) error {
@@ -302,12 +313,13 @@ func (s *Service) PermittedTriggers(a Actor, p *Problem) []Trigger {
 	if ts == nil {
 		return []Trigger{}
 	}
+	sep := s.Policy().Separation
 	out := ts[:0] // stateTriggers returns a slice of its own
 	for _, t := range ts {
 		if t == TriggerSubmit && !p.hasNewEvidence() {
 			continue
 		}
-		if refusalOf(t, a, p) == allowed {
+		if refusalOf(t, a, p, sep) == allowed {
 			out = append(out, t)
 		}
 	}

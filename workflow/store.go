@@ -107,6 +107,7 @@ type Store interface {
 //	Ledger         the whole chain and every record, for audits (rectify audit verify); without it no audit
 //	Sweeper        the alerts due, from the wake index alone; without it Service.DueAlerts reads every due problem's record
 //	EvidenceIndex  the problems holding a file, from an index alone; without it Service.Duplicates pages through Problems
+//	IdempotencyKeys  Idempotency-Key records and the effects of commands run under a claim (idempotency.go); without it the API processes a request with that header as one without
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -227,6 +228,7 @@ func MissingCapabilities(s Store) []string {
 		{"Ledger", is[Ledger](s)},
 		{"Sweeper", is[Sweeper](s)},
 		{"EvidenceIndex", is[EvidenceIndex](s)},
+		{"IdempotencyKeys", is[IdempotencyKeys](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

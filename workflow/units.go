@@ -90,6 +90,9 @@ func (s *Service) PutUnits(ctx context.Context, units []Unit) error {
 		if u.ID == "" || u.Name == "" {
 			return RefuseField(ReasonRequired, "units", "a unit needs an id and a name")
 		}
+		if err := CheckText("units", u.ID+u.Name+u.Parent); err != nil {
+			return err
+		}
 		if !u.Kind.Valid() {
 			return RefuseField(ReasonUnknownValue, "kind", "unit %s has unknown kind %q", u.ID, u.Kind)
 		}

@@ -49,7 +49,10 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*User, s
 	if a.Role != RoleAdmin && a.Role != RoleSystem {
 		return nil, "", Refuse(ReasonRole, "role %s may not create users; it needs role admin", a.Role)
 	}
-	in.Name = strings.TrimSpace(in.Name)
+	var err error
+	if in.Name, err = CleanText("name", in.Name); err != nil {
+		return nil, "", err
+	}
 	switch {
 	case in.Name == "":
 		return nil, "", RefuseField(ReasonRequired, "name", "name is required")

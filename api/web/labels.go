@@ -79,6 +79,9 @@ func nextStepText(step workflow.NextStep, p *workflow.Problem, cat *catalog, max
 	if step.LeadUnitExcluded {
 		except = append(except, "牵头单位人员")
 	}
+	if step.CooperatingExcluded {
+		except = append(except, "配合单位人员")
+	}
 	for _, x := range step.Excluded {
 		if l := priorLabels[x]; l != "" {
 			except = append(except, l)
@@ -236,6 +239,10 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "系统配置有误，请联系管理员。", true
 	case workflow.ReasonExpiryPast:
 		return "令牌的有效期须为今后的日期。", true
+	case workflow.ReasonControlCharacter:
+		return named("「%s」含有不可见的控制字符，请删除后重试（可以换行）。", "填写的内容含有不可见的控制字符，请删除后重试（可以换行）。"), true
+	case workflow.ReasonNotUTF8:
+		return named("「%s」含有无法识别的字符编码，请重新输入。", "填写的内容含有无法识别的字符编码，请重新输入。"), true
 
 	// unauthorized
 	case workflow.ReasonNoCredentials, workflow.ReasonSessionEnded:
@@ -257,7 +264,13 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	case workflow.ReasonOwnProblem:
 		return "职责分离：牵头单位的人员不能验收本单位的问题。", true
 	case workflow.ReasonSubmitterVerifies:
-		return "职责分离：提交人不能验收本人提交的问题。", true
+		return "职责分离：提交人不能验收、退回或销号本人提交的问题。", true
+	case workflow.ReasonLeadMember:
+		return "职责分离：牵头单位的人员不能验收、退回或销号本单位牵头的问题，请由其他单位的验收人员或市生态环境局办理。", true
+	case workflow.ReasonCooperatingMember:
+		return "职责分离：配合单位的人员不能验收、退回或销号本单位参与整改的问题，请由其他单位的验收人员或市生态环境局办理。", true
+	case workflow.ReasonUploaderReviews:
+		return "职责分离：上传过佐证材料的人员及其所在单位不能验收、退回或销号该问题。", true
 	case workflow.ReasonVerifierCloses:
 		return "职责分离：验收人不能同时销号，请由其他验收人员或市生态环境局销号。", true
 	case workflow.ReasonDeadlinePassed:
@@ -329,6 +342,10 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "文件过大。", true
 	case workflow.ReasonBodyTooLarge:
 		return "提交的内容过大。", true
+	case workflow.ReasonKeyReused:
+		return "该请求编号已用于另一项提交，请使用新的编号。", true
+	case workflow.ReasonKeyInFlight:
+		return "同一提交正在处理中，请稍后刷新查看结果。", true
 	case workflow.ReasonFileType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。", true
 	}
@@ -354,6 +371,10 @@ func codeText(c workflow.Code) string {
 		return "提交的内容过大。"
 	case workflow.CodeUnsupportedType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。"
+	case workflow.CodeKeyReused:
+		return "该请求编号已用于另一项提交，请使用新的编号。"
+	case workflow.CodeKeyInFlight:
+		return "同一提交正在处理中，请稍后刷新查看结果。"
 	}
 	return msgInternal
 }
@@ -381,6 +402,10 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case workflow.CodeUnsupportedType:
 		return http.StatusUnsupportedMediaType
+	case workflow.CodeKeyReused:
+		return http.StatusUnprocessableEntity
+	case workflow.CodeKeyInFlight:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

@@ -53,6 +53,14 @@ func TestErrorText(t *testing.T) {
 			_, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Description: "d", Source: "audit", CountyID: "fuliang"})
 			return err
 		}(), "请填写「问题名称」"},
+		{"control character", func() error {
+			_, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "尾矿库\x00", Description: "d", Source: "audit", CountyID: "fuliang"})
+			return err
+		}(), "「问题名称」含有不可见的控制字符"},
+		{"invalid UTF-8", func() error {
+			_, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "t", Description: "尾矿\xff", Source: "audit", CountyID: "fuliang"})
+			return err
+		}(), "「问题描述」含有无法识别的字符编码"},
 		{"unit logs", func() error {
 			_, _, err := svc.CreateProblem(ctx, unit, workflow.NewProblem{Title: "t", Description: "d", Source: "audit", CountyID: "fuliang"})
 			return err
@@ -107,6 +115,8 @@ func TestErrorText(t *testing.T) {
 		{"too large without a reason", &workflow.Error{Code: workflow.CodeTooLarge, Message: "big"}, "提交的内容过大"},
 		{"body too large", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 10}), "提交的内容过大"},
 		{"fault", errors.New("disk on fire"), msgInternal},
+		{"key reused", &workflow.Error{Code: workflow.CodeKeyReused, Message: "x"}, "该请求编号已用于另一项提交"},
+		{"key in flight", &workflow.Error{Code: workflow.CodeKeyInFlight, Message: "x"}, "同一提交正在处理中"},
 		{"internal", workflow.Errorf(workflow.CodeInternal, "secret detail"), msgInternal},
 		{"verifier closes", workflow.Refuse(workflow.ReasonVerifierCloses, "x"), "验收人不能同时销号"},
 		{"submitter verifies", workflow.Refuse(workflow.ReasonSubmitterVerifies, "x"), "提交人不能验收"},
@@ -175,4 +185,87 @@ func hasHan(s string) bool {
 		}
 	}
 	return false
+}
+
+// TestSeparationText provokes each separation-of-duty refusal of the
+// default rule and checks its Chinese sentence.
+func TestSeparationText(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(t.TempDir()+"/r.db", bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := workflow.NewService(st, workflow.NewManualClock(time.Date(2021, 7, 1, 0, 0, 0, 0, time.UTC)))
+	if err := svc.PutUnits(ctx, []workflow.Unit{
+		{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty}, {ID: "water", Name: "市水利局", Kind: workflow.UnitDepartment},
+		{ID: "eeb", Name: "市生态环境局", Kind: workflow.UnitDepartment}, {ID: "office", Name: "领导小组办公室", Kind: workflow.UnitOffice},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bureau := workflow.Actor{ID: "b", Role: workflow.RoleBureau, UnitID: "eeb"}
+	unit := workflow.Actor{ID: "u", Role: workflow.RoleUnit, UnitID: "fuliang"}
+	p, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "t", Description: "d", Source: workflow.SourceAudit, CountyID: "fuliang"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Date(2021, 9, 30, 15, 59, 59, 0, time.UTC)
+	fire := func(a workflow.Actor, trig workflow.Trigger, prm workflow.Params) error {
+		_, err := svc.Fire(ctx, a, p.ID, workflow.Command{Trigger: trig, Params: prm})
+		return err
+	}
+	for _, err := range []error{
+		fire(bureau, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang", CooperatingUnits: []string{"water"}, Deadline: &d}),
+		fire(unit, workflow.TriggerAccept, workflow.Params{Plan: "x"}),
+		func() error {
+			_, err := svc.AddEvidence(ctx, unit, p.ID, workflow.EvidenceInput{SHA256: strings.Repeat("a", 64), Name: "a.jpg", Size: 3, Type: "image/jpeg"}, 0)
+			return err
+		}(),
+		fire(unit, workflow.TriggerSubmit, workflow.Params{Summary: "x"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		actor workflow.Actor
+		trig  workflow.Trigger
+		want  string
+	}{
+		{"lead inspector", workflow.Actor{ID: "li", Role: workflow.RoleInspector, UnitID: "fuliang"}, workflow.TriggerVerify, "牵头单位的人员不能验收、退回或销号"},
+		{"cooperating inspector", workflow.Actor{ID: "ci", Role: workflow.RoleInspector, UnitID: "water"}, workflow.TriggerReject, "配合单位的人员不能验收、退回或销号"},
+		{"submitter", workflow.Actor{ID: "u", Role: workflow.RoleInspector, UnitID: "office"}, workflow.TriggerReject, "提交人不能验收、退回或销号"},
+	} {
+		err := fire(c.actor, c.trig, workflow.Params{Opinion: "x", Reason: "x"})
+		if got := errorText(err, 0); !strings.Contains(got, c.want) {
+			t.Errorf("%s: %v\n  reads %q, want %q", c.name, err, got, c.want)
+		}
+	}
+	// An uploader's unit, after it left the problem: a cooperating officer
+	// hands in evidence while the problem is assigned, then the bureau
+	// reassigns without that unit.
+	p, _, err = svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "t2", Description: "d", Source: workflow.SourceAudit, CountyID: "fuliang"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coop := workflow.Actor{ID: "w", Role: workflow.RoleUnit, UnitID: "water"}
+	for _, err := range []error{
+		fire(bureau, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang", CooperatingUnits: []string{"water"}, Deadline: &d}),
+		func() error {
+			_, err := svc.AddEvidence(ctx, coop, p.ID, workflow.EvidenceInput{SHA256: strings.Repeat("b", 64), Name: "b.jpg", Size: 3, Type: "image/jpeg"}, 0)
+			return err
+		}(),
+		fire(bureau, workflow.TriggerReassign, workflow.Params{Reason: "x", CooperatingUnits: []string{}}),
+		fire(unit, workflow.TriggerAccept, workflow.Params{Plan: "x"}),
+		fire(unit, workflow.TriggerSubmit, workflow.Params{Summary: "x"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = fire(workflow.Actor{ID: "wi", Role: workflow.RoleInspector, UnitID: "water"}, workflow.TriggerVerify, workflow.Params{Opinion: "x"})
+	if got := errorText(err, 0); !strings.Contains(got, "上传过佐证材料的人员及其所在单位") {
+		t.Errorf("uploader's unit: %v\n  reads %q", err, got)
+	}
 }

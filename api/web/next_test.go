@@ -62,7 +62,7 @@ func TestWhoActsNext(t *testing.T) {
 	want("待验收员验收（牵头单位人员除外）。", b, u, i1)
 
 	i1.mustFire(id, workflow.TriggerVerify, url.Values{"opinion": {"通过"}})
-	want("待生态环境局或验收员销号（验收人除外）。", b, u, i1, i2, view)
+	want("待生态环境局或验收员销号（牵头单位人员、验收人除外）。", b, u, i1, i2, view)
 	for _, c := range []struct {
 		who  *client
 		name string

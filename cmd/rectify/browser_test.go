@@ -366,7 +366,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if b.present("#form-close") {
 		t.Error("the verifier is offered the close form")
 	}
-	if s := b.text("#next-step"); !strings.Contains(s, "待生态环境局或验收员销号（验收人除外）") {
+	if s := b.text("#next-step"); !strings.Contains(s, "待生态环境局或验收员销号（牵头单位人员、验收人除外）") {
 		t.Errorf("the verifier's page says: %s", s)
 	}
 	b.signOut()

@@ -49,6 +49,7 @@ type serveConfig struct {
 	acceptDays         int
 	verifyDays         int
 	extensionGraceDays int
+	separation         string
 
 	// Web pages: sessions and cookies.
 	sessionMaxAge time.Duration
@@ -95,6 +96,8 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.IntVar(&cfg.verifyDays, "verify-days", def.VerifyDays, "working days the inspectors have to verify or reject a submission")
 	fs.IntVar(&cfg.extensionGraceDays, "extension-grace-days", days(def.ExtensionGrace),
 		"days after the deadline the lead unit may still request an extension (0: only before it)")
+	fs.StringVar(&cfg.separation, "separation", string(def.Separation),
+		"who may not verify, reject or close: strict (nobody of the lead or a cooperating unit, nor who submitted or uploaded evidence) or lead-only (only the lead unit's inspectors, the submitter and the verifier)")
 
 	sessions := workflow.DefaultSessionPolicy()
 	fs.DurationVar(&cfg.sessionMaxAge, "session-max-age", sessions.MaxAge, "web pages: a session ends this long after sign-in")
@@ -159,6 +162,7 @@ var policyFlags = map[string]string{
 	"red":             "--red-days and --listed-days",
 	"accept_days":     "--accept-days and --verify-days",
 	"extension_grace": "--extension-grace-days",
+	"separation":      "--separation",
 }
 
 // policy returns the supervision thresholds the flags set, checked.
@@ -170,6 +174,7 @@ func (c serveConfig) policy() (workflow.Policy, error) {
 		AcceptDays:     c.acceptDays,
 		VerifyDays:     c.verifyDays,
 		ExtensionGrace: time.Duration(c.extensionGraceDays) * workflow.Day,
+		Separation:     workflow.Separation(c.separation),
 	}
 	if err := p.Validate(); err != nil {
 		var e *workflow.Error

@@ -64,6 +64,7 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 		"RECTIFY_ACCEPT_DAYS":          "5",
 		"RECTIFY_VERIFY_DAYS":          "12",
 		"RECTIFY_EXTENSION_GRACE_DAYS": "5",
+		"RECTIFY_SEPARATION":           "lead-only",
 		"RECTIFY_WEBHOOK":              " https://a.example/hook, ,https://b.example/hook ",
 		"RECTIFY_WEBHOOK_SECRET":       "k",
 		"RECTIFY_TRUSTED_PROXIES":      "10.0.0.0/8, 192.0.2.7",
@@ -73,7 +74,7 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := workflow.Policy{DueSoon: 10 * workflow.Day, Red: 20 * workflow.Day, Listed: 45 * workflow.Day,
-		AcceptDays: 5, VerifyDays: 15, ExtensionGrace: 5 * workflow.Day}
+		AcceptDays: 5, VerifyDays: 15, ExtensionGrace: 5 * workflow.Day, Separation: workflow.SeparationLeadOnly}
 	if pol, err := cfg.policy(); err != nil || pol != want {
 		t.Errorf("policy %+v, %v; want %+v", pol, err, want)
 	}
@@ -98,6 +99,7 @@ func TestServeFlagsRefused(t *testing.T) {
 		{[]string{"--due-soon-days", "-1"}, nil, "--due-soon-days"},
 		{[]string{"--accept-days", "0"}, nil, "--accept-days"},
 		{[]string{"--extension-grace-days", "-5"}, nil, "--extension-grace-days"},
+		{[]string{"--separation", "lenient"}, nil, "--separation"},
 		{[]string{"--scan-interval", "-1s"}, nil, "--scan-interval"},
 		{[]string{"--evidence-max-bytes", "0"}, nil, "--evidence-max-bytes"},
 		{nil, map[string]string{"RECTIFY_RED_DAYS": "thirty"}, "RECTIFY_RED_DAYS"},

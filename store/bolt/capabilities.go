@@ -5,11 +5,12 @@ import "github.com/jdz-eco/rectify/workflow"
 // What this store is (workflow.Store) and every capability it has
 // (workflow/store.go lists them): all of them.
 var (
-	_ workflow.Store         = (*Store)(nil)
-	_ workflow.Backuper      = (*Store)(nil) // a bbolt file (Tx.WriteTo); no BackupNamer: ".db"
-	_ workflow.Accounts      = (*Store)(nil)
-	_ workflow.AccountLog    = (*Store)(nil)
-	_ workflow.Ledger        = (*Store)(nil)
-	_ workflow.Sweeper       = (*Store)(nil)
-	_ workflow.EvidenceIndex = (*Store)(nil)
+	_ workflow.Store           = (*Store)(nil)
+	_ workflow.Backuper        = (*Store)(nil) // a bbolt file (Tx.WriteTo); no BackupNamer: ".db"
+	_ workflow.Accounts        = (*Store)(nil)
+	_ workflow.AccountLog      = (*Store)(nil)
+	_ workflow.Ledger          = (*Store)(nil)
+	_ workflow.Sweeper         = (*Store)(nil)
+	_ workflow.EvidenceIndex   = (*Store)(nil)
+	_ workflow.IdempotencyKeys = (*Store)(nil)
 )

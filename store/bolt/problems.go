@@ -36,6 +36,9 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 	err := s.write(ctx, func(tx *bbolt.Tx, st *txState) (bool, error) {
 		out, created = nil, false
 		// Decide first: nothing is written until build has succeeded.
+		if err := claimed(ctx, tx); err != nil {
+			return false, err
+		}
 		if dedupeKey != "" {
 			if v := tx.Bucket(bucketDedupe).Get([]byte(dedupeKey)); v != nil {
 				p, err := s.getProblem(tx, binary.BigEndian.Uint64(v))
@@ -92,6 +95,9 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 		if err := appendEncoded(tx, st, n, encoded); err != nil {
 			return true, err
 		}
+		if err := recordEffect(ctx, tx, p.ID, p.Version, true); err != nil {
+			return true, err
+		}
 		out, created = p, true
 		return true, nil
 	})
@@ -140,6 +146,9 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 	var out *workflow.Problem
 	err = s.write(ctx, func(tx *bbolt.Tx, st *txState) (bool, error) {
 		out = nil
+		if err := claimed(ctx, tx); err != nil {
+			return false, err
+		}
 		if cur := tx.Bucket(bucketProblems).Get(u64(n)); !bytes.Equal(cur, pre.raw) {
 			// Changed since: decide again on the current record.
 			s.redecided.Add(1)
@@ -156,6 +165,9 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 			return true, err
 		}
 		if err := appendEncoded(tx, st, n, pre.entries); err != nil {
+			return true, err
+		}
+		if err := recordEffect(ctx, tx, pre.p.ID, pre.p.Version, false); err != nil {
 			return true, err
 		}
 		out = pre.p

@@ -42,6 +42,10 @@
 //	cursors          outbox consumer name → uint64 seq it has processed
 //	calendars        year (uint64, two's complement) → calendar file as stored
 //
+// Created by the first write that needs them (older files open unchanged):
+// passwords and sessions (accounts.go), idem_keys, idem_expiry and
+// idem_effects (idempotency.go).
+//
 // Hash chain: every history entry is sealed with workflow.SealEntry on the
 // hash of the entry before it (workflow.GenesisHash for the first), in the
 // write transaction that appends it, which also moves "chain_head" to it. The

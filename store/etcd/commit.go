@@ -271,6 +271,7 @@ type batch struct {
 	dedupes     map[string]uint64 // dedupe key → problem number created with it
 	dedupeOrder []string          // the dedupe keys of the creates, in order
 	fences      []*fence
+	claims      []claimWrite // effects recorded under the jobs' claims (idempotency.go)
 
 	ops, cmps, bytes int
 	result           map[string]uint64 // problem id → version, the command key's value
@@ -436,6 +437,11 @@ func (b *batch) hasFence(f *fence) bool {
 // batch if the transaction stays within its limits (or fails the job when
 // it would not fit even alone).
 func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, base *record, f *fence, dedupe string) bool {
+	fits, claimOps, claimCmps := b.claimFits(j)
+	if !fits {
+		return false
+	}
+	ops, cmps = ops+claimOps, cmps+claimCmps
 	id := workflow.ProblemID(n)
 	head := b.head
 	entryOps := make([]clientv3.Op, 0, 3*len(d.entries))
@@ -500,6 +506,7 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 	b.entries = append(b.entries, entryOps...)
 	b.head = head
 	b.result[id] = d.p.Version
+	b.addClaim(j, id, d.p.Version)
 	j.result = d.p
 	b.jobs = append(b.jobs, j)
 	b.planned = append(b.planned, j)
@@ -508,7 +515,8 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 
 // guarded returns the batch's transaction (see the package doc). The Else
 // branch reads, in order: the head, the counter, each updated problem (in
-// b.order), each dedupe key (b.dedupeOrder), each fence key.
+// b.order), each dedupe key (b.dedupeOrder), each fence key, each claim's
+// effect (b.claims).
 func (b *batch) guardedOps(s *Store) *guarded {
 	g := &guarded{cmdKey: s.newCmdKey()}
 	g.result, _ = json.Marshal(map[string]any{"problems": b.result, "head": b.head.Seq})
@@ -548,6 +556,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 		g.cmps = append(g.cmps, f.cmp())
 		g.elses = append(g.elses, clientv3.OpGet(f.Key))
 	}
+	b.claimOps(s, g)
 	g.ops = append(g.ops, b.entries...)
 	if appends {
 		v, _ := json.Marshal(b.head)
@@ -670,6 +679,7 @@ func (c *committer) absorb(b *batch, elses []*pbResponseOp) []*job {
 			}
 		}
 	}
+	b.absorbClaims(next)
 	// The refused jobs decide again, in their places.
 	var rest []*job
 	for _, j := range b.planned {

@@ -37,6 +37,9 @@
 //	P pw/<user id>                 password hash (a PHC string; workflow.Accounts)
 //	P sess/<id hash>               workflow.Session
 //	P cmd/<uuid>                   a committed command's id and result, on a lease (minutes)
+//	P idem/k/<scope>/<key>         workflow.KeyRecord of an Idempotency-Key (idempotency.go)
+//	P idem/x/<unix s>/<scope>/<key> empty: the keys' expiry index
+//	P idem/e/<claim>               workflow.Effect of the command run under a claim
 //	P election/<name>/<lease>      concurrency.Election keys (RunAsLeader)
 //
 // # Transactions
@@ -51,6 +54,7 @@
 //	     mod_revision(P p/<n>)        = the revision apply ran on        (each updated problem)
 //	     create_revision(P dedupe/k)  = 0                                (each create with a dedupe key)
 //	     create_revision(fence key)   = the leader's revision            (writes fenced by WithFence)
+//	     create_revision(P idem/e/c)  = 0                                (each command under a claim c)
 //	     create_revision(P cmd/<id>)  = 0
 //	Then the records, entries, ph/ob/index keys, head, counter and P cmd/<id>
 //	Else Get of each key compared
