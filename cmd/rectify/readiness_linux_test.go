@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jdz-eco/rectify/seeds"
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // TestDiskFullNotReady runs the server with a file size limit at its
@@ -31,8 +32,15 @@ func TestDiskFullNotReady(t *testing.T) {
 	}
 	api := srv.url + "/api/v1"
 	create := func(i int) (int, string) {
+		// A problem of about 4 KB, and, after the first failure, one of
+		// about 30 KB: pages a failed commit gave back may hold a small
+		// one, not one that needs many contiguous pages.
+		repeat := 100
+		if i < 0 {
+			repeat = workflow.MaxText / 13
+		}
 		b, _ := json.Marshal(map[string]any{
-			"title": "磁盘满 " + strconv.Itoa(i), "description": strings.Repeat("河道沿岸违规堆放建筑垃圾。", 100),
+			"title": "磁盘满 " + strconv.Itoa(i), "description": strings.Repeat("河道沿岸违规堆放建筑垃圾。", repeat),
 			"source": "audit", "county_id": seeds.FuliangUnitID,
 		})
 		req, _ := http.NewRequest("POST", api+"/problems", strings.NewReader(string(b)))
