@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jdz-eco/rectify/api/webhook"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jdz-eco/rectify/api/webhook"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/webhook"
 )
 
 var cliBureau = workflow.Actor{ID: "b1", Name: "局办", Role: workflow.RoleBureau, UnitID: "city-eeb"}
