@@ -20,7 +20,8 @@ const (
 
 // Events returns the outbox events with Seq greater than after, in order, at
 // most limit (DefaultEventLimit when not positive, MaxEventLimit at most):
-// a range read of the outbox keys, then the history entries they name.
+// a range read of the outbox keys, then the history entries they name, once
+// what was pending when it began is sealed.
 func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -29,6 +30,10 @@ func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]workflow
 	events := []workflow.Event{}
 	if after == ^uint64(0) {
 		return events, nil
+	}
+	// Every command acknowledged before the call is an event of it.
+	if err := s.sealPending(ctx); err != nil {
+		return nil, err
 	}
 	rctx, cancel := s.reqCtx(ctx)
 	resp, err := s.cli.Get(rctx, s.k(outboxKey(after+1)), clientv3.WithRange(s.prefixEnd("ob/")),

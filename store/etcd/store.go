@@ -38,7 +38,13 @@ const (
 )
 
 // schemaVersion is the key layout this package reads and writes (doc.go).
-const schemaVersion = "1"
+// Version 1 had no pending entries (each command sealed its own on the
+// chain); Open upgrades a prefix of version 1 by rewriting the version only,
+// after which replicas of an earlier rectify refuse it.
+const (
+	schemaVersion   = "2"
+	upgradableFrom1 = "1"
+)
 
 // Config configures Open.
 type Config struct {
@@ -97,6 +103,9 @@ type Store struct {
 
 	gc *committer
 
+	// sealMu lets one caller of this Store seal at a time (seal.go).
+	sealMu sync.Mutex
+
 	leaseMu  sync.Mutex
 	lease    clientv3.LeaseID
 	leasedAt time.Time
@@ -117,6 +126,8 @@ type Stats struct {
 	Unknown   atomic.Uint64 // transactions whose outcome was unknown
 	Resolved  atomic.Uint64 // of those, found committed by their command key
 	Resent    atomic.Uint64 // of those, found absent and sent again
+	SealTxns  atomic.Uint64 // seal transactions sent
+	Sealed    atomic.Uint64 // commands whose entries were sealed on the chain
 }
 
 // Stats returns the store's counters.
@@ -125,7 +136,8 @@ func (s *Store) Stats() *Stats { return &s.stats }
 // Open connects to etcd and returns the store under cfg.Prefix. It checks
 // the cluster answers (within DialTimeout), that the prefix holds this
 // layout (or nothing yet) and that no migration into it was left
-// unfinished. It writes nothing.
+// unfinished. It writes nothing, but for the version of a layout it
+// upgrades (schemaVersion).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
@@ -187,7 +199,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: %s does not answer: %w", strings.Join(cfg.Endpoints, ","), err)
 	}
-	if kv := first(resp.Responses[0]); kv != nil && string(kv.Value) != schemaVersion {
+	if kv := first(resp.Responses[0]); kv != nil && string(kv.Value) != schemaVersion && string(kv.Value) != upgradableFrom1 {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: %s holds key layout %q, this rectify reads %q", s.pfx, kv.Value, schemaVersion)
 	}
@@ -195,8 +207,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: a migration into %s did not finish (started %s): delete the prefix (etcdctl del --prefix %s) and migrate again", s.pfx, kv.Value, s.pfx)
 	}
-	head, err := decodeHead(first(resp.Responses[2]))
-	if err != nil {
+	if _, err := decodeHead(first(resp.Responses[2])); err != nil {
 		s.closeClient()
 		return nil, err
 	}
@@ -205,9 +216,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, err
 	}
-	s.gc = newCommitter(s, head, counter)
+	if err := s.upgradeLayout(octx, first(resp.Responses[0])); err != nil {
+		s.closeClient()
+		return nil, err
+	}
+	s.gc = newCommitter(s, counter)
 	go s.gc.loop()
 	return s, nil
+}
+
+// upgradeLayout upgrades a prefix of layout version 1 (schema, as read) to
+// this one: only the version changes.
+func (s *Store) upgradeLayout(ctx context.Context, schema *kvPair) error {
+	if schema == nil || string(schema.Value) != upgradableFrom1 {
+		return nil
+	}
+	k := s.k(keySchema)
+	rctx, cancel := s.reqCtx(ctx)
+	defer cancel()
+	_, err := s.cli.Txn(rctx).If(clientv3.Compare(clientv3.Value(k), "=", upgradableFrom1)).
+		Then(clientv3.OpPut(k, schemaVersion)).Commit()
+	return wrap("upgrade the key layout of "+s.pfx, err)
 }
 
 // Client returns the etcd client, for leader election and tools.
@@ -216,10 +245,17 @@ func (s *Store) Client() *clientv3.Client { return s.cli }
 // Prefix returns the key prefix of the store.
 func (s *Store) Prefix() string { return s.pfx }
 
-// Close lets the queued commands finish, then closes the client (unless it
-// was given in Config.Client). Writes after Close fail.
+// Close lets the queued commands finish, seals what this store left pending
+// (within the request timeout; otherwise another replica or the next reader
+// does), then closes the client (unless it was given in Config.Client).
+// Writes after Close fail.
 func (s *Store) Close() error {
 	s.gc.stop()
+	if s.stats.Commands.Load() > 0 {
+		ctx, cancel := context.WithTimeout(s.bg, s.cfg.RequestTimeout)
+		_ = s.sealPending(ctx)
+		cancel()
+	}
 	s.cancel()
 	return s.closeClient()
 }
@@ -351,6 +387,26 @@ func definite(err error) bool {
 	switch errorCode(err) {
 	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied,
 		codes.Unauthenticated, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
+		return true
+	}
+	return false
+}
+
+// isUnavailable reports whether err is etcd not answering in time or not
+// serving for now (no leader, a lost connection, a timeout, an outcome left
+// unknown, the store closing) rather than a refusal or a fault: worth
+// retrying, and for the caller a service unavailable for a moment. A
+// caller's own cancellation is not.
+func isUnavailable(err error) bool {
+	switch {
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, ErrFenced):
+		return false
+	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrContention), errors.Is(err, errClosed),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	switch errorCode(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
 	}
 	return false
