@@ -67,6 +67,22 @@ func (s *servedStore) runLeading(bg *background, role string, log *slog.Logger, 
 	})
 }
 
+// runSealer runs the etcd store's sealer on the elected leader of role
+// "sealer": it appends the commands of every replica to the hash chain as
+// they commit. bbolt seals in each command's transaction and needs none.
+func (s *servedStore) runSealer(bg *background, log *slog.Logger) {
+	if s.etcd == nil {
+		return
+	}
+	slg := log.With("component", "sealer")
+	s.runLeading(bg, "sealer", log, func(ctx context.Context) {
+		err := s.etcd.RunSealer(ctx, 0, func(err error) { slg.Warn("sealing the history failed", "err", err) })
+		if err != nil && ctx.Err() == nil {
+			slg.Warn("sealer stopped", "err", err)
+		}
+	})
+}
+
 // checkStore checks the --store settings.
 func (c serveConfig) checkStore() error {
 	switch c.store {

@@ -255,6 +255,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	// closes) once the HTTP server has drained.
 	bg := startBackground(ctx)
 	defer bg.stop()
+	st.runSealer(bg, log)
 	if cfg.scanInterval > 0 {
 		sc := &scanner{svc: svc, interval: cfg.scanInterval, log: log, observe: metrics.ObserveScan}
 		st.runLeading(bg, "scanner", log, sc.run)
