@@ -90,6 +90,14 @@
 // never applied twice; a resend that fails tells in its Else branch whether
 // the original committed meanwhile.
 //
+// Every write the store sends is safe to send twice: guarded by a command
+// key or compares that the first copy falsifies (a refused transaction stays
+// refused: mod revisions only grow), or a put of fixed values. That lets an
+// attempt at an unresponsive member be abandoned and sent to another one
+// (client.go: per-attempt timeouts, members probed and taken out of the
+// client's balancer while they do not answer, streams reopened elsewhere),
+// so that one hung member, quorum intact, is no outage.
+//
 // Reads are linearizable. Problems and History read their index keys, then
 // the records or entries they name in read-only transactions of at most
 // Config.MaxTxnOps gets; a record changed in between is judged (f.Match) as

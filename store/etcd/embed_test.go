@@ -257,8 +257,8 @@ func newPrefix(t testing.TB) string {
 	return fmt.Sprintf("/test/%d/%s/", prefixSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "_"))
 }
 
-// openStore opens a store on a fresh prefix of the shared server (or of c)
-// and closes it with t.
+// openStore opens a store on a fresh prefix of the shared server (or of c;
+// at cfg.Endpoints if set) and closes it with t.
 func openStore(t testing.TB, c *cluster, cfg Config) *Store {
 	t.Helper()
 	if c == nil {
@@ -267,7 +267,9 @@ func openStore(t testing.TB, c *cluster, cfg Config) *Store {
 	if cfg.Prefix == "" {
 		cfg.Prefix = newPrefix(t)
 	}
-	cfg.Endpoints = c.endpoints()
+	if len(cfg.Endpoints) == 0 {
+		cfg.Endpoints = c.endpoints()
+	}
 	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,4 +165,131 @@ func TestReplicasShareTheWork(t *testing.T) {
 				all, took.Round(time.Millisecond), float64(all)/took.Seconds(), l.counts[0], l.counts[1], txns, conflicts, seals, rep.Entries, rep.Head)
 		})
 	}
+}
+
+// latencies sums up request latencies.
+func latencies(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	q := func(f float64) time.Duration { return s[min(len(s)-1, int(f*float64(len(s))))].Round(time.Millisecond) }
+	return fmt.Sprintf("%d requests, p50 %v, p99 %v, max %v", len(s), q(0.5), q(0.99), s[len(s)-1].Round(time.Millisecond))
+}
+
+// TestHungMember makes one etcd member unresponsive (a proxy in front of
+// its client URL stops forwarding; the member and its Raft traffic carry
+// on, as under SIGSTOP from the clients' side) for longer than the request
+// timeout while two replicas write and read: no request fails. The latency
+// is reported, not asserted.
+func TestHungMember(t *testing.T) {
+	c := three(t)
+	lead, err := c.leader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hung *member
+	var eps []string
+	for _, m := range c.members {
+		if m != lead && hung == nil {
+			hung = m
+			continue
+		}
+		eps = append(eps, m.clientURL)
+	}
+	px, err := newProxy(strings.TrimPrefix(hung.clientURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.close()
+	eps = append(eps, px.url())
+	reps := newReplicas(t, c, 2, workflow.NewManualClock(storetest.T0), Config{Endpoints: eps})
+	ids := createAssigned(t, reps[0], 32, 365)
+
+	// The sealer runs under the election on the first replica, as in serve.
+	lctx, cancelLead := context.WithCancel(t.Context())
+	var losses atomic.Int64
+	var lwg sync.WaitGroup
+	lwg.Go(func() {
+		opts := LeaderOptions{OnLoss: func() { losses.Add(1) }}
+		_ = reps[0].st.RunAsLeaderWith(lctx, "sealer", opts, func(ctx context.Context) error {
+			return reps[0].st.RunSealer(ctx, 0, nil)
+		})
+	})
+
+	officer := storetest.OfficerOf(storetest.Leping)
+	var (
+		mu               sync.Mutex
+		all, during      []time.Duration
+		errs             []error
+		acks             atomic.Int64
+		hanging, stopped atomic.Bool
+		wg               sync.WaitGroup
+	)
+	for ri, r := range reps {
+		for w := range 4 {
+			wg.Go(func() {
+				rnd := rand.New(rand.NewPCG(uint64(ri), uint64(w)))
+				for k := 0; !stopped.Load(); k++ {
+					id := ids[rnd.IntN(len(ids))]
+					start := time.Now()
+					var err error
+					if k%2 == 0 {
+						_, err = r.svc.AddNote(t.Context(), officer, id, fmt.Sprintf("%s-%d-%d", r.name, w, k), 0)
+					} else {
+						_, err = r.st.Problem(t.Context(), id)
+					}
+					d := time.Since(start)
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, fmt.Errorf("%s after %v: %w", r.name, d.Round(time.Millisecond), err))
+					}
+					all = append(all, d)
+					if hanging.Load() {
+						during = append(during, d)
+					}
+					mu.Unlock()
+					if err == nil {
+						acks.Add(1)
+					}
+				}
+			})
+		}
+	}
+	waitAcks := func(n int64) {
+		deadline := time.Now().Add(60 * time.Second) // a guard, not a measurement
+		for acks.Load() < n && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitAcks(300)
+	// Unresponsive for longer than the request timeout (the scenario's
+	// length, not a measurement).
+	hangFor := DefaultRequestTimeout + 2*time.Second
+	px.pause()
+	hanging.Store(true)
+	time.Sleep(hangFor)
+	hanging.Store(false)
+	px.unpause()
+	waitAcks(acks.Load() + 300)
+	stopped.Store(true)
+	wg.Wait()
+	lost := losses.Load() // before the resignation below
+	cancelLead()
+	lwg.Wait()
+
+	for i, err := range errs {
+		if i < 5 {
+			t.Errorf("failed: %v", err)
+		}
+	}
+	if len(errs) > 0 {
+		t.Errorf("%d of %d requests failed while a member hung", len(errs), len(all))
+	}
+	if _, err := workflow.Audit(t.Context(), reps[1].st, nil, nil); err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	t.Logf("member %s hung for %v: all: %s; while it hung: %s; the elected sealer lost its leadership %d times; the members' monitors changed their balancers %d and %d times",
+		hung.name, hangFor, latencies(all), latencies(during), lost, reps[0].st.members.changes.Load(), reps[1].st.members.changes.Load())
 }

@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -72,6 +73,16 @@ type Config struct {
 	// unknown (default six request timeouts: enough to ride out a leader
 	// election).
 	ResolveTimeout time.Duration
+	// AttemptTimeout bounds one attempt of a request at one member (default
+	// DefaultAttemptTimeout, at most RequestTimeout): an unresponsive member
+	// is left for another within it (client.go). It also bounds a stream's
+	// unanswered message, and half of it a status probe of a member.
+	AttemptTimeout time.Duration
+	// ProbeInterval is how often each member is probed (default
+	// DefaultProbeInterval); one that does not answer within half the
+	// AttemptTimeout, or knows no leader, gets no requests until it answers
+	// again.
+	ProbeInterval time.Duration
 	// MaxTxnOps must not exceed the cluster's --max-txn-ops (default
 	// DefaultMaxTxnOps, etcd's default). A command needing more operations
 	// than that fails.
@@ -112,6 +123,10 @@ type Store struct {
 
 	stats Stats
 
+	// members probes the members and keeps the balancer to those that
+	// answer (nil with one endpoint or a given client).
+	members *monitor
+
 	// testAfterTxn, if set (tests only), sees each Txn's result before the
 	// store does and may replace the error, to simulate a lost answer.
 	testAfterTxn func(resp *clientv3.TxnResponse, err error) error
@@ -151,6 +166,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ResolveTimeout <= 0 {
 		cfg.ResolveTimeout = 6 * cfg.RequestTimeout
 	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
+	}
+	cfg.AttemptTimeout = min(cfg.AttemptTimeout, cfg.RequestTimeout)
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
 	if cfg.MaxTxnOps <= 0 {
 		cfg.MaxTxnOps = DefaultMaxTxnOps
 	}
@@ -179,9 +201,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			Password:    cfg.Password,
 			TLS:         cfg.TLS,
 			Logger:      lg,
-			// Detect a dead member and move to another one quickly.
-			DialKeepAliveTime:    5 * time.Second,
+			// gRPC's keepalive notices a dead connection (gRPC pings no
+			// more often than every 10 s); an unresponsive member is left
+			// much sooner (client.go).
+			DialKeepAliveTime:    10 * time.Second,
 			DialKeepAliveTimeout: 3 * time.Second,
+			DialOptions: []grpc.DialOption{
+				grpc.WithChainUnaryInterceptor(attemptTimeout(cfg.AttemptTimeout)),
+				grpc.WithChainStreamInterceptor(stallTimeout(cfg.AttemptTimeout)),
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("etcd: connect to %s: %w", strings.Join(cfg.Endpoints, ","), err)
@@ -222,6 +250,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.gc = newCommitter(s, counter)
 	go s.gc.loop()
+	if s.ownClient {
+		s.members = startMonitor(s.bg, s.cli, cfg.Endpoints, cfg.ProbeInterval, cfg.AttemptTimeout/2)
+	}
 	return s, nil
 }
 
@@ -352,9 +383,10 @@ func decodeCounter(kv *kvPair) (counterState, error) {
 	return c, nil
 }
 
-// reqCtx bounds one request by the request timeout.
+// reqCtx bounds one request by the request timeout and asks that only a
+// member with a leader serve it.
 func (s *Store) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	return context.WithTimeout(clientv3.WithRequireLeader(ctx), s.cfg.RequestTimeout)
 }
 
 // wrap wraps an etcd error, keeping context errors recognisable.
