@@ -51,8 +51,11 @@ type Config struct {
 	// code too_large. Evidence needs Service.SetBlobs.
 	EvidenceMaxBytes int64
 	// Ready reports whether the server may take traffic (/readyz); nil means
-	// always ready.
+	// always ready. It is one more check beside ReadyChecks.
 	Ready func(context.Context) error
+	// ReadyChecks are the conditions of /readyz, each asked in turn: the
+	// store answers in time, … . Any failing makes /readyz answer 503.
+	ReadyChecks []ReadyCheck
 	// UnitAliases resolves the unit names a ledger import (POST
 	// /ledger/import) may use besides the units' ids and exact names, e.g.
 	// seeds.ResolveUnit (市工信局 → city-industry); it returns a unit id, used
@@ -60,6 +63,13 @@ type Config struct {
 	UnitAliases func(string) (string, bool)
 	// Web, if set, serves the web pages (package api/web) beside the API.
 	Web Web
+}
+
+// ReadyCheck is one condition of /readyz: Check returns nil while it holds.
+// It should answer within a second or so (cache what is costly).
+type ReadyCheck struct {
+	Name  string
+	Check func(context.Context) error
 }
 
 // Web is a set of routes api.New serves beside the API: the web pages
@@ -87,11 +97,20 @@ type server struct {
 	// evidenceMax limits one evidence file; the multipart body of an upload
 	// may be up to evidenceBodyLimit.
 	evidenceMax int64
-	ready       func(context.Context) error
+	ready       []ReadyCheck
 	// aliases resolves other unit names in ledger imports (Config.UnitAliases).
 	aliases func(string) (string, bool)
 	// web serves the web pages (Config.Web), or nil.
 	web Web
+}
+
+// readyChecks returns cfg's readiness checks, Ready first.
+func readyChecks(cfg Config) []ReadyCheck {
+	var out []ReadyCheck
+	if cfg.Ready != nil {
+		out = append(out, ReadyCheck{Name: "ready", Check: cfg.Ready})
+	}
+	return append(out, cfg.ReadyChecks...)
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -107,7 +126,7 @@ func New(cfg Config) *echo.Echo {
 		gather:      cfg.Gatherer,
 		limit:       cfg.BodyLimit,
 		evidenceMax: cfg.EvidenceMaxBytes,
-		ready:       cfg.Ready,
+		ready:       readyChecks(cfg),
 		aliases:     cfg.UnitAliases,
 		web:         cfg.Web,
 	}

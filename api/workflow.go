@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -52,12 +53,19 @@ func (s *server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 while every readiness check holds, else 503 naming
+// the checks that failed (their errors go to the log).
 func (s *server) readyz(c echo.Context) error {
-	if s.ready != nil {
-		if err := s.ready(c.Request().Context()); err != nil {
-			s.log.WarnContext(c.Request().Context(), "not ready", "err", err, "request_id", requestIDOf(c))
-			return apiError(CodeUnavailable, "", "not ready")
+	ctx := c.Request().Context()
+	var failed []string
+	for _, rc := range s.ready {
+		if err := rc.Check(ctx); err != nil {
+			s.log.WarnContext(ctx, "not ready", "check", rc.Name, "err", err, "request_id", requestIDOf(c))
+			failed = append(failed, rc.Name)
 		}
+	}
+	if len(failed) > 0 {
+		return workflow.Refuse(workflow.ReasonNotReady, "not ready: %s", strings.Join(failed, ", "))
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -98,6 +98,9 @@ const (
 	ReasonFileTooLarge Reason = "file_too_large" // CodeTooLarge: a file over the evidence limit
 	ReasonBodyTooLarge Reason = "body_too_large" // CodeTooLarge: a request body over its limit
 	ReasonFileType     Reason = "file_type"      // CodeUnsupportedType: not an accepted evidence type
+
+	ReasonStoreUnavailable Reason = "store_unavailable" // CodeUnavailable: the store cannot serve for now (no quorum, no answer in time)
+	ReasonNotReady         Reason = "not_ready"         // CodeUnavailable: a readiness check of /readyz failed
 )
 
 // reasonCodes is the one list of reasons, each with the code it refines.
@@ -131,7 +134,8 @@ var reasonCodes = map[Reason]Code{
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,
-	ReasonFileType: CodeUnsupportedType,
+	ReasonFileType:         CodeUnsupportedType,
+	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
 }
 
 // Reasons returns every reason, sorted.

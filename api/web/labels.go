@@ -148,6 +148,9 @@ func fmtPercent(r *float64) string {
 // msgInternal is all a page says about a fault (the log has the rest).
 const msgInternal = "系统内部错误，请稍后重试；如仍有问题请联系管理员。"
 
+// msgUnavailable is what a page says when the store cannot serve for now.
+const msgUnavailable = "系统暂时无法读写台账数据，请稍后刷新页面，确认操作是否已记录后再重试。"
+
 // errorText returns the Chinese message for err; maxFile is the evidence
 // size limit, for "too large".
 func errorText(err error, maxFile int64) string {
@@ -319,6 +322,11 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "提交的内容过大。", true
 	case workflow.ReasonFileType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。", true
+	// unavailable
+	case workflow.ReasonStoreUnavailable:
+		return msgUnavailable, true
+	case workflow.ReasonNotReady:
+		return "系统暂未就绪，请稍后重试。", true
 	}
 	return "", false
 }
@@ -342,6 +350,8 @@ func codeText(c workflow.Code) string {
 		return "提交的内容过大。"
 	case workflow.CodeUnsupportedType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。"
+	case workflow.CodeUnavailable:
+		return msgUnavailable
 	}
 	return msgInternal
 }
@@ -369,6 +379,8 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case workflow.CodeUnsupportedType:
 		return http.StatusUnsupportedMediaType
+	case workflow.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

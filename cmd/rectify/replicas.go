@@ -25,8 +25,9 @@ const (
 // only.
 type servedStore struct {
 	workflow.Store
-	etcd *etcd.Store // nil on bbolt
-	name string      // for logs: the file, or endpoints and prefix
+	etcd    *etcd.Store  // nil on bbolt
+	name    string       // for logs: the file, or endpoints and prefix
+	metrics *api.Metrics // the roles led
 }
 
 // openServed opens the store cfg names.
@@ -36,13 +37,13 @@ func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics) (*se
 		if err != nil {
 			return nil, err
 		}
-		return &servedStore{Store: st, etcd: st, name: cfg.etcd.describe()}, nil
+		return &servedStore{Store: st, etcd: st, name: cfg.etcd.describe(), metrics: metrics}, nil
 	}
 	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup})
 	if err != nil {
 		return nil, err
 	}
-	return &servedStore{Store: st, name: cfg.db}, nil
+	return &servedStore{Store: st, name: cfg.db, metrics: metrics}, nil
 }
 
 // runLeading runs f in bg: at once on bbolt; on etcd only while this
@@ -51,11 +52,16 @@ func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics) (*se
 // again whenever it is not.
 func (s *servedStore) runLeading(bg *background, role string, log *slog.Logger, f func(context.Context)) {
 	if s.etcd == nil {
+		s.metrics.SetLeading(role, true)
 		bg.run(f)
 		return
 	}
+	s.metrics.SetLeading(role, false)
 	host, _ := os.Hostname()
-	opts := etcd.LeaderOptions{ID: host + ":" + strconv.Itoa(os.Getpid()), Logger: log.With("component", role)}
+	opts := etcd.LeaderOptions{ID: host + ":" + strconv.Itoa(os.Getpid()), Logger: log.With("component", role),
+		OnLead: func(string, int64) { s.metrics.SetLeading(role, true) },
+		OnLoss: func() { s.metrics.SetLeading(role, false) },
+	}
 	bg.run(func(ctx context.Context) {
 		err := s.etcd.RunAsLeaderWith(ctx, role, opts, func(lctx context.Context) error {
 			f(lctx)
@@ -81,6 +87,20 @@ func (s *servedStore) runSealer(bg *background, log *slog.Logger) {
 			slg.Warn("sealer stopped", "err", err)
 		}
 	})
+}
+
+// readyCheck is the store's condition of /readyz: on etcd a linearizable
+// read answered within a second (cached for a second: etcd.Store.Ready);
+// on bbolt a read of the units.
+func (s *servedStore) readyCheck(svc *workflow.Service) api.ReadyCheck {
+	check := func(ctx context.Context) error {
+		_, err := svc.Units(ctx)
+		return err
+	}
+	if s.etcd != nil {
+		check = s.etcd.Ready
+	}
+	return api.ReadyCheck{Name: "store", Check: check}
 }
 
 // checkStore checks the --store settings.

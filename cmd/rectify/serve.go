@@ -282,10 +282,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		BodyLimit: cfg.bodyLimit,
 		// Uploads are limited by this, not by BodyLimit.
 		EvidenceMaxBytes: cfg.evidenceMaxBytes,
-		Ready: func(ctx context.Context) error {
-			_, err := svc.Units(ctx)
-			return err
-		},
+		ReadyChecks:      []api.ReadyCheck{st.readyCheck(svc)},
 		// Ledger imports know units by the names the plan uses too.
 		UnitAliases: seeds.ResolveUnit,
 		// The web pages for the bureau, the units and the inspectors.

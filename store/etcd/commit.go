@@ -707,7 +707,7 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 	j := &job{ctx: ctx, fence: fenceFrom(ctx), n: n, id: id, apply: apply, base: rec,
 		prep: &prepared{onRev: rec.rev, p: p, entries: entries}}
 	s.gc.do(j)
-	return j.out, j.err
+	return j.out, unavailable(j.err)
 }
 
 // CreateProblem allocates the next problem number, calls build with it and
@@ -728,7 +728,7 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 	j := &job{ctx: ctx, fence: fenceFrom(ctx), create: true, dedupe: dedupeKey, build: build}
 	s.gc.do(j)
 	if j.err != nil {
-		return nil, false, j.err
+		return nil, false, unavailable(j.err)
 	}
 	return j.out, j.created, nil
 }

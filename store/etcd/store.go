@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Defaults of Config.
@@ -116,6 +118,11 @@ type Store struct {
 
 	// sealMu lets one caller of this Store seal at a time (seal.go).
 	sealMu sync.Mutex
+
+	// The last readiness probe (ready.go).
+	readyMu  sync.Mutex
+	readyAt  time.Time
+	readyErr error
 
 	leaseMu  sync.Mutex
 	lease    clientv3.LeaseID
@@ -394,7 +401,23 @@ func wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("etcd: %s: %w", what, err)
+	return unavailable(fmt.Errorf("etcd: %s: %w", what, err))
+}
+
+// errUnavailable is what callers (and through the API, clients: 503 with
+// Retry-After) are told of an error for which isUnavailable holds.
+var errUnavailable = workflow.Refuse(workflow.ReasonStoreUnavailable,
+	"the ledger store is unavailable for now (etcd did not answer in time or has no quorum); try again shortly")
+
+// unavailable marks err as the domain's CodeUnavailable when etcd did not
+// answer or serve, keeping err in the chain (errors.Is still finds it); any
+// other error is returned as is.
+func unavailable(err error) error {
+	var we *workflow.Error
+	if !isUnavailable(err) || errors.As(err, &we) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errUnavailable, err)
 }
 
 // errorCode returns the gRPC code of an etcd client error.
@@ -634,7 +657,7 @@ func (s *Store) write(ctx context.Context, cmps []clientv3.Cmp, ops, elses []cli
 	g := &guarded{cmps: cmps, ops: ops, elses: elses, cmdKey: s.newCmdKey(), result: []byte("{}")}
 	out, err := s.commit(ctx, g)
 	if err != nil {
-		return false, nil, err
+		return false, nil, unavailable(err)
 	}
 	if out.committed {
 		return true, nil, nil
