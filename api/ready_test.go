@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -46,4 +47,25 @@ func TestStoreUnavailable(t *testing.T) {
 		t.Errorf("Retry-After %q, want 1", ra)
 	}
 	v.fails(rec, 503, "unavailable")
+}
+
+// TestClientGone: a request whose client went away before the answer is
+// logged and counted as 499 (client closed request), not as a 500 error.
+func TestClientGone(t *testing.T) {
+	v := newEnv(t)
+	id := v.create("乐平市养殖场废水")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/api/v1/problems/"+id, nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer "+v.tokens["bureau"])
+	v.e.ServeHTTP(httptest.NewRecorder(), req)
+	logs := v.logs.String()
+	if !strings.Contains(logs, `"status":499`) || strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("a gone client is not logged as 499 without an error: %s", logs)
+	}
+	metrics := v.do("GET", "/metrics", "", nil).Body.String()
+	if !strings.Contains(metrics, `rectify_http_requests_total{method="GET",route="/api/v1/problems/:id",status="499"} 1`) ||
+		strings.Contains(metrics, `status="500"`) || strings.Contains(metrics, `rectify_refusals_total{code="internal"}`) {
+		t.Errorf("a gone client is not counted as 499 alone:\n%s", metrics)
+	}
 }
