@@ -89,6 +89,18 @@ func (s *servedStore) runSealer(bg *background, log *slog.Logger) {
 	})
 }
 
+// handOverOnShutdown makes a replica on etcd stop its background work as
+// soon as ctx ends (SIGTERM), so that it resigns the roles it leads and
+// another replica takes them over at once, while its HTTP server drains.
+// (On bbolt the scanner and the dispatcher run until the server has
+// drained.) The function returned undoes it.
+func (s *servedStore) handOverOnShutdown(ctx context.Context, bg *background) func() bool {
+	if s.etcd == nil {
+		return func() bool { return false }
+	}
+	return context.AfterFunc(ctx, bg.stop)
+}
+
 // readyCheck is the store's condition of /readyz: on etcd a linearizable
 // read answered within a second (cached for a second: etcd.Store.Ready);
 // on bbolt a read of the units.

@@ -255,6 +255,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	// closes) once the HTTP server has drained.
 	bg := startBackground(ctx)
 	defer bg.stop()
+	defer st.handOverOnShutdown(ctx, bg)()
 	st.runSealer(bg, log)
 	if cfg.scanInterval > 0 {
 		sc := &scanner{svc: svc, interval: cfg.scanInterval, log: log, observe: metrics.ObserveScan}

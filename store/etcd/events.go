@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -95,6 +96,61 @@ func (s *Store) SetCursor(ctx context.Context, name string, seq uint64) error {
 	}
 	_, _, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpPut(s.k(cursorKey(name)), strconv.FormatUint(seq, 10))}, nil)
 	return err
+}
+
+// claimMargin is taken off a leader's lease left when ClaimDelivery says
+// until when the caller may deliver: clocks run at slightly different rates.
+const claimMargin = 250 * time.Millisecond
+
+// ClaimDelivery says until when the webhook dispatcher whose context
+// carries a fence (RunAsLeader) may deliver the event after seq after to
+// consumer name (webhook.Claimer): its leader key must still exist with its
+// revision, the consumer's cursor must still be after (nobody delivered
+// past it since), and the answer holds while the key's lease surely lives
+// (its time left, read after the call began, less claimMargin): no other
+// leader can be elected before. Without a fence (a single dispatcher) it
+// allows delivery for a long time.
+func (s *Store) ClaimDelivery(ctx context.Context, name string, after uint64) (time.Time, error) {
+	start := time.Now()
+	f := fenceFrom(ctx)
+	if f == nil {
+		return start.Add(time.Hour), nil
+	}
+	if err := check.CursorName(name); err != nil {
+		return start, err
+	}
+	rctx, cancel := s.reqCtx(ctx)
+	resp, err := s.cli.Txn(rctx).Then(clientv3.OpGet(f.Key), clientv3.OpGet(s.k(cursorKey(name)))).Commit()
+	cancel()
+	if err != nil {
+		return start, wrap("claim a delivery", err)
+	}
+	kv := first(resp.Responses[0])
+	if !f.holds(kv) {
+		return start, fmt.Errorf("%w (%s)", ErrFenced, f.Key)
+	}
+	var cursor uint64
+	if c := first(resp.Responses[1]); c != nil {
+		if cursor, err = strconv.ParseUint(string(c.Value), 10, 64); err != nil {
+			return start, fmt.Errorf("etcd: bad cursor %q", name)
+		}
+	}
+	if cursor != after {
+		return start, fmt.Errorf("etcd: cursor %s is at %d, not %d: another dispatcher delivered since", name, cursor, after)
+	}
+	if kv.Lease == 0 {
+		return start.Add(time.Hour), nil // a key without a lease lives until deleted
+	}
+	rctx, cancel = s.reqCtx(ctx)
+	ttl, err := s.cli.TimeToLive(rctx, clientv3.LeaseID(kv.Lease))
+	cancel()
+	if err != nil {
+		return start, wrap("read the leader's lease", err)
+	}
+	if ttl.TTL <= 0 {
+		return start, fmt.Errorf("%w (%s: its lease expired)", ErrFenced, f.Key)
+	}
+	return start.Add(time.Duration(ttl.TTL)*time.Second - claimMargin), nil
 }
 
 // Cursors returns every consumer's position, for migration and tools.
