@@ -81,6 +81,21 @@
 // began, so it never misses an acknowledged command, and a sealer that
 // loses the race to another reads again.
 //
+// Why deferred sealing: when every command compared the chain head, the
+// replica committing back to back always won and the other starved.
+// Forwarding writes to one active writer (as Vault standbys do) would cap
+// the capacity at one replica, add a hop and a proxy of whole requests, and
+// leave the command-line tools writing beside it; per-problem chains with a
+// later global seal would change the chain's format, the head, the audit
+// and every ledger, and differ from bbolt's. Deferring the seal keeps the
+// one chain, its hashes and its head exactly as they are (bbolt, audit
+// verify, --expect-head, backups and migration unchanged), and commands
+// conflict only on their problems (creates also on the counter: they go in
+// transactions of their own). An entry is tamper-evident once sealed,
+// normally milliseconds after its command; until then its command's
+// transaction is its record, and a Snapshot shows it pending. README's
+// "Why a sealer" has the comparison in full.
+//
 // An error that leaves the outcome unknown (a deadline, a lost connection, a
 // leader change) is resolved by reading the command key back: present, the
 // transaction committed and its result stands; absent, the very same
