@@ -201,6 +201,13 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return sn.backup(ctx, w)
+}
+
+// backup writes the snapshot's keys: commands pending at its revision
+// included, which a restore seals (in problem order) where it lands.
+func (sn *Snapshot) backup(ctx context.Context, w io.Writer) (int64, error) {
+	s := sn.s
 	head, err := sn.Head(ctx)
 	if err != nil {
 		return 0, err

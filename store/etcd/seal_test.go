@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,5 +179,58 @@ func TestSealer(t *testing.T) {
 	}
 	if n := pendingCount(t, a); n != 1 {
 		t.Errorf("%d commands pending after a fenced-off seal, want 1", n)
+	}
+}
+
+// TestBackupWithPending: a backup read while commands were pending holds
+// them; restored elsewhere they are sealed after the backup's head, which
+// stays intact, each problem's entries in order.
+func TestBackupWithPending(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, nil, Config{})
+	p, _, err := s.CreateProblem(ctx, "", storetest.Build("浮梁县尾矿库", workflow.SourceSelfInspection, storetest.Fuliang))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.Head(ctx) // sealed: the create
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.UpdateProblem(ctx, p.ID, storetest.Note(fmt.Sprintf("进展 %d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := s.Client().Get(ctx, s.k(keyHead))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := (&Snapshot{s: s, rev: resp.Header.Revision}).backup(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	r := openStore(t, nil, Config{})
+	h, err := r.Restore(ctx, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Head != head {
+		t.Fatalf("backup head %s, want %s", h.Head, head)
+	}
+	rep, err := workflow.Audit(ctx, r, nil, &h.Head)
+	if err != nil {
+		t.Fatalf("audit of the restored ledger: %v", err)
+	}
+	if rep.Entries != 4 || rep.Pending != 0 {
+		t.Errorf("restored: %d entries, %d pending; want 4 sealed", rep.Entries, rep.Pending)
+	}
+	hist, err := r.History(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range hist {
+		if e.Version != uint64(i+1) || e.Seq != uint64(i+1) {
+			t.Errorf("entry %d: version %d seq %d", i, e.Version, e.Seq)
+		}
 	}
 }
