@@ -135,7 +135,11 @@ func checkAcked(t *testing.T, st *Store, l *load) workflow.AuditReport {
 // acknowledged command is in the history once and the audit passes.
 func TestReplicasShareTheWork(t *testing.T) {
 	c := three(t)
-	for _, tc := range []struct{ writers, total int }{{1, 400}, {8, 1600}} {
+	cases := []struct{ writers, total int }{{1, 400}, {8, 1600}}
+	if raceDetector {
+		cases = []struct{ writers, total int }{{1, 150}, {8, 400}}
+	}
+	for _, tc := range cases {
 		t.Run(fmt.Sprintf("writers=%d", tc.writers), func(t *testing.T) {
 			reps := newReplicas(t, c, 2, workflow.NewManualClock(storetest.T0), Config{})
 			ids := createAssigned(t, reps[0], 64, 365)
@@ -275,7 +279,11 @@ func TestHungMember(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitAcks(300)
+	before := int64(300)
+	if raceDetector {
+		before = 100
+	}
+	waitAcks(before)
 	// Unresponsive for longer than the request timeout (the scenario's
 	// length, not a measurement).
 	hangFor := DefaultRequestTimeout + 2*time.Second
@@ -284,7 +292,7 @@ func TestHungMember(t *testing.T) {
 	time.Sleep(hangFor)
 	hanging.Store(false)
 	px.unpause()
-	waitAcks(acks.Load() + 300)
+	waitAcks(acks.Load() + before)
 	stopped.Store(true)
 	wg.Wait()
 	lost := losses.Load() // before the resignation below
