@@ -253,12 +253,17 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
-		if err != nil {
+		req := c.Request()
+		gone := err != nil && clientGone(req, err)
+		if err != nil && !gone {
 			c.Error(err)
 		}
 		d := time.Since(start)
-		req := c.Request()
 		status := c.Response().Status
+		if gone {
+			// Nobody is left to answer: no 500, no refusal counted.
+			status = StatusClientClosedRequest
+		}
 		route := c.Path()
 		if route == "" || err == echo.ErrNotFound {
 			route = "unmatched" // keep raw URLs out of labels
@@ -274,6 +279,9 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("ip", c.RealIP()),
 		}
 		level := slog.LevelInfo
+		if gone {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
 		if status >= 500 {
 			level = slog.LevelError
 			if err != nil {
@@ -283,6 +291,18 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(req.Context(), level, "request", attrs...)
 		return nil
 	}
+}
+
+// StatusClientClosedRequest is the status logged and counted for a
+// request whose client went away before its answer (nginx's 499): the
+// handler's failure is the cancellation, not a fault.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether err failed req because its client went away:
+// the request's context is cancelled (net/http cancels it when the
+// connection closes) and err is that cancellation.
+func clientGone(req *http.Request, err error) bool {
+	return errors.Is(req.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
 }
 
 func requestIDOf(c echo.Context) string {

@@ -14,8 +14,16 @@ import (
 // Error codes the API adds to the domain's for conditions only HTTP knows.
 const (
 	CodeMethodNotAllowed workflow.Code = "method_not_allowed" // 405
-	CodeUnavailable      workflow.Code = "unavailable"        // 503: /readyz says not ready
 )
+
+// CodeUnavailable (503, with Retry-After) answers a request the store
+// cannot serve for now, and /readyz when a readiness check fails; it is
+// the domain's code, kept here under its earlier name.
+const CodeUnavailable = workflow.CodeUnavailable
+
+// RetryAfterSeconds is the Retry-After of a 503 answer: about how long a
+// replica's readiness is cached, so that a retry finds it probed again.
+const RetryAfterSeconds = 1
 
 // CodeTooLarge (413) refuses a body over Config.BodyLimit or an evidence file
 // over Config.EvidenceMaxBytes; it is the domain's code, kept here under its
@@ -135,6 +143,9 @@ func (s *server) handleError(err error, c echo.Context) {
 		}
 	}
 	h := c.Response().Header()
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
 	if status == http.StatusUnauthorized {
 		challenge := `Bearer realm="rectify"`
 		if c.Request().Header.Get(echo.HeaderAuthorization) != "" {

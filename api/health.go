@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -98,5 +99,6 @@ func (s *server) readyz(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	return c.Blob(http.StatusServiceUnavailable, mimeProblem, body)
 }

@@ -21,6 +21,7 @@ type Metrics struct {
 	alerts      prometheus.Counter
 	extRequests prometheus.Counter
 	extDecided  *prometheus.CounterVec
+	leading     *prometheus.GaugeVec
 }
 
 // NewMetrics creates the collectors and registers them with reg; a nil reg
@@ -71,7 +72,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rectify_extension_decisions_total",
 			Help: "Deadline extension decisions recorded, by decision (approve or deny).",
 		}, []string{"decision"}),
+		leading: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rectify_leading",
+			Help: "1 for each role (scanner, webhook-dispatcher, sealer) this replica leads now, 0 for one it campaigns for.",
+		}, []string{"role"}),
 	}
+}
+
+// SetLeading records whether this replica leads role now.
+func (m *Metrics) SetLeading(role string, leading bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leading.WithLabelValues(role).Set(v)
 }
 
 // ObserveScan records one deadline scan that recorded changes alerts and

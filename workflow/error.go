@@ -20,6 +20,7 @@ const (
 	CodeTooLarge           Code = "too_large"           // an upload or body over its size limit
 	CodeUnsupportedType    Code = "unsupported_type"    // an upload whose content is not an allowed type
 	CodeInternal           Code = "internal"            // a real fault; never shown to callers
+	CodeUnavailable        Code = "unavailable"         // the store cannot serve for now (quorum lost, no answer in time): try again shortly
 )
 
 // Error is the domain's one error type. Code is the class of the refusal and

@@ -111,6 +111,9 @@ const (
 	ReasonFileTooLarge Reason = "file_too_large" // CodeTooLarge: a file over the evidence limit
 	ReasonBodyTooLarge Reason = "body_too_large" // CodeTooLarge: a request body over its limit
 	ReasonFileType     Reason = "file_type"      // CodeUnsupportedType: not an accepted evidence type
+
+	ReasonStoreUnavailable Reason = "store_unavailable" // CodeUnavailable: the store cannot serve for now (no quorum, no answer in time)
+	ReasonNotReady         Reason = "not_ready"         // CodeUnavailable: a readiness check of /readyz failed
 )
 
 // reasonCodes is the one list of reasons, each with the code it refines.
@@ -150,6 +153,7 @@ var reasonCodes = map[Reason]Code{
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,
 	ReasonFileType:  CodeUnsupportedType,
 	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
+	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
 }
 
 // Reasons returns every reason, sorted.

@@ -86,7 +86,11 @@ type Store interface {
 	// Head returns the newest entry of the hash chain (zero when empty).
 	// Appending entries, the store sets each one's Seq, ProblemID and
 	// Version, then seals it with SealEntry on the previous entry's hash
-	// (GenesisHash for the first) and moves the head, in the same transaction.
+	// (GenesisHash for the first) and moves the head, in the same
+	// transaction; or, as the etcd store does so that replicas need not
+	// serialise on the head, a moment after the command's transaction, in
+	// commit order. Either way Head, History and Events see every entry of a
+	// command acknowledged before they were called, sealed.
 	Head(ctx context.Context) (ChainHead, error)
 
 	// Close releases the store.
@@ -192,6 +196,8 @@ type Ledger interface {
 	// ForEachProblem calls fn with every stored problem record.
 	ForEachProblem(ctx context.Context, fn func(p *Problem) error) error
 	// History returns one problem's entries through the per-problem index.
+	// A ledger whose store seals entries after their command commits (etcd)
+	// may end a history with entries not sealed yet: no Hash, no Seq.
 	History(ctx context.Context, id string) ([]Entry, error)
 }
 

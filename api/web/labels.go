@@ -151,6 +151,9 @@ func fmtPercent(r *float64) string {
 // msgInternal is all a page says about a fault (the log has the rest).
 const msgInternal = "系统内部错误，请稍后重试；如仍有问题请联系管理员。"
 
+// msgUnavailable is what a page says when the store cannot serve for now.
+const msgUnavailable = "系统暂时无法读写台账数据，请稍后刷新页面，确认操作是否已记录后再重试。"
+
 // errorText returns the Chinese message for err; maxFile is the evidence
 // size limit, for "too large".
 func errorText(err error, maxFile int64) string {
@@ -348,6 +351,11 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "同一提交正在处理中，请稍后刷新查看结果。", true
 	case workflow.ReasonFileType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。", true
+	// unavailable
+	case workflow.ReasonStoreUnavailable:
+		return msgUnavailable, true
+	case workflow.ReasonNotReady:
+		return "系统暂未就绪，请稍后重试。", true
 	}
 	return "", false
 }
@@ -375,6 +383,8 @@ func codeText(c workflow.Code) string {
 		return "该请求编号已用于另一项提交，请使用新的编号。"
 	case workflow.CodeKeyInFlight:
 		return "同一提交正在处理中，请稍后刷新查看结果。"
+	case workflow.CodeUnavailable:
+		return msgUnavailable
 	}
 	return msgInternal
 }
@@ -406,6 +416,8 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case workflow.CodeKeyInFlight:
 		return http.StatusConflict
+	case workflow.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

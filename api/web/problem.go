@@ -481,7 +481,7 @@ func (w *Web) redirectProblem(c echo.Context, done string) error {
 // is that the problem is not there (404 page) or the form's token is bad.
 func (w *Web) refused(c echo.Context, key string, err error, form url.Values) error {
 	switch workflow.ErrorCode(err) {
-	case workflow.CodeInternal:
+	case workflow.CodeInternal, workflow.CodeUnavailable:
 		return err
 	case workflow.CodeNotFound:
 		if workflow.ErrorReason(err) != workflow.ReasonExtensionNotFound {

@@ -269,6 +269,9 @@ func (w *Web) HandleError(err error, c echo.Context) bool {
 		}
 	case http.StatusForbidden:
 		title = "无权操作"
+	case http.StatusServiceUnavailable:
+		title = "暂时无法访问"
+		c.Response().Header().Set("Retry-After", "1")
 	}
 	if err := w.render(c, status, "error", title, "", errorPage{Title: title, Message: msg, Status: status}); err != nil {
 		w.log.Error("rendering the error page", "err", err)

@@ -101,6 +101,9 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "database\t%s\n", what)
 	fmt.Fprintf(tw, "entries\t%d, hash chain intact up to the recorded head\n", rep.Entries)
+	if rep.Pending > 0 {
+		fmt.Fprintf(tw, "pending\t%d entries committed at that revision, not sealed yet (the sealer appends them)\n", rep.Pending)
+	}
 	fmt.Fprintf(tw, "problems\t%d, each record equal to its replayed history\n", rep.Problems)
 	if blobs != nil {
 		fmt.Fprintf(tw, "evidence files\t%d in %s, each present with its SHA-256\n", rep.Evidence, evidenceNote)

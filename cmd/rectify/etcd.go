@@ -27,6 +27,7 @@ type etcdFlags struct {
 	ca, cert, key  string
 	dialTimeout    time.Duration
 	requestTimeout time.Duration
+	attemptTimeout time.Duration
 }
 
 // addEtcdFlags registers the etcd flags on fs.
@@ -41,6 +42,7 @@ func addEtcdFlags(fs *flag.FlagSet) *etcdFlags {
 	fs.StringVar(&f.key, "etcd-key", "", "PEM private key of --etcd-cert")
 	fs.DurationVar(&f.dialTimeout, "etcd-dial-timeout", etcd.DefaultDialTimeout, "how long to wait for etcd at start")
 	fs.DurationVar(&f.requestTimeout, "etcd-request-timeout", etcd.DefaultRequestTimeout, "how long one etcd request may take")
+	fs.DurationVar(&f.attemptTimeout, "etcd-attempt-timeout", etcd.DefaultAttemptTimeout, "how long one etcd member may take to answer before the request goes to another")
 	return f
 }
 
@@ -51,7 +53,7 @@ func (f *etcdFlags) list() []string { return splitList(f.endpoints) }
 func (f *etcdFlags) config() (etcd.Config, error) {
 	cfg := etcd.Config{
 		Endpoints: f.list(), Prefix: f.prefix, Username: f.username, Password: f.password,
-		DialTimeout: f.dialTimeout, RequestTimeout: f.requestTimeout,
+		DialTimeout: f.dialTimeout, RequestTimeout: f.requestTimeout, AttemptTimeout: f.attemptTimeout,
 	}
 	if len(cfg.Endpoints) == 0 {
 		return cfg, errors.New("--etcd-endpoints (or RECTIFY_ETCD_ENDPOINTS) is required with the etcd store")

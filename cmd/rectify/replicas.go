@@ -26,9 +26,10 @@ const (
 // only.
 type servedStore struct {
 	workflow.Store
-	etcd *etcd.Store // nil on bbolt
-	bolt *bolt.Store // nil on etcd
-	name string      // for logs: the file, or endpoints and prefix
+	etcd    *etcd.Store  // nil on bbolt
+	bolt    *bolt.Store  // nil on etcd
+	name    string       // for logs: the file, or endpoints and prefix
+	metrics *api.Metrics // the roles led
 }
 
 // openServed opens the store cfg names.
@@ -38,7 +39,7 @@ func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics, log 
 		if err != nil {
 			return nil, err
 		}
-		return &servedStore{Store: st, etcd: st, name: cfg.etcd.describe()}, nil
+		return &servedStore{Store: st, etcd: st, name: cfg.etcd.describe(), metrics: metrics}, nil
 	}
 	start := time.Now()
 	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup,
@@ -47,7 +48,7 @@ func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics, log 
 		return nil, err
 	}
 	log.Info("database file checked", "db", cfg.db, "check", cfg.dbCheck, "took", time.Since(start).Round(time.Millisecond))
-	return &servedStore{Store: st, bolt: st, name: cfg.db}, nil
+	return &servedStore{Store: st, bolt: st, name: cfg.db, metrics: metrics}, nil
 }
 
 // Checks of --db-check.
@@ -75,11 +76,16 @@ func (s *servedStore) checks() []api.Check {
 // again whenever it is not.
 func (s *servedStore) runLeading(bg *background, role string, log *slog.Logger, f func(context.Context)) {
 	if s.etcd == nil {
+		s.metrics.SetLeading(role, true)
 		bg.run(f)
 		return
 	}
+	s.metrics.SetLeading(role, false)
 	host, _ := os.Hostname()
-	opts := etcd.LeaderOptions{ID: host + ":" + strconv.Itoa(os.Getpid()), Logger: log.With("component", role)}
+	opts := etcd.LeaderOptions{ID: host + ":" + strconv.Itoa(os.Getpid()), Logger: log.With("component", role),
+		OnLead: func(string, int64) { s.metrics.SetLeading(role, true) },
+		OnLoss: func() { s.metrics.SetLeading(role, false) },
+	}
 	bg.run(func(ctx context.Context) {
 		err := s.etcd.RunAsLeaderWith(ctx, role, opts, func(lctx context.Context) error {
 			f(lctx)
@@ -89,6 +95,48 @@ func (s *servedStore) runLeading(bg *background, role string, log *slog.Logger, 
 			log.Error("leader election", "role", role, "err", err)
 		}
 	})
+}
+
+// runSealer runs the etcd store's sealer on the elected leader of role
+// "sealer": it appends the commands of every replica to the hash chain as
+// they commit. bbolt seals in each command's transaction and needs none.
+func (s *servedStore) runSealer(bg *background, log *slog.Logger) {
+	if s.etcd == nil {
+		return
+	}
+	slg := log.With("component", "sealer")
+	s.runLeading(bg, "sealer", log, func(ctx context.Context) {
+		err := s.etcd.RunSealer(ctx, 0, func(err error) { slg.Warn("sealing the history failed", "err", err) })
+		if err != nil && ctx.Err() == nil {
+			slg.Warn("sealer stopped", "err", err)
+		}
+	})
+}
+
+// handOverOnShutdown makes a replica on etcd stop its background work as
+// soon as ctx ends (SIGTERM), so that it resigns the roles it leads and
+// another replica takes them over at once, while its HTTP server drains.
+// (On bbolt the scanner and the dispatcher run until the server has
+// drained.) The function returned undoes it.
+func (s *servedStore) handOverOnShutdown(ctx context.Context, bg *background) func() bool {
+	if s.etcd == nil {
+		return func() bool { return false }
+	}
+	return context.AfterFunc(ctx, bg.stop)
+}
+
+// readyCheck is the store's condition of /readyz: on etcd a linearizable
+// read answered within a second (cached for a second: etcd.Store.Ready);
+// on bbolt a read of the units.
+func (s *servedStore) readyCheck(svc *workflow.Service) api.Check {
+	check := func(ctx context.Context) error {
+		_, err := svc.Units(ctx)
+		return err
+	}
+	if s.etcd != nil {
+		check = s.etcd.Ready
+	}
+	return api.Check{Name: "store", Check: check}
 }
 
 // checkStore checks the --store settings.

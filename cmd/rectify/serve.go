@@ -286,6 +286,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	panics := &api.Panics{}
 	bg := startBackground(ctx, panics, log)
 	defer bg.stop()
+	defer st.handOverOnShutdown(ctx, bg)()
+	st.runSealer(bg, log)
 	if cfg.scanInterval > 0 {
 		sc := &scanner{svc: svc, interval: cfg.scanInterval, log: log, observe: metrics.ObserveScan}
 		st.runLeading(bg, "scanner", log, sc.run)
@@ -312,12 +314,8 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		BodyLimit: cfg.bodyLimit,
 		// Uploads are limited by this, not by BodyLimit.
 		EvidenceMaxBytes: cfg.evidenceMaxBytes,
-		Ready: func(ctx context.Context) error {
-			_, err := svc.Units(ctx)
-			return err
-		},
-		Checks: st.checks(),
-		Panics: panics,
+		Checks:           append([]api.Check{st.readyCheck(svc)}, st.checks()...),
+		Panics:           panics,
 		// Ledger imports know units by the names the plan uses too.
 		UnitAliases: seeds.ResolveUnit,
 		// The web pages for the bureau, the units and the inspectors.

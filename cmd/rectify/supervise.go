@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jdz-eco/rectify/api"
-	"github.com/jdz-eco/rectify/api/webhook"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/jdz-eco/rectify/api"
-	"github.com/jdz-eco/rectify/api/webhook"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/webhook"
 )
 
 var cliBureau = workflow.Actor{ID: "b1", Name: "局办", Role: workflow.RoleBureau, UnitID: "city-eeb"}

@@ -71,14 +71,12 @@ type ack struct {
 // problem's versions are contiguous, every note is there at most once and
 // the hash chain has no fork (the audit passes).
 func TestClusterReplicas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a three-member cluster")
-	}
-	c, err := startCluster(t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.stop()
+	c := three(t)
+	defer func() {
+		if err := c.restartAll(); err != nil {
+			t.Fatal(err)
+		}
+	}()
 	clock := workflow.NewManualClock(storetest.T0)
 	reps := newReplicas(t, c, 2, clock, Config{RequestTimeout: 2 * time.Second})
 	ids := createAssigned(t, reps[0], 12, 365)

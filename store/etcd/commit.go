@@ -18,17 +18,16 @@ import (
 // Group commit of problem commands (see the package doc): callers prepare,
 // one goroutine per Store commits what is queued in one Txn and, when a
 // compare fails, re-decides the commands whose records moved and tries
-// again.
+// again. A command's history entries are written unsealed (P pe/…); the
+// sealer (seal.go) appends them to the hash chain.
 
 // maxAttempts bounds the transactions one group tries before its commands
-// fail with ErrContention.
-const maxAttempts = 40
-
-// headState is the chain head with the mod revision of its key (0: absent).
-type headState struct {
-	head workflow.ChainHead
-	rev  int64
-}
+// fail with ErrContention; after contendedAttempts they pause at random
+// between tries.
+const (
+	maxAttempts       = 40
+	contendedAttempts = 10
+)
 
 // counterState is the last problem number with its key's mod revision.
 type counterState struct {
@@ -118,26 +117,25 @@ type committer struct {
 	wake   chan struct{}
 	exited chan struct{}
 
-	// What the committer last learned of the head and counter.
+	// What the committer last learned of the counter.
 	stateMu sync.Mutex
-	head    headState
 	counter counterState
 }
 
-func (c *committer) state() (headState, counterState) {
+func (c *committer) state() counterState {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
-	return c.head, c.counter
+	return c.counter
 }
 
-func (c *committer) setState(h headState, cn counterState) {
+func (c *committer) setState(cn counterState) {
 	c.stateMu.Lock()
-	c.head, c.counter = h, cn
+	c.counter = cn
 	c.stateMu.Unlock()
 }
 
-func newCommitter(s *Store, h headState, c counterState) *committer {
-	return &committer{s: s, wake: make(chan struct{}, 1), exited: make(chan struct{}), head: h, counter: c}
+func newCommitter(s *Store, c counterState) *committer {
+	return &committer{s: s, wake: make(chan struct{}, 1), exited: make(chan struct{}), counter: c}
 }
 
 var errClosed = errors.New("etcd: the store is closed")
@@ -215,9 +213,13 @@ func (c *committer) run(jobs []*job) {
 			}
 			return
 		}
-		if attempt >= 2 {
-			// Another replica keeps winning: step aside a little.
-			_ = sleepCtx(c.s.bg, rand.N(backoff(attempt-2)))
+		if attempt >= contendedAttempts {
+			// A refused transaction means another one committed: retrying
+			// at once is progress for someone. Only a command that keeps
+			// losing steps aside a little, so as not to spin; a loser that
+			// waited at every refusal would fall further behind a winner
+			// that never waits, and starve.
+			_ = sleepCtx(c.s.bg, rand.N(backoff(attempt-contendedAttempts)))
 		}
 		b := c.plan(pending)
 		if len(b.deferred) > 0 {
@@ -258,16 +260,14 @@ type batch struct {
 	planned  []*job // jobs and refused, in queue order
 	deferred []*job
 
-	head0    headState    // as known when planning
-	counter0 counterState //
-	head     workflow.ChainHead
+	counter0 counterState // as known when planning
 	counter  uint64
 
 	order       []uint64                     // problems written, in first-touch order
 	base        map[uint64]*record           // updated problems: the record compared
 	cur         map[uint64]*workflow.Problem // every written problem as the batch leaves it
 	created     map[uint64]bool
-	entries     []clientv3.Op
+	pending     []clientv3.Op     // the commands' unsealed entries
 	dedupes     map[string]uint64 // dedupe key → problem number created with it
 	dedupeOrder []string          // the dedupe keys of the creates, in order
 	fences      []*fence
@@ -278,20 +278,36 @@ type batch struct {
 }
 
 // plan decides what pending can commit together: each job's change on the
-// state the jobs before it leave, within the transaction limits. Jobs
-// whose apply or build fails are finished with their error; jobs that do
-// not fit are deferred.
+// state the jobs before it leave, within the transaction limits, updates
+// and creates apart. Jobs whose apply or build fails are finished with
+// their error; jobs that do not fit, or are of the other kind, are
+// deferred.
 func (c *committer) plan(pending []*job) *batch {
-	h, cn := c.state()
+	cn := c.state()
 	b := &batch{
-		head0: h, counter0: cn, head: h.head, counter: cn.n,
+		counter0: cn, counter: cn.n,
 		base: map[uint64]*record{}, cur: map[uint64]*workflow.Problem{}, created: map[uint64]bool{},
 		dedupes: map[string]uint64{}, result: map[string]uint64{},
-		cmps: 4, ops: 4, // head, counter, schema, command key
+		cmps: 3, ops: 3, // counter, schema, command key
 	}
+	kind := 0 // 1: the batch updates problems; 2: it creates them
 	for i, j := range pending {
 		if err := j.ctx.Err(); err != nil {
 			j.finish(nil, false, err) // its caller gave up before anything was sent
+			continue
+		}
+		// Creates compare the counter, which any replica's create moves:
+		// they go in transactions of their own, so that updates, which
+		// conflict only on their problems, never wait on them.
+		k := 1
+		if j.create {
+			k = 2
+		}
+		if kind == 0 {
+			kind = k
+		}
+		if k != kind {
+			b.deferred = append(b.deferred, j)
 			continue
 		}
 		var fits bool
@@ -372,7 +388,7 @@ func (c *committer) planUpdate(b *batch, j *job) bool {
 		}
 	}
 	dels, puts := indexDiff(n, prev, d.p)
-	ops := len(dels) + len(puts) + 3*len(d.entries)
+	ops := len(dels) + len(puts) + min(len(d.entries), 1)
 	cmps := 0
 	if !inBatch {
 		ops++
@@ -411,7 +427,7 @@ func (c *committer) planCreate(b *batch, j *job) bool {
 		j.finish(nil, false, err) // the number is not consumed
 		return true
 	}
-	ops := 1 + len(indexPuts(d.p, n)) + 3*len(d.entries)
+	ops := 1 + len(indexPuts(d.p, n)) + min(len(d.entries), 1)
 	cmps := 0
 	if j.dedupe != "" {
 		ops++
@@ -433,9 +449,9 @@ func (b *batch) hasFence(f *fence) bool {
 	return false
 }
 
-// add seals d's entries after the batch's head and adds the job to the
-// batch if the transaction stays within its limits (or fails the job when
-// it would not fit even alone).
+// add adds the job to the batch with d's entries, unsealed, if the
+// transaction stays within its limits (or fails the job when it would not
+// fit even alone, or its entries would not fit one seal transaction).
 func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, base *record, f *fence, dedupe string) bool {
 	fits, claimOps, claimCmps := b.claimFits(j)
 	if !fits {
@@ -443,30 +459,20 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 	}
 	ops, cmps = ops+claimOps, cmps+claimCmps
 	id := workflow.ProblemID(n)
-	head := b.head
-	entryOps := make([]clientv3.Op, 0, 3*len(d.entries))
+	var pendingOp []clientv3.Op
 	size := 0
-	for _, e := range d.entries {
-		e.Seq, e.ProblemID, e.Version = head.Seq+1, id, d.p.Version
-		prev := head.Hash
-		if head.Seq == 0 {
-			prev = workflow.GenesisHash
-		}
-		if err := workflow.SealEntry(&e, prev); err != nil {
-			j.finish(nil, false, fmt.Errorf("etcd: %w", err))
-			return true
-		}
-		v, err := json.Marshal(e)
+	if len(d.entries) > 0 {
+		v, err := encodePending(d.entries, id, d.p.Version)
 		if err != nil {
-			j.finish(nil, false, fmt.Errorf("etcd: encode history entry %d: %w", e.Seq, err))
+			j.finish(nil, false, err)
 			return true
 		}
 		size += len(v)
-		entryOps = append(entryOps,
-			clientv3.OpPut(c.s.k(historyKey(e.Seq)), string(v)),
-			clientv3.OpPut(c.s.k(outboxKey(e.Seq)), ""),
-			clientv3.OpPut(c.s.k(problemHistPrefix(n)+pad(e.Seq)), ""))
-		head = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
+		pendingOp = append(pendingOp, clientv3.OpPut(c.s.k(pendingKey(n, d.p.Version)), string(v)))
+		if err := c.s.sealable(id, len(d.entries), len(v)); err != nil {
+			j.finish(nil, false, err)
+			return true
+		}
 	}
 	size += 2048 // the record, roughly; the exact size is known at encoding
 	if recSize, err := json.Marshal(d.p); err == nil {
@@ -503,8 +509,7 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 	if f != nil && !b.hasFence(f) {
 		b.fences = append(b.fences, f)
 	}
-	b.entries = append(b.entries, entryOps...)
-	b.head = head
+	b.pending = append(b.pending, pendingOp...)
 	b.result[id] = d.p.Version
 	b.addClaim(j, id, d.p.Version)
 	j.result = d.p
@@ -514,21 +519,17 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 }
 
 // guarded returns the batch's transaction (see the package doc). The Else
-// branch reads, in order: the head, the counter, each updated problem (in
-// b.order), each dedupe key (b.dedupeOrder), each fence key, each claim's
-// effect (b.claims).
+// branch reads, in order: the counter, each updated problem (in b.order),
+// each dedupe key (b.dedupeOrder), each fence key, each claim's effect
+// (b.claims).
 func (b *batch) guardedOps(s *Store) *guarded {
 	g := &guarded{cmdKey: s.newCmdKey()}
-	g.result, _ = json.Marshal(map[string]any{"problems": b.result, "head": b.head.Seq})
-	appends := b.head.Seq != b.head0.head.Seq
+	g.result, _ = json.Marshal(map[string]any{"problems": b.result})
 	creates := b.counter != b.counter0.n
-	if appends {
-		g.cmps = append(g.cmps, clientv3.Compare(clientv3.ModRevision(s.k(keyHead)), "=", b.head0.rev))
-	}
 	if creates {
 		g.cmps = append(g.cmps, clientv3.Compare(clientv3.ModRevision(s.k(keyCounter)), "=", b.counter0.rev))
 	}
-	g.elses = append(g.elses, clientv3.OpGet(s.k(keyHead)), clientv3.OpGet(s.k(keyCounter)))
+	g.elses = append(g.elses, clientv3.OpGet(s.k(keyCounter)))
 	for _, n := range b.order {
 		p := b.cur[n]
 		v, _ := json.Marshal(p) // a Problem always encodes
@@ -557,11 +558,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 		g.elses = append(g.elses, clientv3.OpGet(f.Key))
 	}
 	b.claimOps(s, g)
-	g.ops = append(g.ops, b.entries...)
-	if appends {
-		v, _ := json.Marshal(b.head)
-		g.ops = append(g.ops, clientv3.OpPut(s.k(keyHead), string(v)))
-	}
+	g.ops = append(g.ops, b.pending...)
 	if creates {
 		g.ops = append(g.ops, clientv3.OpPut(s.k(keyCounter), strconv.FormatUint(b.counter, 10)))
 		if b.counter0.n == 0 {
@@ -573,17 +570,12 @@ func (b *batch) guardedOps(s *Store) *guarded {
 
 func (c *committer) batchTxn(b *batch) *guarded { return b.guardedOps(c.s) }
 
-// committed records a committed batch: the new head and counter, and each
-// job's result.
+// committed records a committed batch: the new counter, and each job's
+// result.
 func (c *committer) committed(b *batch, rev int64) {
-	h, cn := c.state()
-	if b.head.Seq != b.head0.head.Seq {
-		h = headState{head: b.head, rev: rev}
-	}
 	if b.counter != b.counter0.n {
-		cn = counterState{n: b.counter, rev: rev}
+		c.setState(counterState{n: b.counter, rev: rev})
 	}
-	c.setState(h, cn)
 	c.s.stats.Commands.Add(uint64(len(b.jobs)))
 	for _, j := range b.jobs {
 		j.finish(j.result, j.create, nil)
@@ -597,9 +589,9 @@ func (c *committer) committed(b *batch, rev int64) {
 func (b *batch) all() []*job { return append(append([]*job(nil), b.jobs...), b.refused...) }
 
 // absorb learns from a refused transaction's Else branch what moved: the
-// head, the counter, the records (whose jobs decide again), the dedupe keys
-// taken (whose creates return the existing problem) and the fences lost
-// (whose jobs fail). It returns the jobs still to commit.
+// counter, the records (whose jobs decide again), the dedupe keys taken
+// (whose creates return the existing problem) and the fences lost (whose
+// jobs fail). It returns the jobs still to commit.
 func (c *committer) absorb(b *batch, elses []*pbResponseOp) []*job {
 	fail := func(err error) []*job {
 		for _, j := range b.all() {
@@ -609,15 +601,11 @@ func (c *committer) absorb(b *batch, elses []*pbResponseOp) []*job {
 	}
 	i := 0
 	next := func() *kvPair { kv := first(elses[i]); i++; return kv }
-	h, err := decodeHead(next())
-	if err != nil {
-		return fail(err)
-	}
 	cn, err := decodeCounter(next())
 	if err != nil {
 		return fail(err)
 	}
-	c.setState(h, cn)
+	c.setState(cn)
 	for _, n := range b.order {
 		base, ok := b.base[n]
 		if !ok {
@@ -693,8 +681,9 @@ func (c *committer) absorb(b *batch, elses []*pbResponseOp) []*job {
 
 // UpdateProblem reads problem id, calls apply with a private copy and, if it
 // succeeds, writes the record at its version plus one with the returned
-// entries (sealed on the chain), their outbox events and the index keys that
-// changed, in one transaction guarded by the record's revision. If another
+// entries (unsealed: the sealer appends them to the chain, with their outbox
+// events) and the index keys that changed, in one transaction guarded by the
+// record's revision. If another
 // writer changed the record meanwhile, apply runs again on the current one:
 // apply may run more than once and must have no effect beyond p and its
 // result. If apply fails, nothing is written and its error is returned as
@@ -728,13 +717,12 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 	j := &job{ctx: ctx, fence: fenceFrom(ctx), n: n, id: id, apply: apply, base: rec,
 		prep: &prepared{onRev: rec.rev, p: p, entries: entries}}
 	s.gc.do(j)
-	return j.out, j.err
+	return j.out, unavailable(j.err)
 }
 
 // CreateProblem allocates the next problem number, calls build with it and
-// writes the problem at version 1 with its entries, indexes and dedupe key
-// in one transaction guarded by the counter's and the chain head's
-// revisions. build may be called again with another number if a concurrent
+// writes the problem at version 1 with its entries (unsealed), indexes and
+// dedupe key in one transaction guarded by the counter's revision. build may be called again with another number if a concurrent
 // create took the first. A dedupe key already used returns that problem
 // with created false; an error from build is returned as is.
 func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(n uint64) (*workflow.Problem, []workflow.Entry, error)) (*workflow.Problem, bool, error) {
@@ -750,7 +738,7 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 	j := &job{ctx: ctx, fence: fenceFrom(ctx), create: true, dedupe: dedupeKey, build: build}
 	s.gc.do(j)
 	if j.err != nil {
-		return nil, false, j.err
+		return nil, false, unavailable(j.err)
 	}
 	return j.out, j.created, nil
 }

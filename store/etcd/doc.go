@@ -4,10 +4,12 @@
 //
 // It keeps the workflow.Store contract and passes the conformance suite
 // (store/storetest); what it indexes, and how, is store/internal/index,
-// shared with store/bolt. A command's writes (the problem record, its history
-// entries sealed on the hash chain, the chain head, every index key the
-// change moves, the outbox events) are one etcd transaction, guarded by
-// compares on the mod revisions of what the command read.
+// shared with store/bolt. A command's writes (the problem record, its
+// history entries, every index key the change moves) are one etcd
+// transaction, guarded by compares on the mod revisions of what the command
+// read; its entries are sealed on the one hash chain, with their outbox
+// events, by the sealer a moment later (see Sealing), so that replicas
+// writing different problems never conflict.
 //
 // # Key layout
 //
@@ -18,11 +20,12 @@
 // it holds no "/" and one value's keys never mix with another's. Values are
 // JSON unless said otherwise.
 //
-//	P meta/schema                  layout version ("1")
+//	P meta/schema                  layout version ("2"; Open upgrades "1")
 //	P meta/counter                 last problem number (decimal)
 //	P meta/head                    workflow.ChainHead of the newest history entry
 //	P meta/migrating               present while rectify migrate copies a ledger in
 //	P p/<n>                        workflow.Problem
+//	P pe/<n>/<version>             a committed command's entries, unsealed (JSON array), until sealed
 //	P h/<seq>                      workflow.Entry, sealed (hash-chained), never rewritten
 //	P ph/<n>/<seq>                 empty: problem n's history in order
 //	P ob/<seq>                     empty: the outbox event of entry seq (the event is the entry)
@@ -49,23 +52,53 @@
 // goroutine, and queues the prepared change. One goroutine per Store takes
 // what is queued and sends it as one Txn:
 //
-//	If   mod_revision(P meta/head)    = the head's revision it knows    (when entries are appended)
-//	     mod_revision(P meta/counter) = the counter's revision           (when problems are created)
+//	If   mod_revision(P meta/counter) = the counter's revision           (when problems are created)
 //	     mod_revision(P p/<n>)        = the revision apply ran on        (each updated problem)
 //	     create_revision(P dedupe/k)  = 0                                (each create with a dedupe key)
 //	     create_revision(fence key)   = the leader's revision            (writes fenced by WithFence)
 //	     create_revision(P idem/e/c)  = 0                                (each command under a claim c)
 //	     create_revision(P cmd/<id>)  = 0
-//	Then the records, entries, ph/ob/index keys, head, counter and P cmd/<id>
+//	Then the records, the unsealed entries (P pe/…), index keys, counter and P cmd/<id>
 //	Else Get of each key compared
 //
 // A failed compare comes back with the current values (the Else branch), so
 // the committer re-runs apply on the records that moved (apply is a pure
 // function of the record: re-running it is what the domain would have done
 // on the current record) and tries again, a bounded number of times. Within
-// one replica commands share a transaction; across replicas they race on the
-// chain head's revision, which serialises the hash chain: no two entries
-// ever link to the same predecessor.
+// one replica commands share a transaction; across replicas they conflict
+// only when they change the same problem (or both create problems: the
+// counter), and the loser decides again on what the winner left.
+//
+// # Sealing
+//
+// No command touches the chain head, so the chain has one writer at a
+// time: the sealer (seal.go) reads the pending commands in the order etcd
+// committed them (mod revision, then key) and, in one Txn guarded by the
+// head's revision (and the leader's fence), gives each entry the next Seq,
+// seals it on the previous entry's hash (workflow.SealEntry) and writes
+// P h/<seq>, P ob/<seq> and P ph/<n>/<seq>, deletes the pending keys and
+// moves P meta/head. The chain is the same as a store sealing in the
+// command's transaction would build: same entries, same hashes, a global
+// order that keeps each problem's order. One replica seals continuously
+// (RunSealer, elected); any read of the chain (Head, Events, History,
+// ForEachEntry, Snapshot, Backup) first seals what was committed before it
+// began, so it never misses an acknowledged command, and a sealer that
+// loses the race to another reads again.
+//
+// Why deferred sealing: when every command compared the chain head, the
+// replica committing back to back always won and the other starved.
+// Forwarding writes to one active writer (as Vault standbys do) would cap
+// the capacity at one replica, add a hop and a proxy of whole requests, and
+// leave the command-line tools writing beside it; per-problem chains with a
+// later global seal would change the chain's format, the head, the audit
+// and every ledger, and differ from bbolt's. Deferring the seal keeps the
+// one chain, its hashes and its head exactly as they are (bbolt, audit
+// verify, --expect-head, backups and migration unchanged), and commands
+// conflict only on their problems (creates also on the counter: they go in
+// transactions of their own). An entry is tamper-evident once sealed,
+// normally milliseconds after its command; until then its command's
+// transaction is its record, and a Snapshot shows it pending. README's
+// "Why a sealer" has the comparison in full.
 //
 // An error that leaves the outcome unknown (a deadline, a lost connection, a
 // leader change) is resolved by reading the command key back: present, the
@@ -75,6 +108,14 @@
 // compares, and both require the command key to be absent), so a command is
 // never applied twice; a resend that fails tells in its Else branch whether
 // the original committed meanwhile.
+//
+// Every write the store sends is safe to send twice: guarded by a command
+// key or compares that the first copy falsifies (a refused transaction stays
+// refused: mod revisions only grow), or a put of fixed values. That lets an
+// attempt at an unresponsive member be abandoned and sent to another one
+// (client.go: per-attempt timeouts, members probed and taken out of the
+// client's balancer while they do not answer, streams reopened elsewhere),
+// so that one hung member, quorum intact, is no outage.
 //
 // Reads are linearizable. Problems and History read their index keys, then
 // the records or entries they name in read-only transactions of at most

@@ -30,6 +30,7 @@ type member struct {
 	clientURL string
 	peerURL   string
 	etcd      *embed.Etcd
+	cfg       *embed.Config // as started, for restart
 	stopped   atomic.Bool
 }
 
@@ -47,6 +48,32 @@ func (m *member) crash() {
 		m.etcd.Server.HardStop()
 		m.etcd.Close()
 	}
+}
+
+// restart starts a stopped member again on its data directory and waits
+// until it serves.
+func (m *member) restart() error {
+	if !m.stopped.Load() {
+		return nil
+	}
+	cfg := *m.cfg
+	cfg.ClusterState = embed.ClusterStateFlagExisting
+	e, err := embed.StartEtcd(&cfg)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", m.name, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return fmt.Errorf("restart %s: %w", m.name, err)
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return fmt.Errorf("%s did not become ready again", m.name)
+	}
+	m.etcd = e
+	m.stopped.Store(false)
+	return nil
 }
 
 // cluster is a set of embedded members.
@@ -140,6 +167,7 @@ func startCluster(dir string, n int) (*cluster, error) {
 		cfg.TickMs, cfg.ElectionMs = 50, 500
 		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 		cfg.LogLevel = "error"
+		m.cfg = cfg
 		e, err := embed.StartEtcd(cfg)
 		if err != nil {
 			c.stop()
@@ -164,6 +192,42 @@ func startCluster(dir string, n int) (*cluster, error) {
 // shared is the package's single-member server (TestMain).
 var shared *cluster
 
+// threeMembers is a three-member cluster the tests that need one share
+// (started by the first of them, stopped by TestMain): starting one costs
+// seconds on a small machine. A test that stops or crashes a member restarts
+// it before it returns (restartAll).
+var threeMembers struct {
+	once sync.Once
+	dir  string
+	c    *cluster
+	err  error
+}
+
+// three returns the shared three-member cluster, starting it if need be.
+func three(t testing.TB) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a three-member cluster")
+	}
+	threeMembers.once.Do(func() {
+		threeMembers.c, threeMembers.err = startCluster(threeMembers.dir, 3)
+	})
+	if threeMembers.err != nil {
+		t.Fatal(threeMembers.err)
+	}
+	return threeMembers.c
+}
+
+// restartAll restarts every stopped member of c.
+func (c *cluster) restartAll() error {
+	for _, m := range c.members {
+		if err := m.restart(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "rectify-etcd-")
 	if err != nil {
@@ -176,7 +240,11 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	threeMembers.dir = dir
 	code := m.Run()
+	if threeMembers.c != nil {
+		threeMembers.c.stop()
+	}
 	shared.stop()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
@@ -189,8 +257,8 @@ func newPrefix(t testing.TB) string {
 	return fmt.Sprintf("/test/%d/%s/", prefixSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "_"))
 }
 
-// openStore opens a store on a fresh prefix of the shared server (or of c)
-// and closes it with t.
+// openStore opens a store on a fresh prefix of the shared server (or of c;
+// at cfg.Endpoints if set) and closes it with t.
 func openStore(t testing.TB, c *cluster, cfg Config) *Store {
 	t.Helper()
 	if c == nil {
@@ -199,7 +267,9 @@ func openStore(t testing.TB, c *cluster, cfg Config) *Store {
 	if cfg.Prefix == "" {
 		cfg.Prefix = newPrefix(t)
 	}
-	cfg.Endpoints = c.endpoints()
+	if len(cfg.Endpoints) == 0 {
+		cfg.Endpoints = c.endpoints()
+	}
 	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -264,28 +264,25 @@ func (im *Importer) finishRaw(ctx context.Context) error {
 	if _, _, err := im.s.write(ctx, nil, []clientv3.Op{clientv3.OpDelete(im.s.k(keyMigrating))}, nil); err != nil {
 		return err
 	}
-	// The committer of this Store learned the head and counter at Open,
-	// before the copy: learn them again.
+	// The committer of this Store learned the counter at Open, before the
+	// copy: learn it again.
 	return im.s.reload(ctx)
 }
 
-// reload makes the committer read the head and counter again (a Txn
-// compare would refresh them too, at the cost of one refused write).
+// reload makes the committer read the counter again (a Txn compare would
+// refresh it too, at the cost of one refused write), and upgrades the
+// layout version a restored backup may have brought.
 func (s *Store) reload(ctx context.Context) error {
 	rctx, cancel := s.reqCtx(ctx)
 	defer cancel()
-	resp, err := s.cli.Txn(rctx).Then(clientv3.OpGet(s.k(keyHead)), clientv3.OpGet(s.k(keyCounter))).Commit()
+	resp, err := s.cli.Txn(rctx).Then(clientv3.OpGet(s.k(keyCounter)), clientv3.OpGet(s.k(keySchema))).Commit()
 	if err != nil {
-		return wrap("read the head", err)
+		return wrap("read the counter", err)
 	}
-	h, err := decodeHead(first(resp.Responses[0]))
-	if err != nil {
-		return err
-	}
-	c, err := decodeCounter(first(resp.Responses[1]))
+	c, err := decodeCounter(first(resp.Responses[0]))
 	if err != nil {
 		return err
 	}
-	s.gc.setState(h, c)
-	return nil
+	s.gc.setState(c)
+	return s.upgradeLayout(ctx, first(resp.Responses[1]))
 }

@@ -137,12 +137,23 @@ func (s *Store) RunAsLeaderWith(ctx context.Context, name string, opts LeaderOpt
 func (s *Store) electionPrefix(name string) string { return s.k("election/" + esc(name)) }
 
 // leadOnce runs one campaign and, if it wins, fn; it reports whether it led.
+//
+// The session outlives ctx: when ctx ends (a clean shutdown), the leader
+// resigns, deleting its key so that the next candidate leads at once, and
+// then revokes the session's lease. (A session bound to ctx would end with
+// it, its lease left to expire: the next leader would wait out the TTL.)
 func (s *Store) leadOnce(ctx context.Context, pfx string, opts LeaderOptions, log *slog.Logger, fn func(ctx context.Context) error) (bool, error) {
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(opts.TTL), concurrency.WithContext(ctx))
+	sctx, scancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer scancel()
+	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(opts.TTL), concurrency.WithContext(sctx))
 	if err != nil {
 		return false, fmt.Errorf("session: %w", err)
 	}
-	defer sess.Close()
+	defer func() {
+		// Revoke the lease (within the session's TTL: Session.Close's own
+		// bound), then stop its keepalives.
+		_ = sess.Close()
+	}()
 	// Leading ends when the session does, whatever fn is doing.
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()

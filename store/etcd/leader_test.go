@@ -1,8 +1,11 @@
 package etcd
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,4 +197,69 @@ func TestLeaderHandover(t *testing.T) {
 	if _, err := workflow.Audit(t.Context(), reps[1].st, nil, nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestResignOnShutdown: the leader's context ends (a clean shutdown, as on
+// SIGTERM): it resigns, and the other replica leads at once, not when the
+// session's lease expires. The time it took is reported.
+func TestResignOnShutdown(t *testing.T) {
+	reps := newReplicas(t, shared, 2, workflow.NewManualClock(storetest.T0), Config{})
+	leads := make(chan *replica, 2)
+	var logs [2]syncBuffer
+	ctxs := make([]context.CancelFunc, 2)
+	done := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	for i, r := range reps {
+		ctx, cancel := context.WithCancel(t.Context())
+		ctxs[i] = cancel
+		go func() {
+			defer close(done[i])
+			opts := LeaderOptions{ID: r.name, Logger: slog.New(slog.NewTextHandler(&logs[i], nil)),
+				OnLead: func(string, int64) { leads <- r }}
+			_ = r.st.RunAsLeaderWith(ctx, "scanner", opts, func(lctx context.Context) error {
+				<-lctx.Done()
+				return nil
+			})
+		}()
+		if i == 0 {
+			if first := waitFor(t, "the first leader", leads); first != r {
+				t.Fatalf("%s leads, want %s", first.name, r.name)
+			}
+		}
+	}
+	defer func() {
+		for i, c := range ctxs {
+			c()
+			<-done[i]
+		}
+	}()
+	stopped := time.Now()
+	ctxs[0]()
+	next := waitFor(t, "the other replica to take over", leads)
+	took := time.Since(stopped)
+	if next != reps[1] {
+		t.Fatalf("%s took over, want %s", next.name, reps[1].name)
+	}
+	t.Logf("%s took over %v after %s's context ended (session TTL %d s)", next.name, took.Round(time.Millisecond), reps[0].name, DefaultLeaderTTL)
+	<-done[0]
+	if l := logs[0].String(); !strings.Contains(l, "resigned") || strings.Contains(l, "leadership lost") {
+		t.Errorf("r0 did not resign cleanly:\n%s", l)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -16,8 +16,12 @@ import (
 )
 
 // Head returns the newest entry of the hash chain as recorded with it, or the
-// zero ChainHead when the history is empty.
+// zero ChainHead when the history is empty. It seals first what was pending
+// when it began: the head holds every command acknowledged before the call.
 func (s *Store) Head(ctx context.Context) (workflow.ChainHead, error) {
+	if err := s.sealPending(ctx); err != nil {
+		return workflow.ChainHead{}, err
+	}
 	kv, err := s.get(ctx, keyHead)
 	if err != nil {
 		return workflow.ChainHead{}, err
@@ -27,10 +31,14 @@ func (s *Store) Head(ctx context.Context) (workflow.ChainHead, error) {
 }
 
 // ForEachEntry calls fn with every history entry in sequence order, read
-// page by page at one revision: a consistent view of the chain. An entry
-// that does not decode is passed with err set and only its Seq. An error fn
-// returns stops the walk and is returned as is.
+// page by page at one revision: a consistent view of the chain, holding
+// every command acknowledged before the call (it seals what is pending
+// first). An entry that does not decode is passed with err set and only its
+// Seq. An error fn returns stops the walk and is returned as is.
 func (s *Store) ForEachEntry(ctx context.Context, fn func(e workflow.Entry, err error) error) error {
+	if err := s.sealPending(ctx); err != nil {
+		return err
+	}
 	return s.forEachEntry(ctx, 0, fn)
 }
 
@@ -85,16 +93,22 @@ func (s *Store) forEachProblem(ctx context.Context, rev int64, fn func(p *workfl
 
 // Snapshot is a read-only view of the store pinned at one etcd revision: a
 // workflow.Ledger that an audit of a live cluster can check while replicas
-// keep writing (their later writes are not in it). It lasts as long as etcd
-// keeps that revision (until a compaction passes it: then reads fail with
-// "required revision has been compacted").
+// keep writing (their later writes are not in it). Commands committed but
+// not yet sealed at that revision appear at the end of their problems'
+// histories without Seq or hashes (workflow.Audit counts them as pending).
+// It lasts as long as etcd keeps that revision (until a compaction passes
+// it: then reads fail with "required revision has been compacted").
 type Snapshot struct {
 	s   *Store
 	rev int64
 }
 
-// Snapshot pins the store's current revision.
+// Snapshot pins the store's current revision, once what was pending when it
+// began is sealed.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	if err := s.sealPending(ctx); err != nil {
+		return nil, err
+	}
 	rctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 	resp, err := s.cli.Get(rctx, s.k(keyHead))
@@ -133,9 +147,11 @@ func (sn *Snapshot) ForEachProblem(ctx context.Context, fn func(p *workflow.Prob
 	return sn.s.forEachProblem(ctx, sn.rev, fn)
 }
 
-// History returns problem id's entries at the snapshot's revision.
+// History returns problem id's entries at the snapshot's revision: the
+// sealed ones, then those pending then (no Seq, no hashes).
 func (sn *Snapshot) History(ctx context.Context, id string) ([]workflow.Entry, error) {
-	return sn.s.history(ctx, id, sn.rev)
+	sealed, pending, _, err := sn.s.history(ctx, id, sn.rev)
+	return append(sealed, pending...), err
 }
 
 // Backups.
@@ -185,6 +201,13 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return sn.backup(ctx, w)
+}
+
+// backup writes the snapshot's keys: commands pending at its revision
+// included, which a restore seals (in problem order) where it lands.
+func (sn *Snapshot) backup(ctx context.Context, w io.Writer) (int64, error) {
+	s := sn.s
 	head, err := sn.Head(ctx)
 	if err != nil {
 		return 0, err

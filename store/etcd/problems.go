@@ -129,79 +129,111 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 	return items, next, nil
 }
 
-// History returns problem id's entries in order.
+// History returns problem id's entries in order, sealed: if some were still
+// pending when it read, it seals them first (sealThrough) and reads again.
 func (s *Store) History(ctx context.Context, id string) ([]workflow.Entry, error) {
-	return s.history(ctx, id, 0)
+	entries, pending, rev, err := s.history(ctx, id, 0)
+	if err != nil || len(pending) == 0 {
+		return entries, err
+	}
+	if err := s.sealThrough(ctx, rev); err != nil {
+		return nil, err
+	}
+	// Entries committed since the first read are as new as this call:
+	// those still pending are left out.
+	entries, _, _, err = s.history(ctx, id, 0)
+	return entries, err
 }
 
-// history reads problem id's entries at revision rev (0: now). Entries are
-// never rewritten, so only the per-problem index needs the revision.
-func (s *Store) history(ctx context.Context, id string, rev int64) ([]workflow.Entry, error) {
+// history reads problem id's sealed entries and its pending ones (unsealed,
+// in version order) at revision rev (0: now), and returns the revision read.
+// Entries are never rewritten, so only the index keys need the revision.
+func (s *Store) history(ctx context.Context, id string, rev int64) (sealed, pending []workflow.Entry, at int64, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
 	n, ok := workflow.ParseProblemID(id)
 	if !ok {
-		return nil, notFound(id)
+		return nil, nil, 0, notFound(id)
 	}
-	rctx, cancel := s.reqCtx(ctx)
-	var (
-		resp *clientv3.TxnResponse
-		err  error
-	)
 	pfx := s.k(problemHistPrefix(n))
+	pend := s.k(pendingPrefix(n))
+	opts := []clientv3.OpOption{}
+	if rev != 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	var keys [][]byte
+	var pkvs []*kvPair
 	if rev == 0 {
-		resp, err = s.cli.Txn(rctx).Then(
+		// One read transaction: the record, the index of its sealed entries
+		// and its pending ones, all at one revision.
+		rctx, cancel := s.reqCtx(ctx)
+		resp, err := s.cli.Txn(rctx).Then(
 			clientv3.OpGet(s.k(problemKey(n)), clientv3.WithCountOnly()),
 			clientv3.OpGet(pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly()),
+			clientv3.OpGet(pend, clientv3.WithPrefix()),
 		).Commit()
-	}
-	cancel()
-	var keys [][]byte
-	if rev == 0 {
+		cancel()
 		if err != nil {
-			return nil, wrap("read the history of problem "+id, err)
+			return nil, nil, 0, wrap("read the history of problem "+id, err)
 		}
 		if resp.Responses[0].GetResponseRange().Count == 0 {
-			return nil, notFound(id)
+			return nil, nil, 0, notFound(id)
 		}
 		for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 			keys = append(keys, kv.Key)
 		}
+		pkvs = resp.Responses[2].GetResponseRange().Kvs
+		at = resp.Header.Revision
 	} else {
 		_, err := s.rangeKeys(ctx, pfx, clientv3.GetPrefixRangeEnd(pfx), rev, 1000, true, func(kv *kvPair) (bool, error) {
 			keys = append(keys, kv.Key)
 			return false, nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
+		_, err = s.rangeKeys(ctx, pend, clientv3.GetPrefixRangeEnd(pend), rev, 100, false, func(kv *kvPair) (bool, error) {
+			pkvs = append(pkvs, kv)
+			return false, nil
+		})
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		at = rev
 	}
 	hkeys := make([]string, len(keys))
 	seqs := make([]uint64, len(keys))
 	for i, k := range keys {
 		seq, ok := lastNumber(k)
 		if !ok {
-			return nil, fmt.Errorf("etcd: bad history index key %q", k)
+			return nil, nil, 0, fmt.Errorf("etcd: bad history index key %q", k)
 		}
 		seqs[i], hkeys[i] = seq, s.k(historyKey(seq))
 	}
 	kvs, err := s.getMany(ctx, hkeys)
 	if err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
-	entries := make([]workflow.Entry, 0, len(kvs))
+	sealed = make([]workflow.Entry, 0, len(kvs))
 	for i, kv := range kvs {
 		if kv == nil {
-			return nil, fmt.Errorf("etcd: history entry %d of problem %s is missing", seqs[i], id)
+			return nil, nil, 0, fmt.Errorf("etcd: history entry %d of problem %s is missing", seqs[i], id)
 		}
 		var e workflow.Entry
 		if err := json.Unmarshal(kv.Value, &e); err != nil {
-			return nil, fmt.Errorf("etcd: decode history entry %d: %w", seqs[i], err)
+			return nil, nil, 0, fmt.Errorf("etcd: decode history entry %d: %w", seqs[i], err)
 		}
-		entries = append(entries, e)
+		sealed = append(sealed, e)
 	}
-	return entries, nil
+	for _, kv := range pkvs {
+		c, err := s.decodePending(kv)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		pending = append(pending, c.entries...)
+	}
+	return sealed, pending, at, nil
 }
 
 // DefaultDueLimit is how many problems Due returns when its limit is not

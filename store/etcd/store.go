@@ -18,8 +18,11 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Defaults of Config.
@@ -38,7 +41,13 @@ const (
 )
 
 // schemaVersion is the key layout this package reads and writes (doc.go).
-const schemaVersion = "1"
+// Version 1 had no pending entries (each command sealed its own on the
+// chain); Open upgrades a prefix of version 1 by rewriting the version only,
+// after which replicas of an earlier rectify refuse it.
+const (
+	schemaVersion   = "2"
+	upgradableFrom1 = "1"
+)
 
 // Config configures Open.
 type Config struct {
@@ -66,6 +75,16 @@ type Config struct {
 	// unknown (default six request timeouts: enough to ride out a leader
 	// election).
 	ResolveTimeout time.Duration
+	// AttemptTimeout bounds one attempt of a request at one member (default
+	// DefaultAttemptTimeout, at most RequestTimeout): an unresponsive member
+	// is left for another within it (client.go). It also bounds a stream's
+	// unanswered message, and half of it a status probe of a member.
+	AttemptTimeout time.Duration
+	// ProbeInterval is how often each member is probed (default
+	// DefaultProbeInterval); one that does not answer within half the
+	// AttemptTimeout, or knows no leader, gets no requests until it answers
+	// again.
+	ProbeInterval time.Duration
 	// MaxTxnOps must not exceed the cluster's --max-txn-ops (default
 	// DefaultMaxTxnOps, etcd's default). A command needing more operations
 	// than that fails.
@@ -97,11 +116,23 @@ type Store struct {
 
 	gc *committer
 
+	// sealMu lets one caller of this Store seal at a time (seal.go).
+	sealMu sync.Mutex
+
+	// The last readiness probe (ready.go).
+	readyMu  sync.Mutex
+	readyAt  time.Time
+	readyErr error
+
 	leaseMu  sync.Mutex
 	lease    clientv3.LeaseID
 	leasedAt time.Time
 
 	stats Stats
+
+	// members probes the members and keeps the balancer to those that
+	// answer (nil with one endpoint or a given client).
+	members *monitor
 
 	// testAfterTxn, if set (tests only), sees each Txn's result before the
 	// store does and may replace the error, to simulate a lost answer.
@@ -117,6 +148,8 @@ type Stats struct {
 	Unknown   atomic.Uint64 // transactions whose outcome was unknown
 	Resolved  atomic.Uint64 // of those, found committed by their command key
 	Resent    atomic.Uint64 // of those, found absent and sent again
+	SealTxns  atomic.Uint64 // seal transactions sent
+	Sealed    atomic.Uint64 // commands whose entries were sealed on the chain
 }
 
 // Stats returns the store's counters.
@@ -125,7 +158,8 @@ func (s *Store) Stats() *Stats { return &s.stats }
 // Open connects to etcd and returns the store under cfg.Prefix. It checks
 // the cluster answers (within DialTimeout), that the prefix holds this
 // layout (or nothing yet) and that no migration into it was left
-// unfinished. It writes nothing.
+// unfinished. It writes nothing, but for the version of a layout it
+// upgrades (schemaVersion).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
@@ -138,6 +172,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.ResolveTimeout <= 0 {
 		cfg.ResolveTimeout = 6 * cfg.RequestTimeout
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
+	}
+	cfg.AttemptTimeout = min(cfg.AttemptTimeout, cfg.RequestTimeout)
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
 	}
 	if cfg.MaxTxnOps <= 0 {
 		cfg.MaxTxnOps = DefaultMaxTxnOps
@@ -167,9 +208,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			Password:    cfg.Password,
 			TLS:         cfg.TLS,
 			Logger:      lg,
-			// Detect a dead member and move to another one quickly.
-			DialKeepAliveTime:    5 * time.Second,
+			// gRPC's keepalive notices a dead connection (gRPC pings no
+			// more often than every 10 s); an unresponsive member is left
+			// much sooner (client.go).
+			DialKeepAliveTime:    10 * time.Second,
 			DialKeepAliveTimeout: 3 * time.Second,
+			DialOptions: []grpc.DialOption{
+				grpc.WithChainUnaryInterceptor(attemptTimeout(cfg.AttemptTimeout)),
+				grpc.WithChainStreamInterceptor(stallTimeout(cfg.AttemptTimeout)),
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("etcd: connect to %s: %w", strings.Join(cfg.Endpoints, ","), err)
@@ -187,7 +234,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: %s does not answer: %w", strings.Join(cfg.Endpoints, ","), err)
 	}
-	if kv := first(resp.Responses[0]); kv != nil && string(kv.Value) != schemaVersion {
+	if kv := first(resp.Responses[0]); kv != nil && string(kv.Value) != schemaVersion && string(kv.Value) != upgradableFrom1 {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: %s holds key layout %q, this rectify reads %q", s.pfx, kv.Value, schemaVersion)
 	}
@@ -195,8 +242,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: a migration into %s did not finish (started %s): delete the prefix (etcdctl del --prefix %s) and migrate again", s.pfx, kv.Value, s.pfx)
 	}
-	head, err := decodeHead(first(resp.Responses[2]))
-	if err != nil {
+	if _, err := decodeHead(first(resp.Responses[2])); err != nil {
 		s.closeClient()
 		return nil, err
 	}
@@ -205,9 +251,30 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, err
 	}
-	s.gc = newCommitter(s, head, counter)
+	if err := s.upgradeLayout(octx, first(resp.Responses[0])); err != nil {
+		s.closeClient()
+		return nil, err
+	}
+	s.gc = newCommitter(s, counter)
 	go s.gc.loop()
+	if s.ownClient {
+		s.members = startMonitor(s.bg, s.cli, cfg.Endpoints, cfg.ProbeInterval, cfg.AttemptTimeout/2)
+	}
 	return s, nil
+}
+
+// upgradeLayout upgrades a prefix of layout version 1 (schema, as read) to
+// this one: only the version changes.
+func (s *Store) upgradeLayout(ctx context.Context, schema *kvPair) error {
+	if schema == nil || string(schema.Value) != upgradableFrom1 {
+		return nil
+	}
+	k := s.k(keySchema)
+	rctx, cancel := s.reqCtx(ctx)
+	defer cancel()
+	_, err := s.cli.Txn(rctx).If(clientv3.Compare(clientv3.Value(k), "=", upgradableFrom1)).
+		Then(clientv3.OpPut(k, schemaVersion)).Commit()
+	return wrap("upgrade the key layout of "+s.pfx, err)
 }
 
 // Client returns the etcd client, for leader election and tools.
@@ -216,10 +283,17 @@ func (s *Store) Client() *clientv3.Client { return s.cli }
 // Prefix returns the key prefix of the store.
 func (s *Store) Prefix() string { return s.pfx }
 
-// Close lets the queued commands finish, then closes the client (unless it
-// was given in Config.Client). Writes after Close fail.
+// Close lets the queued commands finish, seals what this store left pending
+// (within the request timeout; otherwise another replica or the next reader
+// does), then closes the client (unless it was given in Config.Client).
+// Writes after Close fail.
 func (s *Store) Close() error {
 	s.gc.stop()
+	if s.stats.Commands.Load() > 0 {
+		ctx, cancel := context.WithTimeout(s.bg, s.cfg.RequestTimeout)
+		_ = s.sealPending(ctx)
+		cancel()
+	}
 	s.cancel()
 	return s.closeClient()
 }
@@ -316,9 +390,10 @@ func decodeCounter(kv *kvPair) (counterState, error) {
 	return c, nil
 }
 
-// reqCtx bounds one request by the request timeout.
+// reqCtx bounds one request by the request timeout and asks that only a
+// member with a leader serve it.
 func (s *Store) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	return context.WithTimeout(clientv3.WithRequireLeader(ctx), s.cfg.RequestTimeout)
 }
 
 // wrap wraps an etcd error, keeping context errors recognisable.
@@ -326,7 +401,23 @@ func wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("etcd: %s: %w", what, err)
+	return unavailable(fmt.Errorf("etcd: %s: %w", what, err))
+}
+
+// errUnavailable is what callers (and through the API, clients: 503 with
+// Retry-After) are told of an error for which isUnavailable holds.
+var errUnavailable = workflow.Refuse(workflow.ReasonStoreUnavailable,
+	"the ledger store is unavailable for now (etcd did not answer in time or has no quorum); try again shortly")
+
+// unavailable marks err as the domain's CodeUnavailable when etcd did not
+// answer or serve, keeping err in the chain (errors.Is still finds it); any
+// other error is returned as is.
+func unavailable(err error) error {
+	var we *workflow.Error
+	if !isUnavailable(err) || errors.As(err, &we) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errUnavailable, err)
 }
 
 // errorCode returns the gRPC code of an etcd client error.
@@ -351,6 +442,26 @@ func definite(err error) bool {
 	switch errorCode(err) {
 	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied,
 		codes.Unauthenticated, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
+		return true
+	}
+	return false
+}
+
+// isUnavailable reports whether err is etcd not answering in time or not
+// serving for now (no leader, a lost connection, a timeout, an outcome left
+// unknown, the store closing) rather than a refusal or a fault: worth
+// retrying, and for the caller a service unavailable for a moment. A
+// caller's own cancellation is not.
+func isUnavailable(err error) bool {
+	switch {
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, ErrFenced):
+		return false
+	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrContention), errors.Is(err, errClosed),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	switch errorCode(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
 	}
 	return false
@@ -546,7 +657,7 @@ func (s *Store) write(ctx context.Context, cmps []clientv3.Cmp, ops, elses []cli
 	g := &guarded{cmps: cmps, ops: ops, elses: elses, cmdKey: s.newCmdKey(), result: []byte("{}")}
 	out, err := s.commit(ctx, g)
 	if err != nil {
-		return false, nil, err
+		return false, nil, unavailable(err)
 	}
 	if out.committed {
 		return true, nil, nil

@@ -6,6 +6,10 @@
 // then does the cursor move past it. A failure (non-2xx, network error,
 // timeout) is retried with exponential backoff and the event is never skipped;
 // a dispatcher started again on the same store carries on from the cursor.
+// Where replicas share the outbox (the etcd store), the dispatcher runs on
+// the elected leader only and claims every delivery attempt first
+// (Claimer), so that one paused while a newer leader took over sends
+// nothing stale when it resumes.
 //
 // The body is the event as JSON (workflow.Event: id, seq and the history
 // entry: problem_id, version, at, actor, action, from, to, params; see Body).
@@ -60,6 +64,20 @@ type Outbox interface {
 	Cursor(ctx context.Context, name string) (uint64, error)
 	// SetCursor records it.
 	SetCursor(ctx context.Context, name string, seq uint64) error
+}
+
+// Claimer is an Outbox that several replicas share, whose dispatcher runs
+// on an elected leader only (the etcd store). Before every delivery attempt
+// the dispatcher asks ClaimDelivery whether it may still deliver the event
+// after seq after to consumer name, and sends only before the time it
+// returns: a dispatcher that was paused (a stopped process, a long GC, a
+// partition) and resumes after a newer leader took over sends nothing that
+// leader may have delivered already.
+type Claimer interface {
+	// ClaimDelivery returns until when the caller may deliver: an error
+	// when it is not the leader any more, or when the consumer's cursor is
+	// no longer after (another dispatcher moved it).
+	ClaimDelivery(ctx context.Context, name string, after uint64) (until time.Time, err error)
 }
 
 // maxCursorName is the longest cursor name CursorName returns (the bolt
@@ -290,7 +308,7 @@ func (d *Dispatcher) deliverURL(ctx context.Context, u string) (int, error) {
 			if ev.Seq <= after {
 				return delivered, fmt.Errorf("webhook %s: outbox returned seq %d after %d", Redact(u), ev.Seq, after)
 			}
-			if err := d.deliverEvent(ctx, u, ev); err != nil {
+			if err := d.deliverEvent(ctx, u, name, after, ev); err != nil {
 				return delivered, err
 			}
 			delivered++
@@ -309,8 +327,9 @@ func (d *Dispatcher) deliverURL(ctx context.Context, u string) (int, error) {
 	}
 }
 
-// deliverEvent posts ev to u until u accepts it or ctx ends.
-func (d *Dispatcher) deliverEvent(ctx context.Context, u string, ev workflow.Event) error {
+// deliverEvent posts ev, the event after seq after, to u until u accepts it
+// or ctx ends, each attempt claimed first when the outbox is a Claimer.
+func (d *Dispatcher) deliverEvent(ctx context.Context, u, name string, after uint64, ev workflow.Event) error {
 	if ev.ID == "" {
 		ev.ID = workflow.EventID(ev.Seq)
 	}
@@ -319,7 +338,13 @@ func (d *Dispatcher) deliverEvent(ctx context.Context, u string, ev workflow.Eve
 		return fmt.Errorf("webhook: encode event %s: %w", ev.ID, err)
 	}
 	sig := Sign(d.cfg.Secret, body)
+	claimer, _ := d.cfg.Outbox.(Claimer)
 	for n := 1; ; n++ {
+		if claimer != nil {
+			if err := d.claim(ctx, claimer, u, name, after); err != nil {
+				return err
+			}
+		}
 		start := time.Now()
 		status, err := d.post(ctx, u, ev.ID, sig, n, body)
 		a := Attempt{URL: u, Event: ev.ID, Seq: ev.Seq, N: n, Status: status, Err: err, Duration: time.Since(start)}
@@ -336,6 +361,27 @@ func (d *Dispatcher) deliverEvent(ctx context.Context, u string, ev workflow.Eve
 		wait := d.backoff(n)
 		d.log.Warn("webhook delivery failed", "url", Redact(u), "event", ev.ID, "attempt", n, "status", status, "err", err, "retry_in", wait)
 		if err := d.cfg.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// claim asks c until when the dispatcher may deliver the event after seq
+// after to u, and asks again if that time passed before the answer is used
+// (the process was paused in between).
+func (d *Dispatcher) claim(ctx context.Context, c Claimer, u, name string, after uint64) error {
+	for try := 1; ; try++ {
+		until, err := c.ClaimDelivery(ctx, name, after)
+		if err != nil {
+			return fmt.Errorf("webhook %s: may not deliver the event after %d: %w", Redact(u), after, err)
+		}
+		if time.Now().Before(until) {
+			return nil
+		}
+		if try == 3 {
+			return fmt.Errorf("webhook %s: the claim to deliver the event after %d keeps running out before it is used", Redact(u), after)
+		}
+		if err := d.cfg.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}

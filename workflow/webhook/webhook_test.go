@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -390,5 +391,47 @@ func TestCursorNameAndRedact(t *testing.T) {
 	}
 	if got := Redact("https://user:pw@hooks.example.org:8443/a/b?token=t#f"); got != "https://hooks.example.org:8443/a/b" {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+// claimingOutbox is a memOutbox shared with other dispatchers, whose claims
+// the test decides.
+type claimingOutbox struct {
+	*memOutbox
+	claim  func() (time.Time, error)
+	claims int
+}
+
+func (o *claimingOutbox) ClaimDelivery(_ context.Context, name string, after uint64) (time.Time, error) {
+	o.claims++
+	return o.claim()
+}
+
+// TestClaimBeforeDelivery: with a Claimer outbox, every attempt is claimed
+// first; a refused claim, or one that keeps running out before it is used
+// (the process paused in between), sends nothing.
+func TestClaimBeforeDelivery(t *testing.T) {
+	var posted atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { posted.Add(1) }))
+	defer srv.Close()
+	out := &claimingOutbox{memOutbox: newOutbox()}
+	out.add("p1", "p2")
+	posts := func() int64 { return posted.Load() }
+	d, err := New(Config{Outbox: out, URLs: []string{srv.URL}, Secret: secret,
+		Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.claim = func() (time.Time, error) { return time.Time{}, errors.New("fenced off: no longer the leader") }
+	if n, err := d.DeliverPending(context.Background()); err == nil || n != 0 || posts() != 0 {
+		t.Fatalf("refused claim: delivered %d, %d posts, err %v", n, posts(), err)
+	}
+	out.claim = func() (time.Time, error) { return time.Now().Add(-time.Second), nil }
+	if n, err := d.DeliverPending(context.Background()); err == nil || n != 0 || posts() != 0 || out.claims != 4 {
+		t.Fatalf("claims that ran out: delivered %d, %d posts, %d claims, err %v", n, posts(), out.claims, err)
+	}
+	out.claim = func() (time.Time, error) { return time.Now().Add(time.Minute), nil }
+	if n, err := d.DeliverPending(context.Background()); err != nil || n != 2 || posts() != 2 {
+		t.Fatalf("granted claims: delivered %d, %d posts, err %v", n, posts(), err)
 	}
 }
