@@ -161,7 +161,9 @@ func TestNearDuplicatesAcrossProblemsAndRounds(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
 
 func TestEXIFFlagsAtUpload(t *testing.T) {
 	f := newPhotoFixture(t)
