@@ -193,3 +193,15 @@ func applyChecks(p *Problem, e *Entry) {
 		}
 	}
 }
+
+// FlaggedEvidence counts the evidence items of the lead and cooperating
+// units that carry a flag.
+func (p *Problem) FlaggedEvidence() int {
+	n := 0
+	for _, e := range p.Evidence {
+		if e.Phase != PhaseSiteCheck && len(e.Flags) > 0 {
+			n++
+		}
+	}
+	return n
+}

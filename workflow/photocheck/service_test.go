@@ -199,6 +199,14 @@ func TestEXIFFlagsAtUpload(t *testing.T) {
 	if len(p.Evidence) != len(cases) {
 		t.Fatalf("%d items kept of %d uploads", len(p.Evidence), len(cases))
 	}
+	// The statistics count the flagged items per unit.
+	r, err := f.svc.Stats(context.Background(), svcBureau, workflow.GroupByLeadUnit, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rows) != 1 || r.Rows[0].Key != "fuliang" || r.Rows[0].FlaggedEvidence != 5 || r.Total.FlaggedEvidence != 5 {
+		t.Fatalf("statistics %+v, want 5 flagged items for fuliang", r.Rows)
+	}
 }
 
 func TestVerifyNeedsFlagsAcknowledgedAndSiteCheck(t *testing.T) {
