@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -204,4 +205,21 @@ func (p *Problem) FlaggedEvidence() int {
 		}
 	}
 	return n
+}
+
+// FlagsFor returns e's flags as actor a may see them: a unit officer,
+// who may not learn the codes of problems it cannot see, gets a
+// near-duplicate flag of another problem without its link or code.
+func FlagsFor(a Actor, p *Problem, e Evidence) []Flag {
+	if a.Role != RoleUnit {
+		return e.Flags
+	}
+	out := make([]Flag, 0, len(e.Flags))
+	for _, f := range e.Flags {
+		if f.Similar != nil && f.Similar.ProblemID != p.ID {
+			f = Flag{Code: f.Code, Text: fmt.Sprintf("与其他问题的佐证材料相似（汉明距离 %d）", f.Similar.Distance)}
+		}
+		out = append(out, f)
+	}
+	return out
 }
