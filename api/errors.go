@@ -56,6 +56,8 @@ type problemDetail struct {
 	Field             string             `json:"field,omitempty"`
 	State             workflow.State     `json:"state,omitempty"`
 	PermittedTriggers []workflow.Trigger `json:"permitted_triggers,omitzero"`
+	// Flags lists the evidence flags a verify left unacknowledged.
+	Flags []workflow.FlagRef `json:"flags,omitempty"`
 }
 
 // apiError builds a domain error for conditions found in api/ itself.
@@ -122,6 +124,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		Instance: c.Request().URL.Path,
 		Field:    we.Field,
 		State:    we.State,
+		Flags:    we.Flags,
 	}
 	if we.Code == workflow.CodeConflict && we.State != "" {
 		body.PermittedTriggers = we.Permitted

@@ -142,12 +142,20 @@ func (s *server) addEvidence(c echo.Context) error {
 		return apiError(workflow.CodeInvalid, "Content-Type", "the multipart/form-data body has no boundary")
 	}
 	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(uploadReadWindow))
-	up, err := files.ReadUpload(ctx, mr, blobs, files.UploadOptions{Max: s.evidenceMax, TooLarge: s.evidenceTooLarge})
+	up, err := files.ReadUpload(ctx, mr, blobs, files.UploadOptions{Max: s.evidenceMax, TooLarge: s.evidenceTooLarge,
+		KeepImage: files.KeepImageBytes})
+	if err != nil {
+		return err
+	}
+	// The checks run before the command, on the file as it streamed by;
+	// the command decides the flags (docs/design.md#evidence-checks).
+	report, err := files.CheckUpload(ctx, s.svc, up)
 	if err != nil {
 		return err
 	}
 	p, err = s.svc.AddEvidence(ctx, a, id, workflow.EvidenceInput{
 		SHA256: up.SHA256, Name: up.Name, Size: up.Size, Type: up.Type, Description: up.Description,
+		Phase: workflow.Phase(up.Phase), Photo: report,
 	}, ifVersion)
 	if err != nil {
 		return err

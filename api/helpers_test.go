@@ -203,6 +203,10 @@ type problemBody struct {
 	Field             string   `json:"field"`
 	State             string   `json:"state"`
 	PermittedTriggers []string `json:"permitted_triggers"`
+	Flags             []struct {
+		SHA256 string `json:"sha256"`
+		Code   string `json:"code"`
+	} `json:"flags"`
 }
 
 // fails checks a problem+json response with status and code.

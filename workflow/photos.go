@@ -154,6 +154,13 @@ func (s *Service) SetPhotoChecker(c PhotoChecker) {
 	s.mu.Unlock()
 }
 
+// ChecksPhotos reports whether the service has a photo checker.
+func (s *Service) ChecksPhotos() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.photos != nil
+}
+
 // CheckPhoto examines data, an uploaded file, with the service's checker:
 // nil without one. A checker that fails for any reason other than ctx
 // ending (or panics) gives a report saying the photo could not be checked,
