@@ -58,6 +58,9 @@ type serveConfig struct {
 	webhookSecret  string
 	webhookPoll    time.Duration
 	webhookTimeout time.Duration
+
+	// Evidence checks, site checks and look-backs (serve_checks.go).
+	checks *checkFlags
 }
 
 // parseServeFlags reads serve's flags (and RECTIFY_* variables) and checks
@@ -89,6 +92,7 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.IntVar(&cfg.extensionGraceDays, "extension-grace-days", days(def.ExtensionGrace),
 		"days after the deadline the lead unit may still request an extension (0: only before it)")
 
+	cfg.checks = addCheckFlags(fs)
 	sessions := workflow.DefaultSessionPolicy()
 	fs.DurationVar(&cfg.sessionMaxAge, "session-max-age", sessions.MaxAge, "web pages: a session ends this long after sign-in")
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", sessions.Idle, "web pages: a session ends after this long without a request")
@@ -121,6 +125,9 @@ func (c serveConfig) check() error {
 		return errors.New("--scan-interval must not be negative (0 disables automatic scans)")
 	}
 	if _, err := c.policy(); err != nil {
+		return err
+	}
+	if _, err := c.checks.policy(); err != nil {
 		return err
 	}
 	if err := c.sessionPolicy().Validate(); err != nil {
@@ -302,6 +309,9 @@ func newService(ctx context.Context, st workflow.Store, cfg serveConfig, log *sl
 		return nil, err
 	}
 	if err := svc.SetPolicy(pol); err != nil {
+		return nil, err
+	}
+	if err := cfg.checks.apply(svc); err != nil {
 		return nil, err
 	}
 	if err := svc.LoadCalendars(ctx, seeds.Calendars()); err != nil {
