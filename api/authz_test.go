@@ -316,7 +316,7 @@ func importBody(*authzWorld, caller) (string, []byte) {
 
 // All statuses by kind of caller.
 const (
-	s200, s201, s204, s303, s403, s404 = http.StatusOK, http.StatusCreated, http.StatusNoContent, http.StatusSeeOther, http.StatusForbidden, http.StatusNotFound
+	s200, s201, s204, s303, s403, s404, s409 = http.StatusOK, http.StatusCreated, http.StatusNoContent, http.StatusSeeOther, http.StatusForbidden, http.StatusNotFound, http.StatusConflict
 )
 
 // every gives each signed-in caller status s.
@@ -340,6 +340,12 @@ func only(s int, cs ...caller) map[caller]int {
 	for _, c := range cs {
 		m[c] = s
 	}
+	return m
+}
+
+// with sets caller c's status in m.
+func with(m map[caller]int, c caller, s int) map[caller]int {
+	m[c] = s
 	return m
 }
 
@@ -369,8 +375,15 @@ var authzRows = []row{
 		ok: withUnrelated(only(s200, lead)), body: jsonBody(`{"trigger":"accept","plan":"拆除"}`)},
 	{method: "POST", route: "/api/v1/problems/:id/notes", path: "/api/v1/problems/{assigned}/notes", other: s403,
 		ok: withUnrelated(only(s200, lead, coop)), body: jsonBody(`{"text":"已开展排查"}`)},
+	// Inspectors add site-check photos, only while a submission waits (409 here).
 	{method: "POST", route: "/api/v1/problems/:id/evidence", path: "/api/v1/problems/{assigned}/evidence", other: s403,
-		ok: withUnrelated(only(s201, lead, coop)), body: upload(false)},
+		ok: withUnrelated(with(only(s201, lead, coop), inspector, s409)), body: upload(false)},
+	{method: "PUT", route: "/api/v1/problems/:id/position", path: "/api/v1/problems/{assigned}/position", other: s403,
+		ok: withUnrelated(only(s200, bureau)), body: jsonBody(`{"lat":29.35,"lng":117.21}`)},
+	{method: "POST", route: "/api/v1/problems/:id/site-checks", path: "/api/v1/problems/{assigned}/site-checks", other: s403,
+		ok: withUnrelated(only(s409, inspector)), body: jsonBody(`{"result":"passed","findings":"现场已整改"}`)},
+	{method: "POST", route: "/api/v1/problems/:id/lookback/confirmation", path: "/api/v1/problems/{assigned}/lookback/confirmation", other: s403,
+		ok: withUnrelated(only(s409, inspector)), body: jsonBody(`{"text":"回头看未发现反弹"}`)},
 	{method: "GET", route: "/api/v1/evidence/:sha256", path: "/api/v1/evidence/{sha}", ok: seeing(s200)},
 	{method: "POST", route: "/api/v1/problems/:id/extensions", path: "/api/v1/problems/{assigned}/extensions", other: s403,
 		ok: withUnrelated(only(s201, lead)), body: jsonBody(`{"deadline":"2022-03-31","reason":"雨季施工受限"}`)},
@@ -440,7 +453,13 @@ var authzRows = []row{
 	{method: "POST", route: "/problems/:id/notes", path: "/problems/{assigned}/notes", page: true, other: s403,
 		ok: withUnrelated(only(s303, lead, coop)), body: form(url.Values{"text": {"已开展排查"}})},
 	{method: "POST", route: "/problems/:id/evidence", path: "/problems/{assigned}/evidence", page: true, other: s403,
-		ok: withUnrelated(only(s303, lead, coop)), body: upload(true)},
+		ok: withUnrelated(with(only(s303, lead, coop), inspector, s409)), body: upload(true)},
+	{method: "POST", route: "/problems/:id/position", path: "/problems/{assigned}/position", page: true, other: s403,
+		ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"lat": {"29.35"}, "lng": {"117.21"}})},
+	{method: "POST", route: "/problems/:id/site-checks", path: "/problems/{assigned}/site-checks", page: true, other: s403,
+		ok: withUnrelated(only(s409, inspector)), body: form(url.Values{"result": {"passed"}, "findings": {"现场已整改"}})},
+	{method: "POST", route: "/problems/:id/lookback", path: "/problems/{assigned}/lookback", page: true, other: s403,
+		ok: withUnrelated(only(s409, inspector)), body: form(url.Values{"text": {"回头看未发现反弹"}})},
 	{method: "POST", route: "/problems/:id/extensions", path: "/problems/{assigned}/extensions", page: true, other: s403,
 		ok: withUnrelated(only(s303, lead)), body: form(url.Values{"deadline": {"2022-03-31"}, "reason": {"雨季施工受限"}})},
 	{method: "POST", route: "/problems/:id/extensions/:ext/decision", path: "/problems/{rectifying}/extensions/{ext}/decision", page: true,

@@ -69,6 +69,8 @@ type problemDetail struct {
 	// Checks, on a 503 from /readyz: every readiness check, "ok" or why it
 	// failed.
 	Checks map[string]string `json:"checks,omitempty"`
+	// Flags lists the evidence flags a verify left unacknowledged.
+	Flags []workflow.FlagRef `json:"flags,omitempty"`
 }
 
 // apiError builds a domain error for conditions found in api/ itself.
@@ -135,6 +137,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		Instance: c.Request().URL.Path,
 		Field:    we.Field,
 		State:    we.State,
+		Flags:    we.Flags,
 	}
 	if we.Code == workflow.CodeConflict && we.State != "" {
 		body.PermittedTriggers = we.Permitted

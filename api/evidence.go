@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"time"
@@ -48,18 +49,29 @@ type evidenceJSON struct {
 	Round       int       `json:"round"`
 	Submitted   bool      `json:"submitted"`
 	Duplicates  []string  `json:"duplicates,omitempty"`
+	// Phase: before, after, document or site_check; PHash the perceptual
+	// hash (16 hex digits); Flags what the evidence checks found.
+	Phase workflow.Phase  `json:"phase,omitempty"`
+	PHash string          `json:"phash,omitempty"`
+	Flags []workflow.Flag `json:"flags"`
 }
 
-// evidenceOf renders p's evidence; dups (nil for callers who may not see
-// them) maps a file's SHA-256 to the other problems holding it.
-func evidenceOf(p *workflow.Problem, dups map[string][]string) []evidenceJSON {
+// evidenceOf renders p's evidence for a; dups (nil for callers who may not
+// see them) maps a file's SHA-256 to the other problems holding it. Flags
+// are shown as a may see them (workflow.FlagsFor).
+func evidenceOf(a workflow.Actor, p *workflow.Problem, dups map[string][]string) []evidenceJSON {
 	out := make([]evidenceJSON, 0, len(p.Evidence))
 	for _, e := range p.Evidence {
-		out = append(out, evidenceJSON{
+		j := evidenceJSON{
 			SHA256: e.SHA256, Name: e.Name, Size: e.Size, Type: e.Type, Description: e.Description,
 			UploadedBy: e.UploadedBy, Uploader: e.Uploader, UnitID: e.UnitID, At: e.At.UTC(),
 			Round: e.Round, Submitted: e.Submitted, Duplicates: dups[e.SHA256],
-		})
+			Phase: e.Phase, Flags: nonNil(workflow.FlagsFor(a, p, e)),
+		}
+		if e.PHash != nil {
+			j.PHash = fmt.Sprintf("%016x", *e.PHash)
+		}
+		out = append(out, j)
 	}
 	return out
 }
@@ -130,12 +142,20 @@ func (s *server) addEvidence(c echo.Context) error {
 		return apiError(workflow.CodeInvalid, "Content-Type", "the multipart/form-data body has no boundary")
 	}
 	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(uploadReadWindow))
-	up, err := files.ReadUpload(ctx, mr, blobs, files.UploadOptions{Max: s.evidenceMax, TooLarge: s.evidenceTooLarge})
+	up, err := files.ReadUpload(ctx, mr, blobs, files.UploadOptions{Max: s.evidenceMax, TooLarge: s.evidenceTooLarge,
+		KeepImage: files.KeepImageBytes})
+	if err != nil {
+		return err
+	}
+	// The checks run before the command, on the file as it streamed by;
+	// the command decides the flags (docs/design.md#evidence-checks).
+	report, err := files.CheckUpload(ctx, s.svc, up)
 	if err != nil {
 		return err
 	}
 	p, err = s.svc.AddEvidence(ctx, a, id, workflow.EvidenceInput{
 		SHA256: up.SHA256, Name: up.Name, Size: up.Size, Type: up.Type, Description: up.Description,
+		Phase: workflow.Phase(up.Phase), Photo: report,
 	}, ifVersion)
 	if err != nil {
 		return err

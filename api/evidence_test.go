@@ -220,6 +220,7 @@ func TestEvidenceAuthorization(t *testing.T) {
 		"sha256": sha, "name": "现场 照片\"1\".png", "size": float64(len(img)), "type": "image/png",
 		"description": "整改后现场", "uploaded_by": v.users["fuliang"].ID, "uploader": "浮梁县干部",
 		"unit_id": "fuliang", "at": "2021-06-24T10:00:00Z", "round": 0.0, "submitted": false,
+		"phase": "after", "flags": []any{}, // an image is after unless told; no checker here
 	}
 	if ev := lastEvidence(t, p); !reflect.DeepEqual(ev, want) {
 		t.Errorf("evidence\n%v, want\n%v", ev, want)
@@ -227,9 +228,10 @@ func TestEvidenceAuthorization(t *testing.T) {
 	v.ok(v.upload(id, "water", "核查报告.pdf", samplePDF, ""), http.StatusCreated)
 
 	before := v.snapshot(id)
-	for who, status := range map[string]int{"leping": 404, "inspector": 403, "bureau": 403, "viewer": 403, "admin": 403} {
+	// An inspector adds site-check photos only while a submission waits: 409.
+	for who, status := range map[string]int{"leping": 404, "inspector": 409, "bureau": 403, "viewer": 403, "admin": 403} {
 		data := v.png()
-		code := map[int]string{403: "forbidden", 404: "not_found"}[status]
+		code := map[int]string{403: "forbidden", 404: "not_found", 409: "conflict"}[status]
 		v.fails(v.upload(id, who, "x.png", data, ""), status, code)
 		if v.stored(data) {
 			t.Errorf("%s's refused upload was stored", who)

@@ -248,6 +248,10 @@ type problemBody struct {
 	State             string            `json:"state"`
 	PermittedTriggers []string          `json:"permitted_triggers"`
 	Checks            map[string]string `json:"checks"`
+	Flags             []struct {
+		SHA256 string `json:"sha256"`
+		Code   string `json:"code"`
+	} `json:"flags"`
 }
 
 // fails checks a problem+json response with status and code.

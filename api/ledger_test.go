@@ -26,7 +26,7 @@ import (
 var ledgerHeader = []string{
 	"序号", "问题编号", "问题来源", "来源文件", "问题描述", "所在县（市、区）", "工作要点", "牵头单位", "配合单位",
 	"整改要求", "整改方案", "整改时限", "原定时限", "当前状态", "最新进展", "是否逾期", "督办等级", "验收时间", "销号时间",
-	"问题名称", "具体位置",
+	"问题名称", "具体位置", "经纬度（WGS-84）",
 }
 
 const mimeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -125,7 +125,13 @@ func TestLedgerExport(t *testing.T) {
 	v := newEnv(t)
 	a, b, c := ledgerFixture(v)
 
+	// A position set by the bureau is in the last column (issue 16).
+	first := v.ok(v.do("GET", "/api/v1/problems?limit=1", "bureau", nil), 200)["items"].([]any)[0].(map[string]any)["id"].(string)
+	v.ok(v.do("PUT", "/api/v1/problems/"+first+"/position", "bureau", map[string]any{"lat": 29.2921, "lng": 117.2078}), 200)
 	w, rec := v.export("bureau", "")
+	if got := w.column("经纬度（WGS-84）"); !slices.Equal(got, []string{"29.292100, 117.207800", "", ""}) {
+		t.Errorf("positions %q", got)
+	}
 	if got := w.column("问题编号"); !slices.Equal(got, []string{a, b, c}) {
 		t.Errorf("bureau's codes %v, want %v", got, []string{a, b, c})
 	}
@@ -557,6 +563,7 @@ type statsRow struct {
 	CompletionRate    *float64       `json:"completion_rate"`
 	OnTimeRate        *float64       `json:"on_time_rate"`
 	MedianDaysToClose *float64       `json:"median_days_to_close"`
+	FlaggedEvidence   int            `json:"flagged_evidence"`
 }
 
 func (v *env) stats(who, q string) statsReport {

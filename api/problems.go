@@ -32,6 +32,7 @@ type problemResponse struct {
 	CountyID         string              `json:"county_id"`
 	WorkPoint        int                 `json:"work_point,omitempty"`
 	Location         string              `json:"location,omitempty"`
+	Position         *workflow.LatLng    `json:"position,omitempty"`
 	State            workflow.State      `json:"state"`
 	Resolution       workflow.Resolution `json:"resolution"`
 	LeadUnit         string              `json:"lead_unit"`
@@ -64,6 +65,15 @@ type problemResponse struct {
 	Evidence      []evidenceJSON  `json:"evidence"`
 	EvidenceRound int             `json:"evidence_round"`
 	Signatures    []signatureJSON `json:"signatures"`
+
+	// The evidence checks (issue 16): the flags still to acknowledge at
+	// verify, those acknowledged, the inspectors' site checks and the
+	// look-back task.
+	UnacknowledgedFlags []workflow.FlagRef   `json:"unacknowledged_flags"`
+	AcknowledgedFlags   []workflow.FlagRef   `json:"acknowledged_flags"`
+	SiteChecks          []workflow.SiteCheck `json:"site_checks"`
+	SiteCheckNeeded     bool                 `json:"site_check_needed"`
+	Lookback            *workflow.Lookback   `json:"lookback,omitempty"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
@@ -170,11 +180,22 @@ func (s *server) problemJSON(ctx context.Context, v view, a workflow.Actor, p *w
 		Level: p.LevelAt(v.now, v.pol), DaysOverdue: overdue, DaysLeft: left,
 		EffectiveDeadline: effective, StageDue: stageDueOf(p, v.now),
 		Paused: p.Paused(), Extended: p.Extended(), Extensions: exts,
-		Evidence: evidenceOf(p, dups), EvidenceRound: p.EvidenceRound, Signatures: signaturesOf(p),
-		Version: p.Version, CreatedBy: p.CreatedBy,
+		Evidence: evidenceOf(a, p, dups), EvidenceRound: p.EvidenceRound, Signatures: signaturesOf(p),
+		UnacknowledgedFlags: nonNil(p.UnacknowledgedFlags()), AcknowledgedFlags: nonNil(p.Acknowledged),
+		SiteChecks: nonNil(p.SiteChecks), SiteCheckNeeded: s.svc.EvidencePolicy().NeedsSiteCheck(p), Lookback: p.Lookback,
+		Position: p.Position,
+		Version:  p.Version, CreatedBy: p.CreatedBy,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 		PermittedTriggers: s.svc.PermittedTriggers(a, p),
 	}, nil
+}
+
+// nonNil returns s, or an empty slice for nil (a JSON [] rather than null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -235,6 +256,8 @@ type createProblemRequest struct {
 	WorkPoint   int    `json:"work_point"`
 	SourceRef   string `json:"source_ref"`
 	Location    string `json:"location"`
+	// Position is optional coordinates: lat, lng and datum (wgs84 or gcj02).
+	Position *workflow.PositionInput `json:"position"`
 }
 
 func (s *server) createProblem(c echo.Context) error {
@@ -246,6 +269,7 @@ func (s *server) createProblem(c echo.Context) error {
 	p, _, err := s.svc.CreateProblem(c.Request().Context(), a, workflow.NewProblem{
 		Title: req.Title, Description: req.Description, Source: workflow.Source(req.Source),
 		CountyID: req.CountyID, WorkPoint: req.WorkPoint, SourceRef: req.SourceRef, Location: req.Location,
+		Position: req.Position,
 	})
 	if err != nil {
 		return err
@@ -374,6 +398,9 @@ type transitionParams struct {
 	Summary          string   `json:"summary"`
 	Opinion          string   `json:"opinion"`
 	Statement        string   `json:"statement"`
+
+	AcknowledgedFlags   []workflow.FlagRef `json:"acknowledged_flags"`
+	AcknowledgementNote string             `json:"acknowledgement_note"`
 }
 
 // decode sets the parameters named by keys (in that order) from their
@@ -401,6 +428,10 @@ func (tp *transitionParams) decode(keys []string, fields map[string]json.RawMess
 			dst = &tp.Opinion
 		case "statement":
 			dst = &tp.Statement
+		case "acknowledged_flags":
+			dst = &tp.AcknowledgedFlags
+		case "acknowledgement_note":
+			dst = &tp.AcknowledgementNote
 		default:
 			return apiError(workflow.CodeInvalid, k, fmt.Sprintf("unknown field %q", k))
 		}
@@ -459,6 +490,7 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 	cmd.Params = workflow.Params{
 		LeadUnit: tp.LeadUnit, CooperatingUnits: tp.CooperatingUnits, Requirements: tp.Requirements,
 		Reason: tp.Reason, Plan: tp.Plan, Summary: tp.Summary, Opinion: tp.Opinion, Statement: tp.Statement,
+		AcknowledgedFlags: tp.AcknowledgedFlags, AcknowledgementNote: tp.AcknowledgementNote,
 	}
 	if tp.Deadline != nil {
 		d, err := workflow.ParseDeadline(*tp.Deadline)

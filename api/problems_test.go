@@ -169,7 +169,7 @@ func TestCreateAndGet(t *testing.T) {
 // computedFields are the Problem fields the API adds to workflow.Problem's.
 var computedFields = []string{
 	"permitted_triggers", "level", "days_overdue", "days_left", "effective_deadline",
-	"stage_due", "paused", "extended",
+	"stage_due", "paused", "extended", "unacknowledged_flags", "site_check_needed",
 }
 
 // TestProblemFields: the API shows every field of workflow.Problem except

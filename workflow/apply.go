@@ -19,6 +19,7 @@ func newFromEntry(n uint64, e *Entry) *Problem {
 		CountyID:    e.Params.CountyID,
 		WorkPoint:   e.Params.WorkPoint,
 		Location:    e.Params.Location,
+		Position:    clonePtr(e.Params.Position),
 		DedupeKey:   e.Params.DedupeKey,
 		State:       StateFound,
 		CreatedBy:   e.Actor.ID,
@@ -69,6 +70,7 @@ func applyEffects(p *Problem, e *Entry) {
 		p.VerifiedBy = e.Actor.ID
 		p.Opinion = prm.Opinion
 		p.addSignature(prm.Signature)
+		p.Acknowledged = append(p.Acknowledged, prm.AcknowledgedFlags...)
 	case TriggerClose:
 		p.Resolution = ResolutionRectified
 		p.ClosedBy = e.Actor.ID
@@ -83,8 +85,12 @@ func applyEffects(p *Problem, e *Entry) {
 		if prm.Deadline != nil {
 			p.setDeadline(prm.Deadline)
 		}
+		if l := p.Lookback; l != nil && l.Status == LookbackPending {
+			l.resolve(LookbackReopened, e)
+		}
 	}
 	applyExtension(p, e)
+	applyChecks(p, e)
 	if e.Action == ActionEvidence && prm.Evidence != nil {
 		p.Evidence = append(p.Evidence, *prm.Evidence)
 	}
@@ -130,7 +136,9 @@ func Replay(entries []Entry) (*Problem, error) {
 				return nil, fmt.Errorf("entry %d: recorded to %s but the workflow gives %s", e.Seq, e.To, p.State)
 			}
 		case e.Action == ActionNote, e.Action == ActionAlert, e.Action == ActionEvidence,
-			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision:
+			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision,
+			e.Action == ActionPosition, e.Action == ActionSiteCheck,
+			e.Action == ActionLookbackDrawn, e.Action == ActionLookbackConfirmed:
 		default:
 			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)
 		}

@@ -74,4 +74,17 @@ type Params struct {
 	WorkPoint   int    `json:"work_point,omitempty"`
 	Location    string `json:"location,omitempty"`
 	DedupeKey   string `json:"dedupe_key,omitempty"`
+
+	// A position set at creation (ActionCreate) or later (ActionPosition;
+	// nil there clears it), in WGS-84.
+	Position *LatLng `json:"position,omitempty"`
+
+	// Verify: the evidence flags the inspector acknowledged, and why.
+	AcknowledgedFlags   []FlagRef `json:"acknowledged_flags,omitempty"`
+	AcknowledgementNote string    `json:"acknowledgement_note,omitempty"`
+
+	// A site check (ActionSiteCheck); a look-back drawn or confirmed
+	// (ActionLookbackDrawn, ActionLookbackConfirmed).
+	SiteCheck *SiteCheck `json:"site_check,omitempty"`
+	Lookback  *Lookback  `json:"lookback,omitempty"`
 }

@@ -37,6 +37,9 @@ type Error struct {
 	State     State
 	Permitted []Trigger
 	Trigger   Trigger
+	// Flags lists the evidence flags a verify left unacknowledged
+	// (ReasonUnacknowledgedFlags).
+	Flags []FlagRef
 }
 
 func (e *Error) Error() string {

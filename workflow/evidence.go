@@ -27,6 +27,15 @@ type Evidence struct {
 	// item of the current round. Submitted is set once a submission included it.
 	Round     int  `json:"round"`
 	Submitted bool `json:"submitted"`
+	// Phase is what the file shows: before (整改前), after (整改后), a
+	// document, or an inspector's site-check photo; empty on items handed in
+	// before phases existed.
+	Phase Phase `json:"phase,omitempty"`
+	// PHash is the image's perceptual hash (nil when it is no image the
+	// checks decode, or could not be decoded); Flags are what the checks
+	// found (docs/design.md#evidence-checks). Both are decided at upload.
+	PHash *uint64 `json:"phash,omitempty"`
+	Flags []Flag  `json:"flags,omitempty"`
 }
 
 // Blobs stores evidence files by their SHA-256. Put writes and fsyncs the
@@ -70,6 +79,12 @@ type EvidenceInput struct {
 	Size        int64
 	Type        string
 	Description string
+	// Phase is what the file shows; empty takes DefaultPhase. An
+	// inspector's upload is always a site-check photo.
+	Phase Phase
+	// Photo is what the photo checks found in the file (Service.CheckPhoto),
+	// nil when it is no image they examine.
+	Photo PhotoReport
 }
 
 // SetBlobs lets the service check that evidence it records exists.
@@ -119,20 +134,51 @@ func (s *Service) AddEvidence(ctx context.Context, a Actor, id string, in Eviden
 			return nil, RefuseField(ReasonFileNotStored, "sha256", "no stored file %s of %d bytes", in.SHA256, in.Size)
 		}
 	}
+	phase, err := inputPhase(a, in)
+	if err != nil {
+		return nil, err
+	}
+	photo, err := s.photoFacts(ctx, a, id, in.Photo)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock.Now()
+	cfg := s.EvidencePolicy()
 	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
 		if err := s.CanAddEvidence(a, p); err != nil {
 			return Entry{}, err
 		}
+		if err := p.refuseSameFile(in.SHA256); err != nil {
+			return Entry{}, err
+		}
 		ev := Evidence{SHA256: in.SHA256, Name: in.Name, Size: in.Size, Type: in.Type, Description: in.Description,
-			UploadedBy: a.ID, Uploader: a.Name, UnitID: a.UnitID, At: now, Round: p.EvidenceRound}
+			UploadedBy: a.ID, Uploader: a.Name, UnitID: a.UnitID, At: now, Round: p.EvidenceRound, Phase: phase}
+		photo.decide(p, &ev, cfg)
 		return Entry{At: now, Actor: a, Action: ActionEvidence, From: p.State, To: p.State, Params: Params{Evidence: &ev}}, nil
 	})
 }
 
+// refuseSameFile refuses a file already among p's evidence: handed in
+// again, it is not new (issue 16: the same photo after a rejection).
+func (p *Problem) refuseSameFile(sha string) error {
+	for _, e := range p.Evidence {
+		if e.SHA256 == sha {
+			return RefuseField(ReasonSameEvidence, "file",
+				"this file (SHA-256 %s) is already among the problem's evidence, handed in %s: the same file again is not new evidence",
+				sha, e.At.In(Shanghai).Format("2006-01-02 15:04")).InState(p.State, nil)
+		}
+	}
+	return nil
+}
+
 // CanAddEvidence tells whether a may hand in evidence for p now: members of
-// the lead or cooperating units, while p is assigned or rectifying.
+// the lead or cooperating units, while p is assigned or rectifying; an
+// inspector who may decide p's submission, site-check photos while it waits
+// on the inspectors (SiteCheckPhotoAllowed).
 func (s *Service) CanAddEvidence(a Actor, p *Problem) error {
+	if a.Role == RoleInspector {
+		return canAddSitePhoto(a, p, s.PermittedTriggers(a, p), s.Policy().Separation)
+	}
 	if a.Role != RoleUnit || !p.Involves(a.UnitID) {
 		return Refuse(ReasonNotInvolved, "only members of the lead or cooperating units may add evidence")
 	}
@@ -143,10 +189,11 @@ func (s *Service) CanAddEvidence(a Actor, p *Problem) error {
 	return nil
 }
 
-// hasNewEvidence reports whether p has evidence added since its last rejection.
+// hasNewEvidence reports whether p has evidence of the lead or cooperating
+// units added since its last rejection.
 func (p *Problem) hasNewEvidence() bool {
 	for _, e := range p.Evidence {
-		if e.Round == p.EvidenceRound {
+		if e.Round == p.EvidenceRound && e.Phase != PhaseSiteCheck {
 			return true
 		}
 	}

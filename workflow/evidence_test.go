@@ -129,7 +129,8 @@ func TestEvidenceRules(t *testing.T) {
 		edit func(*workflow.EvidenceInput)
 		code workflow.Code
 	}{
-		{"inspector", inspector, func(*workflow.EvidenceInput) {}, workflow.CodeForbidden},
+		// An inspector adds only site-check photos, while a submission waits.
+		{"inspector", inspector, func(*workflow.EvidenceInput) {}, workflow.CodeConflict},
 		{"bureau", bureau, func(*workflow.EvidenceInput) {}, workflow.CodeForbidden},
 		{"another county", outsider, func(*workflow.EvidenceInput) {}, workflow.CodeNotFound},
 		{"bad hash", officer, func(in *workflow.EvidenceInput) { in.SHA256 = "abc" }, workflow.CodeInvalid},

@@ -39,6 +39,7 @@ const (
 	LabelDecision         = "审批决定"
 	LabelDecisionNote     = "审批意见"
 	LabelCreatedAt        = "登记时间"
+	LabelPosition         = "经纬度（WGS-84）"
 )
 
 // Labels of the statistics' groups without a key, and of their total.
@@ -61,6 +62,9 @@ var fieldLabels = map[string]string{
 	"note": LabelDecisionNote, "level": LabelLevel, "state": LabelState,
 	"file": "文件", "name": "文件名", "password": "密码",
 	"expires_at": "有效期至", "token_expires_at": "有效期至",
+	"position": LabelPosition, "lat": "纬度", "lng": "经度", "datum": "坐标系", "phase": "材料类别",
+	"acknowledged_flags": "已知悉的核查提示", "acknowledgement_note": "知悉说明", "result": "核查结论",
+	"findings": "核查情况",
 }
 
 // FieldLabel returns the Chinese name of a field or parameter (its JSON
@@ -121,6 +125,10 @@ var actionLabels = map[string]string{
 	ActionAlert:             "督办提醒",
 	ActionExtensionRequest:  "申请延期",
 	ActionExtensionDecision: "审批延期",
+	ActionPosition:          "设置问题位置",
+	ActionSiteCheck:         "现场核查",
+	ActionLookbackDrawn:     "抽取回头看",
+	ActionLookbackConfirmed: "回头看确认",
 }
 
 // ActionLabel returns what a history entry's action is called: a trigger's
@@ -183,6 +191,8 @@ func AlertLabel(kind string) string {
 		return "验收超时"
 	case TagLate:
 		return "全部逾期"
+	case TagLookback:
+		return "待回头看"
 	}
 	return Level(kind).Label()
 }
@@ -262,3 +272,54 @@ func label[K ~string](m map[K]string, v K) string {
 	}
 	return string(v)
 }
+
+var phaseLabels = map[Phase]string{
+	PhaseBefore:    "整改前",
+	PhaseAfter:     "整改后",
+	PhaseDocument:  "文件资料",
+	PhaseSiteCheck: "现场核查照片",
+}
+
+// Label returns the Chinese name of an evidence phase ("" for items handed
+// in before phases existed: 未分类).
+func (ph Phase) Label() string {
+	if ph == "" {
+		return "未分类"
+	}
+	return label(phaseLabels, ph)
+}
+
+var flagLabels = map[FlagCode]string{
+	FlagCapturedBeforeAssigned: "拍摄时间早于交办",
+	FlagCapturedAfterUpload:    "拍摄时间晚于上传",
+	FlagFarFromSite:            "拍摄位置远离问题位置",
+	FlagEdited:                 "经修图软件处理",
+	FlagNoCaptureInfo:          "无拍摄信息",
+	FlagBadMetadata:            "拍摄信息异常",
+	FlagNearDuplicate:          "与其他佐证材料相似",
+	FlagUnchecked:              "未能检查",
+}
+
+// FlagCodes lists every flag code.
+var FlagCodes = []FlagCode{
+	FlagCapturedBeforeAssigned, FlagCapturedAfterUpload, FlagFarFromSite, FlagEdited,
+	FlagNoCaptureInfo, FlagBadMetadata, FlagNearDuplicate, FlagUnchecked,
+}
+
+// Label returns the short Chinese name of a flag code (the flag's Text
+// explains the case).
+func (c FlagCode) Label() string { return label(flagLabels, c) }
+
+var siteCheckLabels = map[SiteCheckResult]string{SiteCheckPassed: "整改到位", SiteCheckFailed: "整改不到位"}
+
+// Label returns the Chinese name of a site-check result.
+func (r SiteCheckResult) Label() string { return label(siteCheckLabels, r) }
+
+var lookbackLabels = map[LookbackStatus]string{
+	LookbackPending:   "待回头看",
+	LookbackConfirmed: "回头看确认整改到位",
+	LookbackReopened:  "回头看发现问题，重新整改",
+}
+
+// Label returns the Chinese name of a look-back task's status.
+func (l LookbackStatus) Label() string { return label(lookbackLabels, l) }

@@ -50,6 +50,7 @@ var modelActors = []workflow.Actor{
 type modelEvidence struct {
 	by, unit string
 	round    int
+	site     bool // an inspector's site-check photo
 }
 
 // modelProblem is the model's problem.
@@ -124,7 +125,7 @@ func (m *modelProblem) excluded(t workflow.Trigger, a workflow.Actor) bool {
 		return true
 	}
 	for _, e := range m.evidence {
-		if e.by == a.ID || (a.UnitID != "" && e.unit == a.UnitID) {
+		if !e.site && (e.by == a.ID || (a.UnitID != "" && e.unit == a.UnitID)) {
 			return true
 		}
 	}
@@ -133,7 +134,7 @@ func (m *modelProblem) excluded(t workflow.Trigger, a workflow.Actor) bool {
 
 func (m *modelProblem) hasNewEvidence() bool {
 	for _, e := range m.evidence {
-		if e.round == m.round {
+		if e.round == m.round && !e.site {
 			return true
 		}
 	}
@@ -232,6 +233,16 @@ func (m *modelProblem) note(a workflow.Actor) workflow.Code {
 }
 
 func (m *modelProblem) addEvidence(a workflow.Actor) workflow.Code {
+	if a.Role == workflow.RoleInspector { // site-check photos, by whoever may decide the submission
+		switch {
+		case m.state != workflow.StateSubmitted:
+			return workflow.CodeConflict
+		case m.excluded(workflow.TriggerReject, a):
+			return workflow.CodeForbidden
+		}
+		m.evidence = append(m.evidence, modelEvidence{by: a.ID, unit: a.UnitID, round: m.round, site: true})
+		return ""
+	}
 	if code := m.note(a); code != "" {
 		return code
 	}

@@ -21,7 +21,7 @@ var paramSpecs = map[Trigger]paramSpec{
 	TriggerSubmit:   {required: []string{"summary"}},
 	TriggerWithdraw: {required: []string{"reason"}},
 	TriggerReject:   {required: []string{"reason"}},
-	TriggerVerify:   {required: []string{"opinion"}},
+	TriggerVerify:   {required: []string{"opinion"}, optional: []string{"acknowledged_flags", "acknowledgement_note"}},
 	TriggerClose:    {required: []string{"statement"}},
 	// reopen needs a deadline unless the problem goes back to found; see ParamFieldsOn.
 	TriggerReopen: {required: []string{"reason"}, optional: []string{"deadline"}},
@@ -84,6 +84,7 @@ func ValidateParams(t Trigger, p *Params) error {
 	texts := map[string]*string{
 		"lead_unit": &p.LeadUnit, "requirements": &p.Requirements, "reason": &p.Reason,
 		"plan": &p.Plan, "summary": &p.Summary, "opinion": &p.Opinion, "statement": &p.Statement,
+		"acknowledgement_note": &p.AcknowledgementNote,
 	}
 	for _, name := range textParams {
 		v := texts[name]

@@ -17,6 +17,9 @@ type Problem struct {
 	CountyID    string `json:"county_id"`
 	WorkPoint   int    `json:"work_point,omitempty"`
 	Location    string `json:"location,omitempty"`
+	// Position is where the problem is (WGS-84), if known: photos are
+	// checked against it. Location describes the place in words.
+	Position *LatLng `json:"position,omitempty"`
 	// DedupeKey makes creation idempotent: a second create with the same key
 	// returns the first problem. Empty means no deduplication.
 	DedupeKey string `json:"dedupe_key,omitempty"`
@@ -48,6 +51,12 @@ type Problem struct {
 	EvidenceRound int        `json:"evidence_round,omitempty"`
 	// Signatures are the sign-offs of verify and close, oldest first.
 	Signatures []Signature `json:"signatures,omitempty"`
+	// Acknowledged are the evidence flags verifiers acknowledged, oldest
+	// first; SiteChecks the inspectors' site checks (现场核查); Lookback
+	// the latest look-back drawn for the problem (回头看).
+	Acknowledged []FlagRef   `json:"acknowledged_flags,omitempty"`
+	SiteChecks   []SiteCheck `json:"site_checks,omitempty"`
+	Lookback     *Lookback   `json:"lookback,omitempty"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
@@ -69,6 +78,21 @@ func (p *Problem) Clone() *Problem {
 	}
 	c.Supervision = p.Supervision.clone()
 	c.Evidence = slices.Clone(p.Evidence)
+	for i := range c.Evidence {
+		c.Evidence[i].PHash = clonePtr(c.Evidence[i].PHash)
+		c.Evidence[i].Flags = slices.Clone(c.Evidence[i].Flags)
+	}
+	c.Position = clonePtr(p.Position)
+	c.Acknowledged = slices.Clone(p.Acknowledged)
+	c.SiteChecks = slices.Clone(p.SiteChecks)
+	for i := range c.SiteChecks {
+		c.SiteChecks[i].Photos = slices.Clone(c.SiteChecks[i].Photos)
+	}
+	if p.Lookback != nil {
+		l := *p.Lookback
+		l.ResolvedAt = clonePtr(l.ResolvedAt)
+		c.Lookback = &l
+	}
 	c.Signatures = slices.Clone(p.Signatures)
 	c.Extensions = slices.Clone(p.Extensions)
 	for i := range c.Extensions {
@@ -129,7 +153,10 @@ type NewProblem struct {
 	WorkPoint   int    `json:"work_point,omitempty"`
 	SourceRef   string `json:"source_ref,omitempty"`
 	Location    string `json:"location,omitempty"`
-	DedupeKey   string `json:"-"`
+	// Position is optional coordinates (PositionInput: WGS-84, or GCJ-02
+	// converted); the seven tailings ponds of the plan have none.
+	Position  *PositionInput `json:"position,omitempty"`
+	DedupeKey string         `json:"-"`
 }
 
 // Text field limits, in characters.
@@ -174,6 +201,11 @@ func (n *NewProblem) Validate() error {
 		return RefuseField(ReasonTooLong, "source_ref", "source_ref is longer than %d characters", MaxTitle)
 	case utf8.RuneCountInString(n.Location) > MaxTitle:
 		return RefuseField(ReasonTooLong, "location", "location is longer than %d characters", MaxTitle)
+	}
+	if n.Position != nil {
+		if _, err := n.Position.LatLng(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -88,19 +88,25 @@ const (
 // Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
 // trigger also carries the problem's State and the triggers permitted.
 const (
-	ReasonNotPermitted      Reason = "not_permitted"       // the trigger is not permitted in the problem's state
-	ReasonNeedsEvidence     Reason = "needs_evidence"      // submit needs evidence
-	ReasonNeedsNewEvidence  Reason = "needs_new_evidence"  // submit after a rejection needs evidence added since
-	ReasonNotesClosed       Reason = "notes_closed"        // notes only while assigned or rectifying
-	ReasonEvidenceFrozen    Reason = "evidence_frozen"     // evidence only while assigned or rectifying
-	ReasonExtensionClosed   Reason = "extension_closed"    // extensions only while assigned or rectifying
-	ReasonExtensionPending  Reason = "extension_pending"   // a request is already pending
-	ReasonExtensionDecided  Reason = "extension_decided"   // the request was already decided
-	ReasonExtensionDenyOnly Reason = "extension_deny_only" // the problem left rectification: deny only
-	ReasonNameTaken         Reason = "name_taken"          // a user of that name exists
-	ReasonNameAmbiguous     Reason = "name_ambiguous"      // more than one user has that name
-	ReasonExists            Reason = "exists"              // a record with that key exists
-	ReasonUserDisabled      Reason = "user_disabled"       // a disabled user's tokens do not change: enable it first
+	ReasonNotPermitted        Reason = "not_permitted"        // the trigger is not permitted in the problem's state
+	ReasonNeedsEvidence       Reason = "needs_evidence"       // submit needs evidence
+	ReasonNeedsNewEvidence    Reason = "needs_new_evidence"   // submit after a rejection needs evidence added since
+	ReasonNotesClosed         Reason = "notes_closed"         // notes only while assigned or rectifying
+	ReasonEvidenceFrozen      Reason = "evidence_frozen"      // evidence only while assigned or rectifying
+	ReasonExtensionClosed     Reason = "extension_closed"     // extensions only while assigned or rectifying
+	ReasonExtensionPending    Reason = "extension_pending"    // a request is already pending
+	ReasonExtensionDecided    Reason = "extension_decided"    // the request was already decided
+	ReasonExtensionDenyOnly   Reason = "extension_deny_only"  // the problem left rectification: deny only
+	ReasonNameTaken           Reason = "name_taken"           // a user of that name exists
+	ReasonNameAmbiguous       Reason = "name_ambiguous"       // more than one user has that name
+	ReasonExists              Reason = "exists"               // a record with that key exists
+	ReasonUserDisabled        Reason = "user_disabled"        // a disabled user's tokens do not change: enable it first
+	ReasonSameEvidence        Reason = "same_evidence"        // the file is already among the problem's evidence
+	ReasonNeedsAfterPhoto     Reason = "needs_after_photo"    // submit of a film or inspection problem needs a new after photo
+	ReasonUnacknowledgedFlags Reason = "unacknowledged_flags" // verify leaves evidence flags unacknowledged
+	ReasonNeedsSiteCheck      Reason = "needs_site_check"     // verify needs a site check of the submission first
+	ReasonSiteCheckClosed     Reason = "site_check_closed"    // site checks only while a submission waits on the inspectors
+	ReasonNoLookback          Reason = "no_lookback"          // the problem has no pending look-back task
 )
 
 // Reasons of the other codes.
@@ -148,6 +154,9 @@ var reasonCodes = map[Reason]Code{
 	ReasonExtensionPending: CodeConflict, ReasonExtensionDecided: CodeConflict,
 	ReasonExtensionDenyOnly: CodeConflict, ReasonNameTaken: CodeConflict, ReasonNameAmbiguous: CodeConflict,
 	ReasonExists: CodeConflict, ReasonUserDisabled: CodeConflict,
+	ReasonSameEvidence: CodeConflict, ReasonNeedsAfterPhoto: CodeConflict,
+	ReasonUnacknowledgedFlags: CodeConflict, ReasonNeedsSiteCheck: CodeConflict, ReasonSiteCheckClosed: CodeConflict,
+	ReasonNoLookback: CodeConflict,
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,

@@ -119,10 +119,15 @@ func refusalOf(t Trigger, a Actor, p *Problem, sep Separation) refusal {
 	return allowed
 }
 
-// uploaded reports whether a, or a's unit, uploaded evidence of p.
+// uploaded reports whether a, or a's unit, uploaded evidence of p. An
+// inspector's own site-check photos do not count: they are the check, not
+// the rectification.
 func uploaded(a Actor, p *Problem) bool {
 	for i := range p.Evidence {
 		e := &p.Evidence[i]
+		if e.Phase == PhaseSiteCheck {
+			continue
+		}
 		if (a.ID != "" && e.UploadedBy == a.ID) || (a.UnitID != "" && e.UnitID == a.UnitID) {
 			return true
 		}

@@ -19,6 +19,8 @@ type Service struct {
 	calendar *Calendar
 	shipped  map[int][]byte // calendar files shipped with the binary
 	blobs    Blobs
+	evidence EvidencePolicy
+	photos   PhotoChecker
 
 	wpMu sync.Mutex  // one work point change at a time (ResolveUnitGroup)
 	idem idempotency // when expired idempotency keys were last purged
@@ -27,7 +29,7 @@ type Service struct {
 // NewService returns a service on store s reading time from clock c, with the
 // default supervision policy and a calendar of weekends only.
 func NewService(s Store, c Clock) *Service {
-	return &Service{store: s, clock: c, policy: DefaultPolicy(), calendar: NewCalendar()}
+	return &Service{store: s, clock: c, policy: DefaultPolicy(), calendar: NewCalendar(), evidence: DefaultEvidencePolicy()}
 }
 
 // SetPolicy replaces the supervision thresholds.
@@ -92,10 +94,15 @@ func (s *Service) CreateProblem(ctx context.Context, a Actor, in NewProblem) (p 
 			return nil, false, err
 		}
 	}
+	pos, err := positionOf(in.Position)
+	if err != nil {
+		return nil, false, err
+	}
 	now := s.clock.Now()
 	e := Entry{At: now, Actor: a, Action: ActionCreate, To: StateFound, Params: Params{
 		Title: in.Title, Description: in.Description, Source: in.Source, SourceRef: in.SourceRef,
 		CountyID: in.CountyID, WorkPoint: in.WorkPoint, Location: in.Location, DedupeKey: in.DedupeKey,
+		Position: pos,
 	}}
 	return s.store.CreateProblem(ctx, in.DedupeKey, func(n uint64) (*Problem, []Entry, error) {
 		p := newFromEntry(n, &e)
@@ -120,6 +127,8 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 	}
 	// Only the domain sets these.
 	prm.Evidence, prm.Signature, prm.Warnings = nil, nil, nil
+	prm.Position, prm.SiteCheck, prm.Lookback = nil, nil, nil
+	cfg := s.EvidencePolicy()
 	if t == TriggerVerify {
 		w, err := s.duplicateWarnings(ctx, a, id)
 		if err != nil {
@@ -143,8 +152,13 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 			}
 			return Entry{}, err
 		}
+		if t == TriggerVerify {
+			if err := checkVerify(p, &prm, cfg); err != nil {
+				return Entry{}, err
+			}
+		}
 		if t == TriggerVerify || t == TriggerClose {
-			prm.Signature = signature(t, a, p, now)
+			prm.Signature = signature(t, a, p, now, prm.AcknowledgedFlags, prm.AcknowledgementNote)
 		}
 		from := p.State
 		if err := fire(ctx, p, t); err != nil {
@@ -289,11 +303,8 @@ func checkTriggerParams(t Trigger, p *Problem, prm *Params) error {
 			return RefuseField(ReasonAlreadyLead, "lead_unit", "%s is already the lead unit", p.LeadUnit)
 		}
 	case TriggerSubmit:
-		if !p.hasNewEvidence() {
-			if p.Returned() {
-				return Refuse(ReasonNeedsNewEvidence, "submit needs at least one evidence item added since the last rejection").InState(p.State, nil)
-			}
-			return Refuse(ReasonNeedsEvidence, "submit needs at least one evidence item").InState(p.State, nil)
+		if err := p.readyToSubmit(); err != nil {
+			return err
 		}
 	case TriggerReopen:
 		toFound := reopensToFound(p)
@@ -316,7 +327,7 @@ func (s *Service) PermittedTriggers(a Actor, p *Problem) []Trigger {
 	sep := s.Policy().Separation
 	out := ts[:0] // stateTriggers returns a slice of its own
 	for _, t := range ts {
-		if t == TriggerSubmit && !p.hasNewEvidence() {
+		if t == TriggerSubmit && p.readyToSubmit() != nil {
 			continue
 		}
 		if refusalOf(t, a, p, sep) == allowed {

@@ -51,11 +51,19 @@ type signedContent struct {
 	Deadline         *time.Time `json:"deadline"`
 	OriginalDeadline *time.Time `json:"original_deadline"`
 	Evidence         []string   `json:"evidence"` // SHA-256, sorted
+	// A verify's acknowledgement of evidence flags (issue 16), when it
+	// makes one.
+	AcknowledgedFlags   []FlagRef `json:"acknowledged_flags,omitempty"`
+	AcknowledgementNote string    `json:"acknowledgement_note,omitempty"`
 }
 
 // SignoffDigest returns the SHA-256 (hex) binding a sign-off to p as it
 // stands: its record and the hashes of its evidence files.
-func SignoffDigest(p *Problem) string {
+func SignoffDigest(p *Problem) string { return SignoffDigestAcknowledging(p, nil, "") }
+
+// SignoffDigestAcknowledging is SignoffDigest for a verify that
+// acknowledges the evidence flags acks with note: the digest covers them.
+func SignoffDigestAcknowledging(p *Problem, acks []FlagRef, note string) string {
 	ev := p.EvidenceHashes()
 	slices.Sort(ev)
 	c := signedContent{
@@ -64,6 +72,7 @@ func SignoffDigest(p *Problem) string {
 		LeadUnit: p.LeadUnit, CooperatingUnits: p.CooperatingUnits, Requirements: p.Requirements,
 		Plan: p.Plan, Summary: p.Summary, Opinion: p.Opinion, Deadline: p.Deadline,
 		OriginalDeadline: p.OriginalDeadline, Evidence: ev,
+		AcknowledgedFlags: acks, AcknowledgementNote: note,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -73,14 +82,15 @@ func SignoffDigest(p *Problem) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// signature signs p as it stands for trigger t by a at now.
-func signature(t Trigger, a Actor, p *Problem, now time.Time) *Signature {
+// signature signs p as it stands for trigger t by a at now, with the
+// evidence flags a verify acknowledges.
+func signature(t Trigger, a Actor, p *Problem, now time.Time, acks []FlagRef, note string) *Signature {
 	meaning := MeaningVerify
 	if t == TriggerClose {
 		meaning = MeaningClose
 	}
 	return &Signature{Action: string(t), SignerID: a.ID, SignerName: a.Name, UnitID: a.UnitID, Role: a.Role,
-		At: now, Meaning: meaning, Version: p.Version, Digest: SignoffDigest(p)}
+		At: now, Meaning: meaning, Version: p.Version, Digest: SignoffDigestAcknowledging(p, acks, note)}
 }
 
 func (p *Problem) addSignature(s *Signature) {

@@ -48,6 +48,9 @@ var GroupBys = []string{GroupByCounty, GroupByLeadUnit, GroupBySource, GroupByWo
 //   - CompletionRate (整改完成率) = ClosedRectified / (Total − Dismissed);
 //     OnTimeRate = ClosedOnTime / ClosedRectified; nil when the denominator
 //     is 0. Fractions from 0 to 1.
+//   - FlaggedEvidence: the evidence items of the lead and cooperating
+//     units that carry a flag of the evidence checks (issue 16), in the
+//     group's problems; grouped by lead unit, per unit.
 //   - MedianDaysToClose: the median, over closed rectified problems, of the
 //     days (fractional) from the first assignment to the last close; nil
 //     when there are none.
@@ -66,6 +69,7 @@ type StatsRow struct {
 	CompletionRate    *float64      `json:"completion_rate"`
 	OnTimeRate        *float64      `json:"on_time_rate"`
 	MedianDaysToClose *float64      `json:"median_days_to_close"`
+	FlaggedEvidence   int           `json:"flagged_evidence"`
 
 	days []float64
 }
@@ -328,6 +332,7 @@ func (r *StatsRow) add(p *Problem, o outcome) {
 	if p.Extended() {
 		r.Extended++
 	}
+	r.FlaggedEvidence += p.FlaggedEvidence()
 }
 
 func (r *StatsRow) finish() StatsRow {

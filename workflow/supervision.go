@@ -103,6 +103,9 @@ func (p *Problem) Tags() []string {
 	if p.Supervision.StageLate {
 		tags = append(tags, stageAlert(p.Supervision.Stage))
 	}
+	if p.Lookback != nil && p.Lookback.Status == LookbackPending {
+		tags = append(tags, TagLookback)
+	}
 	return tags
 }
 
@@ -114,7 +117,7 @@ const TagLate = "late"
 // stage breaches.
 var AlertTags = []string{
 	string(LevelDueSoon), string(LevelOverdue), string(LevelRed), string(LevelListed),
-	TagLate, AlertAcceptLate, AlertVerifyLate,
+	TagLate, AlertAcceptLate, AlertVerifyLate, TagLookback,
 }
 
 func stageAlert(s Stage) string {

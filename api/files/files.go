@@ -33,6 +33,13 @@ const MultipartAllowance = 64<<10 + 4*workflow.MaxText
 type Upload struct {
 	SHA256, Name, Type, Description string
 	Size                            int64
+	// Phase is the phase part, if any (before, after, document).
+	Phase string
+	// Image is the whole file when it is a JPEG, PNG or WebP image of at
+	// most UploadOptions.KeepImage bytes, kept as it streamed by, for the
+	// photo checks; ImageTooLarge says an image was larger.
+	Image         []byte
+	ImageTooLarge bool
 }
 
 // UploadOptions configure ReadUpload.
@@ -49,7 +56,16 @@ type UploadOptions struct {
 	// stored; an error ends the upload (a form field that must precede the
 	// file, such as a CSRF token, is checked here).
 	BeforeFile func() error
+	// KeepImage is the largest image kept in memory for the photo checks
+	// (Upload.Image); 0 keeps none.
+	KeepImage int64
 }
+
+// KeepImageBytes is the largest image an upload keeps in memory for the
+// photo checks (48 MiB: a 48-megapixel phone photo; the checker refuses to
+// decode more than 40 megapixels anyway). A larger image is stored and
+// flagged as not checked.
+const KeepImageBytes = 48 << 20
 
 // maxField is the largest form field ReadUpload passes to Field.
 const maxField = 4 << 10
@@ -97,7 +113,7 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 			if utf8.RuneCountInString(up.Name) > workflow.MaxTitle {
 				return up, invalid(workflow.ReasonTooLong, "name", "a file name of 1 to "+strconv.Itoa(workflow.MaxTitle)+" characters is required")
 			}
-			sr := &sniffReader{r: part}
+			sr := &sniffReader{r: part, keep: o.KeepImage}
 			sha, size, err := blobs.Put(ctx, sr, o.Max)
 			switch {
 			case sr.refused != nil:
@@ -110,6 +126,16 @@ func ReadUpload(ctx context.Context, mr *multipart.Reader, blobs workflow.Blobs,
 				return up, err
 			}
 			up.SHA256, up.Size, up.Type = sha, size, sr.typ
+			up.Image, up.ImageTooLarge = sr.image, sr.imageTooLarge
+		case "phase":
+			b, err := io.ReadAll(io.LimitReader(part, 33))
+			switch {
+			case err != nil:
+				return up, readErr(err)
+			case len(b) > 32 || !utf8.Valid(b):
+				return up, invalid(workflow.ReasonUnknownValue, "phase", "phase must be before, after or document")
+			}
+			up.Phase = strings.TrimSpace(string(b))
 		case "description":
 			if hasDesc {
 				return up, invalid(workflow.ReasonUnknownField, "description", "send one description per upload")
@@ -165,6 +191,25 @@ type sniffReader struct {
 	typ     string
 	refused error // an upload the content decides against
 	readErr error // the body could not be read
+
+	keep          int64  // the largest image to keep (0: none)
+	image         []byte // the image so far, while it is kept
+	imageTooLarge bool
+}
+
+// checkedImages are the types the photo checks decode.
+var checkedImages = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true}
+
+// keepImage adds p, the bytes just read, to the image kept for the checks.
+func (r *sniffReader) keepImage(p []byte) {
+	if r.keep <= 0 || r.imageTooLarge || !checkedImages[r.typ] {
+		return
+	}
+	if int64(len(r.image)+len(p)) > r.keep {
+		r.image, r.imageTooLarge = nil, true
+		return
+	}
+	r.image = append(r.image, p...)
 }
 
 func (r *sniffReader) Read(p []byte) (int, error) {
@@ -182,7 +227,15 @@ func (r *sniffReader) Read(p []byte) (int, error) {
 			if r.refused = r.check(); r.refused != nil {
 				return 0, r.refused
 			}
+			// What was read before the type was known: the head, and
+			// the rest of this read.
+			r.keepImage(r.head)
+			if int64(len(r.head)) < r.n {
+				r.keepImage(p[len(r.head)-(int(r.n)-n) : n])
+			}
 		}
+	} else {
+		r.keepImage(p[:n])
 	}
 	if err != nil && err != io.EOF {
 		r.readErr = err
@@ -355,4 +408,19 @@ func ContentDispositionFallback(kind, name, fallback string) string {
 func isAttrChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
 		strings.IndexByte("!#$&+-.^_`|~", b) >= 0
+}
+
+// CheckUpload runs the service's photo checks on what ReadUpload kept of
+// up: nil for a file the checks do not examine (or without a checker); a
+// report saying it could not be checked for an image too large to keep.
+func CheckUpload(ctx context.Context, svc *workflow.Service, up Upload) (workflow.PhotoReport, error) {
+	switch {
+	case !svc.ChecksPhotos():
+		return nil, nil
+	case up.ImageTooLarge:
+		return workflow.UncheckedPhoto(fmt.Sprintf("图片文件过大（%.1f MB），未作检查", float64(up.Size)/(1<<20))), nil
+	case up.Image == nil:
+		return nil, nil
+	}
+	return svc.CheckPhoto(ctx, up.Image)
 }

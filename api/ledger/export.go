@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ var widths = map[string]float64{
 	ColSeq: 6, ColCode: 15, ColSource: 14, ColSourceRef: 24, ColDescription: 50, ColCounty: 11,
 	ColWorkPoint: 24, ColLeadUnit: 16, ColCooperating: 26, ColRequirements: 36, ColPlan: 36,
 	ColDeadline: 12, ColOriginal: 12, ColState: 9, ColProgress: 36, ColOverdue: 8, ColLevel: 11,
-	ColVerifiedAt: 17, ColClosedAt: 17, ColTitle: 26, ColLocation: 16,
+	ColVerifiedAt: 17, ColClosedAt: 17, ColTitle: 26, ColLocation: 16, ColPosition: 22,
 }
 
 // Number formats of the date cells.
@@ -222,6 +223,7 @@ func writeProblems(f *excelize.File, st *styles, problems iter.Seq2[*workflow.Pr
 		row[18] = when(signedAt(p, workflow.TriggerClose), st.datetime)
 		row[19] = text(p.Title)
 		row[20] = text(p.Location)
+		row[21] = text(positionCell(p))
 		cell, err := excelize.CoordinatesToCellName(1, n+1)
 		if err != nil {
 			return err
@@ -358,4 +360,13 @@ func WriteLedger(ctx context.Context, w io.Writer, svc *workflow.Service, a work
 		problems = svc.EachProblem(ctx, a, f)
 	}
 	return Export(w, problems, o)
+}
+
+// positionCell is the 经纬度 cell: "纬度, 经度" in WGS-84 to 6 decimals
+// (about 0.1 m), empty without a position.
+func positionCell(p *workflow.Problem) string {
+	if p.Position == nil {
+		return ""
+	}
+	return strconv.FormatFloat(p.Position.Lat, 'f', 6, 64) + ", " + strconv.FormatFloat(p.Position.Lng, 'f', 6, 64)
 }

@@ -137,7 +137,7 @@ func TestExportedWorkbook(t *testing.T) {
 	}
 	header := []string{"序号", "问题编号", "问题来源", "来源文件", "问题描述", "所在县（市、区）", "工作要点", "牵头单位", "配合单位",
 		"整改要求", "整改方案", "整改时限", "原定时限", "当前状态", "最新进展", "是否逾期", "督办等级", "验收时间", "销号时间"}
-	if !reflect.DeepEqual(rows[0][:19], header) || !reflect.DeepEqual(rows[0], ledger.Columns) || !reflect.DeepEqual(rows[0][19:], []string{"问题名称", "具体位置"}) {
+	if !reflect.DeepEqual(rows[0][:19], header) || !reflect.DeepEqual(rows[0], ledger.Columns) || !reflect.DeepEqual(rows[0][19:], []string{"问题名称", "具体位置", "经纬度（WGS-84）"}) {
 		t.Fatalf("header %q", rows[0])
 	}
 	if len(rows) != 4 {

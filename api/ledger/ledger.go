@@ -49,6 +49,7 @@ const (
 	ColClosedAt     = workflow.LabelClosedAt
 	ColTitle        = workflow.LabelTitle
 	ColLocation     = workflow.LabelLocation
+	ColPosition     = workflow.LabelPosition // "纬度, 经度" in WGS-84; export only
 )
 
 // Columns are the ledger sheet's columns, in order.
@@ -56,7 +57,7 @@ var Columns = []string{
 	ColSeq, ColCode, ColSource, ColSourceRef, ColDescription, ColCounty, ColWorkPoint,
 	ColLeadUnit, ColCooperating, ColRequirements, ColPlan, ColDeadline, ColOriginal,
 	ColState, ColProgress, ColOverdue, ColLevel, ColVerifiedAt, ColClosedAt,
-	ColTitle, ColLocation,
+	ColTitle, ColLocation, ColPosition,
 }
 
 // Required are the columns an import cannot do without.

@@ -237,7 +237,37 @@ func (w *Web) inspectorSections(ctx context.Context, a workflow.Actor, cat *cata
 		sec.Rows = append(sec.Rows, r)
 	}
 	hp.Sections = []section{sec}
-	return w.addToClose(ctx, a, cat, hp)
+	if err := w.addToClose(ctx, a, cat, hp); err != nil {
+		return err
+	}
+	var lb section
+	if err := w.lookbackSection(ctx, a, cat, &lb); err != nil {
+		return err
+	}
+	hp.Sections = append(hp.Sections, lb)
+	return nil
+}
+
+// lookbackSection: the look-back tasks (回头看) drawn by the scanner,
+// waiting for an inspector to confirm the rectification holds or reopen.
+func (w *Web) lookbackSection(ctx context.Context, a workflow.Actor, cat *catalog, sec *section) error {
+	ps, _, err := w.collect(ctx, a, workflow.ProblemFilter{Tag: workflow.TagLookback}, nil, 0)
+	if err != nil {
+		return err
+	}
+	*sec = section{Title: "回头看任务", Hint: "每季度从办结问题中随机抽取，请复核整改成果是否保持。", Empty: "没有待办的回头看任务。", Note: "抽取"}
+	for i, p := range ps {
+		if i == homeLimit {
+			sec.More = "/ledger?level=" + workflow.TagLookback
+			break
+		}
+		r := cat.row(p)
+		if l := p.Lookback; l != nil {
+			r.Note = "抽取于 " + fmtTime(l.DrawnAt)
+		}
+		sec.Rows = append(sec.Rows, r)
+	}
+	return nil
 }
 
 // newProblemFields are the fields of the 新增问题 form.

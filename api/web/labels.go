@@ -247,6 +247,20 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	case workflow.ReasonNotUTF8:
 		return named("「%s」含有无法识别的字符编码，请重新输入。", "填写的内容含有无法识别的字符编码，请重新输入。"), true
 
+	// the evidence checks (issue 16)
+	case workflow.ReasonSameEvidence:
+		return "该文件已在本问题的佐证材料中（内容完全相同），重复上传不算新的整改材料；请上传新拍摄的照片或新的材料。", true
+	case workflow.ReasonNeedsAfterPhoto:
+		return "警示片和督察反馈问题提交验收前，需上传至少一张本轮新拍摄的整改后现场照片（材料类别选「整改后」）。", true
+	case workflow.ReasonUnacknowledgedFlags:
+		return fmt.Sprintf("佐证材料有 %d 项核查提示尚未确认：请逐项查看后勾选「已知悉」并填写知悉说明，再验收通过。", len(e.Flags)), true
+	case workflow.ReasonNeedsSiteCheck:
+		return "此类问题验收前须由验收人员开展现场核查并登记核查结论。", true
+	case workflow.ReasonSiteCheckClosed:
+		return "现场核查（及核查照片）只能在问题待验收时登记。", true
+	case workflow.ReasonNoLookback:
+		return "该问题没有待办的回头看任务。", true
+
 	// unauthorized
 	case workflow.ReasonNoCredentials, workflow.ReasonSessionEnded:
 		return "请先登录。", true

@@ -38,6 +38,7 @@ type problemPage struct {
 	Warnings          []string
 	Forms             []triggerForm
 	Blocked           []string // why a step the user owes is not offered yet
+	Checks            checksView
 	Note              *plainForm
 	Upload            *plainForm
 	Extension         *plainForm
@@ -65,6 +66,8 @@ type evidenceItem struct {
 	Uploader, Unit, At, Round          string
 	Image                              bool
 	Duplicates                         string
+	Phase, Anchor                      string
+	Flags                              []flagRow
 }
 
 type signatureRow struct {
@@ -149,7 +152,9 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 		pp.Timeline = append(pp.Timeline, timelineOf(e, cat))
 	}
 	for _, e := range p.Evidence {
-		pp.Evidence = append(pp.Evidence, evidenceOf(p, e, cat, dups))
+		item := evidenceOf(p, e, cat, dups)
+		item.Flags = flagRows(a, p, e)
+		pp.Evidence = append(pp.Evidence, item)
 	}
 	for _, e := range p.Evidence {
 		if codes := dups[e.SHA256]; len(codes) > 0 {
@@ -191,11 +196,14 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	for _, b := range w.svc.BlockedTriggers(a, p) {
 		pp.Blocked = append(pp.Blocked, errorText(b.Err, w.evidenceMax))
 	}
-	if w.svc.CanAddEvidence(a, p) == nil { // the same rule as notes
-		msg, vals := stateOf("note")
-		pp.Note = plain(msg, vals, "text")
-		msg, vals = stateOf("evidence")
-		pp.Upload = plain(msg, vals, "description")
+	pp.Checks = w.checksOf(a, p, pp.Evidence, stateOf)
+	if w.svc.CanAddEvidence(a, p) == nil {
+		if a.Role == workflow.RoleUnit { // the same rule as notes
+			msg, vals := stateOf("note")
+			pp.Note = plain(msg, vals, "text")
+		}
+		msg, vals := stateOf("evidence")
+		pp.Upload = plain(msg, vals, "description", "phase")
 	}
 	if w.svc.CanRequestExtension(a, p) == nil {
 		msg, vals := stateOf("extension")
@@ -224,6 +232,12 @@ func formLabel(key string) string {
 		return "上传佐证材料"
 	case key == "extension":
 		return "申请延期"
+	case key == "site_check":
+		return "现场核查"
+	case key == "position":
+		return "设置问题位置"
+	case key == "lookback":
+		return "回头看确认"
 	}
 	return "审批延期"
 }
@@ -266,6 +280,7 @@ func problemFields(p *workflow.Problem, cat *catalog) []field {
 		{Label: workflow.LabelCounty, Value: cat.unit(p.CountyID)},
 		{Label: workflow.LabelLeadUnit, Value: cat.unit(p.LeadUnit)},
 		{Label: workflow.LabelLocation, Value: p.Location},
+		{Label: workflow.LabelPosition, Value: positionOf(p)},
 		{Label: workflow.LabelSourceRef, Value: p.SourceRef, Wide: true},
 		{Label: workflow.LabelWorkPoint, Value: ledger.WorkPointLabel(p.WorkPoint, cat.wps), Wide: true},
 		{Label: workflow.LabelCooperatingUnits, Value: cat.unitList(p.CooperatingUnits), Wide: true},
@@ -326,8 +341,32 @@ func timelineOf(e workflow.Entry, cat *catalog) timelineEntry {
 	add(workflow.LabelNoteText, prm.Text, true)
 	if ev := prm.Evidence; ev != nil {
 		add("文件", ev.Name+"（"+fmtSize(ev.Size)+"）", false)
+		if ev.Phase != "" {
+			add(workflow.FieldLabel("phase"), ev.Phase.Label(), false)
+		}
 		add("说明", ev.Description, true)
+		for _, f := range ev.Flags {
+			add("核查提示", f.Code.Label()+"："+f.Text, true)
+		}
 	}
+	if pos := prm.Position; pos != nil {
+		add(workflow.LabelPosition, positionText(*pos), false)
+	}
+	if sc := prm.SiteCheck; sc != nil {
+		add(workflow.FieldLabel("result"), sc.Result.Label(), false)
+		add(workflow.FieldLabel("findings"), sc.Findings, true)
+		if len(sc.Photos) > 0 {
+			add("核查照片", strconv.Itoa(len(sc.Photos))+" 张", false)
+		}
+	}
+	if l := prm.Lookback; l != nil {
+		add("抽取", fmtDate(&l.PeriodStart)+" 起 "+strconv.Itoa(l.Candidates)+" 个办结问题中抽取 "+strconv.Itoa(l.Drawn)+" 个（比例 "+
+			strconv.FormatFloat(l.Share*100, 'f', -1, 64)+"%，随机种子 "+strconv.FormatUint(l.Seed, 10)+"）", true)
+	}
+	for _, r := range prm.AcknowledgedFlags {
+		add("已知悉提示", r.Code.Label()+"（"+shortHash(r.SHA256)+"）", false)
+	}
+	add(workflow.FieldLabel("acknowledgement_note"), prm.AcknowledgementNote, true)
 	if prm.Decision != "" {
 		add(workflow.LabelDecision, workflow.DecisionLabel(prm.Decision), false)
 	}
@@ -371,6 +410,7 @@ func evidenceOf(p *workflow.Problem, e workflow.Evidence, cat *catalog, dups map
 		SHA: e.SHA256, Name: e.Name, Type: e.Type, Size: fmtSize(e.Size), Description: e.Description,
 		Uploader: e.Uploader, Unit: cat.unit(e.UnitID), At: fmtTime(e.At), Round: round,
 		Image: strings.HasPrefix(e.Type, "image/"), Duplicates: strings.Join(dups[e.SHA256], "、"),
+		Phase: e.Phase.Label(), Anchor: "ev-" + e.SHA256[:12],
 	}
 }
 
@@ -461,6 +501,14 @@ func paramsOf(t workflow.Trigger, form url.Values) (workflow.Params, error) {
 			prm.Opinion = v
 		case "statement":
 			prm.Statement = v
+		case "acknowledgement_note":
+			prm.AcknowledgementNote = v
+		case "acknowledged_flags":
+			acks, err := ackParams(form)
+			if err != nil {
+				return prm, err
+			}
+			prm.AcknowledgedFlags = acks
 		}
 	}
 	return prm, nil
@@ -598,7 +646,7 @@ func (w *Web) addEvidence(c echo.Context) error {
 	}
 	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(uploadReadWindow))
 	up, err := files.ReadUpload(ctx, mr, blobs, files.UploadOptions{
-		Max: w.evidenceMax,
+		Max: w.evidenceMax, KeepImage: files.KeepImageBytes,
 		TooLarge: func() error {
 			return workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the file is too large")
 		},
@@ -622,12 +670,16 @@ func (w *Web) addEvidence(c echo.Context) error {
 		return err
 	}
 	if err == nil {
-		_, err = w.svc.AddEvidence(ctx, a, id, workflow.EvidenceInput{
-			SHA256: up.SHA256, Name: up.Name, Size: up.Size, Type: up.Type, Description: up.Description,
-		}, formVersion(version))
+		var report workflow.PhotoReport
+		if report, err = files.CheckUpload(ctx, w.svc, up); err == nil {
+			_, err = w.svc.AddEvidence(ctx, a, id, workflow.EvidenceInput{
+				SHA256: up.SHA256, Name: up.Name, Size: up.Size, Type: up.Type, Description: up.Description,
+				Phase: workflow.Phase(up.Phase), Photo: report,
+			}, formVersion(version))
+		}
 	}
 	if err != nil {
-		return w.refused(c, "evidence", err, url.Values{"description": {up.Description}})
+		return w.refused(c, "evidence", err, url.Values{"description": {up.Description}, "phase": {up.Phase}})
 	}
 	return w.redirectProblem(c, "evidence")
 }
@@ -641,4 +693,12 @@ func isCSRF(err error) bool {
 func (w *Web) evidence(c echo.Context) error {
 	return files.ServeEvidence(c.Response(), c.Request(), w.svc, actor(c), c.Param("sha256"),
 		c.QueryParam("download") == "1", w.log)
+}
+
+// positionOf shows p's position, if any.
+func positionOf(p *workflow.Problem) string {
+	if p.Position == nil {
+		return ""
+	}
+	return positionText(*p.Position) + "（WGS-84）"
 }

@@ -43,7 +43,7 @@ func TestProblemWalk(t *testing.T) {
 	res := b.post("/problems", url.Values{"title": {"河道非法采砂"}, "description": {"昌江浮梁段"}, "source": {"self_inspection"}, "county_id": {"fuliang"}})
 	wantStatus(t, "log", res, http.StatusSeeOther)
 	id := "1"
-	wantForms(t, "the bureau", b, id, "assign", "dismiss")
+	wantForms(t, "the bureau", b, id, "assign", "dismiss", "position")
 	wantForms(t, "an inspector", i1, id)
 	wantForms(t, "a viewer", view, id)
 	wantStatus(t, "浮梁县 before assignment", u.get("/problems/"+id), http.StatusNotFound)
@@ -52,7 +52,7 @@ func TestProblemWalk(t *testing.T) {
 	wantStatus(t, "assign", res, http.StatusSeeOther)
 	res = b.get(res.location)
 	wantBody(t, "after assign", res, "已完成：交办。", "已交办", "2021-09-30", "市水利局", "拆除设备")
-	wantForms(t, "the bureau", b, id, "reassign")
+	wantForms(t, "the bureau", b, id, "reassign", "position")
 	wantForms(t, "浮梁县", u, id, "accept", "note", "evidence", "extension")
 	wantForms(t, "市水利局 (cooperating)", w, id, "note", "evidence")
 	wantForms(t, "an inspector", i1, id)
@@ -82,8 +82,8 @@ func TestProblemWalk(t *testing.T) {
 
 	u.mustFire(id, workflow.TriggerSubmit, url.Values{"summary": {"已拆除"}})
 	wantForms(t, "浮梁县 submitted", u, id, "withdraw")
-	wantForms(t, "an inspector", i1, id, "reject", "verify")
-	wantForms(t, "the bureau", b, id)
+	wantForms(t, "an inspector", i1, id, "reject", "verify", "evidence", "site-check") // site-check photos and the check
+	wantForms(t, "the bureau", b, id, "position")
 
 	i1.mustFire(id, workflow.TriggerReject, url.Values{"reason": {"照片不清楚"}})
 	wantForms(t, "浮梁县 rejected", u, id, "note", "evidence", "extension")
@@ -96,7 +96,7 @@ func TestProblemWalk(t *testing.T) {
 	i1.mustFire(id, workflow.TriggerVerify, url.Values{"opinion": {"验收通过"}})
 	wantForms(t, "the verifier", i1, id, "reopen") // not close: separation of duties
 	wantForms(t, "another inspector", i2, id, "close", "reopen")
-	wantForms(t, "the bureau", b, id, "close", "reopen")
+	wantForms(t, "the bureau", b, id, "close", "reopen", "position")
 	res = i1.fire(id, workflow.TriggerClose, url.Values{"statement": {"同意"}})
 	wantStatus(t, "the verifier closes", res, http.StatusForbidden)
 	wantBody(t, "the verifier closes", res, "职责分离：验收人不能同时销号")
@@ -247,7 +247,7 @@ func TestExtensions(t *testing.T) {
 	wantForms(t, "市水利局", v.as("water"), id, "note", "evidence")
 	res = b.get("/")
 	wantBody(t, "the bureau's start page", res, "待审批延期", "申请延至 2021-12-31")
-	wantForms(t, "the bureau", b, id, "reassign", "decision-1")
+	wantForms(t, "the bureau", b, id, "reassign", "decision-1", "position")
 	res = b.post("/problems/"+id+"/extensions/1/decision", url.Values{"decision": {"approve"}, "note": {"同意"}, "version": {b.version(id)}})
 	wantStatus(t, "approve", res, http.StatusSeeOther)
 	res = b.get(res.location)
@@ -304,5 +304,5 @@ func TestReopenDismissed(t *testing.T) {
 	}
 	b.mustFire(id, workflow.TriggerReopen, url.Values{"reason": {"回头看"}})
 	v.clock.Advance(time.Minute)
-	wantForms(t, "the bureau", b, id, "assign", "dismiss")
+	wantForms(t, "the bureau", b, id, "assign", "dismiss", "position")
 }

@@ -131,6 +131,7 @@ func (w *Web) showStats(c echo.Context, status int, refusal string) error {
 		{Label: "未办结", Value: strconv.Itoa(tot.Open)},
 		{Label: "逾期", Value: strconv.Itoa(tot.Overdue)},
 		{Label: "延期", Value: strconv.Itoa(tot.Extended)},
+		{Label: "有核查提示的佐证材料", Value: strconv.Itoa(tot.FlaggedEvidence)},
 		{Label: "整改完成率", Value: fmtPercent(tot.CompletionRate)},
 		{Label: "按时完成率", Value: fmtPercent(tot.OnTimeRate)},
 	}
@@ -171,6 +172,16 @@ func (w *Web) showStats(c echo.Context, status int, refusal string) error {
 		}
 	}
 	sp.Charts = append(sp.Charts, newChart("逾期问题数（按牵头单位）", "只列出有逾期问题的单位。", "目前没有逾期问题。", labels, values, texts, 0, "overdue"))
+
+	reset()
+	flagged := slices.Clone(byLead.Rows)
+	slices.SortStableFunc(flagged, func(a, b workflow.StatsRow) int { return b.FlaggedEvidence - a.FlaggedEvidence })
+	for _, r := range flagged {
+		if r.FlaggedEvidence > 0 && r.Key != "" {
+			count(r.Label, r.FlaggedEvidence)
+		}
+	}
+	sp.Charts = append(sp.Charts, newChart("有核查提示的佐证材料（按牵头单位）", "照片拍摄时间、位置、修图软件、相似照片等提示，供验收参考，不代表造假。", "暂无有核查提示的佐证材料。", labels, values, texts, 0, "overdue"))
 
 	reset()
 	for _, r := range byCounty.Rows {

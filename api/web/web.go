@@ -27,6 +27,9 @@
 //	POST /problems/:id/evidence                 an evidence file (multipart, streamed)
 //	POST /problems/:id/extensions               an extension request
 //	POST /problems/:id/extensions/:ext/decision the bureau's decision
+//	POST /problems/:id/site-checks              an inspector's site check (现场核查)
+//	POST /problems/:id/position                 the bureau sets the coordinates
+//	POST /problems/:id/lookback                 an inspector confirms a look-back (回头看)
 //	GET  /evidence/:sha256                      an evidence file (?download=1 to save)
 //	GET  /users, GET /users/:id                 用户管理 (admins): users, tokens, the account log
 //	POST /users/:id/disable, …/enable           停用, 启用
@@ -203,6 +206,9 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST("/problems/:id/notes", w.addNote)
 	auth.POST(routeEvidence, w.addEvidence)
 	auth.POST("/problems/:id/extensions", w.requestExtension)
+	auth.POST("/problems/:id/site-checks", w.addSiteCheck)
+	auth.POST("/problems/:id/position", w.setPosition)
+	auth.POST("/problems/:id/lookback", w.confirmLookback)
 	auth.POST("/problems/:id/extensions/:ext/decision", w.decideExtension)
 	auth.GET("/evidence/:sha256", w.evidence)
 	auth.GET("/users", w.usersList)
@@ -481,6 +487,12 @@ func doneMessage(done string) string {
 		return "密码已重置。"
 	case "token-revoke":
 		return "令牌已吊销。"
+	case "site_check":
+		return "现场核查已登记。"
+	case "position":
+		return "问题位置已更新。"
+	case "lookback":
+		return "回头看已确认。"
 	}
 	if t := workflow.Trigger(done); t.Valid() {
 		return "已完成：" + t.Label() + "。"

@@ -71,6 +71,7 @@ func buildLedger(t *testing.T) *ledgerFixture {
 	fire := func(c *client, id string, body map[string]any, wantState string) {
 		t.Helper()
 		var p problemJSON
+		body = acknowledgeAll(c, "/api/v1/problems/"+id, body)
 		c.do("POST", "/api/v1/problems/"+id+"/transitions", body, 200, &p)
 		if p.State != wantState {
 			t.Fatalf("%s %v: state %s, want %s", id, body["trigger"], p.State, wantState)

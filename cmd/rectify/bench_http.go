@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -126,7 +127,50 @@ func (h *httpDriver) step(ctx context.Context, k int, id string, version uint64)
 	if !ok {
 		role = roleUnit
 	}
-	return h.post(ctx, path, h.tokens[role], contentType, body, version)
+	v, err := h.post(ctx, path, h.tokens[role], contentType, body, version)
+	if kind == "verify" {
+		if acked, ok := acknowledging(body, err); ok {
+			// The bench's drawn photos carry no EXIF (and may resemble
+			// each other): the inspector acknowledges what the checks
+			// flagged, as the 409 lists it, and verifies again.
+			return h.post(ctx, path, h.tokens[role], contentType, acked, version)
+		}
+	}
+	return v, err
+}
+
+// statusError is a command's answer other than 2xx, with its body.
+type statusError struct {
+	status int
+	body   []byte
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("status %d: %s", e.status, bytes.TrimSpace(e.body[:min(len(e.body), 512)]))
+}
+
+// acknowledging returns verify's body acknowledging the flags that err,
+// a 409 unacknowledged_flags, lists; false for any other outcome.
+func acknowledging(body []byte, err error) ([]byte, bool) {
+	var se *statusError
+	if !errors.As(err, &se) || se.status != http.StatusConflict {
+		return nil, false
+	}
+	var refusal struct {
+		Reason string            `json:"reason"`
+		Flags  []json.RawMessage `json:"flags"`
+	}
+	if json.Unmarshal(se.body, &refusal) != nil || refusal.Reason != "unacknowledged_flags" {
+		return nil, false
+	}
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return nil, false
+	}
+	m["acknowledged_flags"] = refusal.Flags
+	m["acknowledgement_note"] = "压测：已核实"
+	out, err := json.Marshal(m)
+	return out, err == nil
 }
 
 // post sends one command with If-Match: "version" and reads the whole
@@ -149,8 +193,8 @@ func (h *httpDriver) post(ctx context.Context, path, token, contentType string, 
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return 0, fmt.Errorf("status %d: %s", res.StatusCode, bytes.TrimSpace(msg))
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		return 0, &statusError{status: res.StatusCode, body: msg}
 	}
 	if _, err := io.Copy(io.Discard, res.Body); err != nil {
 		return 0, err

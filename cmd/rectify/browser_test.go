@@ -362,7 +362,16 @@ func TestBrowserWalkthrough(t *testing.T) {
 	// An inspector verifies it; the verifier may not also close it.
 	b.signIn(users["inspector"])
 	b.open(path)
-	b.fire("verify", "验收通过", map[string]string{"opinion": "现场核查属实，整改到位。"})
+	// The drawn photos carry no EXIF: each item shows its flag, and verify
+	// needs them acknowledged, with a note (issue 16).
+	if ev := b.text("#evidence"); strings.Count(ev, "无拍摄信息") < 2 {
+		t.Errorf("the evidence does not show its flags:\n%s", ev)
+	}
+	b.do("the acknowledgements", chromedp.WaitVisible(chromedp.CSS(`#form-verify input[name=acknowledged_flags]`)))
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`(() => { const c = document.querySelectorAll("#form-verify input[name=acknowledged_flags]"); c.forEach(x => x.checked = true); return c.length })()`)); err != nil || n != 2 {
+		t.Errorf("acknowledgement boxes: %d, %v", n, err)
+	}
+	b.fire("verify", "验收通过", map[string]string{"opinion": "现场核查属实，整改到位。", "acknowledgement_note": "照片为现场拍摄后转存，已电话核实。"})
 	if b.present("#form-close") {
 		t.Error("the verifier is offered the close form")
 	}

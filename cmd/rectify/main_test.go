@@ -268,6 +268,7 @@ func TestEndToEnd(t *testing.T) {
 	path := "/api/v1/problems/" + p.ID
 	fire := func(c *client, body map[string]any, wantState string) {
 		t.Helper()
+		body = acknowledgeAll(c, path, body)
 		c.do("POST", path+"/transitions", body, 200, &p)
 		if p.State != wantState {
 			t.Fatalf("%v: state %s, want %s", body["trigger"], p.State, wantState)

@@ -64,6 +64,9 @@ type serveConfig struct {
 	webhookSecret  string
 	webhookPoll    time.Duration
 	webhookTimeout time.Duration
+
+	// Evidence checks, site checks and look-backs (serve_checks.go).
+	checks *checkFlags
 }
 
 // parseServeFlags reads serve's flags (and RECTIFY_* variables) and checks
@@ -99,6 +102,7 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.StringVar(&cfg.separation, "separation", string(def.Separation),
 		"who may not verify, reject or close: strict (nobody of the lead or a cooperating unit, nor who submitted or uploaded evidence) or lead-only (only the lead unit's inspectors, the submitter and the verifier)")
 
+	cfg.checks = addCheckFlags(fs)
 	sessions := workflow.DefaultSessionPolicy()
 	fs.DurationVar(&cfg.sessionMaxAge, "session-max-age", sessions.MaxAge, "web pages: a session ends this long after sign-in")
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", sessions.Idle, "web pages: a session ends after this long without a request")
@@ -141,6 +145,9 @@ func (c serveConfig) check() error {
 		return errors.New("--scan-interval must not be negative (0 disables automatic scans)")
 	}
 	if _, err := c.policy(); err != nil {
+		return err
+	}
+	if _, err := c.checks.policy(); err != nil {
 		return err
 	}
 	if err := c.sessionPolicy().Validate(); err != nil {
@@ -334,6 +341,9 @@ func newService(ctx context.Context, st workflow.Store, cfg serveConfig, log *sl
 		return nil, err
 	}
 	if err := svc.SetPolicy(pol); err != nil {
+		return nil, err
+	}
+	if err := cfg.checks.apply(svc); err != nil {
 		return nil, err
 	}
 	if err := svc.LoadCalendars(ctx, seeds.Calendars()); err != nil {

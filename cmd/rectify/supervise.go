@@ -87,6 +87,12 @@ func (s *scanner) scan(ctx context.Context) {
 		s.observe(n, err)
 	}
 	took := time.Since(start)
+	// The look-back draw (回头看) rides on the scan, on the leader only.
+	if drawn, lerr := s.svc.DrawLookbacks(ctx); lerr != nil && ctx.Err() == nil {
+		s.log.Error("look-back draw failed", "err", lerr, "drawn", drawn)
+	} else if drawn > 0 {
+		s.log.Info("look-back draw", "drawn", drawn)
+	}
 	switch {
 	case err != nil:
 		s.log.Error("deadline scan failed", "err", err, "changes", n, "took", took)

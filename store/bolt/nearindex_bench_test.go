@@ -11,14 +11,14 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"github.com/jdz-eco/rectify/workflow/photocheck/nearindex"
+	"github.com/jdz-eco/rectify/store/internal/nearindex"
 )
 
 // BenchmarkNearPhotoBolt1M is the prototype of a persisted near-duplicate
 // index (issue 16): 1,000,000 pHash-shaped hashes, one in a hundred with a
 // copy 1 to 12 bits away, each stored for a ref of the problem number
 // (8 bytes) and the evidence SHA-256 (32 bytes), looked up at radius 12.
-// Two layouts of workflow/photocheck/nearindex: "keys" writes one key per
+// Two layouts of store/internal/nearindex: "keys" writes one key per
 // hash and chunk and scans each probe prefix with a cursor; "lists" keeps
 // one posting list per chunk value and reads one value per probe. Each
 // sub-benchmark builds its file in its setup (under a minute, up to 0.3 GB

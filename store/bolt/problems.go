@@ -92,6 +92,9 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 		if err := updateIndexes(tx, n, nil, p); err != nil {
 			return true, err
 		}
+		if err := putPhotos(tx, n, newPhotoDiff(nil, p)); err != nil {
+			return true, err
+		}
 		if err := appendEncoded(tx, st, n, encoded); err != nil {
 			return true, err
 		}
@@ -164,6 +167,9 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 		if err := applyIndexDiff(tx, n, pre.dels, pre.puts); err != nil {
 			return true, err
 		}
+		if err := putPhotos(tx, n, pre.photos); err != nil {
+			return true, err
+		}
 		if err := appendEncoded(tx, st, n, pre.entries); err != nil {
 			return true, err
 		}
@@ -186,6 +192,7 @@ type preparedUpdate struct {
 	p          *workflow.Problem
 	value      []byte // p encoded
 	dels, puts []index.Term
+	photos     photoDiff
 	entries    []encodedEntry
 }
 
@@ -217,7 +224,7 @@ func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *wor
 		return nil, err
 	}
 	dels, puts := index.Diff(old, p)
-	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, entries: encoded}, nil
+	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, photos: newPhotoDiff(old, p), entries: encoded}, nil
 }
 
 // Problem returns problem id; an id rectify did not issue is not found.

@@ -16,4 +16,5 @@ var (
 	_ workflow.Sweeper         = (*Store)(nil)
 	_ workflow.EvidenceIndex   = (*Store)(nil)
 	_ workflow.IdempotencyKeys = (*Store)(nil)
+	_ workflow.PhotoIndex      = (*Store)(nil)
 )

@@ -35,6 +35,8 @@
 //	P ix/deadline/<unix s>/<n>     empty: the deadline index
 //	P ix/wake/<unix s>/<n>         Supervision.WakeAt rounded up to the second (Due), carrying
 //	                               index.WakeFacts (Sweep; empty in ledgers written before them)
+//	P ix/near/<6 hex>/<16 hex>/<n> empty: the near-duplicate photo index (photos.go), one key per
+//	                               indexed hash and chunk of nearindex.Default
 //	P dedupe/<key>                 problem number (decimal) created with that dedupe key
 //	P units/<id>, wp/<number>, users/<id>, tokens/<sha256>, cursors/<name>, cal/<year>
 //	P pw/<user id>                 password hash (a PHC string; workflow.Accounts)

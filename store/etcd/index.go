@@ -50,7 +50,8 @@ func indexPuts(p *workflow.Problem, n uint64) []indexPut {
 	for i, t := range terms {
 		out[i] = indexPut{termKey(t, n), t.Facts}
 	}
-	return out
+	_, photos := photoIndexDiff(n, nil, p)
+	return append(out, photos...)
 }
 
 // indexDiff returns the relative index keys to delete, and those to put with
@@ -64,7 +65,8 @@ func indexDiff(n uint64, old, p *workflow.Problem) (dels []string, puts []indexP
 	for _, t := range u {
 		puts = append(puts, indexPut{termKey(t, n), t.Facts})
 	}
-	return dels, puts
+	pd, pp := photoIndexDiff(n, old, p)
+	return append(dels, pd...), append(puts, pp...)
 }
 
 // filterPrefix returns the relative key prefix of the most selective index

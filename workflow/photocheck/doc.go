@@ -6,11 +6,11 @@
 //
 // Dependencies run one way: photocheck imports workflow (positions, the
 // Flag type, Asia/Shanghai) and the image decoders; workflow never imports
-// photocheck, so the domain links no decoder. The service will reach the
-// checks through an interface it declares, implemented here and wired in
-// cmd/. Stores import only the subpackage nearindex, which holds the index
-// key layout and imports no image code. Nothing here touches storage or
-// HTTP.
+// photocheck, so the domain links no decoder. The service reaches the
+// checks through workflow.PhotoChecker, which Checker implements (report.go)
+// and cmd/rectify wires in. The near-duplicate index's key layout is
+// store/internal/nearindex, which only the stores use. Nothing here touches
+// storage or HTTP.
 //
 // Bounds: a file is sniffed by its magic bytes (JPEG, PNG, WebP; anything
 // else is not checked). Its header is read first and an image over

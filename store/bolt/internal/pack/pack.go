@@ -92,6 +92,16 @@ var packWords = [...]string{
 	// More field names and values.
 	"status", "against", "days_overdue", "signature", "warnings", "pending",
 	"denied", "approve", "deny", "gaoxin", "changnan",
+	// Evidence checks, positions, site checks and look-backs (issue 16).
+	"position", "lat", "lng", "phase", "phash", "flags", "before", "after",
+	"document", "acknowledged_flags", "acknowledgement_note", "site_check",
+	"site_checks", "lookback", "lookback_drawn", "lookback_confirmed",
+	"findings", "result", "passed", "failed", "photos", "by", "by_name",
+	"similar", "problem_code", "distance", "no_capture_info", "edited",
+	"far_from_site", "captured_before_assigned", "captured_after_upload",
+	"bad_metadata", "near_duplicate", "unchecked", "period_start", "period_end",
+	"seed", "share", "candidates", "drawn", "drawn_at", "resolved_by",
+	"resolved_at", "confirmed", "reopened",
 }
 
 // packWordIndex maps a word to its index.

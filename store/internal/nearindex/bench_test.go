@@ -12,7 +12,7 @@ import (
 // candidates/op (hashes verified) and matches/op, for 4 chunks, the
 // default 5, and the textbook exact-match 13.
 //
-//	go test -run '^$' -bench Near1M ./workflow/photocheck/nearindex
+//	go test -run '^$' -bench Near1M ./store/internal/nearindex
 func BenchmarkNear1M(b *testing.B) {
 	const n = 1_000_000
 	r := rand.New(rand.NewPCG(11, 12))

@@ -59,3 +59,16 @@ func ScanRecords(list []byte, refLen int, fn func(h uint64, ref []byte) bool) {
 		list = list[size:]
 	}
 }
+
+// RemoveRecordHash returns list without the record of h for ref (refs of
+// refLen bytes), in a new slice; list itself is not modified.
+func RemoveRecordHash(list []byte, h uint64, ref []byte, refLen int) []byte {
+	out := make([]byte, 0, len(list))
+	ScanRecords(list, refLen, func(x uint64, r []byte) bool {
+		if x != h || !bytes.Equal(r, ref) {
+			out = AppendRecord(out, x, r)
+		}
+		return true
+	})
+	return out
+}
