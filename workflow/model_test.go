@@ -66,6 +66,30 @@ type modelProblem struct {
 	extensions              []string // statuses: pending, approved, denied
 	requested               []time.Time
 	version                 uint64
+
+	// The deadline's clock: paused while submitted, the pause credited
+	// when the submission comes back; a new deadline starts it over.
+	now        time.Time
+	pausedAt   time.Time // zero: not paused
+	pausedSecs int64
+}
+
+// setDeadline is a new deadline: the credited pause starts over (a pause
+// under way goes on while the problem waits on the inspectors).
+func (m *modelProblem) setDeadline(d time.Time) {
+	m.deadline, m.pausedSecs = d, 0
+	if m.state != workflow.StateSubmitted {
+		m.pausedAt = time.Time{}
+	}
+}
+
+// late reports whether the deadline, with the pauses credited, has passed.
+func (m *modelProblem) late() bool {
+	at := m.now
+	if m.state == workflow.StateSubmitted && !m.pausedAt.IsZero() {
+		at = m.pausedAt
+	}
+	return at.After(m.deadline.Add(time.Duration(m.pausedSecs) * time.Second))
 }
 
 func (m *modelProblem) involves(unit string) bool {
@@ -182,13 +206,14 @@ func (m *modelProblem) fire(t workflow.Trigger, a workflow.Actor, prm workflow.P
 		}
 		m.lead, m.coop, m.state = lead, slices.Clone(coop), workflow.StateAssigned
 		if prm.Deadline != nil {
-			m.deadline = *prm.Deadline
+			m.setDeadline(*prm.Deadline)
 		}
 	case workflow.TriggerSubmit:
 		if !m.hasNewEvidence() {
 			return workflow.CodeConflict
 		}
 		m.state, m.submittedBy = workflow.StateSubmitted, a.ID
+		m.pausedAt = m.now
 	case workflow.TriggerReopen:
 		toFound := m.state == workflow.StateClosed && m.resolution == workflow.ResolutionDismissed
 		if toFound == (prm.Deadline != nil) {
@@ -200,21 +225,29 @@ func (m *modelProblem) fire(t workflow.Trigger, a workflow.Actor, prm workflow.P
 		if toFound {
 			m.state = workflow.StateFound
 		} else {
-			m.deadline = *prm.Deadline
+			m.setDeadline(*prm.Deadline)
 		}
+		m.pausedAt = time.Time{}
 	case workflow.TriggerDismiss:
 		m.state, m.resolution = workflow.StateClosed, workflow.ResolutionDismissed
+		m.pausedAt = time.Time{}
 	case workflow.TriggerAccept:
 		m.state = workflow.StateRectifying
-	case workflow.TriggerWithdraw:
+	case workflow.TriggerWithdraw, workflow.TriggerReject:
 		m.state, m.submittedBy = workflow.StateRectifying, ""
-	case workflow.TriggerReject:
-		m.state, m.submittedBy = workflow.StateRectifying, ""
-		m.round++
+		if t == workflow.TriggerReject {
+			m.round++
+		}
+		if !m.pausedAt.IsZero() {
+			m.pausedSecs += int64(m.now.Sub(m.pausedAt) / time.Second)
+		}
+		m.pausedAt = time.Time{}
 	case workflow.TriggerVerify:
 		m.state, m.verifiedBy = workflow.StateVerified, a.ID
+		m.pausedAt = time.Time{}
 	case workflow.TriggerClose:
 		m.state, m.resolution = workflow.StateClosed, workflow.ResolutionRectified
+		m.pausedAt = time.Time{}
 	}
 	return ""
 }
@@ -260,6 +293,8 @@ func (m *modelProblem) request(a workflow.Actor, d time.Time) workflow.Code {
 		return workflow.CodeConflict
 	case slices.Contains(m.extensions, "pending"):
 		return workflow.CodeConflict
+	case m.late(): // no grace by default
+		return workflow.CodeForbidden
 	case !d.After(m.deadline):
 		return workflow.CodeInvalid
 	}
@@ -285,7 +320,7 @@ func (m *modelProblem) decide(a workflow.Actor, ext int, approve bool) workflow.
 	m.extensions[ext-1] = "denied"
 	if approve {
 		m.extensions[ext-1] = "approved"
-		m.deadline = m.requested[ext-1]
+		m.setDeadline(m.requested[ext-1])
 	}
 	return ""
 }
@@ -319,6 +354,7 @@ func TestModel(t *testing.T) {
 			if rapid.IntRange(0, 4).Draw(rt, "tick") == 0 {
 				clock.Advance(time.Duration(rapid.IntRange(1, 72).Draw(rt, "hours")) * time.Hour)
 			}
+			m.now = clock.Now()
 			kind := rapid.IntRange(0, 13).Draw(rt, "kind")
 			if m.state == workflow.StateRectifying && !m.hasNewEvidence() && rapid.Bool().Draw(rt, "upload first") {
 				kind = 11
