@@ -130,7 +130,7 @@ func Replay(entries []Entry) (*Problem, error) {
 				return nil, fmt.Errorf("entry %d: recorded to %s but the workflow gives %s", e.Seq, e.To, p.State)
 			}
 		case e.Action == ActionNote, e.Action == ActionAlert, e.Action == ActionEvidence,
-			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision:
+			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision, e.Action == ActionReport:
 		default:
 			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)
 		}

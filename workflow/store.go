@@ -112,6 +112,7 @@ type Store interface {
 //	Sweeper        the alerts due, from the wake index alone; without it Service.DueAlerts reads every due problem's record
 //	EvidenceIndex  the problems holding a file, from an index alone; without it Service.Duplicates pages through Problems
 //	IdempotencyKeys  Idempotency-Key records and the effects of commands run under a claim (idempotency.go); without it the API processes a request with that header as one without
+//	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -235,6 +236,7 @@ func MissingCapabilities(s Store) []string {
 		{"Sweeper", is[Sweeper](s)},
 		{"EvidenceIndex", is[EvidenceIndex](s)},
 		{"IdempotencyKeys", is[IdempotencyKeys](s)},
+		{"Rounds", is[Rounds](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)
