@@ -513,3 +513,18 @@ func (s *Store) ForEachRound(ctx context.Context, fn func(r *workflow.Round) err
 	}
 	return nil
 }
+
+// rounds sends every round, with its items, to the export's sink.
+func (x *exporter) rounds() error {
+	return x.each(bucketRounds, func(k, _ []byte) error {
+		n, err := number("round key", k)
+		if err != nil {
+			return err
+		}
+		r, err := getRound(x.tx, n)
+		if err != nil {
+			return err
+		}
+		return x.sink.Round(x.ctx, r)
+	})
+}
