@@ -65,6 +65,13 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/ledger.xlsx", s.exportLedger, auth)
 	post(strings.TrimPrefix(routeLedgerImport, "/api/v1"), s.importLedger)
 	v1.GET("/stats", s.stats, auth)
+	v1.GET("/stats/reporting", s.reportingRates, auth)
+	v1.POST("/dispatch-rounds", s.openRound, auth)
+	v1.GET("/dispatch-rounds", s.listRounds, auth)
+	v1.GET("/dispatch-rounds/:rid", s.getRound, auth)
+	v1.POST("/dispatch-rounds/:rid/reports", s.fileReport, auth)
+	v1.GET("/dispatch-rounds/:rid/summary.xlsx", s.roundSummary, auth)
+	v1.GET("/workpoints/:number/history", s.workPointHistory, auth)
 }
 
 // noRoute answers a path under /api that no route serves for the request's

@@ -8,6 +8,8 @@
 package roundfile
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -359,4 +361,46 @@ func (x *writer) tallySheet() error {
 		}
 	}
 	return sw.Flush()
+}
+
+// ContentType is the media type of an .xlsx workbook.
+const ContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+// WriteRound writes round id's summary as a may see it (a unit officer: its
+// own rows) to w, and returns the board it wrote. Everything is read before
+// the first byte is written: an error comes with w untouched.
+func WriteRound(ctx context.Context, w io.Writer, svc *workflow.Service, a workflow.Actor, id string) (*workflow.RoundBoard, error) {
+	b, err := svc.RoundBoard(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	units, err := svc.Units(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wps, err := svc.WorkPoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := Options{Units: map[string]workflow.Unit{}, Problems: map[string]*workflow.Problem{}, WorkPoints: wps, Policy: svc.Policy()}
+	for _, u := range units {
+		o.Units[u.ID] = u
+	}
+	for _, row := range b.Rows {
+		if id := row.Item.ProblemID; id != "" {
+			p, err := svc.Problem(ctx, a, id)
+			switch {
+			case err == nil:
+				o.Problems[id] = p
+			case workflow.ErrorCode(err) != workflow.CodeNotFound: // reassigned away: what the round recorded
+				return nil, err
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, b, o); err != nil {
+		return nil, err
+	}
+	_, err = buf.WriteTo(w)
+	return b, err
 }
