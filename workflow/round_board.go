@@ -215,24 +215,6 @@ func buildBoard(r *Round, entries []Entry, now time.Time, units map[string]Unit)
 	return b
 }
 
-// ReportStatusLabel returns the Chinese name of a report's status on a board;
-// due tells whether its round has fallen due (a missing report is then
-// 逾期未报送).
-func ReportStatusLabel(status string, due bool) string {
-	switch status {
-	case ReportOnTime:
-		return "按时报送"
-	case ReportLate:
-		return "逾期报送"
-	case ReportMissing:
-		if due {
-			return "逾期未报送"
-		}
-		return "未报送"
-	}
-	return status
-}
-
 // WorkPointHistory returns work point n's history (its reports and
 // report_late alerts in rounds) as a may see it: a unit officer the
 // entries of its own unit, other roles all.

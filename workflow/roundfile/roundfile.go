@@ -29,16 +29,16 @@ const (
 	SheetTally    = "报送情况"
 )
 
-// Column names not in the glossary.
+// Column names (the glossary's where it has them).
 const (
-	ColPercent      = "完成百分比"
-	ColDifficulties = "困难和问题"
-	ColNextSteps    = "下一步工作"
-	ColReportedAt   = "报送时间"
-	ColOnTime       = "是否按时报送"
+	ColPercent      = workflow.LabelPercent
+	ColDifficulties = workflow.LabelDifficulties
+	ColNextSteps    = workflow.LabelNextSteps
+	ColReportedAt   = workflow.LabelReportedAt
+	ColOnTime       = workflow.LabelOnTime
+	ColFigures      = workflow.LabelFigures
 	ColUnit         = "责任单位"
 	ColDuty         = "职责"
-	ColFigures      = "目标完成情况"
 	ColExpected     = "应报"
 	ColReported     = "已报"
 	ColLate         = "逾期报送"
