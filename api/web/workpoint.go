@@ -14,13 +14,13 @@ import (
 // charges, its targets, the counts of its problems and its history (the
 // reports and alerts of dispatch rounds).
 type workPointPage struct {
-	Number                      int
-	Section, Title, Text        string
-	Units                       []field
-	Targets                     []string
+	Number                       int
+	Section, Title, Text         string
+	Units                        []field
+	Targets                      []string
 	Total, Closed, Open, Overdue int
-	Completion                  string
-	Timeline                    []timelineEntry
+	Completion                   string
+	Timeline                     []timelineEntry
 }
 
 // workPoint serves GET /workpoints/:number.
