@@ -92,6 +92,9 @@ var packWords = [...]string{
 	// More field names and values.
 	"status", "against", "days_overdue", "signature", "warnings", "pending",
 	"denied", "approve", "deny", "gaoxin", "changnan",
+	// Dispatch rounds: report fields, actions and alerts.
+	"due", "progress", "percent", "next_steps", "difficulties", "figures",
+	"late", "target", "value", "report", "report_late", "round_open",
 }
 
 // packWordIndex maps a word to its index.
