@@ -93,6 +93,30 @@ func (w *Web) showRounds(c echo.Context, status int, form *roundForm) error {
 	return w.render(c, status, "rounds", "调度", "rounds", rp)
 }
 
+// pendingRounds returns the rounds (newest first, at most
+// roundsListLimit) in which the user's unit still owes reports, with its
+// counts: what a unit officer's start page lists.
+func (w *Web) pendingRounds(c echo.Context) ([]roundSummary, error) {
+	ctx := c.Request().Context()
+	a := actor(c)
+	heads, err := w.svc.Rounds(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	var out []roundSummary
+	for _, h := range heads[:min(len(heads), roundsListLimit)] {
+		b, err := w.svc.RoundBoard(ctx, a, h.ID)
+		if err != nil {
+			return nil, err
+		}
+		if b.Total.Missing > 0 {
+			out = append(out, roundSummary{ID: h.ID, Title: h.Title, Period: h.Period, Due: fmtTime(h.Due),
+				Status: roundStatus(b.Due), IsDue: b.Due, Total: b.Total})
+		}
+	}
+	return out, nil
+}
+
 func roundStatus(due bool) string {
 	if due {
 		return "已截止"

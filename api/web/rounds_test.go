@@ -54,8 +54,10 @@ func TestRoundPages(t *testing.T) {
 		t.Error("the bureau is offered a report form")
 	}
 
-	// 浮梁县 sees its pending report, with a form, and nobody else's.
+	// 浮梁县 sees its pending report, on its start page and on the round's
+	// page with a form, and nobody else's.
 	fl := v.as("fuliang")
+	wantBody(t, "unit home", fl.get("/"), "待报送调度", `href="/rounds/`+rid+`#pending"`, "待报送 1 项")
 	own := fl.get("/rounds/" + rid)
 	wantStatus(t, "unit board", own, 200)
 	wantBody(t, "unit board", own, "本单位待报送", `name="item" value="p-`+p1+`"`, "浮梁县尾矿库渗漏")
