@@ -12,42 +12,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/jdz-eco/rectify/workflow"
 	"github.com/jdz-eco/rectify/workflow/roundfile"
 )
-
-// The test store passes the Rounds capability through (an embedded
-// interface does not promote it).
-
-func (s *faultyStore) rounds() workflow.Rounds { return s.Store.(workflow.Rounds) }
-
-func (s *faultyStore) CreateRound(ctx context.Context, key string, build func(id string) (*workflow.Round, error)) (*workflow.Round, bool, error) {
-	return s.rounds().CreateRound(ctx, key, build)
-}
-
-func (s *faultyStore) Round(ctx context.Context, id string) (*workflow.Round, error) {
-	return s.rounds().Round(ctx, id)
-}
-
-func (s *faultyStore) Rounds(ctx context.Context) ([]*workflow.Round, error) {
-	return s.rounds().Rounds(ctx)
-}
-
-func (s *faultyStore) UpdateRound(ctx context.Context, id string, apply func(r *workflow.Round) error) (*workflow.Round, error) {
-	return s.rounds().UpdateRound(ctx, id, apply)
-}
-
-func (s *faultyStore) RoundEntries(ctx context.Context, id, item string) ([]workflow.Entry, error) {
-	return s.rounds().RoundEntries(ctx, id, item)
-}
-
-func (s *faultyStore) AppendWorkPoint(ctx context.Context, n int, round, item string, decide func(prior []workflow.Entry) ([]workflow.Entry, error)) ([]workflow.Entry, error) {
-	return s.rounds().AppendWorkPoint(ctx, n, round, item, decide)
-}
-
-func (s *faultyStore) WorkPointHistory(ctx context.Context, n int) ([]workflow.Entry, error) {
-	return s.rounds().WorkPointHistory(ctx, n)
-}
 
 // rowsOf returns the board's rows by problem id (or work point/unit).
 func rowsOf(board map[string]any) map[string]map[string]any {
