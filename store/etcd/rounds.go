@@ -29,7 +29,8 @@ import (
 // head's mod revision as the sealer's are (seal.go), which every chain
 // append moves: what it read at the head's revision (the round counter and
 // keys, the round index, a point's last version) cannot have changed when
-// it commits, and it races the sealer as two sealers race. The round index
+// it commits, and it races the sealer as two sealers race. It seals what
+// is pending first, so that the chain keeps the order etcd committed in. The round index
 // keys of a problem's entries are written by the sealer with the entries it
 // seals (refOps in sealTxn).
 
@@ -107,6 +108,11 @@ func (s *Store) appendOther(ctx context.Context, plan func(rev int64) (*otherPla
 			if err := sleepCtx(ctx, rand.N(backoff(attempt-2))); err != nil {
 				return nil, err
 			}
+		}
+		// What was committed before goes on the chain first, so that the
+		// chain keeps etcd's commit order here too.
+		if err := s.sealPending(ctx); err != nil {
+			return nil, err
 		}
 		rctx, cancel := s.reqCtx(ctx)
 		resp, err := s.cli.Get(rctx, s.k(keyHead))
