@@ -162,6 +162,11 @@ func buildAuthzWorld(t *testing.T) *authzWorld {
 	must(err)
 	w.ids["{ext}"] = p.Extensions[len(p.Extensions)-1].ID
 
+	// A dispatch round asking 浮梁县 about both problems.
+	round, _, err := svc.OpenRound(ctx, b, workflow.NewRound{Title: "调度", Due: t0.Add(365 * 24 * time.Hour)})
+	must(err)
+	w.ids["{round}"] = round.ID
+
 	// The callers whose credentials stopped working.
 	_, err = svc.SetUserDisabled(ctx, sys, users[disabled].ID, true)
 	must(err)
@@ -277,6 +282,41 @@ func (r row) request(w *authzWorld, c caller) *http.Request {
 // Bodies.
 func jsonBody(s string) func(*authzWorld, caller) (string, []byte) {
 	return func(*authzWorld, caller) (string, []byte) { return "application/json", []byte(s) }
+}
+
+// jsonWith is a JSON body with the world's placeholders replaced.
+func jsonWith(s string) func(*authzWorld, caller) (string, []byte) {
+	return func(w *authzWorld, _ caller) (string, []byte) {
+		body := s
+		for k, v := range w.ids {
+			body = strings.ReplaceAll(body, k, v)
+		}
+		return "application/json", []byte(body)
+	}
+}
+
+// formWith is form with the world's placeholders replaced in its values.
+func formWith(fields url.Values) func(*authzWorld, caller) (string, []byte) {
+	return func(w *authzWorld, c caller) (string, []byte) {
+		f := url.Values{}
+		for k, vs := range fields {
+			for _, v := range vs {
+				for p, id := range w.ids {
+					v = strings.ReplaceAll(v, p, id)
+				}
+				f.Add(k, v)
+			}
+		}
+		return form(f)(w, c)
+	}
+}
+
+// roundSeeing: the round asks only 浮梁县 (the lead unit); other units do
+// not see it.
+func roundSeeing(s int) map[caller]int {
+	m := every(s)
+	m[coop], m[unrelated] = s404, s404
+	return m
 }
 
 // form is a page's form with the caller's CSRF token.
@@ -404,6 +444,17 @@ var authzRows = []row{
 	{method: "PUT", route: "/api/v1/workpoints/:number/unit-groups", path: "/api/v1/workpoints/7/unit-groups", other: s403, ok: only(s200, bureau),
 		body: jsonBody(`{"name":"有关县（市、区）政府","units":["fuliang"]}`)},
 	{method: "GET", route: "/api/v1/stats", path: "/api/v1/stats?group_by=county", ok: every(s200)},
+	{method: "GET", route: "/api/v1/stats/reporting", path: "/api/v1/stats/reporting", ok: every(s200)},
+
+	// Dispatch rounds: the bureau opens, the unit that owes a report files it.
+	{method: "GET", route: "/api/v1/dispatch-rounds", path: "/api/v1/dispatch-rounds", ok: every(s200)},
+	{method: "POST", route: "/api/v1/dispatch-rounds", path: "/api/v1/dispatch-rounds", other: s403, ok: only(s201, bureau),
+		body: jsonBody(`{"title":"新调度","due":"2022-12-31"}`)},
+	{method: "GET", route: "/api/v1/dispatch-rounds/:rid", path: "/api/v1/dispatch-rounds/{round}", ok: roundSeeing(s200)},
+	{method: "POST", route: "/api/v1/dispatch-rounds/:rid/reports", path: "/api/v1/dispatch-rounds/{round}/reports", other: s403,
+		ok: map[caller]int{lead: s201, coop: s404, unrelated: s404}, body: jsonWith(`{"problem_id":"{assigned}","progress":"已开展排查"}`)},
+	{method: "GET", route: "/api/v1/dispatch-rounds/:rid/summary.xlsx", path: "/api/v1/dispatch-rounds/{round}/summary.xlsx", ok: roundSeeing(s200)},
+	{method: "GET", route: "/api/v1/workpoints/:number/history", path: "/api/v1/workpoints/7/history", ok: every(s200)},
 
 	// Accounts: admins only.
 	{method: "GET", route: "/api/v1/users", path: "/api/v1/users", other: s403, ok: only(s200, admin)},
@@ -447,6 +498,14 @@ var authzRows = []row{
 		body: form(url.Values{"name": {"有关县（市、区）政府"}, "units": {"fuliang"}})},
 	{method: "POST", route: "/problems", path: "/problems", page: true, other: s403, ok: only(s303, bureau),
 		body: form(url.Values{"title": {"新问题"}, "description": {"描述"}, "source": {"self_inspection"}, "county_id": {"fuliang"}})},
+	{method: "GET", route: "/rounds", path: "/rounds", page: true, ok: every(s200)},
+	{method: "POST", route: "/rounds", path: "/rounds", page: true, other: s403, ok: only(s303, bureau),
+		body: form(url.Values{"title": {"新调度"}, "due": {"2022-12-31"}, "scope": {"problems"}})},
+	{method: "GET", route: "/rounds/:id", path: "/rounds/{round}", page: true, ok: roundSeeing(s200)},
+	{method: "POST", route: "/rounds/:id/reports", path: "/rounds/{round}/reports", page: true, other: s403,
+		ok: map[caller]int{lead: s303, coop: s404, unrelated: s404}, body: formWith(url.Values{"item": {"p-{assigned}"}, "progress": {"已开展排查"}})},
+	{method: "GET", route: "/rounds/:id/summary.xlsx", path: "/rounds/{round}/summary.xlsx", page: true, ok: roundSeeing(s200)},
+	{method: "GET", route: "/workpoints/:number", path: "/workpoints/7", page: true, ok: every(s200)},
 	{method: "GET", route: "/problems/:id", path: "/problems/{assigned}", page: true, ok: seeing(s200)},
 	{method: "POST", route: "/problems/:id/fire", path: "/problems/{assigned}/fire", page: true, other: s403,
 		ok: withUnrelated(only(s303, lead)), body: form(url.Values{"trigger": {"accept"}, "plan": {"拆除"}})},

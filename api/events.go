@@ -18,6 +18,7 @@ const maxEvents = 1000
 type eventJSON struct {
 	ID        string `json:"id"`
 	ProblemID string `json:"problem_id"`
+	WorkPoint int    `json:"work_point,omitempty"` // an entry of a work point's history (problem_id "")
 	historyEntry
 }
 
@@ -42,7 +43,7 @@ func (s *server) listEvents(c echo.Context) error {
 	for _, ev := range evs {
 		h := historyOf(ev.Entry)
 		h.Seq = ev.Seq
-		out.Items = append(out.Items, eventJSON{ID: ev.ID, ProblemID: ev.Entry.ProblemID, historyEntry: h})
+		out.Items = append(out.Items, eventJSON{ID: ev.ID, ProblemID: ev.Entry.ProblemID, WorkPoint: ev.Entry.WorkPoint, historyEntry: h})
 	}
 	return c.JSON(http.StatusOK, out)
 }

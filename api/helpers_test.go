@@ -37,6 +37,7 @@ type fullStore interface {
 	workflow.Store
 	workflow.Accounts
 	workflow.AccountLog
+	workflow.Rounds
 }
 
 // faultyStore is the real bolt store with one injectable fault.

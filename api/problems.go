@@ -582,6 +582,7 @@ func (s *server) history(c echo.Context) error {
 func historyOf(e workflow.Entry) historyEntry {
 	prm := e.Params
 	prm.Deadline = utcPtr(prm.Deadline)
+	prm.Due = utcPtr(prm.Due)
 	prm.DedupeKey = "" // internal, as on the problem
 	if prm.Evidence != nil {
 		ev := *prm.Evidence

@@ -68,6 +68,13 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/ledger.xlsx", s.exportLedger, auth)
 	post(strings.TrimPrefix(routeLedgerImport, "/api/v1"), s.importLedger)
 	v1.GET("/stats", s.stats, auth)
+	v1.GET("/stats/reporting", s.reportingRates, auth)
+	post("/dispatch-rounds", s.openRound)
+	v1.GET("/dispatch-rounds", s.listRounds, auth)
+	v1.GET("/dispatch-rounds/:rid", s.getRound, auth)
+	post("/dispatch-rounds/:rid/reports", s.fileReport)
+	v1.GET("/dispatch-rounds/:rid/summary.xlsx", s.roundSummary, auth)
+	v1.GET("/workpoints/:number/history", s.workPointHistory, auth)
 }
 
 // noRoute answers a path under /api that no route serves for the request's

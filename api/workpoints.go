@@ -22,6 +22,9 @@ type workPointJSON struct {
 	CooperatingUnits []string        `json:"cooperating_units"`
 	UnitGroups       []unitGroupJSON `json:"unit_groups"`
 	Unresolved       []string        `json:"unresolved"`
+	// Targets are the figures the point sets, which its reports in
+	// dispatch rounds give figures against.
+	Targets []workflow.Target `json:"targets"`
 }
 
 type unitGroupJSON struct {
@@ -48,6 +51,7 @@ func workPointOf(wp workflow.WorkPoint) workPointJSON {
 		Number: wp.Number, Section: wp.Section, Subsection: wp.Subsection, Title: wp.Title, Text: wp.Text,
 		LeadUnits: orEmpty(wp.LeadUnits), ResponsibleUnits: orEmpty(wp.ResponsibleUnits),
 		CooperatingUnits: orEmpty(wp.CooperatingUnits), UnitGroups: []unitGroupJSON{}, Unresolved: orEmpty(wp.Unresolved()),
+		Targets: orEmpty(wp.Targets),
 	}
 	for _, g := range wp.UnitGroups {
 		out.UnitGroups = append(out.UnitGroups, unitGroupJSON{

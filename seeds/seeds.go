@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -441,6 +442,11 @@ func validateWorkPoint(w SeedWorkPoint, n int, kinds map[string]workflow.UnitKin
 		}
 		if g.Resolved() {
 			return fmt.Errorf("%s: unit group %q is resolved in the seed data; only the bureau resolves groups", where, g.Name)
+		}
+	}
+	for _, t := range w.Targets {
+		if figure := strconv.FormatFloat(t.Amount, 'f', -1, 64) + t.Unit; !strings.Contains(w.Text, figure) {
+			return fmt.Errorf("%s: target %s: %q is not in the text", where, t.Name, figure)
 		}
 	}
 	if err := w.Stored().Validate(); err != nil {

@@ -138,7 +138,7 @@ func Replay(entries []Entry) (*Problem, error) {
 		case e.Action == ActionNote, e.Action == ActionAlert, e.Action == ActionEvidence,
 			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision,
 			e.Action == ActionPosition, e.Action == ActionSiteCheck,
-			e.Action == ActionLookbackDrawn, e.Action == ActionLookbackConfirmed:
+			e.Action == ActionLookbackDrawn, e.Action == ActionLookbackConfirmed, e.Action == ActionReport:
 		default:
 			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)
 		}

@@ -17,6 +17,10 @@ type AuditReport struct {
 	Problems int       `json:"problems"`
 	Evidence int       `json:"evidence_files"`
 	Head     ChainHead `json:"head"`
+	// Rounds and WorkPoints count the dispatch rounds and the work points
+	// with a history checked.
+	Rounds     int `json:"rounds,omitempty"`
+	WorkPoints int `json:"work_points,omitempty"`
 	// Pending counts the entries of committed commands not sealed yet when
 	// the ledger was read (only on a store that seals later): replayed with
 	// their problems, not yet on the chain.
@@ -27,6 +31,8 @@ type AuditReport struct {
 type AuditError struct {
 	Seq       uint64 // the entry, if the failure is in the chain
 	ProblemID string // the problem, if the failure is in a record
+	Round     string // the dispatch round, if the failure is in one
+	WorkPoint int    // the work point, if the failure is in its history
 	Evidence  string // the file, if the failure is in evidence
 	Reason    string
 }
@@ -39,6 +45,10 @@ func (e *AuditError) Error() string {
 		return fmt.Sprintf("evidence %s of problem %s: %s", e.Evidence, e.ProblemID, e.Reason)
 	case e.ProblemID != "":
 		return fmt.Sprintf("problem %s: %s", e.ProblemID, e.Reason)
+	case e.Round != "":
+		return fmt.Sprintf("dispatch round %s: %s", e.Round, e.Reason)
+	case e.WorkPoint != 0:
+		return fmt.Sprintf("work point %d: %s", e.WorkPoint, e.Reason)
 	}
 	return e.Reason
 }
@@ -46,7 +56,11 @@ func (e *AuditError) Error() string {
 // Audit checks a ledger (a file or backup opened read-only: on a store still
 // being written the head may move between its reads): the whole hash chain (every entry's hash, each link
 // to the previous entry, no gap in the sequence, the recorded head at its
-// end); that replaying each problem's history gives its stored record; and,
+// end); that replaying each problem's history gives its stored record; on a
+// RoundLedger, that every dispatch round is as its round_open entry opened
+// it, that the round index lists exactly the chain's reports and alerts of
+// each round (reports marked late exactly when late) and that each work
+// point's history index lists exactly its entries (roundAudit); and,
 // when blobs is not nil, that every evidence file exists with its hash. With
 // expect (a head recorded earlier) it also proves the history up to it was
 // neither truncated nor rewritten. The first failure is returned as an
@@ -55,6 +69,7 @@ func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (Audit
 	var rep AuditReport
 	prev := GenesisHash
 	perProblem := map[string]int{}
+	others := newRoundAudit()
 	var expectSeen bool
 	err := l.ForEachEntry(ctx, func(e Entry, decodeErr error) error {
 		want := rep.Entries + 1
@@ -82,7 +97,14 @@ func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (Audit
 		prev = e.Hash
 		rep.Entries = e.Seq
 		rep.Head = ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
+		if e.ProblemID == "" {
+			// A work point's entry or a round's opening.
+			return others.entry(&e)
+		}
 		perProblem[e.ProblemID]++
+		if _, _, ok := RoundRef(&e); ok {
+			others.roundEntry(&e)
+		}
 		return nil
 	})
 	if err != nil {
@@ -143,7 +165,10 @@ func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (Audit
 	for id := range perProblem {
 		return rep, &AuditError{ProblemID: id, Reason: "has history entries but no record"}
 	}
-	return rep, nil
+	if rl, ok := l.(RoundLedger); ok {
+		err = others.check(ctx, rl, &rep)
+	}
+	return rep, err
 }
 
 // sameRecord compares records as stored (JSON), so that nil and empty slices

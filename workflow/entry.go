@@ -15,12 +15,15 @@ const (
 // added later to Entry or anything it holds must be omitempty, and no field
 // may be removed or renamed, or the hashes of older entries break.
 type Entry struct {
-	Seq       uint64    `json:"seq"`
-	ProblemID string    `json:"problem_id"`
-	Version   uint64    `json:"version"` // the problem's version after this entry
+	Seq       uint64 `json:"seq"`
+	ProblemID string `json:"problem_id"`
+	// WorkPoint is the work point of an entry of no problem: a work point's
+	// history (reports and their alerts, docs/design.md#dispatch-rounds).
+	WorkPoint int       `json:"work_point,omitempty"`
+	Version   uint64    `json:"version"` // the problem's (or work point's) version after this entry
 	At        time.Time `json:"at"`
 	Actor     Actor     `json:"actor"`
-	Action    string    `json:"action"` // a Trigger, ActionCreate or ActionNote
+	Action    string    `json:"action"` // a Trigger or one of the other actions (ActionCreate, ActionNote, ActionReport, …)
 	From      State     `json:"from,omitempty"`
 	To        State     `json:"to,omitempty"`
 	Params    Params    `json:"params"`
@@ -64,6 +67,22 @@ type Params struct {
 	Evidence  *Evidence  `json:"evidence,omitempty"`
 	Signature *Signature `json:"signature,omitempty"`
 	Warnings  []string   `json:"warnings,omitempty"`
+
+	// Dispatch rounds: the round a report, a report_late alert or a
+	// round_open names; the unit a work point's report is for; the round's
+	// due time; the report itself (进展情况, 完成百分比, 下一步, 困难和问题,
+	// figures against the work point's targets); whether it came after the
+	// due time (逾期报送); the digest of the round as opened.
+	Round        string     `json:"round,omitempty"`
+	Unit         string     `json:"unit,omitempty"`
+	Due          *time.Time `json:"due,omitempty"`
+	Progress     string     `json:"progress,omitempty"`
+	Percent      *int       `json:"percent,omitempty"`
+	NextSteps    string     `json:"next_steps,omitempty"`
+	Difficulties string     `json:"difficulties,omitempty"`
+	Figures      []Figure   `json:"figures,omitempty"`
+	Late         bool       `json:"late,omitempty"`
+	Digest       string     `json:"digest,omitempty"`
 
 	// Set on ActionCreate entries: the record as logged.
 	Title       string `json:"title,omitempty"`

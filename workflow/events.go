@@ -5,7 +5,8 @@ import "context"
 // Events reads up to limit outbox events after seq and returns those actor a
 // may see, with the seq to poll after next time (the last one read, seen or
 // not). A unit officer gets only events of problems its unit leads or
-// cooperates in (as they stand now); other roles get all.
+// cooperates in (as they stand now) and the entries of work points for its
+// unit; other roles get all.
 func (s *Service) Events(ctx context.Context, a Actor, after uint64, limit int) ([]Event, uint64, error) {
 	if limit > MaxEventLimit {
 		return nil, after, RefuseField(ReasonOutOfRange, "limit", "limit must be at most %d", MaxEventLimit)
@@ -29,6 +30,13 @@ func (s *Service) Events(ctx context.Context, a Actor, after uint64, limit int) 
 	out := []Event{}
 	for _, ev := range evs {
 		id := ev.Entry.ProblemID
+		if id == "" {
+			// A work point's entry: its unit's; a round's opening: none.
+			if ev.Entry.WorkPoint > 0 && ev.Entry.Params.Unit == a.UnitID {
+				out = append(out, ev)
+			}
+			continue
+		}
 		ok, seen := visible[id]
 		if !seen {
 			p, err := s.store.Problem(ctx, id)

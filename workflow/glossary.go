@@ -42,6 +42,21 @@ const (
 	LabelPosition         = "经纬度（WGS-84）"
 )
 
+// Names of a dispatch round's fields and of a report's (进展情况 is
+// LabelNoteText).
+const (
+	LabelRound        = "调度"
+	LabelDue          = "报送截止时间"
+	LabelPeriod       = "调度期间"
+	LabelScope        = "调度范围"
+	LabelPercent      = "完成百分比"
+	LabelNextSteps    = "下一步工作"
+	LabelDifficulties = "困难和问题"
+	LabelFigures      = "目标完成情况"
+	LabelReportedAt   = "报送时间"
+	LabelOnTime       = "是否按时报送"
+)
+
 // Labels of the statistics' groups without a key, and of their total.
 const (
 	LabelTotal          = "合计"
@@ -65,6 +80,10 @@ var fieldLabels = map[string]string{
 	"position": LabelPosition, "lat": "纬度", "lng": "经度", "datum": "坐标系", "phase": "材料类别",
 	"acknowledged_flags": "已知悉的核查提示", "acknowledgement_note": "知悉说明", "result": "核查结论",
 	"findings": "核查情况",
+	// Dispatch rounds.
+	"due": LabelDue, "period": LabelPeriod, "scope": LabelScope, "problem_id": LabelCode,
+	"progress": LabelNoteText, "percent": LabelPercent, "next_steps": LabelNextSteps,
+	"difficulties": LabelDifficulties, "figures": LabelFigures,
 }
 
 // FieldLabel returns the Chinese name of a field or parameter (its JSON
@@ -129,6 +148,8 @@ var actionLabels = map[string]string{
 	ActionSiteCheck:         "现场核查",
 	ActionLookbackDrawn:     "抽取回头看",
 	ActionLookbackConfirmed: "回头看确认",
+	ActionReport:            "调度报送",
+	ActionRoundOpen:         "发起调度",
 }
 
 // ActionLabel returns what a history entry's action is called: a trigger's
@@ -193,14 +214,34 @@ func AlertLabel(kind string) string {
 		return "全部逾期"
 	case TagLookback:
 		return "待回头看"
+	case AlertReportLate:
+		return "逾期未报送"
 	}
 	return Level(kind).Label()
 }
 
-var againstLabels = map[string]string{"lead_unit": "牵头单位", "inspectors": "验收人员"}
+var againstLabels = map[string]string{AgainstLeadUnit: "牵头单位", "inspectors": "验收人员", AgainstUnit: "责任单位"}
 
 // AgainstLabel returns whom an alert is against (Params.Against).
 func AgainstLabel(against string) string { return label(againstLabels, against) }
+
+// ReportStatusLabel returns the Chinese name of a report's status on a board;
+// due tells whether its round has fallen due (a missing report is then
+// 逾期未报送).
+func ReportStatusLabel(status string, due bool) string {
+	switch status {
+	case ReportOnTime:
+		return "按时报送"
+	case ReportLate:
+		return "逾期报送"
+	case ReportMissing:
+		if due {
+			return "逾期未报送"
+		}
+		return "未报送"
+	}
+	return status
+}
 
 var stageLabels = map[Stage]string{StageAccept: "签收期限", StageVerify: "验收期限"}
 

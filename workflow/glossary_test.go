@@ -31,16 +31,17 @@ func TestGlossaryNamesEverything(t *testing.T) {
 	check("level", strs(workflow.Levels), func(v string) string { return workflow.Level(v).Label() })
 	check("role", strs(append(workflow.UserRoles, workflow.RoleSystem)), func(v string) string { return workflow.Role(v).Label() })
 	check("unit kind", strs(workflow.UnitKinds), func(v string) string { return workflow.UnitKind(v).Label() })
-	check("alert tag", workflow.AlertTags, workflow.AlertLabel)
+	check("alert tag", append(workflow.AlertTags, workflow.AlertReportLate), workflow.AlertLabel)
 	check("grouping", workflow.GroupBys, workflow.GroupByLabel)
 	check("stage", []string{string(workflow.StageAccept), string(workflow.StageVerify)}, func(v string) string { return workflow.Stage(v).Label() })
 	check("extension status", []string{string(workflow.ExtensionPending), string(workflow.ExtensionApproved), string(workflow.ExtensionDenied)},
 		func(v string) string { return workflow.ExtensionStatus(v).Label() })
 	check("decision", []string{"approve", "deny"}, workflow.DecisionLabel)
-	check("against", []string{"lead_unit", "inspectors"}, workflow.AgainstLabel)
+	check("against", []string{"lead_unit", "inspectors", workflow.AgainstUnit}, workflow.AgainstLabel)
+	check("report status", []string{workflow.ReportOnTime, workflow.ReportLate, workflow.ReportMissing}, func(v string) string { return workflow.ReportStatusLabel(v, false) })
 	check("duty", workflow.Duties, workflow.DutyLabel)
 	actions := append(strs(workflow.Triggers), workflow.ActionCreate, workflow.ActionNote, workflow.ActionEvidence,
-		workflow.ActionAlert, workflow.ActionExtensionRequest, workflow.ActionExtensionDecision)
+		workflow.ActionAlert, workflow.ActionExtensionRequest, workflow.ActionExtensionDecision, workflow.ActionReport, workflow.ActionRoundOpen)
 	check("action", actions, workflow.ActionLabel)
 	check("account action", workflow.AccountActions, workflow.AccountActionLabel)
 	// Every parameter of every trigger, and every field a new problem takes.
@@ -51,7 +52,8 @@ func TestGlossaryNamesEverything(t *testing.T) {
 			fields[f] = true
 		}
 	}
-	for _, f := range []string{"title", "description", "source", "county_id", "work_point", "source_ref", "location", "text", "decision", "note", "level", "state", "expires_at", "password"} {
+	for _, f := range []string{"title", "description", "source", "county_id", "work_point", "source_ref", "location", "text", "decision", "note", "level", "state", "expires_at", "password",
+		"due", "period", "scope", "percent", "next_steps", "difficulties", "figures"} {
 		fields[f] = true
 	}
 	var names []string

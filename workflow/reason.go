@@ -43,6 +43,11 @@ const (
 	ReasonExpiryPast            Reason = "expiry_past"              // a token's expiry is not in the future
 	ReasonControlCharacter      Reason = "control_character"        // a text holds a control character other than line feed or tab
 	ReasonNotUTF8               Reason = "not_utf8"                 // a text is not valid UTF-8
+	ReasonEmptyScope            Reason = "empty_scope"              // a round's scope takes in nothing to report on
+	ReasonNotReportable         Reason = "not_reportable"           // a problem named in a round's scope is closed or has no lead unit
+	ReasonNotInRound            Reason = "not_in_round"             // the problem or work point is not one the round asks about
+	ReasonDueNotFuture          Reason = "due_not_future"           // a round's due time must be later than now
+	ReasonUnknownTarget         Reason = "unknown_target"           // a figure names a target the work point does not set
 )
 
 // Reasons of CodeUnauthorized.
@@ -70,6 +75,7 @@ const (
 	ReasonCSRF              Reason = "csrf"               // a form without its session's token, or from another site
 	ReasonAccountDisabled   Reason = "account_disabled"   // the right password of a disabled user
 	ReasonDisableSelf       Reason = "disable_self"       // an admin may not disable their own account
+	ReasonNotReportingUnit  Reason = "not_reporting_unit" // the caller's unit does not owe that report in the round
 )
 
 // Reasons of CodeNotFound: unknown, or invisible to the caller.
@@ -83,6 +89,7 @@ const (
 	ReasonWorkPointNotFound Reason = "work_point_not_found"
 	ReasonUnitGroupNotFound Reason = "unit_group_not_found" // the work point names no unit group of that name
 	ReasonTokenNotFound     Reason = "token_not_found"      // the user holds no token of that id (revoked, or never issued)
+	ReasonRoundNotFound     Reason = "round_not_found"      // no dispatch round has that id, or the caller owes it nothing
 )
 
 // Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
@@ -107,6 +114,7 @@ const (
 	ReasonNeedsSiteCheck      Reason = "needs_site_check"     // verify needs a site check of the submission first
 	ReasonSiteCheckClosed     Reason = "site_check_closed"    // site checks only while a submission waits on the inspectors
 	ReasonNoLookback          Reason = "no_lookback"          // the problem has no pending look-back task
+	ReasonReportClosed        Reason = "report_closed"        // the round fell due: its report can no longer be amended
 )
 
 // Reasons of the other codes.
@@ -120,6 +128,7 @@ const (
 
 	ReasonStoreUnavailable Reason = "store_unavailable" // CodeUnavailable: the store cannot serve for now (no quorum, no answer in time)
 	ReasonNotReady         Reason = "not_ready"         // CodeUnavailable: a readiness check of /readyz failed
+	ReasonScopeTooLarge    Reason = "scope_too_large"   // CodeTooLarge: a round's scope takes in more reports than a round holds
 )
 
 // reasonCodes is the one list of reasons, each with the code it refines.
@@ -134,6 +143,8 @@ var reasonCodes = map[Reason]Code{
 	ReasonDeadlineNotLater: CodeInvalid, ReasonFileMissing: CodeInvalid, ReasonFileEmpty: CodeInvalid,
 	ReasonFileNotStored: CodeInvalid, ReasonBadConfig: CodeInvalid, ReasonExpiryPast: CodeInvalid,
 	ReasonControlCharacter: CodeInvalid, ReasonNotUTF8: CodeInvalid,
+	ReasonEmptyScope: CodeInvalid, ReasonNotReportable: CodeInvalid, ReasonNotInRound: CodeInvalid,
+	ReasonDueNotFuture: CodeInvalid, ReasonUnknownTarget: CodeInvalid,
 
 	ReasonNoCredentials: CodeUnauthorized, ReasonBadToken: CodeUnauthorized,
 	ReasonSignInFailed: CodeUnauthorized, ReasonSessionEnded: CodeUnauthorized, ReasonTokenExpired: CodeUnauthorized,
@@ -143,11 +154,12 @@ var reasonCodes = map[Reason]Code{
 	ReasonLeadMember: CodeForbidden, ReasonCooperatingMember: CodeForbidden, ReasonUploaderReviews: CodeForbidden,
 	ReasonDeadlinePassed: CodeForbidden, ReasonOwnPasswordOnly: CodeForbidden, ReasonCSRF: CodeForbidden,
 	ReasonAccountDisabled: CodeForbidden, ReasonDisableSelf: CodeForbidden,
+	ReasonNotReportingUnit: CodeForbidden,
 
 	ReasonProblemNotFound: CodeNotFound, ReasonExtensionNotFound: CodeNotFound, ReasonUnitNotFound: CodeNotFound,
 	ReasonUserNotFound: CodeNotFound, ReasonEvidenceNotFound: CodeNotFound, ReasonRecordNotFound: CodeNotFound,
 	ReasonWorkPointNotFound: CodeNotFound, ReasonUnitGroupNotFound: CodeNotFound,
-	ReasonTokenNotFound: CodeNotFound,
+	ReasonTokenNotFound: CodeNotFound, ReasonRoundNotFound: CodeNotFound,
 
 	ReasonNotPermitted: CodeConflict, ReasonNeedsEvidence: CodeConflict, ReasonNeedsNewEvidence: CodeConflict,
 	ReasonNotesClosed: CodeConflict, ReasonEvidenceFrozen: CodeConflict, ReasonExtensionClosed: CodeConflict,
@@ -156,13 +168,14 @@ var reasonCodes = map[Reason]Code{
 	ReasonExists: CodeConflict, ReasonUserDisabled: CodeConflict,
 	ReasonSameEvidence: CodeConflict, ReasonNeedsAfterPhoto: CodeConflict,
 	ReasonUnacknowledgedFlags: CodeConflict, ReasonNeedsSiteCheck: CodeConflict, ReasonSiteCheckClosed: CodeConflict,
-	ReasonNoLookback: CodeConflict,
+	ReasonNoLookback: CodeConflict, ReasonReportClosed: CodeConflict,
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,
 	ReasonFileType:  CodeUnsupportedType,
 	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
 	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
+	ReasonScopeTooLarge: CodeTooLarge,
 }
 
 // Reasons returns every reason, sorted.

@@ -113,6 +113,7 @@ type Store interface {
 //	EvidenceIndex  the problems holding a file, from an index alone; without it Service.Duplicates pages through Problems
 //	IdempotencyKeys  Idempotency-Key records and the effects of commands run under a claim (idempotency.go); without it the API processes a request with that header as one without
 //	PhotoIndex     photos near a perceptual hash, from an index written with the record; without it an upload's near-duplicate check reads every problem
+//	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -237,6 +238,7 @@ func MissingCapabilities(s Store) []string {
 		{"EvidenceIndex", is[EvidenceIndex](s)},
 		{"IdempotencyKeys", is[IdempotencyKeys](s)},
 		{"PhotoIndex", is[PhotoIndex](s)},
+		{"Rounds", is[Rounds](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

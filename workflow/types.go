@@ -195,4 +195,7 @@ type WorkPoint struct {
 	ResponsibleUnits []string    `json:"responsible_units,omitempty"`
 	CooperatingUnits []string    `json:"cooperating_units,omitempty"`
 	UnitGroups       []UnitGroup `json:"unit_groups,omitempty"`
+	// Targets are the figures the point's text sets (28.91万亩营造林), which
+	// its reports in dispatch rounds give figures against.
+	Targets []Target `json:"targets,omitempty"`
 }

@@ -96,6 +96,14 @@ func (wp WorkPoint) Validate() error {
 			}
 		}
 	}
+	for i, t := range wp.Targets {
+		switch {
+		case strings.TrimSpace(t.Name) == "":
+			return RefuseField(ReasonRequired, "targets", "work point %d: target %d has no name", wp.Number, i+1)
+		case slices.ContainsFunc(wp.Targets[:i], func(o Target) bool { return o.Name == t.Name }):
+			return RefuseField(ReasonBadConfig, "targets", "work point %d names target %s twice", wp.Number, t.Name)
+		}
+	}
 	return nil
 }
 

@@ -20,6 +20,7 @@ const homeLimit = 50
 // homePage is a start page: the bureau's form, and lists of problems.
 type homePage struct {
 	Form     *problemForm
+	Pending  []roundSummary // a unit officer's rounds with reports still to file
 	Sections []section
 }
 
@@ -66,7 +67,9 @@ func (w *Web) showHome(c echo.Context, status int, form *problemForm) error {
 		hp.Form = form
 		err = w.bureauSections(ctx, a, cat, &hp)
 	case workflow.RoleUnit:
-		err = w.unitSections(ctx, a, cat, &hp)
+		if err = w.unitSections(ctx, a, cat, &hp); err == nil {
+			hp.Pending, err = w.pendingRounds(c)
+		}
 	case workflow.RoleInspector:
 		err = w.inspectorSections(ctx, a, cat, &hp)
 	}

@@ -246,6 +246,16 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return named("「%s」含有不可见的控制字符，请删除后重试（可以换行）。", "填写的内容含有不可见的控制字符，请删除后重试（可以换行）。"), true
 	case workflow.ReasonNotUTF8:
 		return named("「%s」含有无法识别的字符编码，请重新输入。", "填写的内容含有无法识别的字符编码，请重新输入。"), true
+	case workflow.ReasonEmptyScope:
+		return "调度范围内没有需要报送的问题或工作要点（问题须已交办且未办结）。", true
+	case workflow.ReasonNotReportable:
+		return "所选问题已验收、已办结或尚未交办，不能纳入调度。", true
+	case workflow.ReasonNotInRound:
+		return "该问题或工作要点不在本次调度范围内。", true
+	case workflow.ReasonDueNotFuture:
+		return "报送截止时间须晚于现在。", true
+	case workflow.ReasonUnknownTarget:
+		return "所填目标任务不是该工作要点设定的目标，或有重复。", true
 
 	// the evidence checks (issue 16)
 	case workflow.ReasonSameEvidence:
@@ -300,6 +310,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "该账号已停用，请联系系统管理员。", true
 	case workflow.ReasonDisableSelf:
 		return "不能停用自己的账号。", true
+	case workflow.ReasonNotReportingUnit:
+		return "本次调度中，该项不由您所在单位报送。", true
 
 	// not found
 	case workflow.ReasonProblemNotFound:
@@ -318,6 +330,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "未找到该工作要点或单位组。", true
 	case workflow.ReasonTokenNotFound:
 		return "未找到该令牌，可能已被吊销。", true
+	case workflow.ReasonRoundNotFound:
+		return "未找到该调度，或本次调度与您所在单位无关。", true
 
 	// conflict
 	case workflow.ReasonNotPermitted:
@@ -348,6 +362,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "该名称对应多个用户，请联系管理员。", true
 	case workflow.ReasonUserDisabled:
 		return "该用户已停用，请先启用。", true
+	case workflow.ReasonReportClosed:
+		return "已过报送截止时间，已报送的内容不能再修改。", true
 
 	// the other codes
 	case workflow.ReasonStaleVersion:
@@ -363,6 +379,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "该请求编号已用于另一项提交，请使用新的编号。", true
 	case workflow.ReasonKeyInFlight:
 		return "同一提交正在处理中，请稍后刷新查看结果。", true
+	case workflow.ReasonScopeTooLarge:
+		return fmt.Sprintf("调度范围过大：一次调度最多 %d 项报送，请缩小范围。", workflow.MaxRoundItems), true
 	case workflow.ReasonFileType:
 		return "不支持该文件类型：请上传图片、PDF、Office 文档、文本或视频。", true
 	// unavailable

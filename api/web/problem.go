@@ -339,6 +339,9 @@ func timelineOf(e workflow.Entry, cat *catalog) timelineEntry {
 	add(workflow.LabelOpinion, prm.Opinion, true)
 	add(workflow.LabelStatement, prm.Statement, true)
 	add(workflow.LabelNoteText, prm.Text, true)
+	if prm.Round != "" && e.Action == workflow.ActionReport {
+		reportDetails(e, cat, add)
+	}
 	if ev := prm.Evidence; ev != nil {
 		add("文件", ev.Name+"（"+fmtSize(ev.Size)+"）", false)
 		if ev.Phase != "" {

@@ -18,7 +18,14 @@ type statsPage struct {
 	Summary    []field
 	Charts     []chart
 	WorkPoints []workPointRow
-	Error      string // a refused unit group form
+	Reporting  []reportingRow // 报送及时率 per unit, over the rounds due
+	Error      string         // a refused unit group form
+}
+
+// reportingRow is one unit's reporting record in dispatch rounds.
+type reportingRow struct {
+	workflow.ReportingRate
+	RateText string
 }
 
 type workPointRow struct {
@@ -27,6 +34,8 @@ type workPointRow struct {
 	Total, Closed, Open, Overdue int
 	Completion, OnTime           string
 	Groups                       []unitGroupRow
+	Reports                      int    // reports on the point itself in dispatch rounds
+	LastReport                   string // when the latest came
 }
 
 // unitGroupRow is a group a work point names without its units: the units
@@ -217,7 +226,26 @@ func (w *Web) showStats(c echo.Context, status int, refusal string) error {
 			}
 			row.Groups = append(row.Groups, gr)
 		}
+		if n > 0 {
+			hist, err := w.svc.WorkPointHistory(ctx, actor(c), n)
+			if err != nil {
+				return err
+			}
+			for _, e := range hist {
+				if e.Action == workflow.ActionReport {
+					row.Reports++
+					row.LastReport = fmtTime(e.At)
+				}
+			}
+		}
 		sp.WorkPoints = append(sp.WorkPoints, row)
+	}
+	rates, err := w.svc.ReportingRates(ctx, actor(c))
+	if err != nil {
+		return err
+	}
+	for _, r := range rates {
+		sp.Reporting = append(sp.Reporting, reportingRow{ReportingRate: r, RateText: fmtPercent(r.Rate)})
 	}
 	return w.render(c, status, "stats", "统计分析", "stats", sp)
 }

@@ -20,6 +20,11 @@
 //	GET  /ledger.xlsx                           the same filter as an Excel workbook
 //	GET  /stats                                 统计: SVG charts and the work point table
 //	POST /workpoints/:number/unit-groups        the units a work point's unit group stands for (bureau)
+//	GET  /workpoints/:number                    a work point: its units, targets, problems and report history
+//	GET  /rounds, POST /rounds                  调度: the rounds; the bureau opens one
+//	GET  /rounds/:id                            a round's board (missing units marked) and the unit's report forms
+//	POST /rounds/:id/reports                    a unit's report (or its amendment)
+//	GET  /rounds/:id/summary.xlsx               the round's 调度汇总表
 //	POST /problems                              新增问题 (bureau)
 //	GET  /problems/:id                          问题详情 with the forms the user may use
 //	POST /problems/:id/fire                     a trigger with its parameters
@@ -160,7 +165,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -200,6 +205,12 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.GET("/ledger.xlsx", w.ledgerExport)
 	auth.GET("/stats", w.stats)
 	auth.POST("/workpoints/:number/unit-groups", w.resolveUnitGroup)
+	auth.GET("/workpoints/:number", w.workPoint)
+	auth.GET("/rounds", w.rounds)
+	auth.POST("/rounds", w.openRound)
+	auth.GET("/rounds/:id", w.round)
+	auth.POST("/rounds/:id/reports", w.fileReport)
+	auth.GET("/rounds/:id/summary.xlsx", w.roundSummary)
 	auth.POST("/problems", w.createProblem)
 	auth.GET("/problems/:id", w.problem)
 	auth.POST("/problems/:id/fire", w.fire)
@@ -493,6 +504,10 @@ func doneMessage(done string) string {
 		return "问题位置已更新。"
 	case "lookback":
 		return "回头看已确认。"
+	case "round":
+		return "调度已发起。"
+	case "report":
+		return "已报送。"
 	}
 	if t := workflow.Trigger(done); t.Valid() {
 		return "已完成：" + t.Label() + "。"

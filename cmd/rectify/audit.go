@@ -105,6 +105,10 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(tw, "pending\t%d entries committed at that revision, not sealed yet (the sealer appends them)\n", rep.Pending)
 	}
 	fmt.Fprintf(tw, "problems\t%d, each record equal to its replayed history\n", rep.Problems)
+	if rep.Rounds > 0 || rep.WorkPoints > 0 {
+		fmt.Fprintf(tw, "dispatch rounds\t%d, each as opened, its reports and alerts all in its index\n", rep.Rounds)
+		fmt.Fprintf(tw, "work points\t%d with a history, each index equal to the chain's entries\n", rep.WorkPoints)
+	}
 	if blobs != nil {
 		fmt.Fprintf(tw, "evidence files\t%d in %s, each present with its SHA-256\n", rep.Evidence, evidenceNote)
 	} else {

@@ -26,6 +26,10 @@ type ledgerFixture struct {
 	mid, end workflow.ChainHead // heads read from GET /api/v1/audit/head, mid-way and at the end
 	p1, p2   string             // problems closed before, and after, the mid-way head
 	p3       string             // a problem left submitted
+	// Dispatch rounds opened before p3 was created: one over the open
+	// problems (p4 reported on) and one over work point 10 (reported on).
+	p4     string
+	rounds []string
 	// History entries of p1 (all before mid) and p2 (after it).
 	p1Note, p1Submit, p1Reject, p2Note uint64
 	// Evidence files held by one problem only: p1's second photo, p3's photo.
@@ -51,7 +55,7 @@ func buildLedger(t *testing.T) *ledgerFixture {
 	}
 	bureauTok, unitTok, inspTok := token("局办王", "bureau", "市生态环境局"), token("浮梁李", "unit", "浮梁县"), token("验收陈", "inspector", "领导小组办公室")
 
-	srv := startServer(t, db, "--scan-interval", "0", "--evidence-dir", filepath.Join(l.dir, "evidence"))
+	srv := startServer(t, db, "--scan-interval", "0", "--routine-interval", "0", "--evidence-dir", filepath.Join(l.dir, "evidence"))
 	bureau, unit, insp := &client{t, srv.url, bureauTok}, &client{t, srv.url, unitTok}, &client{t, srv.url, inspTok}
 
 	// A live server's file is locked: audit verify says so instead of
@@ -135,11 +139,30 @@ func buildLedger(t *testing.T) *ledgerFixture {
 		}
 	}
 
+	// Dispatch rounds: one over the open problems, p4 (led by 浮梁县)
+	// reported on, one over work point 10 (浮梁县 is responsible), reported on.
+	l.p4 = create("河道垃圾")
+	start(l.p4)
+	due := time.Now().AddDate(0, 0, 14).Format(time.DateOnly)
+	for _, body := range []map[string]any{
+		{"title": "问题整改进展调度", "due": due},
+		{"title": "工作要点落实情况调度", "due": due, "scope": map[string]any{"work_points": []int{10}}},
+	} {
+		var r struct {
+			ID string `json:"id"`
+		}
+		bureau.do("POST", "/api/v1/dispatch-rounds", body, 201, &r)
+		l.rounds = append(l.rounds, r.ID)
+	}
+	unit.do("POST", "/api/v1/dispatch-rounds/"+l.rounds[0]+"/reports", map[string]any{"problem_id": l.p4, "progress": "已清理河道垃圾", "percent": 90}, 201, nil)
+	unit.do("POST", "/api/v1/dispatch-rounds/"+l.rounds[1]+"/reports", map[string]any{"work_point": 10, "progress": "完成营造林5万亩"}, 201, nil)
+
 	l.p3 = create("黑臭水体")
 	start(l.p3)
 	unit.upload(l.p3, "清淤.png", photo(4), "")
 	fire(unit, l.p3, map[string]any{"trigger": "submit", "summary": "已清淤"}, "submitted")
 	l.shaP3 = sha256Hex(photo(4))
+
 	l.end = head()
 	if l.end.Seq <= l.mid.Seq {
 		t.Fatalf("end head %s not after mid-way head %s", l.end, l.mid)

@@ -325,6 +325,25 @@ func TestBrowserWalkthrough(t *testing.T) {
 	b.fire("assign", "交办", map[string]string{
 		"lead_unit": "fuliang", "deadline": deadline, "requirements": "拆除采砂设备，恢复河道原貌，建立巡查制度。",
 	})
+
+	// The bureau opens a dispatch round (调度) over the open problems.
+	b.open("/rounds")
+	b.do("open a round",
+		chromedp.WaitVisible(chromedp.CSS(`#open-round form`)),
+		chromedp.SetValue(chromedp.CSS(`#open-round input[name=title]`), "问题整改进展调度"),
+		chromedp.SetValue(chromedp.CSS(`#open-round input[name=due]`), deadline),
+		chromedp.Click(chromedp.CSS(`#open-round button[type=submit]`)),
+		flash("调度已发起"),
+	)
+	loc, err = chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundPath := strings.SplitN(strings.TrimPrefix(loc, base), "?", 2)[0]
+	if !strings.HasPrefix(roundPath, "/rounds/") || !strings.Contains(b.text("#units"), "浮梁县") {
+		t.Fatalf("after opening a round: at %s", loc)
+	}
+	b.fitsPhone("/rounds", roundPath, "/workpoints/1")
 	b.signOut()
 
 	// The 浮梁县 officer accepts it, hands in a photo and submits.
@@ -339,6 +358,22 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("after 签收 the actions do not start with why submitting waits:\n%s", s)
 	}
 	b.fitsPhone(path)
+	// It files its report in the round, on its phone.
+	b.fitsPhone("/rounds", roundPath)
+	b.open(roundPath)
+	b.do("report in the round",
+		chromedp.WaitVisible(chromedp.CSS(`#pending form`)),
+		chromedp.SetValue(chromedp.CSS(`#pending form textarea[name=progress]`), "已签收，正在组织拆除采砂设备。"),
+		chromedp.SetValue(chromedp.CSS(`#pending form input[name=percent]`), "20"),
+		chromedp.Click(chromedp.CSS(`#pending form button[type=submit]`)),
+		flash("已报送"),
+	)
+	if s := b.text("#rows"); !strings.Contains(s, "按时报送") || !strings.Contains(s, "已签收，正在组织拆除采砂设备。") {
+		t.Errorf("the round's rows after the report:\n%s", s)
+	}
+	b.screenshot(shots, "round.png", true)
+	b.fitsPhone(roundPath, "/workpoints/1")
+	b.open(path)
 	b.upload(before, "拆除采砂设备后的现场")
 	b.fire("submit", "提交验收", map[string]string{"summary": "采砂设备已拆除，河道已平整。"})
 	b.signOut()
@@ -424,7 +459,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	// Leaders read the statistics; admins start at the ledger.
 	for _, role := range []string{"viewer", "admin"} {
 		b.signIn(users[role])
-		b.fitsPhone("/", "/ledger", "/stats", path)
+		b.fitsPhone("/", "/ledger", "/stats", path, "/rounds", roundPath)
 		b.signOut()
 	}
 	t.Logf("screenshots in %s", shots)

@@ -59,6 +59,9 @@ type serveConfig struct {
 	// the client (the sign-in throttle's address).
 	trustedProxies []*net.IPNet
 
+	// The routine (日常调度): scheduled dispatch rounds, late reports.
+	routine *routineConfig
+
 	// Webhooks.
 	webhooks       []string
 	webhookSecret  string
@@ -111,6 +114,8 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	var proxies string
 	fs.StringVar(&proxies, "trusted-proxies", "", "reverse proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For names the client; otherwise the client is the connection's peer")
 
+	cfg.routine = addRoutineFlags(fs)
+
 	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
 	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
 	fs.DurationVar(&cfg.webhookPoll, "webhook-poll-interval", time.Second, "how often to look for new events to deliver")
@@ -148,6 +153,9 @@ func (c serveConfig) check() error {
 		return err
 	}
 	if _, err := c.checks.policy(); err != nil {
+		return err
+	}
+	if _, err := c.routine.roundSchedules(); err != nil {
 		return err
 	}
 	if err := c.sessionPolicy().Validate(); err != nil {
@@ -301,6 +309,13 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	}
 	if dispatcher != nil {
 		st.runLeading(bg, "webhook-dispatcher", log, dispatcher.Run)
+	}
+	rt, err := newRoutine(cfg.routine, svc, log, reg)
+	if err != nil {
+		return err
+	}
+	if rt != nil {
+		st.runLeading(bg, "routine", log, rt.Run)
 	}
 
 	pages, err := web.New(web.Config{

@@ -14,4 +14,6 @@ var (
 	_ workflow.EvidenceIndex   = (*Store)(nil)
 	_ workflow.IdempotencyKeys = (*Store)(nil)
 	_ workflow.PhotoIndex      = (*Store)(nil)
+	_ workflow.Rounds          = (*Store)(nil) // rounds.go
+	_ workflow.RoundLedger     = (*Store)(nil)
 )

@@ -58,6 +58,11 @@ type encodedEntry struct {
 	// JSON.
 	packedMid []byte
 	at        time.Time
+	// roundRef is the entry's round index key without its seq, nil when it
+	// names no round; point is the work point of an entry of no problem.
+	// Both are written by putEntryRefs (rounds.go).
+	roundRef []byte
+	point    uint64
 }
 
 // seqZero is how the canonical encoding of an entry with Seq 0 begins.
@@ -76,7 +81,11 @@ func encodeEntries(entries []workflow.Entry, n, version uint64) ([]encodedEntry,
 		if !bytes.HasPrefix(b, []byte(seqZero)) || b[len(b)-1] != '}' || len(b) == len(seqZero) {
 			return nil, fmt.Errorf("bolt: encode history entry of problem %d: unexpected encoding %.40q", n, b)
 		}
-		out[i] = encodedEntry{mid: b[len(seqZero) : len(b)-1], packedMid: pack.EntryMid(b), at: e.At}
+		ref, err := roundRefKey(&e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = encodedEntry{mid: b[len(seqZero) : len(b)-1], packedMid: pack.EntryMid(b), at: e.At, roundRef: ref}
 	}
 	return out, nil
 }
@@ -112,10 +121,11 @@ func (ee encodedEntry) sealPacked(seq uint64, prev, hash string, js []byte) []by
 	return pack.SealedEntry(ee.packedMid, seq, prev, hash) // pack.IsHash(prev): checked
 }
 
-// appendEncoded appends entries to the history of problem number n, each
-// with the next global sequence number, sealed on the hash of the entry
-// before it; adds each to the outbox and the problem's history index; and
-// moves the transaction's chain head to the last one.
+// appendEncoded appends entries to the history of problem number n (0: of
+// no problem, see rounds.go), each with the next global sequence number,
+// sealed on the hash of the entry before it; adds each to the outbox, the
+// problem's history index and the round and work point indexes it belongs
+// to; and moves the transaction's chain head to the last one.
 func appendEncoded(tx *bbolt.Tx, st *txState, n uint64, entries []encodedEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -152,8 +162,13 @@ func appendEncoded(tx *bbolt.Tx, st *txState, n uint64, entries []encodedEntry) 
 		if err := outbox.Put(key, []byte{}); err != nil {
 			return fmt.Errorf("bolt: write event %d: %w", seq, err)
 		}
-		if err := idx.Put(historyKey(n, seq), []byte{}); err != nil {
-			return fmt.Errorf("bolt: write history index of problem %d: %w", n, err)
+		if n != 0 {
+			if err := idx.Put(historyKey(n, seq), []byte{}); err != nil {
+				return fmt.Errorf("bolt: write history index of problem %d: %w", n, err)
+			}
+		}
+		if err := putEntryRefs(tx, ee, seq); err != nil {
+			return err
 		}
 		prev = h
 		head = workflow.ChainHead{Seq: seq, Hash: h, At: ee.at}

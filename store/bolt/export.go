@@ -19,7 +19,10 @@ import (
 // event: history written before the outbox has none), the problem records,
 // the dedupe keys, units, work points, users each followed by its password
 // hash if it has one, tokens, the account log in sequence order, sessions,
-// outbox cursors, calendars, and last the problem counter.
+// outbox cursors, calendars, dispatch rounds (with their items), and last
+// the problem counter. The round index and work points' history index are
+// not sent: a sink rebuilds them from the entries (workflow.RoundRef,
+// Entry.WorkPoint).
 type Sink interface {
 	Entry(ctx context.Context, e workflow.Entry, event bool) error
 	Problem(ctx context.Context, p *workflow.Problem) error
@@ -33,6 +36,7 @@ type Sink interface {
 	Session(ctx context.Context, s workflow.Session) error
 	Cursor(ctx context.Context, name string, seq uint64) error
 	Calendar(ctx context.Context, year int, data []byte) error
+	Round(ctx context.Context, r *workflow.Round) error
 	Counter(n uint64)
 }
 
@@ -56,7 +60,7 @@ func (s *Store) Export(ctx context.Context, sink Sink) (workflow.ChainHead, erro
 		}
 		x := exporter{ctx: ctx, tx: tx, sink: sink}
 		for _, step := range []func() error{
-			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.counter,
+			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.rounds, x.counter,
 		} {
 			if err := step(); err != nil {
 				return err

@@ -28,6 +28,7 @@ type recorder struct {
 	sessions  []workflow.Session
 	cursors   map[string]uint64
 	calendars map[int][]byte
+	rounds    []*workflow.Round
 	counter   uint64
 }
 
@@ -115,6 +116,12 @@ func (r *recorder) Calendar(_ context.Context, year int, data []byte) error {
 	return nil
 }
 
+func (r *recorder) Round(_ context.Context, rd *workflow.Round) error {
+	r.saw("round")
+	r.rounds = append(r.rounds, rd)
+	return nil
+}
+
 func (r *recorder) Counter(n uint64) {
 	r.saw("counter")
 	r.counter = n
@@ -150,6 +157,7 @@ func TestExport(t *testing.T) {
 	if err := s.PutCalendar(ctx, 2021, []byte(`{"year":2021}`)); err != nil {
 		t.Fatal(err)
 	}
+	rounds := storetest.AddRounds(t, svc)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +172,7 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "account event", "session", "cursor", "calendar", "counter"}
+	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "account event", "session", "cursor", "calendar", "round", "counter"}
 	if !slices.Equal(r.order, want) {
 		t.Errorf("sent in the order %v, want %v", r.order, want)
 	}
@@ -211,6 +219,9 @@ func TestExport(t *testing.T) {
 	}
 	if len(accounts) == 0 || !reflect.DeepEqual(r.accounts, accounts) {
 		t.Errorf("sent %d account events, the store holds %d", len(r.accounts), len(accounts))
+	}
+	if len(r.rounds) != len(rounds) || len(r.rounds[0].Items) == 0 || r.rounds[1].ID != rounds[1].ID {
+		t.Errorf("sent rounds %+v, want %+v", r.rounds, rounds)
 	}
 	if len(r.sessions) != 1 || r.sessions[0].IDHash != sess.IDHash || r.cursors["webhook"] != 5 || string(r.calendars[2021]) != `{"year":2021}` {
 		t.Errorf("sessions %v, cursors %v, calendars %v", r.sessions, r.cursors, r.calendars)

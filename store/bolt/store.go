@@ -41,6 +41,9 @@
 //	tokens           token hash → Token
 //	cursors          outbox consumer name → uint64 seq it has processed
 //	calendars        year (uint64, two's complement) → calendar file as stored
+//	rounds, round_items, round_keys, round_refs, wp_history
+//	                 dispatch rounds, their index and work points' histories, created on
+//	                 first use (rounds.go); meta "round_counter" → last round number
 //
 // Created by the first write that needs them (older files open unchanged):
 // passwords and sessions (accounts.go), idem_keys, idem_expiry and

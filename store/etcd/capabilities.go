@@ -17,4 +17,7 @@ var (
 	_ workflow.EvidenceIndex   = (*Store)(nil)
 	_ workflow.IdempotencyKeys = (*Store)(nil)
 	_ workflow.PhotoIndex      = (*Store)(nil)
+	_ workflow.Rounds          = (*Store)(nil) // rounds.go
+	_ workflow.RoundLedger     = (*Store)(nil)
+	_ workflow.RoundLedger     = (*Snapshot)(nil)
 )

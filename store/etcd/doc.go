@@ -41,6 +41,8 @@
 //	P units/<id>, wp/<number>, users/<id>, tokens/<sha256>, cursors/<name>, cal/<year>
 //	P pw/<user id>                 password hash (a PHC string; workflow.Accounts)
 //	P sess/<id hash>               workflow.Session
+//	P meta/round-counter, rounds/<n>, round-items/<n>, round-keys/<key>, rr/<n>/<item>/<seq>,
+//	  wph/<point>/<seq>            dispatch rounds, their index and work points' histories (rounds.go)
 //	P cmd/<uuid>                   a committed command's id and result, on a lease (minutes)
 //	P idem/k/<scope>/<key>         workflow.KeyRecord of an Idempotency-Key (idempotency.go)
 //	P idem/x/<unix s>/<scope>/<key> empty: the keys' expiry index

@@ -25,6 +25,7 @@ type Importer struct {
 	head    workflow.ChainHead
 	maxN    uint64
 	counter uint64
+	rounds  uint64 // the largest round number copied
 	entries uint64
 	keys    uint64
 	// accounts is the last account event copied (AccountEvent).
@@ -130,8 +131,17 @@ func (im *Importer) Entry(ctx context.Context, e workflow.Entry, event bool) err
 		return &workflow.AuditError{Seq: e.Seq, Reason: "content does not match its hash in the source (the entry was altered)"}
 	}
 	n, ok := workflow.ParseProblemID(e.ProblemID)
-	if !ok {
+	if !ok && (e.ProblemID != "" || e.WorkPoint <= 0 && e.Action != workflow.ActionRoundOpen) {
 		return &workflow.AuditError{Seq: e.Seq, Reason: fmt.Sprintf("names problem %q", e.ProblemID)}
+	}
+	refs, err := refKeys(&e) // the round index and a work point's history (rounds.go)
+	if err != nil {
+		return err
+	}
+	for _, k := range refs {
+		if err := im.put(ctx, k, nil); err != nil {
+			return err
+		}
 	}
 	v, err := json.Marshal(e)
 	if err != nil {
@@ -147,6 +157,9 @@ func (im *Importer) Entry(ctx context.Context, e workflow.Entry, event bool) err
 	}
 	im.head = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
 	im.entries++
+	if n == 0 {
+		return nil // an entry of no problem
+	}
 	return im.put(ctx, problemHistPrefix(n)+pad(e.Seq), nil)
 }
 
@@ -180,6 +193,25 @@ func (im *Importer) Dedupe(ctx context.Context, key string, n uint64) error {
 // Counter sets the problem counter (the last number issued); Finish uses the
 // larger of it and the largest problem number copied.
 func (im *Importer) Counter(n uint64) { im.counter = n }
+
+// Round copies a dispatch round with its items (rounds.go's keys).
+func (im *Importer) Round(ctx context.Context, r *workflow.Round) error {
+	n, ok := workflow.ParseRoundID(r.ID)
+	if !ok {
+		return fmt.Errorf("etcd: import: round id %q", r.ID)
+	}
+	ops, err := im.s.roundOps(r)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if err := im.put(ctx, string(op.KeyBytes()[len(im.s.pfx):]), op.ValueBytes()); err != nil {
+			return err
+		}
+	}
+	im.rounds = max(im.rounds, n)
+	return nil
+}
 
 // Unit, WorkPoint, User, Token, Cursor, Calendar, Password and Session copy
 // one record each.
@@ -246,6 +278,11 @@ func (im *Importer) Finish(ctx context.Context) (ImportReport, error) {
 	}
 	if rep.Counter > 0 {
 		if err := im.put(ctx, keyCounter, []byte(strconv.FormatUint(rep.Counter, 10))); err != nil {
+			return rep, err
+		}
+	}
+	if im.rounds > 0 {
+		if err := im.put(ctx, keyRoundCounter, []byte(strconv.FormatUint(im.rounds, 10))); err != nil {
 			return rep, err
 		}
 	}

@@ -212,7 +212,7 @@ func (s *Store) sealTxn(ctx context.Context, head headState, cmds []pendingCmd) 
 		elses = append(elses, clientv3.OpGet(f.Key))
 	}
 	for _, c := range cmds {
-		need := 1 + sealOps*len(c.entries)
+		need := 1 + sealOps*len(c.entries) + refCount(c.entries)
 		if n > 0 && (len(ops)+need+1 > s.cfg.MaxTxnOps || len(cmps)+1 > s.cfg.MaxTxnOps || bytes+c.size > s.cfg.MaxTxnBytes) {
 			break
 		}
@@ -235,6 +235,11 @@ func (s *Store) sealTxn(ctx context.Context, head headState, cmds []pendingCmd) 
 				clientv3.OpPut(s.k(historyKey(e.Seq)), string(v)),
 				clientv3.OpPut(s.k(outboxKey(e.Seq)), ""),
 				clientv3.OpPut(s.k(problemHistPrefix(pn)+pad(e.Seq)), ""))
+			refs, err := s.refOps(&e) // the round index (rounds.go)
+			if err != nil {
+				return 0, head, err
+			}
+			ops = append(ops, refs...)
 			next = workflow.ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
 		}
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(c.key), "=", c.rev))

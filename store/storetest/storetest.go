@@ -51,6 +51,11 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"ServiceAudit", testServiceAudit},
 		{"EvidenceFilter", testEvidenceFilter},
 		{"PhotoIndex", testPhotoIndex},
+		{"CreateRound", testCreateRound},
+		{"RoundIndex", testRoundIndex},
+		{"WorkPointHistory", testWorkPointHistory},
+		{"RoundsConcurrent", testRoundsConcurrent},
+		{"ServiceRounds", testServiceRounds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

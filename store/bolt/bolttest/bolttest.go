@@ -197,6 +197,9 @@ func (f *File) Truncate(keep uint64) error {
 		return err
 	}
 	for id := range problems {
+		if id == "" {
+			continue // entries of no problem (rounds, work points) have no record
+		}
 		if err := f.ReplayRecord(id); err != nil {
 			return err
 		}
@@ -248,9 +251,85 @@ func (f *File) Rewrite(from uint64, edit func(e *workflow.Entry) error) error {
 		return err
 	}
 	for id := range problems {
+		if id == "" {
+			continue // entries of no problem (rounds, work points) have no record
+		}
 		if err := f.ReplayRecord(id); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Dispatch rounds (store/bolt/rounds.go).
+var (
+	bucketRounds     = []byte("rounds")
+	bucketRoundItems = []byte("round_items")
+	bucketRoundRefs  = []byte("round_refs")
+	bucketWPHistory  = []byte("wp_history")
+)
+
+// roundKey returns the key of round id.
+func roundKey(id string) ([]byte, error) {
+	n, ok := workflow.ParseRoundID(id)
+	if !ok {
+		return nil, fmt.Errorf("bad round id %q", id)
+	}
+	return key(n), nil
+}
+
+// editJSON rewrites the JSON value of bucket name under k as edit changes it.
+func (f *File) editJSON(name, k []byte, edit func(v any) any) error {
+	b := f.tx.Bucket(name)
+	if b == nil || b.Get(k) == nil {
+		return fmt.Errorf("no %s %x", name, k)
+	}
+	var v any
+	if err := json.Unmarshal(b.Get(k), &v); err != nil {
+		return err
+	}
+	out, err := json.Marshal(edit(v))
+	if err != nil {
+		return err
+	}
+	return b.Put(k, out)
+}
+
+// EditRound rewrites round id's record (its fields as JSON), not its items.
+func (f *File) EditRound(id string, edit func(fields map[string]any)) error {
+	k, err := roundKey(id)
+	if err != nil {
+		return err
+	}
+	return f.editJSON(bucketRounds, k, func(v any) any { edit(v.(map[string]any)); return v })
+}
+
+// EditRoundItems rewrites round id's items (as JSON).
+func (f *File) EditRoundItems(id string, edit func(items []any) []any) error {
+	k, err := roundKey(id)
+	if err != nil {
+		return err
+	}
+	return f.editJSON(bucketRoundItems, k, func(v any) any { return edit(v.([]any)) })
+}
+
+// DeleteRoundRef removes the round index key of round id that names entry
+// seq, and nothing else.
+func (f *File) DeleteRoundRef(id string, seq uint64) error {
+	k, err := roundKey(id)
+	if err != nil {
+		return err
+	}
+	c := f.tx.Bucket(bucketRoundRefs).Cursor()
+	for rk, _ := c.Seek(k); rk != nil && bytes.HasPrefix(rk, k); rk, _ = c.Next() {
+		if binary.BigEndian.Uint64(rk[len(rk)-8:]) == seq {
+			return f.tx.Bucket(bucketRoundRefs).Delete(bytes.Clone(rk))
+		}
+	}
+	return fmt.Errorf("round %s's index names no entry %d", id, seq)
+}
+
+// DeletePointRef removes work point n's history key of entry seq.
+func (f *File) DeletePointRef(n int, seq uint64) error {
+	return f.tx.Bucket(bucketWPHistory).Delete(append(key(uint64(n)), key(seq)...))
 }

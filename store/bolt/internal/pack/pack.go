@@ -102,6 +102,9 @@ var packWords = [...]string{
 	"bad_metadata", "near_duplicate", "unchecked", "period_start", "period_end",
 	"seed", "share", "candidates", "drawn", "drawn_at", "resolved_by",
 	"resolved_at", "confirmed", "reopened",
+	// Dispatch rounds: report fields, actions and alerts.
+	"due", "progress", "percent", "next_steps", "difficulties", "figures",
+	"late", "target", "value", "report", "report_late", "round_open",
 }
 
 // packWordIndex maps a word to its index.
