@@ -241,7 +241,7 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // so, otherwise when the decoder reads past it (http.MaxBytesError). An
 // evidence upload has its own, larger limit (evidenceBodyLimit); its file
 // part is held to Config.EvidenceMaxBytes by the handler. So has a ledger
-// import (ledgerImportBodyLimit); its file is held to ledger.MaxFileSize by
+// import (ledgerImportBodyLimit); its file is held to ledgerfile.MaxFileSize by
 // the handler.
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

@@ -17,14 +17,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jdz-eco/rectify/api/files"
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // The ledger (整改台账) as an Excel workbook, both ways, and its statistics:
 //
-//	GET  /api/v1/ledger.xlsx     the problem list's filters and as_of → ledger.WriteLedger
-//	POST /api/v1/ledger/import   a .xlsx or .csv, multipart or raw → ledger.ImportFile
+//	GET  /api/v1/ledger.xlsx     the problem list's filters and as_of → ledgerfile.WriteLedger
+//	POST /api/v1/ledger/import   a .xlsx or .csv, multipart or raw → ledgerfile.ImportFile
 //	GET  /api/v1/stats           group_by and as_of → workflow.Service.Stats
 
 // routeLedgerImport is the route of POST /ledger/import: limitBody holds it
@@ -32,12 +32,12 @@ import (
 const routeLedgerImport = "/api/v1/ledger/import"
 
 // ledgerImportBodyLimit is the largest body of a ledger import: the file
-// (at most ledger.MaxFileSize) and, for a multipart upload, its boundaries
+// (at most ledgerfile.MaxFileSize) and, for a multipart upload, its boundaries
 // and part headers.
-const ledgerImportBodyLimit = ledger.MaxFileSize + multipartAllowance
+const ledgerImportBodyLimit = ledgerfile.MaxFileSize + multipartAllowance
 
 func ledgerTooLarge() error {
-	return workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the ledger file is larger than %s", formatBytes(ledger.MaxFileSize))
+	return workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the ledger file is larger than %s", formatBytes(ledgerfile.MaxFileSize))
 }
 
 // asOfParam reads the as_of query parameter (workflow.ParseAsOf): a date
@@ -57,7 +57,7 @@ var exportParams = append(slices.Clone(listFilterParams), "as_of")
 
 // exportLedger serves GET /ledger.xlsx: the ledger the caller may see,
 // filtered as the problem list is, now or as it stood at as_of, as an .xlsx
-// workbook (sheets 整改台账 and 统计). ledger.Export writes nothing before it
+// workbook (sheets 整改台账 and 统计). ledgerfile.Export writes nothing before it
 // has read every problem, so a failure until then is an ordinary error
 // response; one after the first byte aborts the connection, so that the
 // client cannot take a truncated file for a whole one.
@@ -82,13 +82,13 @@ func (s *server) exportLedger(c echo.Context) error {
 	stamp := day.In(workflow.Shanghai).Format("20060102")
 	disposition := files.ContentDispositionFallback("attachment", "台账-"+stamp+".xlsx", "ledger-"+stamp+".xlsx")
 	w := &startOnWrite{c: c, start: func(h http.Header) {
-		h.Set(echo.HeaderContentType, ledger.ContentType)
+		h.Set(echo.HeaderContentType, ledgerfile.ContentType)
 		h.Set(echo.HeaderContentDisposition, disposition)
 		h.Set(echo.HeaderCacheControl, "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 	}}
 	ctx := c.Request().Context()
-	if err := ledger.WriteLedger(ctx, w, s.svc, actor(c), f, asOf); err != nil {
+	if err := ledgerfile.WriteLedger(ctx, w, s.svc, actor(c), f, asOf); err != nil {
 		if !w.started {
 			return err
 		}
@@ -104,13 +104,13 @@ func (s *server) exportLedger(c echo.Context) error {
 // say row, column and reason. Nothing was written.
 type importRefusal struct {
 	problemDetail
-	*ledger.Result
+	*ledgerfile.Result
 }
 
 // importLedger serves POST /ledger/import?dry_run=true|false (bureau): a
 // ledger file (.xlsx or .csv) as a multipart/form-data part named file or as
 // the raw body (Content-Type text/csv or the .xlsx type), at most
-// ledger.MaxFileSize. The role is checked before the body is read. Without
+// ledgerfile.MaxFileSize. The role is checked before the body is read. Without
 // row errors the answer is 200 with the result (what was created, or would
 // be on a dry run); with any, 422 (code invalid) with every error and nothing
 // written. dry_run defaults to false.
@@ -147,7 +147,7 @@ func (s *server) importLedger(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	res, err := ledger.ImportFile(ctx, s.svc, a, bytes.NewReader(data), kind, s.aliases, dryRun)
+	res, err := ledgerfile.ImportFile(ctx, s.svc, a, bytes.NewReader(data), kind, s.aliases, dryRun)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (s *server) importLedger(c echo.Context) error {
 }
 
 // refuseImport answers 422 with res's row errors.
-func (s *server) refuseImport(c echo.Context, res *ledger.Result) error {
+func (s *server) refuseImport(c echo.Context, res *ledgerfile.Result) error {
 	first := res.Errors[0]
 	detail := fmt.Sprintf("the file has %d error(s), nothing was imported; first: %s", len(res.Errors), first.Error())
 	body := importRefusal{
@@ -188,13 +188,13 @@ func readLedgerUpload(c echo.Context) ([]byte, string, error) {
 	req := c.Request()
 	ct, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	switch ct {
-	case "text/csv", ledger.ContentType:
+	case "text/csv", ledgerfile.ContentType:
 		data, err := readLedgerFile(req.Body)
 		return data, kindOfType(ct), err
 	case "multipart/form-data":
 	default:
 		return nil, "", apiError(workflow.CodeUnsupportedType, "Content-Type",
-			"a ledger import is multipart/form-data with a part named file, or the file itself as text/csv or "+ledger.ContentType)
+			"a ledger import is multipart/form-data with a part named file, or the file itself as text/csv or "+ledgerfile.ContentType)
 	}
 	mr, err := req.MultipartReader()
 	if err != nil {
@@ -238,13 +238,13 @@ func readLedgerUpload(c echo.Context) ([]byte, string, error) {
 	return data, declared, nil
 }
 
-// readLedgerFile reads a ledger file of at most ledger.MaxFileSize bytes.
+// readLedgerFile reads a ledger file of at most ledgerfile.MaxFileSize bytes.
 func readLedgerFile(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, ledger.MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, ledgerfile.MaxFileSize+1))
 	switch {
 	case err != nil:
 		return nil, ledgerReadError(err)
-	case len(data) > ledger.MaxFileSize:
+	case len(data) > ledgerfile.MaxFileSize:
 		return nil, ledgerTooLarge()
 	case len(data) == 0:
 		return nil, apiError(workflow.CodeInvalid, "file", "the file is empty")
@@ -265,9 +265,9 @@ func ledgerReadError(err error) error {
 func kindOfType(mediaType string) string {
 	switch mediaType {
 	case "text/csv":
-		return ledger.KindCSV
-	case ledger.ContentType:
-		return ledger.KindXLSX
+		return ledgerfile.KindCSV
+	case ledgerfile.ContentType:
+		return ledgerfile.KindXLSX
 	}
 	return ""
 }
@@ -276,9 +276,9 @@ func kindOfType(mediaType string) string {
 func kindOfName(name string) string {
 	switch strings.ToLower(path.Ext(strings.ReplaceAll(name, `\`, "/"))) {
 	case ".csv":
-		return ledger.KindCSV
+		return ledgerfile.KindCSV
 	case ".xlsx":
-		return ledger.KindXLSX
+		return ledgerfile.KindXLSX
 	}
 	return ""
 }
@@ -294,11 +294,11 @@ func ledgerKind(data []byte, declared string) (string, error) {
 	if bytes.HasPrefix(data, oleMagic) {
 		return "", apiError(workflow.CodeUnsupportedType, "file", "the file is a legacy .xls workbook; save it as .xlsx (Excel Workbook) or .csv")
 	}
-	sniffed := ledger.Sniff(data)
+	sniffed := ledgerfile.Sniff(data)
 	switch {
 	case declared == "" || declared == sniffed:
 		return sniffed, nil
-	case declared == ledger.KindXLSX:
+	case declared == ledgerfile.KindXLSX:
 		return "", apiError(workflow.CodeUnsupportedType, "file", "the file is declared an .xlsx workbook but is not one")
 	}
 	return "", apiError(workflow.CodeUnsupportedType, "file", "the file is declared CSV but is an .xlsx workbook")

@@ -10,8 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jdz-eco/rectify/api/files"
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // pageSize is the number of problems on one page of the ledger.
@@ -123,7 +123,7 @@ func (w *Web) ledger(c echo.Context) error {
 }
 
 // ledgerExport serves GET /ledger.xlsx: the ledger page's filter as the
-// workbook the API exports (ledger.WriteLedger, as the signed-in user).
+// workbook the API exports (ledgerfile.WriteLedger, as the signed-in user).
 // WriteLedger writes nothing before it has read every problem, so a failure
 // until then is an ordinary error page; one after the first byte aborts
 // the connection, so that a truncated file is not taken for a whole one.
@@ -135,10 +135,10 @@ func (w *Web) ledgerExport(c echo.Context) error {
 	}
 	stamp := w.svc.Clock().Now().In(workflow.Shanghai).Format("20060102")
 	out := &lazyWriter{c: c, start: func(h http.Header) {
-		h.Set(echo.HeaderContentType, ledger.ContentType)
+		h.Set(echo.HeaderContentType, ledgerfile.ContentType)
 		h.Set(echo.HeaderContentDisposition, files.ContentDispositionFallback("attachment", "台账-"+stamp+".xlsx", "ledger-"+stamp+".xlsx"))
 	}}
-	if err := ledger.WriteLedger(ctx, out, w.svc, actor(c), f, time.Time{}); err != nil {
+	if err := ledgerfile.WriteLedger(ctx, out, w.svc, actor(c), f, time.Time{}); err != nil {
 		if !out.started {
 			return err
 		}

@@ -1,11 +1,11 @@
-// Package ledger reads and writes the rectification ledger (整改台账) as the
-// bureau, counties and the provincial office exchange it: Excel workbooks
-// (.xlsx, written with excelize's StreamWriter so that memory does not grow
-// with the number of rows) and, for import, CSV files in UTF-8 (with or
-// without BOM) or GB18030/GBK, which Excel saves on a Chinese Windows.
+// Package ledgerfile is the ledger (整改台账) as a spreadsheet, both ways: it
+// reads the workbooks and CSV files the bureau, counties and the provincial
+// office exchange (.xlsx, and CSV in UTF-8 with or without BOM, UTF-16 with
+// BOM, or GB18030/GBK, which Excel saves on a Chinese Windows) and writes the
+// ledger as an .xlsx workbook.
 //
-// It is plain Go on top of the workflow package: no HTTP, no store. The API
-// server and the CLI wire it:
+// It builds on the domain (package workflow) and the domain never imports
+// it: no HTTP, no store. The API server, the web pages and the CLI wire it:
 //
 //	GET  /api/v1/ledger.xlsx        → WriteLedger (or Export)
 //	POST /api/v1/ledger/import      → ImportFile (or Import, then Apply)
@@ -15,7 +15,7 @@
 // first 19 are the ledger the bureau asked for; the last two (问题名称,
 // 具体位置) carry the problem's title and location so that a file exported
 // and imported again reproduces the problem; an import does not need them.
-package ledger
+package ledgerfile
 
 import (
 	"iter"

@@ -1,4 +1,4 @@
-package ledger_test
+package ledgerfile_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 func TestExportThenImportReproducesTheProblems(t *testing.T) {
@@ -20,7 +20,7 @@ func TestExportThenImportReproducesTheProblems(t *testing.T) {
 	data := a.export(t, bureau, workflow.ProblemFilter{}, time.Time{})
 
 	b := newEnv(t)
-	res := b.importFile(t, data, ledger.KindXLSX, false)
+	res := b.importFile(t, data, ledgerfile.KindXLSX, false)
 	if len(res.Errors) > 0 {
 		t.Fatalf("import refused: %v", res.Errors)
 	}
@@ -71,7 +71,7 @@ func TestExportThenImportReproducesTheProblems(t *testing.T) {
 
 	// The same file again creates nothing, in the new ledger and the old.
 	for name, e := range map[string]*env{"imported": b, "exported": a} {
-		res = e.importFile(t, data, ledger.KindXLSX, false)
+		res = e.importFile(t, data, ledgerfile.KindXLSX, false)
 		if len(res.Errors) > 0 || res.Created != 0 || res.Skipped != len(want) {
 			t.Fatalf("%s ledger, second import: %+v", name, res)
 		}
@@ -137,7 +137,7 @@ func TestExportedWorkbook(t *testing.T) {
 	}
 	header := []string{"序号", "问题编号", "问题来源", "来源文件", "问题描述", "所在县（市、区）", "工作要点", "牵头单位", "配合单位",
 		"整改要求", "整改方案", "整改时限", "原定时限", "当前状态", "最新进展", "是否逾期", "督办等级", "验收时间", "销号时间"}
-	if !reflect.DeepEqual(rows[0][:19], header) || !reflect.DeepEqual(rows[0], ledger.Columns) || !reflect.DeepEqual(rows[0][19:], []string{"问题名称", "具体位置"}) {
+	if !reflect.DeepEqual(rows[0][:19], header) || !reflect.DeepEqual(rows[0], ledgerfile.Columns) || !reflect.DeepEqual(rows[0][19:], []string{"问题名称", "具体位置"}) {
 		t.Fatalf("header %q", rows[0])
 	}
 	if len(rows) != 4 {
@@ -157,7 +157,7 @@ func TestExportedWorkbook(t *testing.T) {
 			ref, _ := excelize.CoordinatesToCellName(i+1, mustAtoi(r))
 			got, err := f.GetCellValue("整改台账", ref)
 			if err != nil || got != w {
-				t.Errorf("%s (%s) = %q, want %q (%v)", ref, ledger.Columns[i], got, w, err)
+				t.Errorf("%s (%s) = %q, want %q (%v)", ref, ledgerfile.Columns[i], got, w, err)
 			}
 		}
 	}
@@ -167,10 +167,10 @@ func TestExportedWorkbook(t *testing.T) {
 		format string
 		at     time.Time
 	}{
-		"L2": {ledger.DateFormat, *date("2021-07-12")},
-		"M3": {ledger.DateFormat, *date("2021-07-15")},
-		"R2": {ledger.DateTimeFormat, cst("2021-07-15 10:00")},
-		"S2": {ledger.DateTimeFormat, cst("2021-07-16 10:00")},
+		"L2": {ledgerfile.DateFormat, *date("2021-07-12")},
+		"M3": {ledgerfile.DateFormat, *date("2021-07-15")},
+		"R2": {ledgerfile.DateTimeFormat, cst("2021-07-15 10:00")},
+		"S2": {ledgerfile.DateTimeFormat, cst("2021-07-16 10:00")},
 	} {
 		typ, err := f.GetCellType("整改台账", ref)
 		if err != nil || (typ != excelize.CellTypeUnset && typ != excelize.CellTypeNumber) {
@@ -295,7 +295,7 @@ func TestExportErrorWritesNothing(t *testing.T) {
 		}
 		yield(nil, boom)
 	}
-	if err := ledger.Export(&buf, problems, ledger.ExportOptions{Policy: workflow.DefaultPolicy()}); err != boom {
+	if err := ledgerfile.Export(&buf, problems, ledgerfile.ExportOptions{Policy: workflow.DefaultPolicy()}); err != boom {
 		t.Fatalf("err %v", err)
 	}
 	if buf.Len() != 0 {

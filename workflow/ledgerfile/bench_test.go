@@ -1,4 +1,4 @@
-package ledger_test
+package ledgerfile_test
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // benchProblems builds n problems in memory, with text of a realistic
@@ -47,8 +47,8 @@ func benchProblems(n int) []*workflow.Problem {
 	return ps
 }
 
-func benchOptions() ledger.ExportOptions {
-	o := ledger.ExportOptions{Units: map[string]workflow.Unit{}, WorkPoints: seeds.WorkPoints(),
+func benchOptions() ledgerfile.ExportOptions {
+	o := ledgerfile.ExportOptions{Units: map[string]workflow.Unit{}, WorkPoints: seeds.WorkPoints(),
 		Now: time.Date(2021, 10, 1, 0, 0, 0, 0, time.UTC), Policy: workflow.DefaultPolicy()}
 	for _, u := range seeds.Units() {
 		o.Units[u.ID] = u
@@ -110,7 +110,7 @@ func BenchmarkExport(b *testing.B) {
 			var peak float64
 			for i := 0; i < b.N; i++ {
 				m := peakHeap(func() {
-					if err := ledger.Export(io.Discard, ledger.Slice(ps), o); err != nil {
+					if err := ledgerfile.Export(io.Discard, ledgerfile.Slice(ps), o); err != nil {
 						b.Fatal(err)
 					}
 				})
