@@ -147,7 +147,7 @@ func (s *server) importLedger(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	res, err := ledgerfile.ImportFile(ctx, s.svc, a, bytes.NewReader(data), kind, s.aliases, dryRun)
+	res, err := ledgerfile.ImportFile(ctx, s.svc, a, bytes.NewReader(data), int64(len(data)), kind, s.aliases, dryRun)
 	if err != nil {
 		return err
 	}

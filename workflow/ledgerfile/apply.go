@@ -53,7 +53,7 @@ type Result struct {
 // seeds.ResolveUnit) and applies it (see Apply). Refusals of the file's
 // content come back in Result.Errors, with nothing written; the error is for
 // the rest: forbidden (only the bureau may import), storage failures.
-func ImportFile(ctx context.Context, svc *workflow.Service, a workflow.Actor, r io.Reader, kind string,
+func ImportFile(ctx context.Context, svc *workflow.Service, a workflow.Actor, r io.ReaderAt, size int64, kind string,
 	aliases func(string) (string, bool), dryRun bool) (*Result, error) {
 	if err := canImport(a); err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func ImportFile(ctx context.Context, svc *workflow.Service, a workflow.Actor, r 
 	if err != nil {
 		return nil, err
 	}
-	rows, errs := Import(r, kind, Lookup{Unit: UnitResolver(units, aliases), WorkPoints: wps})
+	rows, errs := Import(ctx, r, size, kind, Lookup{Unit: UnitResolver(units, aliases), WorkPoints: wps})
 	if len(errs) > 0 {
 		return &Result{DryRun: dryRun, Rows: []RowResult{}, Errors: errs}, nil
 	}

@@ -118,7 +118,7 @@ func (e *env) export(t testing.TB, a workflow.Actor, f workflow.ProblemFilter, a
 
 func (e *env) importFile(t testing.TB, data []byte, kind string, dryRun bool) *ledgerfile.Result {
 	t.Helper()
-	res, err := ledgerfile.ImportFile(context.Background(), e.svc, bureau, bytes.NewReader(data), kind, seeds.ResolveUnit, dryRun)
+	res, err := ledgerfile.ImportFile(context.Background(), e.svc, bureau, bytes.NewReader(data), int64(len(data)), kind, seeds.ResolveUnit, dryRun)
 	if err != nil {
 		t.Fatal(err)
 	}

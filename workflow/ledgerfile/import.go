@@ -1,13 +1,9 @@
 package ledgerfile
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -17,23 +13,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/encoding/simplifiedchinese"
-	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/transform"
 
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-// Limits of an imported file.
-const (
-	MaxFileSize = 32 << 20 // bytes
-	MaxRows     = 100000   // problems
-	// headerSearch is how many rows from the top may hold the header (a
-	// workbook often has a title row or two above it).
-	headerSearch = 10
-	// titleRunes bounds a title derived from the description.
-	titleRunes = 40
-)
+// headerSearch is how many rows from the top may hold the header (a
+// workbook often has a title row or two above it).
+const headerSearch = 10
+
+// titleRunes bounds a title derived from the description.
+const titleRunes = 40
 
 // Row is one problem read from an imported file, unit names resolved to
 // unit ids. It is assigned (LeadUnit and Deadline set) when the file gives
@@ -71,16 +60,26 @@ func (r *Row) Assigned() bool { return r.LeadUnit != "" && r.Deadline != nil }
 func (r *Row) DedupeKey() string { return "import:" + r.identity() }
 
 func (r *Row) identity() string {
+	sum := sha256.Sum256([]byte(r.identityText()))
+	return hex.EncodeToString(sum[:])
+}
+
+// identityText is what the identity hashes.
+func (r *Row) identityText() string {
 	title := ""
 	if r.TitleGiven {
 		title = r.Title
 	}
-	return identity(r.SourceRef, r.Description, title)
+	return identityText(r.SourceRef, r.Description, title)
 }
 
 func identity(sourceRef, description, title string) string {
-	sum := sha256.Sum256([]byte(strings.TrimSpace(sourceRef) + "\x00" + strings.TrimSpace(description) + "\x00" + strings.TrimSpace(title)))
+	sum := sha256.Sum256([]byte(identityText(sourceRef, description, title)))
 	return hex.EncodeToString(sum[:])
+}
+
+func identityText(sourceRef, description, title string) string {
+	return strings.TrimSpace(sourceRef) + "\x00" + strings.TrimSpace(description) + "\x00" + strings.TrimSpace(title)
 }
 
 // contentKey is the identity without a title: what a row without 问题名称
@@ -123,6 +122,8 @@ type Lookup struct {
 	// WorkPoints, if set, are checked against and let a file name a work point
 	// by its title as well as by its number (7, 第7条, 第七条 …).
 	WorkPoints []workflow.WorkPoint
+	// Clock measures ReadBudget; nil means the system clock.
+	Clock workflow.Clock
 }
 
 // UnitResolver returns a Lookup.Unit that knows units by id and exact name,
@@ -338,321 +339,4 @@ func deriveTitle(desc string) string {
 		s = string([]rune(s)[:titleRunes-1]) + "…"
 	}
 	return s
-}
-
-// decodeText returns the text of a CSV file: UTF-8 (a BOM dropped), UTF-16
-// with a BOM, or else GB18030 (which includes GBK and GB2312).
-func decodeText(b []byte) (string, error) {
-	switch {
-	case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
-		b = b[3:]
-		if !utf8.Valid(b) {
-			return "", errors.New("the file starts with a UTF-8 byte order mark but is not valid UTF-8")
-		}
-		return string(b), nil
-	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}), bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
-		out, _, err := transform.Bytes(unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder(), b)
-		if err != nil {
-			return "", fmt.Errorf("the file is not valid UTF-16: %v", err)
-		}
-		return string(out), nil
-	case utf8.Valid(b):
-		return string(b), nil
-	}
-	out, _, err := transform.Bytes(simplifiedchinese.GB18030.NewDecoder(), b)
-	if err != nil {
-		return "", fmt.Errorf("the file is neither UTF-8 nor GB18030: %v", err)
-	}
-	return string(out), nil
-}
-
-// readCSV returns the records of a CSV file (comma or, if the first line has
-// more tabs than commas, tab separated) and their row numbers.
-func readCSV(data []byte) ([][]string, []int, *RowError) {
-	text, err := decodeText(data)
-	if err != nil {
-		return nil, nil, &RowError{Row: 1, Reason: err.Error()}
-	}
-	first, _, _ := strings.Cut(text, "\n")
-	cr := csv.NewReader(strings.NewReader(text))
-	if strings.Count(first, "\t") > strings.Count(first, ",") {
-		cr.Comma = '\t'
-	}
-	cr.FieldsPerRecord = -1
-	var recs [][]string
-	var nums []int
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			line := len(recs) + 1
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
-			}
-			return nil, nil, &RowError{Row: len(recs) + 1, Reason: fmt.Sprintf("bad CSV (line %d): %v", line, err)}
-		}
-		recs = append(recs, rec)
-		nums = append(nums, len(recs))
-		if len(recs) > MaxRows+headerSearch {
-			return nil, nil, &RowError{Row: len(recs), Reason: fmt.Sprintf("more than %d rows", MaxRows)}
-		}
-	}
-	return recs, nums, nil
-}
-
-// readXLSX returns the rows of the sheet 「整改台账」 (or the first sheet),
-// cells raw (a date cell is its date number), and whether the workbook
-// counts dates from 1904.
-func readXLSX(data []byte) ([][]string, []int, bool, *RowError) {
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: 16 * MaxFileSize})
-	if err != nil {
-		return nil, nil, false, &RowError{Row: 1, Reason: fmt.Sprintf("not an .xlsx workbook: %v", err)}
-	}
-	defer f.Close()
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return nil, nil, false, &RowError{Row: 1, Reason: "the workbook has no sheet"}
-	}
-	sheet := sheets[0]
-	if slices.Contains(sheets, SheetLedger) {
-		sheet = SheetLedger
-	}
-	rows, err := f.GetRows(sheet, excelize.Options{RawCellValue: true})
-	if err != nil {
-		return nil, nil, false, &RowError{Row: 1, Reason: fmt.Sprintf("cannot read sheet %s: %v", sheet, err)}
-	}
-	if len(rows) > MaxRows+headerSearch {
-		return nil, nil, false, &RowError{Row: len(rows), Reason: fmt.Sprintf("more than %d rows", MaxRows)}
-	}
-	nums := make([]int, len(rows))
-	for i := range rows {
-		nums[i] = i + 1
-	}
-	var date1904 bool
-	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
-		date1904 = *props.Date1904
-	}
-	return rows, nums, date1904, nil
-}
-
-// Import reads a ledger file of kind KindXLSX (the sheet 「整改台账」, or the
-// first sheet) or KindCSV (UTF-8 with or without BOM, UTF-16 with BOM, or
-// GB18030/GBK; comma or tab separated). Columns are found by their header
-// (one of the first rows; spaces and ASCII or full-width parentheses do not
-// matter; usual variants such as 责任单位 and 完成时限 accepted), in any
-// order; only 问题描述, 问题来源 and 所在县（市、区） are required. Export-only
-// columns (序号, 整改方案, 原定时限, 当前状态 …) and unknown ones are ignored.
-//
-// Each row becomes a Row: units by name through lk.Unit, sources by their
-// Chinese names and usual short forms (中央环保督察, 省环保督察 …; a bare
-// 环保督察 is refused as ambiguous), 工作要点 by number (7, 第7条, 第七条) or,
-// with lk.WorkPoints, by title; dates as date cells or text (see parseDate);
-// 配合单位 split on 、 and commas; the title from 问题名称 or else the
-// description's first sentence. 牵头单位 and 整改时限 go together (both make
-// the problem assigned); 配合单位 and 整改要求 need them.
-//
-// Every problem found is a RowError: a missing required column (at the
-// header's row, 1 when there is no header), an empty required cell, an
-// unknown unit, source or work point, an unparseable date, a row that
-// repeats an earlier one's 来源文件 and 问题描述 (and 问题名称, when given;
-// see Row.DedupeKey) or 问题编号. Rows holds the
-// rows without error; import nothing unless errs is empty. Blank rows are
-// skipped. The whole file is read into memory (at most MaxFileSize).
-func Import(r io.Reader, kind string, lk Lookup) (rows []Row, errs []RowError) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
-	if err != nil {
-		return nil, []RowError{{Row: 1, Reason: "cannot read the file: " + err.Error()}}
-	}
-	if len(data) > MaxFileSize {
-		return nil, []RowError{{Row: 1, Reason: fmt.Sprintf("the file is larger than %d MB", MaxFileSize>>20)}}
-	}
-	var (
-		recs     [][]string
-		nums     []int
-		date1904 bool
-		rerr     *RowError
-	)
-	switch kind {
-	case KindXLSX:
-		recs, nums, date1904, rerr = readXLSX(data)
-	case KindCSV:
-		recs, nums, rerr = readCSV(data)
-	default:
-		return nil, []RowError{{Row: 1, Reason: fmt.Sprintf("unknown file kind %q; xlsx or csv", kind)}}
-	}
-	if rerr != nil {
-		return nil, []RowError{*rerr}
-	}
-	return parseRecords(recs, nums, date1904, lk)
-}
-
-func parseRecords(recs [][]string, nums []int, date1904 bool, lk Lookup) ([]Row, []RowError) {
-	var errs []RowError
-	// The header is the first of the top rows naming a required column.
-	header := -1
-	for i := 0; i < len(recs) && i < headerSearch && header < 0; i++ {
-		for _, cell := range recs[i] {
-			if slices.Contains(Required, headerAliases[normalizeHeader(cell)]) {
-				header = i
-				break
-			}
-		}
-	}
-	headerRow := 1
-	cols := map[string]int{}
-	if header >= 0 {
-		headerRow = nums[header]
-		for j, cell := range recs[header] {
-			c, ok := headerAliases[normalizeHeader(cell)]
-			if !ok {
-				continue
-			}
-			if _, dup := cols[c]; dup {
-				errs = append(errs, RowError{Row: headerRow, Column: c, Reason: fmt.Sprintf("the column appears twice (as %q)", strings.TrimSpace(cell))})
-				continue
-			}
-			cols[c] = j
-		}
-	}
-	for _, c := range Required {
-		if _, ok := cols[c]; !ok {
-			errs = append(errs, RowError{Row: headerRow, Column: c, Reason: "required column is missing"})
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-
-	byTitle := map[string]int{}
-	known := map[int]bool{}
-	for _, wp := range lk.WorkPoints {
-		byTitle[wp.Title] = wp.Number
-		known[wp.Number] = true
-	}
-	unit := lk.Unit
-	if unit == nil {
-		unit = func(string) (string, bool) { return "", false }
-	}
-	var rows []Row
-	seen := map[string]int{}  // content key → row
-	codes := map[string]int{} // 问题编号 → row
-	for i := header + 1; i < len(recs); i++ {
-		rec, n := recs[i], nums[i]
-		get := func(c string) string {
-			j, ok := cols[c]
-			if !ok || j >= len(rec) {
-				return ""
-			}
-			return strings.TrimSpace(rec[j])
-		}
-		blank := true
-		for _, j := range cols {
-			if j < len(rec) && strings.TrimSpace(rec[j]) != "" {
-				blank = false
-				break
-			}
-		}
-		if blank {
-			continue
-		}
-		var rowErrs []RowError
-		fail := func(col, format string, args ...any) {
-			rowErrs = append(rowErrs, RowError{Row: n, Column: col, Reason: fmt.Sprintf(format, args...)})
-		}
-		row := Row{Row: n, Code: get(ColCode), Description: get(ColDescription), SourceRef: get(ColSourceRef),
-			Location: get(ColLocation), Requirements: get(ColRequirements), Title: get(ColTitle)}
-		if row.Description == "" {
-			fail(ColDescription, "问题描述 is required")
-		}
-		if row.Title == "" {
-			row.Title = deriveTitle(row.Description)
-		} else {
-			row.TitleGiven = true
-		}
-		if s := get(ColSource); s == "" {
-			fail(ColSource, "问题来源 is required")
-		} else if src, why := parseSource(s); why != "" {
-			fail(ColSource, "%s", why)
-		} else {
-			row.Source = src
-		}
-		if s := get(ColCounty); s == "" {
-			fail(ColCounty, "所在县（市、区） is required")
-		} else if id, ok := unit(s); !ok {
-			fail(ColCounty, "unknown unit %q", s)
-		} else {
-			row.CountyID = id
-		}
-		if s := get(ColWorkPoint); s != "" {
-			wp, ok := parseWorkPoint(s, byTitle)
-			switch {
-			case !ok:
-				fail(ColWorkPoint, "%q is not a work point number (7, 第7条) or title", s)
-			case len(known) > 0 && !known[wp]:
-				fail(ColWorkPoint, "unknown work point %d", wp)
-			default:
-				row.WorkPoint = wp
-			}
-		}
-		lead := get(ColLeadUnit)
-		if lead != "" {
-			if id, ok := unit(lead); !ok {
-				fail(ColLeadUnit, "unknown unit %q", lead)
-			} else {
-				row.LeadUnit = id
-			}
-		}
-		coop := get(ColCooperating)
-		for _, name := range splitUnits(coop) {
-			if id, ok := unit(name); !ok {
-				fail(ColCooperating, "unknown unit %q", name)
-			} else {
-				row.CooperatingUnits = append(row.CooperatingUnits, id)
-			}
-		}
-		deadline := get(ColDeadline)
-		if deadline != "" {
-			if d, err := parseDate(deadline, date1904); err != nil {
-				fail(ColDeadline, "%v", err)
-			} else {
-				row.Deadline = &d
-			}
-		}
-		switch {
-		case lead != "" && deadline == "":
-			fail(ColDeadline, "整改时限 is required with 牵头单位 (together they assign the problem)")
-		case lead == "" && deadline != "":
-			fail(ColLeadUnit, "牵头单位 is required with 整改时限 (together they assign the problem)")
-		case lead == "" && coop != "":
-			fail(ColCooperating, "配合单位 needs 牵头单位 and 整改时限")
-		case lead == "" && row.Requirements != "":
-			fail(ColRequirements, "整改要求 needs 牵头单位 and 整改时限")
-		}
-		if row.Description != "" {
-			k := row.identity()
-			if first, dup := seen[k]; dup && row.TitleGiven {
-				fail(ColDescription, "duplicate of row %d (same 来源文件, 问题描述 and 问题名称)", first)
-			} else if dup {
-				fail(ColDescription, "duplicate of row %d (same 来源文件 and 问题描述)", first)
-			} else {
-				seen[k] = n
-			}
-		}
-		if row.Code != "" {
-			if first, dup := codes[row.Code]; dup {
-				fail(ColCode, "问题编号 %s is also on row %d", row.Code, first)
-			} else {
-				codes[row.Code] = n
-			}
-		}
-		if len(rowErrs) > 0 {
-			errs = append(errs, rowErrs...)
-			continue
-		}
-		rows = append(rows, row)
-	}
-	return rows, errs
 }

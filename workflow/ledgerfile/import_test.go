@@ -254,7 +254,7 @@ func TestImportCodes(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	// Only the bureau imports.
-	_, err := ledgerfile.ImportFile(context.Background(), e.svc, fuliang, strings.NewReader(csv), ledgerfile.KindCSV, nil, true)
+	_, err := ledgerfile.ImportFile(context.Background(), e.svc, fuliang, strings.NewReader(csv), int64(len(csv)), ledgerfile.KindCSV, nil, true)
 	if workflow.ErrorCode(err) != workflow.CodeForbidden {
 		t.Fatalf("officer import: %v", err)
 	}
@@ -263,7 +263,7 @@ func TestImportCodes(t *testing.T) {
 func TestImportResumesAnInterruptedImport(t *testing.T) {
 	e := newEnv(t)
 	csv := "问题描述,问题来源,所在县（市、区）,牵头单位,整改时限\n浮梁县某矿山生态修复滞后。,自查,浮梁县,浮梁县,2021-12-31\n乐平市某问题。,自查,乐平市,乐平市,2021-12-31\n"
-	rows, errs := ledgerfile.Import(strings.NewReader(csv), ledgerfile.KindCSV, ledgerfile.Lookup{Unit: ledgerfile.UnitResolver(mustUnits(t, e), nil)})
+	rows, errs := ledgerfile.Import(context.Background(), strings.NewReader(csv), int64(len(csv)), ledgerfile.KindCSV, ledgerfile.Lookup{Unit: ledgerfile.UnitResolver(mustUnits(t, e), nil)})
 	if len(errs) != 0 || len(rows) != 2 {
 		t.Fatal(errs)
 	}
@@ -285,7 +285,7 @@ func TestImportResumesAnInterruptedImport(t *testing.T) {
 	}
 }
 
-func mustUnits(t *testing.T, e *env) []workflow.Unit {
+func mustUnits(t testing.TB, e *env) []workflow.Unit {
 	us, err := e.svc.Units(context.Background())
 	if err != nil {
 		t.Fatal(err)

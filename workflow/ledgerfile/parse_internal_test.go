@@ -1,6 +1,9 @@
 package ledgerfile
 
 import (
+	"bytes"
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +68,20 @@ func TestParseWorkPointAndSource(t *testing.T) {
 			t.Errorf("parseSource(%q) = %q %q, want %q", in, got, why, want)
 		}
 	}
+}
+
+// decodeText reads a one-cell CSV file as an import does.
+func decodeText(b []byte) (string, error) {
+	c, err := openCSV(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return "", err
+	}
+	var out string
+	err = c.rows(context.Background(), func(_ int, cells []string) error {
+		out = strings.Join(cells, ",")
+		return nil
+	})
+	return out, err
 }
 
 func TestDecodeTextAndTitles(t *testing.T) {
