@@ -1,9 +1,11 @@
 package bolt
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -34,9 +36,17 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 			n0 = binary.BigEndian.Uint64(v)
 		}
 		problems, dedupe := bucket(tx, bucketProblems), tx.Bucket(bucketDedupe)
+		// Records and history go in as they come (their keys only grow);
+		// index and dedupe keys are put afterwards in key order, or each
+		// would shift every key after it in the one node that grows
+		// within the transaction.
+		var (
+			index []indexEntry
+			keys  []dedupeEntry
+		)
 		for i := 0; i < count; i++ {
 			wrote := i > 0
-			if i%1024 == 0 {
+			if i%256 == 0 {
 				if err := ctx.Err(); err != nil {
 					return wrote, err
 				}
@@ -53,12 +63,6 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 				return wrote, fmt.Errorf("bolt: %w", err)
 			}
 			p := rec.Problem
-			if rec.DedupeKey != "" {
-				if v := dedupe.Get([]byte(rec.DedupeKey)); v != nil {
-					return wrote, workflow.Errorf(workflow.CodeConflict, "problem %d already has dedupe key %q: nothing was written",
-						binary.BigEndian.Uint64(v), rec.DedupeKey)
-				}
-			}
 			value, err := encodeProblem(n, p)
 			if err != nil {
 				return wrote, err
@@ -74,16 +78,25 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 			if err := problems.Put(u64(n), value); err != nil {
 				return true, fmt.Errorf("bolt: write problem %d: %w", n, err)
 			}
-			if rec.DedupeKey != "" {
-				if err := dedupe.Put([]byte(rec.DedupeKey), u64(n)); err != nil {
-					return true, fmt.Errorf("bolt: write dedupe key of problem %d: %w", n, err)
-				}
-			}
-			if err := updateIndexes(tx, n, nil, p); err != nil {
-				return true, err
-			}
 			if err := appendEncoded(tx, st, n, encoded); err != nil {
 				return true, err
+			}
+			for e := range indexEntries(p, n) {
+				index = append(index, e)
+			}
+			if rec.DedupeKey != "" {
+				keys = append(keys, dedupeEntry{rec.DedupeKey, n})
+			}
+		}
+		if err := putDedupeKeys(dedupe, keys); err != nil {
+			return true, err
+		}
+		slices.SortFunc(index, func(a, b indexEntry) int {
+			return cmp.Or(cmp.Compare(a.bucket, b.bucket), cmp.Compare(a.key, b.key))
+		})
+		for _, e := range index {
+			if err := tx.Bucket([]byte(e.bucket)).Put([]byte(e.key), []byte(e.value)); err != nil {
+				return true, fmt.Errorf("bolt: write index %s: %w", e.bucket, err)
 			}
 		}
 		if err := ctx.Err(); err != nil {
@@ -97,4 +110,29 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 		}
 		return true, nil
 	})
+}
+
+type dedupeEntry struct {
+	key string
+	n   uint64
+}
+
+// putDedupeKeys puts a batch's dedupe keys in key order, refusing one taken
+// before or named twice.
+func putDedupeKeys(b *bbolt.Bucket, keys []dedupeEntry) error {
+	slices.SortFunc(keys, func(a, b dedupeEntry) int { return cmp.Compare(a.key, b.key) })
+	for i, k := range keys {
+		if i > 0 && keys[i-1].key == k.key {
+			return workflow.Errorf(workflow.CodeConflict, "problems %d and %d of the batch have the same dedupe key %q: nothing was written",
+				keys[i-1].n, k.n, k.key)
+		}
+		if v := b.Get([]byte(k.key)); v != nil {
+			return workflow.Errorf(workflow.CodeConflict, "problem %d already has dedupe key %q: nothing was written",
+				binary.BigEndian.Uint64(v), k.key)
+		}
+		if err := b.Put([]byte(k.key), u64(k.n)); err != nil {
+			return fmt.Errorf("bolt: write dedupe key of problem %d: %w", k.n, err)
+		}
+	}
+	return nil
 }

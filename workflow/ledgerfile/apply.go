@@ -2,6 +2,7 @@ package ledgerfile
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -48,29 +49,21 @@ type Result struct {
 	Errors   []RowError  `json:"errors"`
 }
 
-// ImportFile reads a ledger file (see Import) with the units and work points
-// of svc (aliases, if not nil, resolves other unit names, e.g.
-// seeds.ResolveUnit) and applies it (see Apply). Refusals of the file's
-// content come back in Result.Errors, with nothing written; the error is for
-// the rest: forbidden (only the bureau may import), storage failures.
+// ImportFile reads a ledger file of size bytes at r, of kind KindXLSX or
+// KindCSV (see Read), and applies it (see Reading.Apply) as actor a.
+// Refusals of the file's content come back in Result.Errors, with nothing
+// written; the error is for the rest: forbidden (only the bureau may
+// import), a concurrent import of the same rows, storage failures.
 func ImportFile(ctx context.Context, svc *workflow.Service, a workflow.Actor, r io.ReaderAt, size int64, kind string,
 	aliases func(string) (string, bool), dryRun bool) (*Result, error) {
-	if err := canImport(a); err != nil {
-		return nil, err
-	}
-	units, err := svc.Units(ctx)
+	rd, errs, err := Read(ctx, svc, a, Upload{R: r, Size: size, Kind: kind}, aliases)
 	if err != nil {
 		return nil, err
 	}
-	wps, err := svc.WorkPoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, errs := Import(ctx, r, size, kind, Lookup{Unit: UnitResolver(units, aliases), WorkPoints: wps})
 	if len(errs) > 0 {
 		return &Result{DryRun: dryRun, Rows: []RowResult{}, Errors: errs}, nil
 	}
-	return Apply(ctx, svc, a, rows, dryRun)
+	return rd.Apply(ctx, svc, a, dryRun, nil)
 }
 
 func canImport(a workflow.Actor) error {
@@ -79,145 +72,112 @@ func canImport(a workflow.Actor) error {
 
 // known is what Apply remembers of a problem already in the ledger.
 type known struct {
-	id, code, dedupe, content, title string
-	state                            workflow.State
-	version                          uint64
+	id, code, dedupe, title string
+	content                 [32]byte
+	state                   workflow.State
+	version                 uint64
 }
 
 // is reports whether k is row r's problem: the same 来源文件 and 问题描述,
 // and the same title if the row gives one.
 func (k *known) is(r *Row) bool {
-	return k.content == contentKey(r.SourceRef, r.Description) && (!r.TitleGiven || k.title == r.Title)
+	return k.content == contentSum(r.SourceRef, r.Description) && (!r.TitleGiven || k.title == r.Title)
 }
 
-// Apply imports rows (from Import) as actor a, a member of the bureau, all
-// or nothing, idempotently:
+// contentSum is a row's or problem's identity without its title: what a row
+// without 问题名称 matches an existing problem on.
+func contentSum(sourceRef, description string) [32]byte {
+	return sha256.Sum256([]byte(identityText(sourceRef, description, "")))
+}
+
+// Stage is what an import is doing.
+type Stage string
+
+// Stages of Reading.Apply.
+const (
+	// StageChecking: reading the ledger and checking each row against it.
+	StageChecking Stage = "checking"
+	// StageWriting: writing the problems, all at once.
+	StageWriting Stage = "writing"
+)
+
+// Progress is told an import's stage and how many of its rows are done.
+type Progress func(stage Stage, done int)
+
+// Apply imports the rows rd read as actor a, a member of the bureau, all or
+// nothing, idempotently:
 //
-//  1. It reads the ledger once (every problem's code, 来源文件, 问题描述 and
-//     title) and checks every row against svc as CreateProblem and the
-//     assign trigger would (county kind, work point, units, lengths, lead
-//     unit not cooperating). A row whose 问题编号 is a problem in the ledger,
-//     or whose 来源文件 and 问题描述 (and 问题名称, if the file gives it) are
-//     those of one, is skipped; a 问题编号 that names a problem with a
-//     different 来源文件, 问题描述 or 问题名称 is an error.
+//  1. It reads the ledger once, keeping the problems whose 问题编号, or
+//     来源文件 and 问题描述, are those of a row, and reads the file again,
+//     checking every row as CreateProblem and the assign trigger would
+//     (county kind, work point, units, lengths, lead unit not cooperating).
+//     A row whose 问题编号 is a problem in the ledger, or whose 来源文件 and
+//     问题描述 (and 问题名称, if the file gives it) are those of one, is
+//     skipped; a 问题编号 that names a problem with a different 来源文件,
+//     问题描述 or 问题名称 is an error.
 //  2. Any error: it returns them all in Result.Errors and writes nothing.
 //  3. A dry run stops here and reports what it would do per row.
-//  4. Otherwise it creates the problems in row order, each with the dedupe
-//     key Row.DedupeKey, and assigns those that have 牵头单位 and 整改时限.
+//  4. Otherwise it reads the file a third time and creates every new
+//     problem at once (workflow.Service.CreateProblems, one commit), each
+//     with the dedupe key Row.DedupeKey and assigned when the row gives
+//     牵头单位 and 整改时限. If anything fails (the connection, the context,
+//     the store, a concurrent import of the same rows), nothing is written;
+//     the same file imported again is safe and does it.
 //
-// Each CreateProblem and each assignment is its own transaction: there is no
-// multi-problem transaction in the Store. Step 1 makes creation unable to
-// fail for the input's sake; what remains is a storage failure, a crash or a
-// cancelled context part-way, or a concurrent change of a unit or problem
-// between the check and the write. Then the problems created so far stay (the
-// ledger is append-only) and the error is returned with the partial Result;
-// importing the same file again is safe and completes it: created rows are
-// skipped (by 来源文件 + 问题描述, or by the dedupe key if two imports race)
-// and a created but not yet assigned row is assigned (ActionAssign).
-func Apply(ctx context.Context, svc *workflow.Service, a workflow.Actor, rows []Row, dryRun bool) (*Result, error) {
+// Imports before this one created and assigned each problem in its own
+// transactions, so an interrupted one may have left a problem created but
+// not assigned: a row whose problem that is gets assigned now
+// (ActionAssign), after the commit, each in its own transaction.
+//
+// It holds, besides the ledger's problems that rows name, one RowResult per
+// row; the file is read again rather than held.
+func (rd *Reading) Apply(ctx context.Context, svc *workflow.Service, a workflow.Actor, dryRun bool, progress Progress) (*Result, error) {
 	if err := canImport(a); err != nil {
 		return nil, err
 	}
-	res := &Result{DryRun: dryRun, Rows: []RowResult{}, Errors: []RowError{}}
-	byCode := map[string]*known{}
-	byContent := map[string][]*known{} // in creation order
-	for p, err := range svc.EachProblem(ctx, a, workflow.ProblemFilter{}) {
-		if err != nil {
-			return nil, err
-		}
-		k := &known{id: p.ID, code: p.Code, dedupe: p.DedupeKey, content: contentKey(p.SourceRef, p.Description),
-			title: p.Title, state: p.State, version: p.Version}
-		byCode[p.Code] = k
-		byContent[k.content] = append(byContent[k.content], k)
+	if progress == nil {
+		progress = func(Stage, int) {}
 	}
-	wps, err := svc.WorkPoints(ctx)
+	pl, err := rd.check(ctx, svc, a, progress)
 	if err != nil {
 		return nil, err
 	}
-	wpSet := map[int]bool{}
-	for _, wp := range wps {
-		wpSet[wp.Number] = true
-	}
-
-	plans := make([]*known, len(rows)) // the existing problem a row matches
-	for i := range rows {
-		r := &rows[i]
-		errs, err := check(ctx, svc, r, wpSet)
-		if err != nil {
-			return nil, err
-		}
-		res.Errors = append(res.Errors, errs...)
-		rr := RowResult{Row: r.Row, Action: ActionCreate, Title: r.Title, State: workflow.StateFound}
-		if r.Assigned() {
-			rr.State = workflow.StateAssigned
-		}
-		var match *known
-		if r.Code != "" {
-			if k, ok := byCode[r.Code]; ok {
-				if !k.is(r) {
-					res.Errors = append(res.Errors, RowError{Row: r.Row, Column: ColCode,
-						Reason: fmt.Sprintf("问题编号 %s is a problem of this ledger with a different 来源文件, 问题描述 or 问题名称", r.Code)})
-				}
-				match = k
-			} else {
-				rr.Note = fmt.Sprintf("问题编号 %s is not in this ledger; the problem gets a new code", r.Code)
-			}
-		}
-		if match == nil {
-			for _, k := range byContent[contentKey(r.SourceRef, r.Description)] {
-				if k.is(r) {
-					match = k
-					break
-				}
-			}
-		}
-		if match != nil {
-			plans[i] = match
-			rr.Action, rr.ProblemID, rr.Code, rr.State, rr.Note = ActionSkip, match.id, match.code, match.state,
-				"already in the ledger as "+match.code
-			if resumable(match, r) {
-				rr.Action, rr.State, rr.Note = ActionAssign, workflow.StateAssigned,
-					"created by an earlier, interrupted import of this row; it is assigned now"
-			}
-		}
-		res.Rows = append(res.Rows, rr)
-	}
+	res := pl.res
+	res.DryRun = dryRun
 	if len(res.Errors) > 0 {
 		res.Rows = []RowResult{}
 		return res, nil
 	}
-	count := func(rr *RowResult) {
-		switch rr.Action {
-		case ActionCreate:
-			res.Created++
-			if rr.State == workflow.StateAssigned {
-				res.Assigned++
+	if !dryRun {
+		progress(StageWriting, 0)
+		if err := rd.commit(ctx, svc, a, pl, progress); err != nil {
+			return nil, err
+		}
+		for i, k := range pl.resume {
+			r := pl.resumeRows[i]
+			if err := resume(ctx, svc, a, &r, &res.Rows[k], pl.matches[k]); err != nil {
+				return nil, fmt.Errorf("ledger import, row %d: %w", r.Row, err)
 			}
-		case ActionAssign:
-			res.Assigned++
-		case ActionSkip:
-			res.Skipped++
 		}
 	}
-	if dryRun {
-		for i := range res.Rows {
-			count(&res.Rows[i])
-		}
-		return res, nil
-	}
-	for i := range rows {
-		r, rr := &rows[i], &res.Rows[i]
-		if err := ctx.Err(); err != nil {
-			res.Rows = res.Rows[:i]
-			return res, err
-		}
-		if err := perform(ctx, svc, a, r, rr, plans[i]); err != nil {
-			res.Rows = res.Rows[:i]
-			return res, fmt.Errorf("ledger import, row %d: %w", r.Row, err)
-		}
-		count(rr)
+	for i := range res.Rows {
+		res.count(&res.Rows[i])
 	}
 	return res, nil
+}
+
+func (res *Result) count(rr *RowResult) {
+	switch rr.Action {
+	case ActionCreate:
+		res.Created++
+		if rr.State == workflow.StateAssigned {
+			res.Assigned++
+		}
+	case ActionAssign:
+		res.Assigned++
+	case ActionSkip:
+		res.Skipped++
+	}
 }
 
 // resumable reports whether k is row r's problem as an interrupted import
@@ -226,43 +186,15 @@ func resumable(k *known, r *Row) bool {
 	return r.Assigned() && k.dedupe == r.DedupeKey() && k.state == workflow.StateFound && k.version == 1
 }
 
-// perform carries out rr's action for row r.
-func perform(ctx context.Context, svc *workflow.Service, a workflow.Actor, r *Row, rr *RowResult, match *known) error {
-	switch rr.Action {
-	case ActionSkip:
+// resume assigns the problem an interrupted import of row r created but
+// did not assign.
+func resume(ctx context.Context, svc *workflow.Service, a workflow.Actor, r *Row, rr *RowResult, match *known) error {
+	p, err := svc.Fire(ctx, a, match.id, workflow.Command{Trigger: workflow.TriggerAssign, Params: r.Assignment(), IfVersion: match.version})
+	if c := workflow.ErrorCode(err); c == workflow.CodePreconditionFailed || c == workflow.CodeConflict {
+		// Someone acted on it meanwhile: theirs wins.
+		rr.Action, rr.Note = ActionSkip, "already in the ledger as "+match.code+" and changed since; left as it is"
 		return nil
-	case ActionAssign:
-		p, err := svc.Fire(ctx, a, match.id, workflow.Command{Trigger: workflow.TriggerAssign, Params: r.Assignment(), IfVersion: match.version})
-		if c := workflow.ErrorCode(err); c == workflow.CodePreconditionFailed || c == workflow.CodeConflict {
-			// Someone acted on it meanwhile: theirs wins.
-			rr.Action, rr.Note = ActionSkip, "already in the ledger as "+match.code+" and changed since; left as it is"
-			return nil
-		} else if err != nil {
-			return err
-		}
-		rr.State = p.State
-		return nil
-	}
-	p, created, err := svc.CreateProblem(ctx, a, r.NewProblem())
-	if err != nil {
-		return err
-	}
-	rr.ProblemID, rr.Code, rr.State = p.ID, p.Code, p.State
-	if !created {
-		// Another import of the same row got there first.
-		k := &known{id: p.ID, code: p.Code, dedupe: p.DedupeKey, title: p.Title, state: p.State, version: p.Version}
-		rr.Action, rr.Note = ActionSkip, "already in the ledger as "+p.Code
-		if resumable(k, r) {
-			rr.Action = ActionAssign
-			return perform(ctx, svc, a, r, rr, k)
-		}
-		return nil
-	}
-	if !r.Assigned() {
-		return nil
-	}
-	p, err = svc.Fire(ctx, a, p.ID, workflow.Command{Trigger: workflow.TriggerAssign, Params: r.Assignment(), IfVersion: p.Version})
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
 	rr.State = p.State

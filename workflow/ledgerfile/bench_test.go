@@ -121,3 +121,27 @@ func BenchmarkExport(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkImport imports a CSV ledger of 100,000 generated problems (half
+// assigned) into an empty bbolt ledger: reading, checking and the one
+// commit. It reports the peak heap above what was live before.
+func BenchmarkImport(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			data := ledgerCSV(n)
+			var peak float64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				e := newEnv(b)
+				b.StartTimer()
+				peak = max(peak, peakHeap(func() {
+					res := e.importFile(b, data, ledgerfile.KindCSV, false)
+					if len(res.Errors) > 0 || res.Created != n {
+						b.Fatalf("%d created, errors %v", res.Created, first(res.Errors))
+					}
+				}))
+			}
+			b.ReportMetric(peak, "peak-heap-MB")
+		})
+	}
+}

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"errors"
 	"fmt"
+	"github.com/jdz-eco/rectify/workflow"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -308,4 +311,86 @@ func TestImportRefusesLyingZips(t *testing.T) {
 			zw.Create(fmt.Sprintf("xl/media/%d.bin", i))
 		}
 	}), ledgerfile.KindXLSX, "parts")
+}
+
+// failingStore fails a batch's write inside the store's transaction, when
+// the store asks for item failAt.
+type failingStore struct {
+	workflow.Store
+	failAt int
+}
+
+var errDiskFull = errors.New("injected: no space left on device")
+
+func (s *failingStore) CreateProblems(ctx context.Context, count int, next func(i int, n uint64) (workflow.BatchRecord, error), progress func(int)) error {
+	return s.Store.(workflow.BatchCreator).CreateProblems(ctx, count, func(i int, n uint64) (workflow.BatchRecord, error) {
+		if i == s.failAt {
+			return workflow.BatchRecord{}, errDiskFull
+		}
+		return next(i, n)
+	}, progress)
+}
+
+// An import cut off at any point (its context cancelled while checking or
+// writing, a store write failing part-way) leaves nothing; one that runs
+// to its end leaves everything; running the file again after a failure
+// completes it.
+func TestImportIsAllOrNothing(t *testing.T) {
+	const n = 1000
+	data := ledgerCSV(n)
+	rnd := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	nothing := 0
+	for round := range 9 {
+		e := newEnv(t)
+		fs := &failingStore{Store: e.svc.Store(), failAt: -1}
+		svc := workflow.NewService(fs, e.clock)
+		ctx, cancel := context.WithCancel(context.Background())
+		var progress ledgerfile.Progress
+		switch round % 3 {
+		case 0: // the client goes away while the rows are checked
+			at := rnd.IntN(n)
+			progress = func(st ledgerfile.Stage, done int) {
+				if st == ledgerfile.StageChecking && done >= at {
+					cancel()
+				}
+			}
+		case 1: // or while they are written
+			at := rnd.IntN(n)
+			progress = func(st ledgerfile.Stage, done int) {
+				if st == ledgerfile.StageWriting && done >= at {
+					cancel()
+				}
+			}
+		case 2: // a write fails in the store
+			fs.failAt = rnd.IntN(n)
+		}
+		rd, errs, err := ledgerfile.Read(ctx, svc, bureau, ledgerfile.Upload{R: bytes.NewReader(data), Size: int64(len(data)), Kind: ledgerfile.KindCSV}, nil)
+		if err != nil || len(errs) > 0 {
+			t.Fatal(err, errs)
+		}
+		res, err := rd.Apply(ctx, svc, bureau, false, progress)
+		cancel()
+		again := n // created when the file is imported again
+		switch got := len(e.problems(t)); {
+		case err != nil && got == 0:
+			nothing++
+		case err == nil && got == n && res.Created == n:
+			// Cut off after the commit: everything is there.
+			again = 0
+		default:
+			t.Fatalf("round %d: an import cut off (%v) left %d problems", round, err, got)
+		}
+		// Again, to the end: everything.
+		fs.failAt = -1
+		res, err = rd.Apply(context.Background(), svc, bureau, false, nil)
+		if err != nil || res.Created != again || len(e.problems(t)) != n {
+			t.Fatalf("round %d: the import run again: %v, %d created, %d problems", round, err, res.Created, len(e.problems(t)))
+		}
+		if _, err := workflow.Audit(context.Background(), e.svc.Store().(workflow.Ledger), nil, nil); err != nil {
+			t.Fatalf("round %d: audit: %v", round, err)
+		}
+	}
+	if nothing < 6 {
+		t.Errorf("only %d of 9 imports were cut off before their commit", nothing)
+	}
 }

@@ -73,18 +73,9 @@ func (r *Row) identityText() string {
 	return identityText(r.SourceRef, r.Description, title)
 }
 
-func identity(sourceRef, description, title string) string {
-	sum := sha256.Sum256([]byte(identityText(sourceRef, description, title)))
-	return hex.EncodeToString(sum[:])
-}
-
 func identityText(sourceRef, description, title string) string {
 	return strings.TrimSpace(sourceRef) + "\x00" + strings.TrimSpace(description) + "\x00" + strings.TrimSpace(title)
 }
-
-// contentKey is the identity without a title: what a row without 问题名称
-// matches an existing problem on.
-func contentKey(sourceRef, description string) string { return identity(sourceRef, description, "") }
 
 // NewProblem returns what CreateProblem takes to log the row's problem.
 func (r *Row) NewProblem() workflow.NewProblem {

@@ -271,9 +271,9 @@ func TestImportResumesAnInterruptedImport(t *testing.T) {
 	if _, _, err := e.svc.CreateProblem(context.Background(), bureau, rows[0].NewProblem()); err != nil {
 		t.Fatal(err)
 	}
-	res, err := ledgerfile.Apply(context.Background(), e.svc, bureau, rows, false)
-	if err != nil || len(res.Errors) != 0 {
-		t.Fatal(err, res.Errors)
+	res := e.importFile(t, []byte(csv), ledgerfile.KindCSV, false)
+	if len(res.Errors) != 0 {
+		t.Fatal(res.Errors)
 	}
 	if res.Rows[0].Action != ledgerfile.ActionAssign || res.Rows[1].Action != ledgerfile.ActionCreate || res.Created != 1 || res.Assigned != 2 {
 		t.Fatalf("%+v", res)
