@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -35,6 +36,7 @@ var t0 = time.Date(2021, 6, 24, 9, 0, 0, 0, time.UTC)
 type faultyStore struct {
 	workflow.Store
 	failProblem error
+	failBatchAt int
 }
 
 func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
@@ -42,6 +44,17 @@ func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem
 		return nil, s.failProblem
 	}
 	return s.Store.Problem(ctx, id)
+}
+
+// CreateProblems passes through to the bolt store, failing inside its
+// transaction at item failBatchAt when that is positive.
+func (s *faultyStore) CreateProblems(ctx context.Context, count int, next func(i int, n uint64) (workflow.BatchRecord, error), progress func(int)) error {
+	return s.Store.(workflow.BatchCreator).CreateProblems(ctx, count, func(i int, n uint64) (workflow.BatchRecord, error) {
+		if s.failBatchAt > 0 && i == s.failBatchAt {
+			return workflow.BatchRecord{}, errors.New("injected: a write failed")
+		}
+		return next(i, n)
+	}, progress)
 }
 
 // Backup passes through to the bolt store (an embedded interface does not
