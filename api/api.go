@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // DefaultBodyLimit is the largest request body accepted when Config.BodyLimit
@@ -58,6 +59,10 @@ type Config struct {
 	// seeds.ResolveUnit (市工信局 → city-industry); it returns a unit id, used
 	// only if that unit exists. nil: ids and exact names only.
 	UnitAliases func(string) (string, bool)
+	// Imports runs ledger imports as jobs; nil: New starts its own (on
+	// Service, logging to Logger). The web pages share it to show their
+	// progress.
+	Imports *ledgerfile.Jobs
 	// Web, if set, serves the web pages (package api/web) beside the API.
 	Web Web
 }
@@ -92,6 +97,8 @@ type server struct {
 	aliases func(string) (string, bool)
 	// web serves the web pages (Config.Web), or nil.
 	web Web
+	// imports runs ledger imports (Config.Imports).
+	imports *ledgerfile.Jobs
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -110,9 +117,13 @@ func New(cfg Config) *echo.Echo {
 		ready:       cfg.Ready,
 		aliases:     cfg.UnitAliases,
 		web:         cfg.Web,
+		imports:     cfg.Imports,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.imports == nil {
+		s.imports = ledgerfile.NewJobs(s.svc, s.log)
 	}
 	if s.gather == nil {
 		s.gather = prometheus.DefaultGatherer

@@ -28,6 +28,7 @@ import (
 	"github.com/jdz-eco/rectify/store/blob"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 var t0 = time.Date(2021, 6, 24, 9, 0, 0, 0, time.UTC)
@@ -78,6 +79,8 @@ type env struct {
 	tokens map[string]string
 	users  map[string]*workflow.User
 	ready  error
+	// imports runs the server's import jobs.
+	imports *ledgerfile.Jobs
 }
 
 func newEnv(t *testing.T) *env {
@@ -146,6 +149,11 @@ func newEnvWith(t *testing.T, cfg api.Config) *env {
 	cfg.Metrics = m
 	cfg.Gatherer = reg
 	cfg.Ready = func(context.Context) error { return v.ready }
+	if cfg.Imports == nil {
+		cfg.Imports = ledgerfile.NewJobs(v.svc, slog.New(slog.DiscardHandler))
+		t.Cleanup(cfg.Imports.Close)
+	}
+	v.imports = cfg.Imports
 	v.e = api.New(cfg)
 	return v
 }

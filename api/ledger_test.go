@@ -96,7 +96,16 @@ func openWorkbook(t *testing.T, data []byte) *workbook {
 // count is how many problems who lists.
 func (v *env) count(who string) int {
 	v.t.Helper()
-	return len(v.ok(v.do("GET", "/api/v1/problems?limit=500", who, nil), http.StatusOK)["items"].([]any))
+	n := 0
+	for cursor := ""; ; {
+		page := v.ok(v.do("GET", "/api/v1/problems?limit=500"+cursor, who, nil), http.StatusOK)
+		n += len(page["items"].([]any))
+		next, _ := page["next_cursor"].(string)
+		if next == "" {
+			return n
+		}
+		cursor = "&cursor=" + next
+	}
 }
 
 // ledgerFixture logs three problems: A in 浮梁县 led by 浮梁县 with 市水利局

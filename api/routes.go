@@ -44,5 +44,6 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/admin/backup", s.backup, auth)
 	v1.GET("/ledger.xlsx", s.exportLedger, auth)
 	v1.POST(strings.TrimPrefix(routeLedgerImport, "/api/v1"), s.importLedger, auth)
+	v1.GET("/ledger/import-jobs/:id", s.importJob, auth)
 	v1.GET("/stats", s.stats, auth)
 }

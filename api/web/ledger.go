@@ -54,6 +54,7 @@ type ledgerPage struct {
 	Export     string
 	Filtered   bool
 	Note       string // no Note column
+	CanImport  bool
 }
 
 // ledger serves GET /ledger: the problems the user may see, filtered by
@@ -76,7 +77,7 @@ func (w *Web) ledger(c echo.Context) error {
 	lp := ledgerPage{
 		Counties: cat.unitGroups([]string{f.County}, countyKinds...), States: stateOptions(string(f.State)),
 		Levels: levelOptions(f.Tag), Sources: sourceOptions(string(f.Source)), WorkPoints: cat.workPointOptions(q.Get("work_point")),
-		Page: pg,
+		Page: pg, CanImport: canImport(actor(c)) == nil,
 	}
 	first := (pg - 1) * pageSize
 	for p, err := range w.svc.EachProblem(ctx, actor(c), f) {

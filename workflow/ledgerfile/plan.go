@@ -184,7 +184,8 @@ func (rd *Reading) commit(ctx context.Context, svc *workflow.Service, a workflow
 		rr := &pl.res.Rows[pl.creates[i]]
 		rr.ProblemID, rr.Code, rr.State = p.ID, p.Code, p.State
 	}
-	written := func(n int) { progress(StageWriting, n) }
+	skipped := len(pl.res.Rows) - len(pl.creates)
+	written := func(n int) { progress(StageWriting, skipped+n) }
 	if err := svc.CreateProblems(ctx, a, len(pl.creates), items, done, written); err != nil {
 		return fmt.Errorf("ledger import: nothing was imported: %w", err)
 	}

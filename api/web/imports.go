@@ -1,0 +1,416 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
+)
+
+// The ledger import pages (bureau):
+//
+//	GET  /ledger/import        the upload form and the recent imports
+//	POST /ledger/import        check a file (mode=check), or import it as a job (mode=import)
+//	GET  /ledger/import/:id    a job's progress bar (the page refreshes itself while it runs), then its result
+
+// routeImport is the import form's route: its body may be a whole file.
+const routeImport = "/ledger/import"
+
+// importPage is the import page's data.
+type importPage struct {
+	MaxFile string
+	MaxRows int
+	Jobs    []jobLine
+	// After a check or a refusal:
+	FileName string
+	Errors   []rowErrorLine
+	More     int
+	Checked  *ledgerfile.Result
+}
+
+type jobLine struct {
+	ID, State, When string
+	Done, Total     int
+}
+
+type rowErrorLine struct {
+	Row    int
+	Column string
+	Text   string
+}
+
+// canImport refuses anyone but the bureau.
+func canImport(a workflow.Actor) error {
+	if a.Role == workflow.RoleBureau || a.Role == workflow.RoleSystem {
+		return nil
+	}
+	return workflow.Errorf(workflow.CodeForbidden, "role %s may not import a ledger; it needs role bureau", a.Role)
+}
+
+// importForm serves GET /ledger/import.
+func (w *Web) importForm(c echo.Context) error {
+	if err := canImport(actor(c)); err != nil {
+		return err
+	}
+	return w.renderImport(c, http.StatusOK, &importPage{})
+}
+
+func (w *Web) renderImport(c echo.Context, status int, ip *importPage) error {
+	ip.MaxFile, ip.MaxRows = fmtSize(ledgerfile.MaxFileSize), ledgerfile.MaxRows
+	for _, st := range w.imports.List() {
+		ip.Jobs = append(ip.Jobs, jobLine{ID: st.ID, State: jobStateLabel(st), When: fmtTime(st.CreatedAt), Done: st.RowsDone, Total: st.RowsTotal})
+	}
+	return w.render(c, status, "import", "导入台账", "ledger", ip)
+}
+
+// importFile serves POST /ledger/import: the form's parts csrf, mode and
+// file, in that order. The file is saved to a temporary file and read
+// within ledgerfile's bounds while the user waits; a file that reads well
+// is checked (mode=check) or imported by a job whose page the user is sent
+// to (mode=import).
+func (w *Web) importFile(c echo.Context) error {
+	a := actor(c)
+	if err := canImport(a); err != nil {
+		return err
+	}
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(uploadReadWindow))
+	up, mode, name, err := w.readImportForm(c)
+	if err != nil {
+		if isCSRF(err) {
+			return err
+		}
+		return w.renderImport(c, statusOf(err), &importPage{FileName: name, Errors: []rowErrorLine{{Text: importErrorText(err)}}})
+	}
+	release := up.remove
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	ctx := c.Request().Context()
+	rd, errs, err := ledgerfile.Read(ctx, w.svc, a, up.Upload, w.aliases)
+	switch {
+	case err != nil:
+		return err
+	case len(errs) > 0:
+		return w.renderImport(c, http.StatusUnprocessableEntity, refusedPage(name, errs))
+	case mode == "check":
+		res, err := rd.Apply(ctx, w.svc, a, true, nil)
+		if err != nil {
+			return err
+		}
+		if len(res.Errors) > 0 {
+			return w.renderImport(c, http.StatusUnprocessableEntity, refusedPage(name, res.Errors))
+		}
+		return w.renderImport(c, http.StatusOK, &importPage{FileName: name, Checked: res})
+	}
+	st, err := w.imports.Start(a, rd, false, up.remove)
+	if err != nil {
+		return w.renderImport(c, statusOf(err), &importPage{FileName: name, Errors: []rowErrorLine{{Text: importErrorText(err)}}})
+	}
+	release = nil
+	return c.Redirect(http.StatusSeeOther, "/ledger/import/"+st.ID)
+}
+
+func refusedPage(name string, errs []ledgerfile.RowError) *importPage {
+	ip := &importPage{FileName: name}
+	for _, e := range errs {
+		if len(ip.Errors) == 50 {
+			ip.More = len(errs) - 50
+			break
+		}
+		ip.Errors = append(ip.Errors, rowErrorLine{Row: e.Row, Column: e.Column, Text: rowErrorText(e)})
+	}
+	return ip
+}
+
+// webUpload is an uploaded file saved to a temporary file.
+type webUpload struct {
+	ledgerfile.Upload
+	remove func()
+}
+
+// readImportForm reads the import form: the token first, then the mode,
+// then the file, saved (the token is checked before the file is read).
+func (w *Web) readImportForm(c echo.Context) (up *webUpload, mode, name string, err error) {
+	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	mr, mrErr := c.Request().MultipartReader()
+	if ct != "multipart/form-data" || mrErr != nil {
+		return nil, "", "", workflow.Invalid("file", "the upload has no part named file")
+	}
+	var csrf string
+	fail := func(err error) (*webUpload, string, string, error) {
+		if up != nil {
+			up.remove()
+		}
+		return nil, "", name, err
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return fail(fileTooLarge())
+			}
+			return fail(workflow.Invalid("file", "the upload is malformed or was cut off"))
+		}
+		switch part.FormName() {
+		case "csrf":
+			b, _ := io.ReadAll(io.LimitReader(part, 256))
+			csrf = string(b)
+		case "mode":
+			b, _ := io.ReadAll(io.LimitReader(part, 16))
+			mode = string(b)
+		case "file":
+			if !w.validCSRF(c, csrf) {
+				return fail(errCSRF())
+			}
+			if up != nil {
+				return fail(workflow.Invalid("file", "send one file per import"))
+			}
+			name = path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
+			if up, err = saveImport(part); err != nil {
+				return fail(err)
+			}
+		default:
+			return fail(workflow.Invalid(part.FormName(), "unknown part %q", part.FormName()))
+		}
+		part.Close()
+	}
+	if !w.validCSRF(c, csrf) {
+		return fail(errCSRF())
+	}
+	if up == nil {
+		return fail(workflow.Invalid("file", "the upload has no part named file"))
+	}
+	if mode != "check" && mode != "import" {
+		return fail(workflow.Invalid("mode", "mode must be check or import"))
+	}
+	return up, mode, name, nil
+}
+
+func fileTooLarge() error {
+	return &workflow.Error{Code: workflow.CodeTooLarge, Field: "file", Message: "the ledger file is too large"}
+}
+
+// oleMagic starts a legacy .xls workbook.
+var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// saveImport saves a ledger file of at most ledgerfile.MaxFileSize bytes to
+// a temporary file and tells its kind by its first bytes.
+func saveImport(r io.Reader) (*webUpload, error) {
+	f, err := os.CreateTemp("", "rectify-import-*")
+	if err != nil {
+		return nil, fmt.Errorf("ledger import: %w", err)
+	}
+	up := &webUpload{remove: func() { f.Close(); os.Remove(f.Name()) }}
+	n, err := io.Copy(f, io.LimitReader(r, ledgerfile.MaxFileSize+1))
+	head := make([]byte, 8)
+	m, _ := f.ReadAt(head, 0)
+	head = head[:m]
+	switch {
+	case err != nil:
+		up.remove()
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fileTooLarge()
+		}
+		return nil, workflow.Invalid("file", "the upload is malformed or was cut off")
+	case n > ledgerfile.MaxFileSize:
+		up.remove()
+		return nil, fileTooLarge()
+	case n == 0:
+		up.remove()
+		return nil, workflow.Invalid("file", "the file is empty")
+	case bytes.HasPrefix(head, oleMagic):
+		up.remove()
+		return nil, &workflow.Error{Code: workflow.CodeUnsupportedType, Field: "file", Message: "the file is a legacy .xls workbook"}
+	}
+	up.Upload = ledgerfile.Upload{R: f, Size: n, Kind: ledgerfile.Sniff(head)}
+	return up, nil
+}
+
+// jobPage is an import job's page.
+type jobPage struct {
+	ID       string
+	State    string
+	Running  bool
+	Stage    string
+	Done     int
+	Total    int
+	Percent  int
+	Result   *ledgerfile.Result
+	Errors   []rowErrorLine
+	More     int
+	Failure  string
+	Started  string
+	Finished string
+}
+
+// importJob serves GET /ledger/import/:id: while the job runs, a progress
+// bar on a page that refreshes itself every two seconds (no script); then
+// what it did, or why nothing was imported.
+func (w *Web) importJob(c echo.Context) error {
+	if err := canImport(actor(c)); err != nil {
+		return err
+	}
+	st, ok := w.imports.Status(c.Param("id"))
+	if !ok {
+		return echo.ErrNotFound
+	}
+	jp := &jobPage{ID: st.ID, State: jobStateLabel(st), Running: !st.Finished(), Stage: stageLabel(st.Stage),
+		Done: st.RowsDone, Total: st.RowsTotal, Result: st.Result, Started: fmtTime(st.CreatedAt)}
+	if st.RowsTotal > 0 {
+		jp.Percent = st.RowsDone * 100 / st.RowsTotal
+	}
+	if st.FinishedAt != nil {
+		jp.Finished = fmtTime(*st.FinishedAt)
+	}
+	if len(st.Errors) > 0 {
+		rp := refusedPage("", st.Errors)
+		jp.Errors, jp.More = rp.Errors, rp.More
+	} else if st.State == ledgerfile.JobFailed {
+		jp.Failure = jobFailureText(st)
+	}
+	return w.render(c, http.StatusOK, "importjob", "导入进度", "ledger", jp)
+}
+
+func jobStateLabel(st ledgerfile.JobStatus) string {
+	switch st.State {
+	case ledgerfile.JobQueued:
+		return "排队中"
+	case ledgerfile.JobRunning:
+		return "进行中"
+	case ledgerfile.JobDone:
+		return "已完成"
+	}
+	return "未导入"
+}
+
+func stageLabel(s ledgerfile.Stage) string {
+	switch s {
+	case ledgerfile.StageChecking:
+		return "核对台账"
+	case ledgerfile.StageWriting:
+		return "写入"
+	}
+	return "等待"
+}
+
+// jobFailureText says in Chinese why a job imported nothing.
+func jobFailureText(st ledgerfile.JobStatus) string {
+	switch {
+	case strings.Contains(st.Error, "took longer than"):
+		return "导入用时超过上限，未导入任何问题；请将文件拆分后分批导入。"
+	case strings.Contains(st.Error, "server stopped"):
+		return "导入期间服务器停止，未导入任何问题；请重新导入该文件。"
+	case st.Code == string(workflow.CodeConflict):
+		return "导入期间有相同的问题被他人导入，未导入任何问题；重新导入该文件是安全的（已有的问题会跳过）。"
+	}
+	return "导入失败，未导入任何问题；重新导入该文件是安全的（已有的问题会跳过）。如再次失败请联系管理员。"
+}
+
+// importErrorText is the Chinese text of a refusal of the form itself.
+func importErrorText(err error) string {
+	switch workflow.ErrorCode(err) {
+	case workflow.CodeTooLarge:
+		return fmt.Sprintf("文件过大，台账文件不能超过 %s。", fmtSize(ledgerfile.MaxFileSize))
+	case workflow.CodeUnsupportedType:
+		return "这是旧版 .xls 工作簿；请在 Excel 中另存为 .xlsx 或 .csv 后再导入。"
+	case workflow.CodeConflict:
+		return "已有多个导入在等待，请稍后再试。"
+	}
+	m := workflow.ErrorMessage(err)
+	switch {
+	case strings.Contains(m, "the file is empty"):
+		return "文件为空，请重新选择。"
+	case strings.Contains(m, "no part named file"):
+		return "请选择要导入的文件。"
+	case strings.Contains(m, "one file per import"):
+		return "每次只能导入一个文件。"
+	case strings.Contains(m, "mode must be"):
+		return "请选择「检查」或「导入」。"
+	}
+	return "上传失败，请重新选择文件后重试。"
+}
+
+// rowErrorText is the Chinese text of a row error of an import. The
+// reasons are the importer's (English, for the API); the common ones are
+// said in Chinese here, the rest shown as they are.
+func rowErrorText(e ledgerfile.RowError) string {
+	r := e.Reason
+	has := func(s string) bool { return strings.Contains(r, s) }
+	switch {
+	case has("required column is missing"):
+		return "缺少必填列。"
+	case has("is required"):
+		return "必填项为空。"
+	case has("appears twice"):
+		return "该列出现了两次。"
+	case has("unknown unit"):
+		return "单位名称无法识别：" + quoted(r) + "。"
+	case has("is not a county"):
+		return "不是县（市、区）或功能区。"
+	case has("unknown source"):
+		return "问题来源无法识别：" + quoted(r) + "。"
+	case has("is ambiguous"):
+		return "问题来源不明确：请写明中央生态环境保护督察或省级生态环境保护督察。"
+	case has("is not a date"), has("out of range"):
+		return "日期无法识别（可写作 2021-12-31、2021/12/31 或 2021年12月31日）。"
+	case has("together they assign"):
+		return "牵头单位和整改时限须同时填写（二者一起交办问题）。"
+	case has("needs 牵头单位 and 整改时限"):
+		return "填写此项须同时填写牵头单位和整改时限。"
+	case has("work point"):
+		return "工作要点无法识别。"
+	case has("duplicate of row"):
+		return "与前面的行重复（来源文件、问题描述相同）。"
+	case has("is also on row"):
+		return "问题编号与前面的行重复。"
+	case has("with a different 来源文件"):
+		return "问题编号属于台账中另一个问题（来源文件、问题描述或问题名称不同）。"
+	case has("cannot also cooperate"):
+		return "牵头单位不能同时是配合单位。"
+	case has("listed twice"):
+		return "配合单位有重复。"
+	case has("longer than") && !has("took longer"):
+		return "内容过长。"
+	case has("more than 100000 rows of problems"), has("rows (at most"):
+		return fmt.Sprintf("文件超过 %d 行问题，请拆分后分批导入。", ledgerfile.MaxRows)
+	case has("past column"), has("columns, more than"):
+		return "表格超出台账的列范围（A 至 BL 列），请删除多余的列后再导入。"
+	case has("larger than"):
+		return "文件中有过大的单元格或内容，无法导入；请检查文件。"
+	case has("took longer than"):
+		return "读取文件用时超过上限，请拆分后分批导入。"
+	case has("client went away"):
+		return "上传已中断，未导入任何问题。"
+	case has("not an .xlsx workbook"), has("malformed"), has("bad CSV"), has("neither UTF-8"), has("not valid UTF-8"):
+		return "文件无法读取：请确认是 Excel 工作簿（.xlsx）或 CSV 文件（UTF-8 或 GBK 编码）。"
+	}
+	return r
+}
+
+// quoted returns the first quoted name in a reason, or "".
+func quoted(reason string) string {
+	_, rest, ok := strings.Cut(reason, `"`)
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, `"`)
+	return "「" + name + "」"
+}
