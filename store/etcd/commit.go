@@ -25,9 +25,12 @@ import (
 const maxAttempts = 40
 
 // headState is the chain head with the mod revision of its key (0: absent).
+// A head a batch holds (batch.go) has held set and rev -1, which no compare
+// matches: a committer that learns it waits for the hold to go.
 type headState struct {
 	head workflow.ChainHead
 	rev  int64
+	held bool
 }
 
 // counterState is the last problem number with its key's mod revision.
@@ -607,6 +610,12 @@ func (c *committer) absorb(b *batch, elses []*pbResponseOp) []*job {
 	cn, err := decodeCounter(next())
 	if err != nil {
 		return fail(err)
+	}
+	if h.held {
+		// A batch holds the chain (batch.go): wait for it to go.
+		if h, cn, err = c.s.awaitBatch(); err != nil {
+			return fail(err)
+		}
 	}
 	c.setState(h, cn)
 	for _, n := range b.order {

@@ -37,6 +37,8 @@
 //	P pw/<user id>                 password hash (a PHC string; workflow.Accounts)
 //	P sess/<id hash>               workflow.Session
 //	P cmd/<uuid>                   a committed command's id and result, on a lease (minutes)
+//	P stage/<id>/<chunk>           a batch of problems staged, gzipped JSON (batch.go)
+//	P batch/<id>                   the owner of a batch holding the chain, on its lease
 //	P election/<name>/<lease>      concurrency.Election keys (RunAsLeader)
 //
 // # Transactions
@@ -71,6 +73,10 @@
 // compares, and both require the command key to be absent), so a command is
 // never applied twice; a resend that fails tells in its Else branch whether
 // the original committed meanwhile.
+//
+// A batch of problems (an import) too large for one Txn holds the chain
+// while it is staged and published: meta/head then carries the batch's
+// claim, and the committer waits for it to go (batch.go).
 //
 // Reads are linearizable. Problems and History read their index keys, then
 // the records or entries they name in read-only transactions of at most

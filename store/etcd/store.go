@@ -289,16 +289,21 @@ func first(r *pbResponseOp) *kvPair {
 	return rr.Kvs[0]
 }
 
-// decodeHead reads the chain head and its revision (zero when absent).
+// decodeHead reads the chain head and its revision (zero when absent); a
+// head a batch holds is the head before the batch, held (see headState).
 func decodeHead(kv *kvPair) (headState, error) {
 	var h headState
 	if kv == nil {
 		return h, nil
 	}
-	if err := json.Unmarshal(kv.Value, &h.head); err != nil {
+	var hh heldHead
+	if err := json.Unmarshal(kv.Value, &hh); err != nil {
 		return h, fmt.Errorf("etcd: decode chain head: %w", err)
 	}
-	h.rev = kv.ModRevision
+	h.head, h.rev = hh.ChainHead, kv.ModRevision
+	if hh.Batch != nil {
+		h.rev, h.held = -1, true
+	}
 	return h, nil
 }
 
