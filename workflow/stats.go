@@ -109,52 +109,11 @@ func (s *Service) StatsReports(ctx context.Context, a Actor, f ProblemFilter, at
 	if len(groupBys) == 0 {
 		return nil, RefuseField(ReasonRequired, "group_by", "group_by is required; one of %s", strings.Join(GroupBys, ", "))
 	}
-	for _, g := range groupBys {
-		if !slices.Contains(GroupBys, g) {
-			return nil, RefuseField(ReasonUnknownValue, "group_by", "unknown group_by %q; one of %s", g, strings.Join(GroupBys, ", "))
-		}
-	}
-	asOf := at
-	if at.IsZero() {
-		at = s.clock.Now()
-	}
-	f.Cursor, f.Limit = "", 0
-	units, err := s.unitMap(ctx, false)
+	w, err := s.NewLedgerWalk(a, f, at, groupBys...)
 	if err != nil {
 		return nil, err
 	}
-	wps, err := s.WorkPoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pol := s.Policy()
-	accs := make([]*statsAcc, len(groupBys))
-	for i, g := range groupBys {
-		accs[i] = newStatsAcc(g, units, wps)
-	}
-	var failed error
-	err = s.walk(ctx, a, f, asOf, true, func(p *Problem, hist []Entry) bool {
-		o, err := outcomeOf(p, hist, at, pol)
-		if err != nil {
-			failed = err
-			return false
-		}
-		for _, acc := range accs {
-			acc.add(p, o)
-		}
-		return true
-	})
-	if err == nil {
-		err = failed
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*StatsReport, len(accs))
-	for i, acc := range accs {
-		out[i] = acc.report(at)
-	}
-	return out, nil
+	return w.Run(ctx, nil)
 }
 
 // outcome is what the statistics need to know about one problem.
