@@ -38,6 +38,15 @@ type faultyStore struct {
 	workflow.Store
 	failProblem error
 	failBatchAt int
+	// beforePage, if set, runs before each page of Problems is read.
+	beforePage func(f workflow.ProblemFilter)
+}
+
+func (s *faultyStore) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
+	if s.beforePage != nil {
+		s.beforePage(f)
+	}
+	return s.Store.Problems(ctx, f)
 }
 
 func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem, error) {

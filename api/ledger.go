@@ -58,10 +58,11 @@ var exportParams = append(slices.Clone(listFilterParams), "as_of")
 
 // exportLedger serves GET /ledger.xlsx: the ledger the caller may see,
 // filtered as the problem list is, now or as it stood at as_of, as an .xlsx
-// workbook (sheets 整改台账 and 统计). ledgerfile.Export writes nothing before it
-// has read every problem, so a failure until then is an ordinary error
-// response; one after the first byte aborts the connection, so that the
-// client cannot take a truncated file for a whole one.
+// workbook (sheets 整改台账 and 统计), streamed as the ledger is read
+// (ledgerfile.WriteLedger): its first bytes leave before any problem is
+// read. A bad filter is an ordinary error response; a failure after the
+// first byte aborts the connection, so that the client cannot take a
+// truncated file for a whole one.
 func (s *server) exportLedger(c echo.Context) error {
 	q := c.QueryParams()
 	if err := checkQuery(q, exportParams...); err != nil {

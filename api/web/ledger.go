@@ -169,3 +169,10 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 	l.begin()
 	return l.c.Response().Write(p)
 }
+
+// Flush sends what is written so far to the browser.
+func (l *lazyWriter) Flush() {
+	if l.started {
+		l.c.Response().Flush()
+	}
+}

@@ -104,7 +104,6 @@ func BenchmarkExport(b *testing.B) {
 		b.Run(fmt.Sprintf("problems=%d", n), func(b *testing.B) {
 			ps := benchProblems(n)
 			o := benchOptions()
-			o.TmpDir = b.TempDir()
 			b.ReportAllocs()
 			b.ResetTimer()
 			var peak float64

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/xuri/excelize/v2"
 
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -27,10 +26,10 @@ type ExportOptions struct {
 	// workflow.DefaultPolicy). Set it: a zero Now finds nothing overdue.
 	Now    time.Time
 	Policy workflow.Policy
-	// Progress gives the 最新进展 cell; nil means LatestProgress.
-	Progress func(*workflow.Problem) string
-	// TmpDir is where excelize spills rows beyond 16 MB; "" is the system's.
-	TmpDir string
+	// Progress gives the 最新进展 cell from a problem and its history (nil
+	// when Export has none); nil means the latest progress note
+	// (workflow.LatestNote).
+	Progress func(p *workflow.Problem, hist []workflow.Entry) string
 }
 
 // Column widths, in characters, by column name.
@@ -41,203 +40,154 @@ var widths = map[string]float64{
 	ColVerifiedAt: 17, ColClosedAt: 17, ColTitle: 26, ColLocation: 16,
 }
 
-// Number formats of the date cells.
-const (
-	DateFormat     = "yyyy-mm-dd"
-	DateTimeFormat = "yyyy-mm-dd hh:mm"
-)
-
-type styles struct {
-	header, text, center, date, datetime int
-	title, int, percent, days            int
-}
-
-func newStyles(f *excelize.File) (*styles, error) {
-	border := []excelize.Border{
-		{Type: "left", Color: "BFBFBF", Style: 1}, {Type: "right", Color: "BFBFBF", Style: 1},
-		{Type: "top", Color: "BFBFBF", Style: 1}, {Type: "bottom", Color: "BFBFBF", Style: 1},
-	}
-	top := &excelize.Alignment{Vertical: "top", WrapText: true}
-	centerTop := &excelize.Alignment{Horizontal: "center", Vertical: "top", WrapText: true}
-	right := &excelize.Alignment{Horizontal: "right", Vertical: "top"}
-	date, datetime, pct, days := DateFormat, DateTimeFormat, "0.0%", "0.0"
-	var s styles
-	defs := []struct {
-		id    *int
-		style excelize.Style
-	}{
-		{&s.header, excelize.Style{Border: border, Font: &excelize.Font{Bold: true},
-			Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
-			Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center", WrapText: true}}},
-		{&s.text, excelize.Style{Border: border, Alignment: top}},
-		{&s.center, excelize.Style{Border: border, Alignment: centerTop}},
-		{&s.date, excelize.Style{Border: border, Alignment: centerTop, CustomNumFmt: &date}},
-		{&s.datetime, excelize.Style{Border: border, Alignment: centerTop, CustomNumFmt: &datetime}},
-		{&s.title, excelize.Style{Font: &excelize.Font{Bold: true, Size: 12}}},
-		{&s.int, excelize.Style{Border: border, Alignment: right}},
-		{&s.percent, excelize.Style{Border: border, Alignment: right, CustomNumFmt: &pct}},
-		{&s.days, excelize.Style{Border: border, Alignment: right, CustomNumFmt: &days}},
-	}
-	for _, d := range defs {
-		id, err := f.NewStyle(&d.style)
-		if err != nil {
-			return nil, err
-		}
-		*d.id = id
-	}
-	return &s, nil
-}
+// flushEvery is how many rows go out together.
+const flushEvery = 256
 
 // Export writes the ledger as an .xlsx workbook to w: the sheet 「整改台账」
-// (a bold, frozen header row of Columns, then one row per problem in the
-// order problems yields them) and the sheet 「统计」 (o.Stats). Text is
-// wrapped; dates are date cells (numbers with a date format) in Asia/Shanghai:
-// 整改时限 and 原定时限 as yyyy-mm-dd (the value keeps the time of day, 23:59:59
-// for a deadline given as a date), 验收时间 and 销号时间 as yyyy-mm-dd hh:mm.
+// (a bold, frozen header row of Columns with an autofilter, then one row per
+// problem in the order problems yields them) and the sheet 「统计」 (o.Stats).
+// Text is wrapped; dates are date cells (numbers with a date format) in
+// Asia/Shanghai: 整改时限 and 原定时限 as yyyy-mm-dd (the value keeps the time
+// of day, 23:59:59 for a deadline given as a date), 验收时间 and 销号时间 as
+// yyyy-mm-dd hh:mm.
 //
-// Rows go through excelize's StreamWriter, which keeps at most 16 MB in
-// memory and spills the rest to a temporary file, so memory does not grow
-// with the number of problems. Nothing is written to w before every problem
-// has been read: an error from problems is returned with w untouched.
-func Export(w io.Writer, problems iter.Seq2[*workflow.Problem, error], o ExportOptions) (err error) {
-	f := excelize.NewFile(excelize.Options{TmpDir: o.TmpDir})
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	if err := f.SetSheetName(f.GetSheetName(0), SheetLedger); err != nil {
-		return err
-	}
-	if _, err := f.NewSheet(SheetStats); err != nil {
-		return err
-	}
-	st, err := newStyles(f)
+// It streams: the workbook's first parts are written (and flushed, when w
+// can be) before the first problem is read, each row as its problem comes,
+// sent on every few hundred rows; memory does not grow with the rows. An
+// error from problems is returned with the workbook cut short: the caller
+// must not pass it for a whole one.
+func Export(w io.Writer, problems iter.Seq2[*workflow.Problem, error], o ExportOptions) error {
+	lw, err := beginLedger(w, o)
 	if err != nil {
 		return err
 	}
-	if err := writeProblems(f, st, problems, o); err != nil {
-		return err
-	}
-	if err := writeStats(f, st, o.Stats); err != nil {
-		return err
-	}
-	// The ledger sheet is the active one already (the first of a new file);
-	// SetActiveSheet now would read the streamed sheet back into memory.
-	_, err = f.WriteTo(w)
-	return err
-}
-
-func writeProblems(f *excelize.File, st *styles, problems iter.Seq2[*workflow.Problem, error], o ExportOptions) error {
-	sw, err := f.NewStreamWriter(SheetLedger)
-	if err != nil {
-		return err
-	}
-	for i, c := range Columns {
-		if err := sw.SetColWidth(i+1, i+1, widths[c]); err != nil {
-			return err
-		}
-	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
-		Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}}}); err != nil {
-		return err
-	}
-	row := make([]any, len(Columns))
-	for i, c := range Columns {
-		row[i] = excelize.Cell{StyleID: st.header, Value: c}
-	}
-	if err := sw.SetRow("A1", row, excelize.RowOpts{Height: 30}); err != nil {
-		return err
-	}
-	if o.Policy == (workflow.Policy{}) {
-		o.Policy = workflow.DefaultPolicy()
-	}
-	progress := o.Progress
-	if progress == nil {
-		progress = LatestProgress
-	}
-	wps := make(map[int]workflow.WorkPoint, len(o.WorkPoints))
-	for _, wp := range o.WorkPoints {
-		wps[wp.Number] = wp
-	}
-	unit := func(id string) string {
-		if u, ok := o.Units[id]; ok {
-			return u.Name
-		}
-		return id
-	}
-	text := func(s string) excelize.Cell {
-		if s == "" {
-			return excelize.Cell{StyleID: st.text}
-		}
-		return excelize.Cell{StyleID: st.text, Value: s}
-	}
-	when := func(t *time.Time, style int) excelize.Cell {
-		if t == nil {
-			return excelize.Cell{StyleID: style}
-		}
-		return excelize.Cell{StyleID: style, Value: t.In(workflow.Shanghai)}
-	}
-	var coop strings.Builder
-	n := 0
 	for p, err := range problems {
 		if err != nil {
 			return err
 		}
-		n++
-		coop.Reset()
-		for i, id := range p.CooperatingUnits {
-			if i > 0 {
-				coop.WriteString("、")
-			}
-			coop.WriteString(unit(id))
-		}
-		level := p.LevelAt(o.Now, o.Policy)
-		overdue := workflow.LabelNo
-		if level.IsOverdue() {
-			overdue = workflow.LabelYes
-		}
-		lead := ""
-		if p.LeadUnit != "" {
-			lead = unit(p.LeadUnit)
-		}
-		row[0] = excelize.Cell{StyleID: st.center, Value: n}
-		row[1] = text(p.Code)
-		row[2] = text(p.Source.Label())
-		row[3] = text(p.SourceRef)
-		row[4] = text(p.Description)
-		row[5] = text(unit(p.CountyID))
-		row[6] = text(WorkPointLabel(p.WorkPoint, wps))
-		row[7] = text(lead)
-		row[8] = text(coop.String())
-		row[9] = text(p.Requirements)
-		row[10] = text(p.Plan)
-		row[11] = when(p.Deadline, st.date)
-		row[12] = when(p.OriginalDeadline, st.date)
-		row[13] = excelize.Cell{StyleID: st.center, Value: p.StatusLabel()}
-		row[14] = text(progress(p))
-		row[15] = excelize.Cell{StyleID: st.center, Value: overdue}
-		row[16] = excelize.Cell{StyleID: st.center, Value: nilIfEmpty(level.Label())}
-		row[17] = when(signedAt(p, workflow.TriggerVerify), st.datetime)
-		row[18] = when(signedAt(p, workflow.TriggerClose), st.datetime)
-		row[19] = text(p.Title)
-		row[20] = text(p.Location)
-		cell, err := excelize.CoordinatesToCellName(1, n+1)
-		if err != nil {
+		if err := lw.row(p, nil); err != nil {
 			return err
 		}
-		if err := sw.SetRow(cell, row); err != nil {
-			return fmt.Errorf("ledger: row %d (problem %s): %w", n+1, p.ID, err)
-		}
 	}
-	return sw.Flush()
+	return lw.finish(o.Stats)
 }
 
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
+// ledgerWriter writes the ledger workbook row by row.
+type ledgerWriter struct {
+	ww       *workbookWriter
+	sw       *sheetWriter
+	o        ExportOptions
+	wps      map[int]workflow.WorkPoint
+	n        int
+	cells    []cell
+	coop     strings.Builder
+	progress func(*workflow.Problem, []workflow.Entry) string
+}
+
+func beginLedger(w io.Writer, o ExportOptions) (*ledgerWriter, error) {
+	if o.Policy == (workflow.Policy{}) {
+		o.Policy = workflow.DefaultPolicy()
 	}
-	return s
+	lw := &ledgerWriter{ww: newWorkbookWriter(w), o: o, wps: make(map[int]workflow.WorkPoint, len(o.WorkPoints)),
+		cells: make([]cell, len(Columns)), progress: o.Progress}
+	if lw.progress == nil {
+		lw.progress = func(_ *workflow.Problem, hist []workflow.Entry) string { return workflow.LatestNote(hist) }
+	}
+	for _, wp := range o.WorkPoints {
+		lw.wps[wp.Number] = wp
+	}
+	if err := lw.ww.prelude(SheetLedger, SheetStats); err != nil {
+		return nil, err
+	}
+	cols := make([]column, len(Columns))
+	for i, c := range Columns {
+		cols[i] = column{widths[c]}
+	}
+	sw, err := lw.ww.beginSheet(1, cols, true)
+	if err != nil {
+		return nil, err
+	}
+	lw.sw = sw
+	header := make([]cell, len(Columns))
+	for i, c := range Columns {
+		header[i] = textCell(styleHeader, c)
+	}
+	if err := sw.writeRow(30, header...); err != nil {
+		return nil, err
+	}
+	return lw, lw.ww.flush()
+}
+
+func (lw *ledgerWriter) unit(id string) string {
+	if u, ok := lw.o.Units[id]; ok {
+		return u.Name
+	}
+	return id
+}
+
+// row writes problem p's row; hist is its history (for 最新进展), or nil.
+func (lw *ledgerWriter) row(p *workflow.Problem, hist []workflow.Entry) error {
+	lw.n++
+	lw.coop.Reset()
+	for i, id := range p.CooperatingUnits {
+		if i > 0 {
+			lw.coop.WriteString("、")
+		}
+		lw.coop.WriteString(lw.unit(id))
+	}
+	level := p.LevelAt(lw.o.Now, lw.o.Policy)
+	overdue := workflow.LabelNo
+	if level.IsOverdue() {
+		overdue = workflow.LabelYes
+	}
+	lead := ""
+	if p.LeadUnit != "" {
+		lead = lw.unit(p.LeadUnit)
+	}
+	c := lw.cells
+	c[0] = numCell(styleCenter, float64(lw.n))
+	c[1] = textCell(styleText, p.Code)
+	c[2] = textCell(styleText, p.Source.Label())
+	c[3] = textCell(styleText, p.SourceRef)
+	c[4] = textCell(styleText, p.Description)
+	c[5] = textCell(styleText, lw.unit(p.CountyID))
+	c[6] = textCell(styleText, WorkPointLabel(p.WorkPoint, lw.wps))
+	c[7] = textCell(styleText, lead)
+	c[8] = textCell(styleText, lw.coop.String())
+	c[9] = textCell(styleText, p.Requirements)
+	c[10] = textCell(styleText, p.Plan)
+	c[11] = timeCell(styleDate, p.Deadline)
+	c[12] = timeCell(styleDate, p.OriginalDeadline)
+	c[13] = textCell(styleCenter, p.StatusLabel())
+	c[14] = textCell(styleText, lw.progress(p, hist))
+	c[15] = textCell(styleCenter, overdue)
+	c[16] = textCell(styleCenter, level.Label())
+	c[17] = timeCell(styleDateTime, signedAt(p, workflow.TriggerVerify))
+	c[18] = timeCell(styleDateTime, signedAt(p, workflow.TriggerClose))
+	c[19] = textCell(styleText, p.Title)
+	c[20] = textCell(styleText, p.Location)
+	if err := lw.sw.writeRow(0, c...); err != nil {
+		return fmt.Errorf("ledger: row %d (problem %s): %w", lw.n+1, p.ID, err)
+	}
+	if lw.n%flushEvery == 0 {
+		return lw.ww.flush()
+	}
+	return nil
+}
+
+// finish ends the ledger sheet (its autofilter over the header and every
+// row), writes the statistics sheet and ends the workbook.
+func (lw *ledgerWriter) finish(stats []*workflow.StatsReport) error {
+	last := columnName(len(Columns))
+	ref := "A1:" + last + strconv.Itoa(lw.n+1)
+	lw.ww.filter = "'" + SheetLedger + "'!$A$1:$" + last + "$" + strconv.Itoa(lw.n+1)
+	if err := lw.sw.endSheet(ref); err != nil {
+		return err
+	}
+	if err := writeStats(lw.ww, stats); err != nil {
+		return err
+	}
+	return lw.ww.finish()
 }
 
 // Columns of the statistics tables.
@@ -247,80 +197,66 @@ var statsColumns = []string{
 	"已销号", "当前逾期", "按期销号", "逾期销号", "延期", "整改完成率", "按期完成率", "交办至销号用时中位数（天）",
 }
 
-func writeStats(f *excelize.File, st *styles, reports []*workflow.StatsReport) error {
-	sw, err := f.NewStreamWriter(SheetStats)
+func writeStats(ww *workbookWriter, reports []*workflow.StatsReport) error {
+	cols := make([]column, len(statsColumns))
+	for i := range cols {
+		cols[i] = column{10}
+	}
+	cols[0], cols[1], cols[len(cols)-1] = column{30}, column{20}, column{16}
+	sw, err := ww.beginSheet(2, cols, false)
 	if err != nil {
 		return err
 	}
-	if err := sw.SetColWidth(1, 1, 30); err != nil {
-		return err
-	}
-	if err := sw.SetColWidth(2, 2, 20); err != nil {
-		return err
-	}
-	if err := sw.SetColWidth(3, len(statsColumns)-1, 10); err != nil {
-		return err
-	}
-	if err := sw.SetColWidth(len(statsColumns), len(statsColumns), 16); err != nil {
-		return err
-	}
-	r := 0
-	put := func(values []any, opts ...excelize.RowOpts) error {
-		r++
-		cell, err := excelize.CoordinatesToCellName(1, r)
-		if err != nil {
-			return err
-		}
-		return sw.SetRow(cell, values, opts...)
-	}
 	if len(reports) == 0 {
-		if err := put([]any{"（未附统计）"}); err != nil {
+		if err := sw.writeRow(0, textCell(styleDefault, "（未附统计）")); err != nil {
 			return err
 		}
-		return sw.Flush()
+		return sw.endSheet("")
 	}
-	header := make([]any, len(statsColumns))
+	header := make([]cell, len(statsColumns))
 	for i, c := range statsColumns {
-		header[i] = excelize.Cell{StyleID: st.header, Value: c}
+		header[i] = textCell(styleHeader, c)
 	}
 	for i, rep := range reports {
 		if i > 0 {
-			r++ // a blank row between tables
-		}
-		title := fmt.Sprintf("按%s统计（截至 %s）", workflow.GroupByLabel(rep.GroupBy), rep.At.In(workflow.Shanghai).Format("2006-01-02 15:04"))
-		if err := put([]any{excelize.Cell{StyleID: st.title, Value: title}}, excelize.RowOpts{Height: 20}); err != nil {
-			return err
-		}
-		if err := put(header, excelize.RowOpts{Height: 30}); err != nil {
-			return err
-		}
-		for _, row := range rep.Rows {
-			if err := put(statsRow(st, row, row.Label, row.Key)); err != nil {
+			if err := sw.writeRow(0); err != nil { // a blank row between tables
 				return err
 			}
 		}
-		if err := put(statsRow(st, rep.Total, "合计", "")); err != nil {
+		title := fmt.Sprintf("按%s统计（截至 %s）", workflow.GroupByLabel(rep.GroupBy), rep.At.In(workflow.Shanghai).Format("2006-01-02 15:04"))
+		if err := sw.writeRow(20, textCell(styleTitle, title)); err != nil {
+			return err
+		}
+		if err := sw.writeRow(30, header...); err != nil {
+			return err
+		}
+		for _, row := range rep.Rows {
+			if err := sw.writeRow(0, statsRow(row, row.Label, row.Key)...); err != nil {
+				return err
+			}
+		}
+		if err := sw.writeRow(0, statsRow(rep.Total, "合计", "")...); err != nil {
 			return err
 		}
 	}
-	return sw.Flush()
+	return sw.endSheet("")
 }
 
-func statsRow(st *styles, r workflow.StatsRow, label, key string) []any {
-	n := func(v int) any { return excelize.Cell{StyleID: st.int, Value: v} }
-	opt := func(v *float64, style int) any {
+func statsRow(r workflow.StatsRow, label, key string) []cell {
+	n := func(v int) cell { return numCell(styleInt, float64(v)) }
+	opt := func(v *float64, style int) cell {
 		if v == nil {
-			return excelize.Cell{StyleID: style}
+			return cell{style: style}
 		}
-		return excelize.Cell{StyleID: style, Value: *v}
+		return numCell(style, finite(*v))
 	}
 	b := r.ByState
-	return []any{
-		excelize.Cell{StyleID: st.text, Value: label}, excelize.Cell{StyleID: st.text, Value: nilIfEmpty(key)},
+	return []cell{
+		textCell(styleText, label), textCell(styleText, key),
 		n(r.Total), n(b[workflow.StateFound]), n(b[workflow.StateAssigned]), n(b[workflow.StateRectifying]),
 		n(b[workflow.StateSubmitted]), n(b[workflow.StateVerified]), n(b[workflow.StateClosed]), n(r.Dismissed),
 		n(r.ClosedRectified), n(r.Overdue), n(r.ClosedOnTime), n(r.ClosedLate), n(r.Extended),
-		opt(r.CompletionRate, st.percent), opt(r.OnTimeRate, st.percent), opt(r.MedianDaysToClose, st.days),
+		opt(r.CompletionRate, stylePercent), opt(r.OnTimeRate, stylePercent), opt(r.MedianDaysToClose, styleDays),
 	}
 }
 
@@ -331,11 +267,18 @@ func statsRow(st *styles, r workflow.StatsRow, label, key string) []any {
 // clock; otherwise the ledger as it stood at asOf (workflow.ParseAsOf), rebuilt
 // from history, overdue computed at asOf.
 //
-// Cost: the rows stream; the statistics read every problem's history
-// (workflow.Service.StatsReports), and a point-in-time export reads it twice
-// (rows, then statistics).
+// It reads the ledger once (workflow.LedgerWalk): each problem's row is
+// written as it is read, with its latest progress note from its history,
+// and the statistics sheet, which needs every problem, at the end. The
+// first bytes go out before any problem is read. A bad filter is an error
+// before anything is written; an error after (the store failing part-way)
+// leaves w holding a workbook cut short, which the caller must not pass for
+// a whole one.
 func WriteLedger(ctx context.Context, w io.Writer, svc *workflow.Service, a workflow.Actor, f workflow.ProblemFilter, asOf time.Time) error {
-	f.Cursor, f.Limit = "", 0
+	walk, err := svc.NewLedgerWalk(a, f, asOf, workflow.GroupBys...)
+	if err != nil {
+		return err
+	}
 	units, err := svc.Units(ctx)
 	if err != nil {
 		return err
@@ -344,18 +287,17 @@ func WriteLedger(ctx context.Context, w io.Writer, svc *workflow.Service, a work
 	if err != nil {
 		return err
 	}
-	stats, err := svc.StatsReports(ctx, a, f, asOf, workflow.GroupBys...)
-	if err != nil {
-		return err
-	}
-	o := ExportOptions{Units: map[string]workflow.Unit{}, WorkPoints: wps, Stats: stats, Now: asOf, Policy: svc.Policy()}
+	o := ExportOptions{Units: map[string]workflow.Unit{}, WorkPoints: wps, Now: walk.At(), Policy: svc.Policy()}
 	for _, u := range units {
 		o.Units[u.ID] = u
 	}
-	problems := svc.EachProblemAsOf(ctx, a, f, asOf)
-	if asOf.IsZero() {
-		o.Now = stats[0].At
-		problems = svc.EachProblem(ctx, a, f)
+	lw, err := beginLedger(w, o)
+	if err != nil {
+		return err
 	}
-	return Export(w, problems, o)
+	stats, err := walk.Run(ctx, lw.row)
+	if err != nil {
+		return err
+	}
+	return lw.finish(stats)
 }

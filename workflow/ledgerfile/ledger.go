@@ -96,21 +96,6 @@ func Slice(ps []*workflow.Problem) iter.Seq2[*workflow.Problem, error] {
 	}
 }
 
-// LatestProgress is what the 最新进展 column shows by default, taken from the
-// record alone (no history read, so that export streams): the newest of the
-// close or dismissal statement (销号意见 / 撤销理由), the inspector's
-// verification opinion and the lead unit's submission summary, in that order
-// of preference. Progress notes live only in history; ExportOptions.Progress
-// may supply them instead.
-func LatestProgress(p *workflow.Problem) string {
-	for _, s := range []string{p.Statement, p.Opinion, p.Summary} {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
 // WorkPointLabel is how the ledger writes work point n: 第7条 深入推进尾矿库污染治理.
 func WorkPointLabel(n int, wps map[int]workflow.WorkPoint) string {
 	if n == 0 {
