@@ -309,7 +309,7 @@ func (sw *sheetWriter) writeRow(height float64, cells ...cell) error {
 			b = append(b, `</t></is></c>`...)
 		case 'n':
 			b = append(b, `><v>`...)
-			b = strconv.AppendFloat(b, c.num, 'g', -1, 64)
+			b = strconv.AppendFloat(b, c.num, 'f', -1, 64)
 			b = append(b, `</v></c>`...)
 		default:
 			b = append(b, `/>`...)
