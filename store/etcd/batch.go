@@ -60,6 +60,10 @@ import (
 
 var _ workflow.BatchCreator = (*Store)(nil)
 
+// publishConcurrency is how many of a publish's Txns are in flight at once
+// (etcd commits concurrent proposals together, one fsync for several).
+const publishConcurrency = 16
+
 // batchLeaseTTL is the owner lease's time to live, in seconds: how long a
 // dead importer holds the chain before another replica finishes its batch.
 const batchLeaseTTL = 10
@@ -506,7 +510,7 @@ func (s *Store) publishBatch(ctx context.Context, hold *batchHold, rev int64) er
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
-		slots = make(chan struct{}, 4)
+		slots = make(chan struct{}, publishConcurrency)
 	)
 	fail := func(err error) {
 		mu.Lock()

@@ -138,3 +138,22 @@ func TestBatchHoldsWriters(t *testing.T) {
 		t.Fatalf("audit: %v", err)
 	}
 }
+
+// BenchmarkBatchCreate creates 10,000 problems (half assigned) in one batch
+// on the embedded single-member etcd: claim, stage, decide, publish.
+func BenchmarkBatchCreate(b *testing.B) {
+	const n = 10000
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := openStore(b, nil, Config{})
+		svc := workflow.NewService(s, workflow.NewManualClock(storetest.T0))
+		if err := svc.PutUnits(context.Background(), storetest.Units()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := svc.CreateProblems(context.Background(), storetest.BureauActor, n, batchOf(fmt.Sprint("bench", i), n), nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/batch")
+}
