@@ -250,13 +250,12 @@ func (s *server) importJob(c echo.Context) error {
 	if err := checkQuery(c.QueryParams()); err != nil {
 		return err
 	}
-	a := actor(c)
-	if a.Role != workflow.RoleBureau && a.Role != workflow.RoleSystem {
-		return workflow.Errorf(workflow.CodeForbidden, "role %s may not see ledger imports; it needs role bureau", a.Role)
+	if err := workflow.CanImportLedger(actor(c)); err != nil {
+		return err
 	}
 	st, ok := s.imports.Status(c.Param("id"))
 	if !ok {
-		return workflow.Errorf(workflow.CodeNotFound, "import job %s not found (a job is kept for %s after it ends, by the server that ran it)",
+		return workflow.Refuse(workflow.ReasonImportJobNotFound, "import job %s not found (a job is kept for %s after it ends, by the server that ran it)",
 			c.Param("id"), ledgerfile.JobKeep)
 	}
 	if !st.Finished() {

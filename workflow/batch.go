@@ -32,8 +32,8 @@ type BatchRecord struct {
 }
 
 // Check is what a store checks of a record built for problem number n: its
-// id, and entries whose versions start at 1, never go down by more than one
-// step and end at the record's.
+// id, and entries whose versions start at 1, rise one at a time (several
+// entries of one command share one) and end at the record's.
 func (r *BatchRecord) Check(n uint64) error {
 	p := r.Problem
 	switch {
@@ -111,10 +111,10 @@ func (s *Service) buildBatchRecord(ctx context.Context, a Actor, it BatchItem, n
 	}
 	county, err := s.Unit(ctx, in.CountyID)
 	if err != nil || (county.Kind != UnitCounty && county.Kind != UnitZone && county.Kind != UnitCity) {
-		return BatchRecord{}, Invalid("county_id", "county_id %q is not a county, city, district or zone (or the city itself, for a city-wide problem)", in.CountyID)
+		return BatchRecord{}, RefuseField(ReasonNotCounty, "county_id", "county_id %q is not a county, city, district or zone (or the city itself, for a city-wide problem)", in.CountyID)
 	}
 	if in.WorkPoint != 0 && !known[in.WorkPoint] {
-		return BatchRecord{}, Invalid("work_point", "unknown work point %d", in.WorkPoint)
+		return BatchRecord{}, RefuseField(ReasonUnknownWorkPoint, "work_point", "unknown work point %d", in.WorkPoint)
 	}
 	e := Entry{At: now, Actor: a, Action: ActionCreate, To: StateFound, Version: 1, Params: Params{
 		Title: in.Title, Description: in.Description, Source: in.Source, SourceRef: in.SourceRef,

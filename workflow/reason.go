@@ -73,6 +73,7 @@ const (
 	ReasonRecordNotFound    Reason = "record_not_found" // a token, session or password a store does not hold
 	ReasonWorkPointNotFound Reason = "work_point_not_found"
 	ReasonUnitGroupNotFound Reason = "unit_group_not_found" // the work point names no unit group of that name
+	ReasonImportJobNotFound Reason = "import_job_not_found" // no ledger import job of that id (kept an hour, by the server that ran it)
 )
 
 // Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
@@ -90,6 +91,7 @@ const (
 	ReasonNameTaken         Reason = "name_taken"          // a user of that name exists
 	ReasonNameAmbiguous     Reason = "name_ambiguous"      // more than one user has that name
 	ReasonExists            Reason = "exists"              // a record with that key exists
+	ReasonImportsBusy       Reason = "imports_busy"        // more ledger imports are waiting than a server takes
 )
 
 // Reasons of the other codes.
@@ -122,12 +124,13 @@ var reasonCodes = map[Reason]Code{
 	ReasonProblemNotFound: CodeNotFound, ReasonExtensionNotFound: CodeNotFound, ReasonUnitNotFound: CodeNotFound,
 	ReasonUserNotFound: CodeNotFound, ReasonEvidenceNotFound: CodeNotFound, ReasonRecordNotFound: CodeNotFound,
 	ReasonWorkPointNotFound: CodeNotFound, ReasonUnitGroupNotFound: CodeNotFound,
+	ReasonImportJobNotFound: CodeNotFound,
 
 	ReasonNotPermitted: CodeConflict, ReasonNeedsEvidence: CodeConflict, ReasonNeedsNewEvidence: CodeConflict,
 	ReasonNotesClosed: CodeConflict, ReasonEvidenceFrozen: CodeConflict, ReasonExtensionClosed: CodeConflict,
 	ReasonExtensionPending: CodeConflict, ReasonExtensionDecided: CodeConflict,
 	ReasonExtensionDenyOnly: CodeConflict, ReasonNameTaken: CodeConflict, ReasonNameAmbiguous: CodeConflict,
-	ReasonExists: CodeConflict,
+	ReasonExists: CodeConflict, ReasonImportsBusy: CodeConflict,
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,

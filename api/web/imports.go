@@ -51,12 +51,7 @@ type rowErrorLine struct {
 }
 
 // canImport refuses anyone but the bureau.
-func canImport(a workflow.Actor) error {
-	if a.Role == workflow.RoleBureau || a.Role == workflow.RoleSystem {
-		return nil
-	}
-	return workflow.Errorf(workflow.CodeForbidden, "role %s may not import a ledger; it needs role bureau", a.Role)
-}
+func canImport(a workflow.Actor) error { return workflow.CanImportLedger(a) }
 
 // importForm serves GET /ledger/import.
 func (w *Web) importForm(c echo.Context) error {
@@ -147,7 +142,7 @@ func (w *Web) readImportForm(c echo.Context) (up *webUpload, mode, name string, 
 	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	mr, mrErr := c.Request().MultipartReader()
 	if ct != "multipart/form-data" || mrErr != nil {
-		return nil, "", "", workflow.Invalid("file", "the upload has no part named file")
+		return nil, "", "", workflow.RefuseField(workflow.ReasonFileMissing, "file", "the upload has no part named file")
 	}
 	var csrf string
 	fail := func(err error) (*webUpload, string, string, error) {
@@ -166,7 +161,7 @@ func (w *Web) readImportForm(c echo.Context) (up *webUpload, mode, name string, 
 			if errors.As(err, &mbe) {
 				return fail(fileTooLarge())
 			}
-			return fail(workflow.Invalid("file", "the upload is malformed or was cut off"))
+			return fail(workflow.RefuseField(workflow.ReasonMalformed, "file", "the upload is malformed or was cut off"))
 		}
 		switch part.FormName() {
 		case "csrf":
@@ -180,14 +175,14 @@ func (w *Web) readImportForm(c echo.Context) (up *webUpload, mode, name string, 
 				return fail(errCSRF())
 			}
 			if up != nil {
-				return fail(workflow.Invalid("file", "send one file per import"))
+				return fail(workflow.RefuseField(workflow.ReasonUnknownField, "file", "send one file per import"))
 			}
 			name = path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
 			if up, err = saveImport(part); err != nil {
 				return fail(err)
 			}
 		default:
-			return fail(workflow.Invalid(part.FormName(), "unknown part %q", part.FormName()))
+			return fail(workflow.RefuseField(workflow.ReasonUnknownField, part.FormName(), "unknown part %q", part.FormName()))
 		}
 		part.Close()
 	}
@@ -195,16 +190,16 @@ func (w *Web) readImportForm(c echo.Context) (up *webUpload, mode, name string, 
 		return fail(errCSRF())
 	}
 	if up == nil {
-		return fail(workflow.Invalid("file", "the upload has no part named file"))
+		return fail(workflow.RefuseField(workflow.ReasonFileMissing, "file", "the upload has no part named file"))
 	}
 	if mode != "check" && mode != "import" {
-		return fail(workflow.Invalid("mode", "mode must be check or import"))
+		return fail(workflow.RefuseField(workflow.ReasonUnknownValue, "mode", "mode must be check or import"))
 	}
 	return up, mode, name, nil
 }
 
 func fileTooLarge() error {
-	return &workflow.Error{Code: workflow.CodeTooLarge, Field: "file", Message: "the ledger file is too large"}
+	return workflow.RefuseField(workflow.ReasonFileTooLarge, "file", "the ledger file is too large")
 }
 
 // oleMagic starts a legacy .xls workbook.
@@ -229,16 +224,16 @@ func saveImport(r io.Reader) (*webUpload, error) {
 		if errors.As(err, &mbe) {
 			return nil, fileTooLarge()
 		}
-		return nil, workflow.Invalid("file", "the upload is malformed or was cut off")
+		return nil, workflow.RefuseField(workflow.ReasonMalformed, "file", "the upload is malformed or was cut off")
 	case n > ledgerfile.MaxFileSize:
 		up.remove()
 		return nil, fileTooLarge()
 	case n == 0:
 		up.remove()
-		return nil, workflow.Invalid("file", "the file is empty")
+		return nil, workflow.RefuseField(workflow.ReasonFileEmpty, "file", "the file is empty")
 	case bytes.HasPrefix(head, oleMagic):
 		up.remove()
-		return nil, &workflow.Error{Code: workflow.CodeUnsupportedType, Field: "file", Message: "the file is a legacy .xls workbook"}
+		return nil, workflow.RefuseField(workflow.ReasonFileType, "file", "the file is a legacy .xls workbook")
 	}
 	up.Upload = ledgerfile.Upload{R: f, Size: n, Kind: ledgerfile.Sniff(head)}
 	return up, nil
@@ -326,23 +321,18 @@ func jobFailureText(st ledgerfile.JobStatus) string {
 
 // importErrorText is the Chinese text of a refusal of the form itself.
 func importErrorText(err error) string {
-	switch workflow.ErrorCode(err) {
-	case workflow.CodeTooLarge:
+	switch workflow.ErrorReason(err) {
+	case workflow.ReasonFileTooLarge:
 		return fmt.Sprintf("文件过大，台账文件不能超过 %s。", fmtSize(ledgerfile.MaxFileSize))
-	case workflow.CodeUnsupportedType:
+	case workflow.ReasonFileType:
 		return "这是旧版 .xls 工作簿；请在 Excel 中另存为 .xlsx 或 .csv 后再导入。"
-	case workflow.CodeConflict:
+	case workflow.ReasonImportsBusy:
 		return "已有多个导入在等待，请稍后再试。"
-	}
-	m := workflow.ErrorMessage(err)
-	switch {
-	case strings.Contains(m, "the file is empty"):
+	case workflow.ReasonFileEmpty:
 		return "文件为空，请重新选择。"
-	case strings.Contains(m, "no part named file"):
+	case workflow.ReasonFileMissing:
 		return "请选择要导入的文件。"
-	case strings.Contains(m, "one file per import"):
-		return "每次只能导入一个文件。"
-	case strings.Contains(m, "mode must be"):
+	case workflow.ReasonUnknownValue:
 		return "请选择「检查」或「导入」。"
 	}
 	return "上传失败，请重新选择文件后重试。"

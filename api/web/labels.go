@@ -278,6 +278,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "记录不存在，请刷新页面后重试。", true
 	case workflow.ReasonWorkPointNotFound, workflow.ReasonUnitGroupNotFound:
 		return "未找到该工作要点或单位组。", true
+	case workflow.ReasonImportJobNotFound:
+		return "该导入记录不存在（导入结束一小时后不再保留，服务器重启后也不保留）。", true
 
 	// conflict
 	case workflow.ReasonNotPermitted:
@@ -306,6 +308,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "该名称已被使用。", true
 	case workflow.ReasonNameAmbiguous:
 		return "该名称对应多个用户，请联系管理员。", true
+	case workflow.ReasonImportsBusy:
+		return "已有多个导入在等待，请稍后再试。", true
 
 	// the other codes
 	case workflow.ReasonStaleVersion:

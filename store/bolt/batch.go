@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -9,6 +10,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/jdz-eco/rectify/store/internal/index"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -41,7 +43,7 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 		// would shift every key after it in the one node that grows
 		// within the transaction.
 		var (
-			index []indexEntry
+			terms []batchTerm
 			keys  []dedupeEntry
 		)
 		for i := 0; i < count; i++ {
@@ -81,8 +83,8 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 			if err := appendEncoded(tx, st, n, encoded); err != nil {
 				return true, err
 			}
-			for e := range indexEntries(p, n) {
-				index = append(index, e)
+			for _, t := range index.Terms(p) {
+				terms = append(terms, batchTerm{bucket: indexBucket(t.Index), key: termKey(t, n), value: []byte(t.Facts)})
 			}
 			if rec.DedupeKey != "" {
 				keys = append(keys, dedupeEntry{rec.DedupeKey, n})
@@ -91,12 +93,12 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 		if err := putDedupeKeys(dedupe, keys); err != nil {
 			return true, err
 		}
-		slices.SortFunc(index, func(a, b indexEntry) int {
-			return cmp.Or(cmp.Compare(a.bucket, b.bucket), cmp.Compare(a.key, b.key))
+		slices.SortFunc(terms, func(a, b batchTerm) int {
+			return cmp.Or(bytes.Compare(a.bucket, b.bucket), bytes.Compare(a.key, b.key))
 		})
-		for _, e := range index {
-			if err := tx.Bucket([]byte(e.bucket)).Put([]byte(e.key), []byte(e.value)); err != nil {
-				return true, fmt.Errorf("bolt: write index %s: %w", e.bucket, err)
+		for _, t := range terms {
+			if err := bucket(tx, t.bucket).Put(t.key, t.value); err != nil {
+				return true, fmt.Errorf("bolt: write index %s: %w", t.bucket, err)
 			}
 		}
 		if err := ctx.Err(); err != nil {
@@ -112,6 +114,11 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 	})
 }
 
+// batchTerm is an index key of a batch, with its bucket and value.
+type batchTerm struct {
+	bucket, key, value []byte
+}
+
 type dedupeEntry struct {
 	key string
 	n   uint64
@@ -123,11 +130,11 @@ func putDedupeKeys(b *bbolt.Bucket, keys []dedupeEntry) error {
 	slices.SortFunc(keys, func(a, b dedupeEntry) int { return cmp.Compare(a.key, b.key) })
 	for i, k := range keys {
 		if i > 0 && keys[i-1].key == k.key {
-			return workflow.Errorf(workflow.CodeConflict, "problems %d and %d of the batch have the same dedupe key %q: nothing was written",
+			return workflow.Refuse(workflow.ReasonExists, "problems %d and %d of the batch have the same dedupe key %q: nothing was written",
 				keys[i-1].n, k.n, k.key)
 		}
 		if v := b.Get([]byte(k.key)); v != nil {
-			return workflow.Errorf(workflow.CodeConflict, "problem %d already has dedupe key %q: nothing was written",
+			return workflow.Refuse(workflow.ReasonExists, "problem %d already has dedupe key %q: nothing was written",
 				binary.BigEndian.Uint64(v), k.key)
 		}
 		if err := b.Put([]byte(k.key), u64(k.n)); err != nil {

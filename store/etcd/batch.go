@@ -392,7 +392,7 @@ func (b *batchRun) stage(ctx context.Context, next func(i int, n uint64) (workfl
 		}
 		if k := sp.Dedupe; k != "" {
 			if other, dup := dedupes[k]; dup {
-				return workflow.Errorf(workflow.CodeConflict, "problems %d and %d of the batch have the same dedupe key %q: nothing was written", other, n, k)
+				return workflow.Refuse(workflow.ReasonExists, "problems %d and %d of the batch have the same dedupe key %q: nothing was written", other, n, k)
 			}
 			dedupes[k] = n
 			pending = append(pending, k)
@@ -425,7 +425,7 @@ func (s *Store) checkDedupes(ctx context.Context, keys []string, batch map[strin
 	}
 	for i, kv := range kvs {
 		if kv != nil {
-			return workflow.Errorf(workflow.CodeConflict, "problem %s already has dedupe key %q (problem %d of the batch): nothing was written",
+			return workflow.Refuse(workflow.ReasonExists, "problem %s already has dedupe key %q (problem %d of the batch): nothing was written",
 				kv.Value, keys[i], batch[keys[i]])
 		}
 	}
@@ -557,8 +557,8 @@ func (s *Store) publishBatch(ctx context.Context, hold *batchHold, rev int64) er
 				return fmt.Errorf("etcd: a staged problem %d: %w", sp.N, err)
 			}
 			put(clientv3.OpPut(s.k(problemKey(sp.N)), string(sp.Record)), len(sp.Record))
-			for k := range indexKeys(&p, sp.N) {
-				put(clientv3.OpPut(s.k(k), ""), len(k))
+			for _, ip := range indexPuts(&p, sp.N) {
+				put(clientv3.OpPut(s.k(ip.key), ip.value), len(ip.key)+len(ip.value))
 			}
 			if sp.Dedupe != "" {
 				put(clientv3.OpPut(s.k(dedupeKey(sp.Dedupe)), strconv.FormatUint(sp.N, 10)), len(sp.Dedupe))

@@ -125,13 +125,13 @@ func (js *Jobs) Start(a workflow.Actor, rd *Reading, dryRun bool, release func()
 	js.prune()
 	if len(js.jobs) >= maxJobs {
 		js.mu.Unlock()
-		return JobStatus{}, workflow.Errorf(workflow.CodeConflict, "too many imports are kept (%d); try again later", maxJobs)
+		return JobStatus{}, workflow.Refuse(workflow.ReasonImportsBusy, "too many imports are kept (%d); try again later", maxJobs)
 	}
 	select {
 	case js.queue <- j:
 	default:
 		js.mu.Unlock()
-		return JobStatus{}, workflow.Errorf(workflow.CodeConflict, "%d imports are waiting already; try again later", maxWaiting)
+		return JobStatus{}, workflow.Refuse(workflow.ReasonImportsBusy, "%d imports are waiting already; try again later", maxWaiting)
 	}
 	js.jobs[j.status.ID] = j
 	st := j.status
@@ -183,7 +183,7 @@ func (js *Jobs) Wait(ctx context.Context, id string) (JobStatus, error) {
 		j, ok := js.jobs[id]
 		if !ok {
 			js.mu.Unlock()
-			return JobStatus{}, workflow.Errorf(workflow.CodeNotFound, "import job %s not found", id)
+			return JobStatus{}, workflow.Refuse(workflow.ReasonImportJobNotFound, "import job %s not found", id)
 		}
 		st, changed := j.status, j.changed
 		js.mu.Unlock()
