@@ -106,6 +106,7 @@ type Store interface {
 //	Ledger         the whole chain and every record, for audits (rectify audit verify); without it no audit
 //	Sweeper        the alerts due, from the wake index alone; without it Service.DueAlerts reads every due problem's record
 //	EvidenceIndex  the problems holding a file, from an index alone; without it Service.Duplicates pages through Problems
+//	BatchCreator   many problems created all or nothing (batch.go); without it Service.CreateProblems, and so a ledger import, is refused
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -193,6 +194,7 @@ func MissingCapabilities(s Store) []string {
 		{"Ledger", is[Ledger](s)},
 		{"Sweeper", is[Sweeper](s)},
 		{"EvidenceIndex", is[EvidenceIndex](s)},
+		{"BatchCreator", is[BatchCreator](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

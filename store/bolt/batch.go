@@ -14,8 +14,6 @@ import (
 	"github.com/jdz-eco/rectify/workflow"
 )
 
-var _ workflow.BatchCreator = (*Store)(nil)
-
 // CreateProblems writes count problems in one write transaction of their
 // own (see workflow.BatchCreator): numbers from the counter on, each
 // problem's record, entries (each at the version it carries), indexes and

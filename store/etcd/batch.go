@@ -58,8 +58,6 @@ import (
 // Keys: P stage/<id>/<chunk> (the staged batch), P batch/<id> (the owner,
 // on its lease).
 
-var _ workflow.BatchCreator = (*Store)(nil)
-
 // publishConcurrency is how many of a publish's Txns are in flight at once
 // (etcd commits concurrent proposals together, one fsync for several).
 const publishConcurrency = 16

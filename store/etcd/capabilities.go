@@ -13,4 +13,5 @@ var (
 	_ workflow.Ledger        = (*Snapshot)(nil) // an audit of a live cluster at one revision
 	_ workflow.Sweeper       = (*Store)(nil)
 	_ workflow.EvidenceIndex = (*Store)(nil)
+	_ workflow.BatchCreator  = (*Store)(nil) // claimed, staged, decided, published (batch.go)
 )
