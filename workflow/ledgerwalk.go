@@ -61,6 +61,11 @@ func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, hist []Entry) 
 	accs := make([]*statsAcc, len(w.groupBys))
 	for i, g := range w.groupBys {
 		accs[i] = newStatsAcc(g, units, wps)
+		if i > 0 {
+			// Every grouping's total is over the same problems: one row,
+			// and one list of times for its median, serves them all.
+			accs[i].total, accs[i].sharedTotal = accs[0].total, true
+		}
 	}
 	var failed error
 	err = w.s.walk(ctx, w.a, w.f, w.asOf, true, func(p *Problem, hist []Entry) bool {
