@@ -7,9 +7,15 @@
 // It builds on the domain (package workflow) and the domain never imports
 // it: no HTTP, no store. The API server, the web pages and the CLI wire it:
 //
-//	GET  /api/v1/ledger.xlsx        → WriteLedger (or Export)
-//	POST /api/v1/ledger/import      → ImportFile (or Import, then Apply)
+//	GET  /api/v1/ledger.xlsx        → WriteLedger (or Export): streamed as the ledger is read
+//	POST /api/v1/ledger/import      → Read while the client waits, then Reading.Apply in a job (Jobs)
+//	GET  /ledger/import (pages)     → the same
 //	rectify export --db PATH --out  → WriteLedger with the system actor
+//
+// Reading is bounded (limits.go): a file is streamed row by row, never held,
+// and refused as soon as it crosses a bound; ImportFile and Import are the
+// same in one call, for small files and tests. An import writes all its
+// problems at once or none (workflow.BatchCreator).
 //
 // The sheet 「整改台账」 has the columns of Columns, one problem a row. Its
 // first 19 are the ledger the bureau asked for; the last two (问题名称,
