@@ -67,6 +67,9 @@ func TestExportMemoryBound(t *testing.T) {
 		t.Skip("generates a ledger of 20,000 problems")
 	}
 	n := 20000
+	if raceDetector {
+		n = 5000
+	}
 	if v := os.Getenv("RECTIFY_EXPORT_ROWS"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil {
