@@ -341,6 +341,9 @@ func importErrorText(err error) string {
 // rule (the English reason is the API's; it is shown only for a rule the
 // pages do not know).
 func rowErrorText(e ledgerfile.RowError) string {
+	if e.Column == ledgerfile.ColPosition {
+		return "经纬度无法识别：请写作「纬度, 经度」（WGS-84，如 29.292100, 117.207800）。"
+	}
 	switch e.Rule {
 	case workflow.ReasonRequired:
 		return "必填项为空。"

@@ -28,19 +28,20 @@ const titleRunes = 40
 // unit ids. It is assigned (LeadUnit and Deadline set) when the file gives
 // both 牵头单位 and 整改时限.
 type Row struct {
-	Row              int             `json:"row"`            // the row number in the sheet or CSV file (header row: 1 usually)
-	Code             string          `json:"code,omitempty"` // 问题编号, if given
-	Title            string          `json:"title"`          // 问题名称, or derived from the description
-	Description      string          `json:"description"`
-	Source           workflow.Source `json:"source"`
-	SourceRef        string          `json:"source_ref,omitempty"`
-	CountyID         string          `json:"county_id"`
-	WorkPoint        int             `json:"work_point,omitempty"`
-	Location         string          `json:"location,omitempty"`
-	LeadUnit         string          `json:"lead_unit,omitempty"`
-	CooperatingUnits []string        `json:"cooperating_units,omitempty"`
-	Requirements     string          `json:"requirements,omitempty"`
-	Deadline         *time.Time      `json:"deadline,omitempty"`
+	Row              int              `json:"row"`            // the row number in the sheet or CSV file (header row: 1 usually)
+	Code             string           `json:"code,omitempty"` // 问题编号, if given
+	Title            string           `json:"title"`          // 问题名称, or derived from the description
+	Description      string           `json:"description"`
+	Source           workflow.Source  `json:"source"`
+	SourceRef        string           `json:"source_ref,omitempty"`
+	CountyID         string           `json:"county_id"`
+	WorkPoint        int              `json:"work_point,omitempty"`
+	Location         string           `json:"location,omitempty"`
+	LeadUnit         string           `json:"lead_unit,omitempty"`
+	CooperatingUnits []string         `json:"cooperating_units,omitempty"`
+	Requirements     string           `json:"requirements,omitempty"`
+	Deadline         *time.Time       `json:"deadline,omitempty"`
+	Position         *workflow.LatLng `json:"position,omitempty"` // 经纬度, WGS-84
 	// TitleGiven is set when Title is the file's 问题名称, not derived from
 	// the description; a given title is part of the row's identity.
 	TitleGiven bool `json:"title_given"`
@@ -79,8 +80,13 @@ func identityText(sourceRef, description, title string) string {
 
 // NewProblem returns what CreateProblem takes to log the row's problem.
 func (r *Row) NewProblem() workflow.NewProblem {
-	return workflow.NewProblem{Title: r.Title, Description: r.Description, Source: r.Source, CountyID: r.CountyID,
+	np := workflow.NewProblem{Title: r.Title, Description: r.Description, Source: r.Source, CountyID: r.CountyID,
 		WorkPoint: r.WorkPoint, SourceRef: r.SourceRef, Location: r.Location, DedupeKey: r.DedupeKey()}
+	if r.Position != nil {
+		lat, lng := r.Position.Lat, r.Position.Lng
+		np.Position = &workflow.PositionInput{Lat: &lat, Lng: &lng, Datum: workflow.DatumWGS84}
+	}
+	return np
 }
 
 // Assignment returns the parameters of the row's assign trigger.
@@ -158,6 +164,7 @@ var headerAliases = func() map[string]string {
 		"责任单位": ColLeadUnit, "牵头责任单位": ColLeadUnit, "协同单位": ColCooperating, "配合责任单位": ColCooperating,
 		"整改目标": ColRequirements, "完成时限": ColDeadline, "整改期限": ColDeadline,
 		"问题标题": ColTitle, "标题": ColTitle, "位置": ColLocation, "地点": ColLocation,
+		"经纬度": ColPosition, "坐标": ColPosition, "经纬度坐标": ColPosition,
 	}
 	for _, c := range Columns {
 		m[normalizeHeader(c)] = c

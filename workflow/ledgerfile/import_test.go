@@ -125,40 +125,42 @@ func TestImportRefusals(t *testing.T) {
 	cases := []struct {
 		name string
 		csv  string
-		want []ledgerfile.RowError // Reason ignored
+		want []ledgerfile.RowError // Reason and Value ignored
 	}{
 		{"unknown lead unit", header + good + "某问题。,自查,浮梁县,市不存在局,,2021-12-31,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "牵头单位"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "牵头单位", Rule: workflow.ReasonUnknownUnit}}},
 		{"unknown cooperating unit", header + good + "某问题。,自查,浮梁县,浮梁县,市水利局、某某办,2021-12-31,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "配合单位"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "配合单位", Rule: workflow.ReasonUnknownUnit}}},
 		{"unknown county", header + good + "某问题。,自查,浮梁镇,,,,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "所在县（市、区）"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "所在县（市、区）", Rule: workflow.ReasonUnknownUnit}}},
 		{"a department is no county", header + good + "某问题。,自查,市水利局,,,,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "所在县（市、区）"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "所在县（市、区）", Rule: workflow.ReasonNotCounty}}},
 		{"unknown source", header + good + "某问题。,电视台曝光,浮梁县,,,,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "问题来源"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "问题来源", Rule: workflow.ReasonUnknownValue}}},
 		{"ambiguous source", header + good + "某问题。,环保督察,浮梁县,,,,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "问题来源"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "问题来源", Rule: workflow.ReasonAmbiguousSource}}},
 		{"unparseable date", header + good + "某问题。,自查,浮梁县,浮梁县,,2021-13-45,,,\n" + "另一问题。,自查,浮梁县,浮梁县,,下月底,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "整改时限"}, {Row: 4, Column: "整改时限"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "整改时限", Rule: workflow.ReasonBadDate}, {Row: 4, Column: "整改时限", Rule: workflow.ReasonBadDate}}},
 		{"lead unit without deadline", header + good + "某问题。,自查,浮梁县,浮梁县,,,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "整改时限"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "整改时限", Rule: workflow.ReasonAssignTogether}}},
 		{"unknown work point", header + good + "某问题。,自查,浮梁县,,,,,第30条,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "工作要点"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "工作要点", Rule: workflow.ReasonUnknownWorkPoint}}},
 		{"lead unit cooperating", header + good + "某问题。,自查,浮梁县,浮梁县,浮梁县,2021-12-31,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "配合单位"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "配合单位", Rule: workflow.ReasonLeadCooperates}}},
 		{"missing required column", "问题描述,问题来源,牵头单位\n某问题。,自查,浮梁县\n",
-			[]ledgerfile.RowError{{Row: 1, Column: "所在县（市、区）"}}},
+			[]ledgerfile.RowError{{Row: 1, Column: "所在县（市、区）", Rule: workflow.ReasonMissingColumn}}},
 		{"no header at all", "a,b,c\n1,2,3\n",
-			[]ledgerfile.RowError{{Row: 1, Column: "问题描述"}, {Row: 1, Column: "问题来源"}, {Row: 1, Column: "所在县（市、区）"}}},
+			[]ledgerfile.RowError{{Row: 1, Column: "问题描述", Rule: workflow.ReasonMissingColumn}, {Row: 1, Column: "问题来源", Rule: workflow.ReasonMissingColumn}, {Row: 1, Column: "所在县（市、区）", Rule: workflow.ReasonMissingColumn}}},
 		{"empty required cells", header + good + ",,浮梁县,,,,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "问题描述"}, {Row: 3, Column: "问题来源"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "问题描述", Rule: workflow.ReasonRequired}, {Row: 3, Column: "问题来源", Rule: workflow.ReasonRequired}}},
 		{"duplicate rows", header + good + "另一问题。,审计,乐平市,,,,,,\n" + "浮梁县某矿山生态修复滞后。,审计,乐平市,,,,,,\n",
-			[]ledgerfile.RowError{{Row: 4, Column: "问题描述"}}},
+			[]ledgerfile.RowError{{Row: 4, Column: "问题描述", Rule: workflow.ReasonDuplicateRow}}},
 		{"duplicate codes", header + "甲。,自查,浮梁县,,,,,,X-1\n乙。,自查,浮梁县,,,,,,X-1\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "问题编号"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "问题编号", Rule: workflow.ReasonDuplicateCode}}},
+		{"bad position", "问题描述,问题来源,所在县（市、区）,经纬度（WGS-84）\n甲。,自查,浮梁县,\"29.3, 117.2\"\n乙。,自查,浮梁县,北纬29度\n丙。,自查,浮梁县,\"95, 117.2\"\n",
+			[]ledgerfile.RowError{{Row: 3, Column: "经纬度（WGS-84）", Rule: workflow.ReasonMalformed}, {Row: 4, Column: "经纬度（WGS-84）", Rule: workflow.ReasonOutOfRange}}},
 		{"too long", header + good + strings.Repeat("长", workflow.MaxText+1) + ",自查,浮梁县,,,,,,\n",
-			[]ledgerfile.RowError{{Row: 3, Column: "问题描述"}}},
+			[]ledgerfile.RowError{{Row: 3, Column: "问题描述", Rule: workflow.ReasonTooLong}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -170,7 +172,7 @@ func TestImportRefusals(t *testing.T) {
 					if re.Reason == "" {
 						t.Errorf("row %d column %s: no reason", re.Row, re.Column)
 					}
-					got = append(got, ledgerfile.RowError{Row: re.Row, Column: re.Column})
+					got = append(got, ledgerfile.RowError{Row: re.Row, Column: re.Column, Rule: re.Rule})
 				}
 				if !reflect.DeepEqual(got, c.want) {
 					t.Errorf("dry run %v: errors %v, want %v", dry, res.Errors, c.want)
@@ -319,5 +321,33 @@ func TestImportSameWordsDifferentTitles(t *testing.T) {
 	res = e.importFile(t, []byte(csv), ledgerfile.KindCSV, false)
 	if len(res.Errors) != 1 || res.Errors[0].Column != "问题名称" {
 		t.Fatalf("%+v", res.Errors)
+	}
+}
+
+// 经纬度 as the export writes it ("纬度, 经度", WGS-84) is read back into the
+// problem's position; a file without the column, or a blank cell, gives
+// none.
+func TestImportPosition(t *testing.T) {
+	e := newEnv(t)
+	csv := "问题描述,问题来源,所在县（市、区）,经纬度（WGS-84）\n" +
+		"浮梁县某矿山生态修复滞后。,自查,浮梁县,\"29.292100, 117.207800\"\n" +
+		"乐平市某化工企业废气超标。,自查,乐平市,\n"
+	res := e.importFile(t, []byte(csv), ledgerfile.KindCSV, false)
+	if len(res.Errors) > 0 || res.Created != 2 {
+		t.Fatalf("import: %+v", res)
+	}
+	ps := e.problems(t)
+	if len(ps) != 2 {
+		t.Fatalf("%d problems", len(ps))
+	}
+	got := map[string]*workflow.LatLng{}
+	for _, p := range ps {
+		got[p.CountyID] = p.Position
+	}
+	if p := got["fuliang"]; p == nil || p.Lat != 29.2921 || p.Lng != 117.2078 {
+		t.Errorf("浮梁县's position %+v, want 29.2921, 117.2078", p)
+	}
+	if p := got["leping"]; p != nil {
+		t.Errorf("乐平市's position %+v, want none", p)
 	}
 }

@@ -55,7 +55,7 @@ const (
 	ColClosedAt     = workflow.LabelClosedAt
 	ColTitle        = workflow.LabelTitle
 	ColLocation     = workflow.LabelLocation
-	ColPosition     = workflow.LabelPosition // "纬度, 经度" in WGS-84; export only
+	ColPosition     = workflow.LabelPosition // "纬度, 经度" in WGS-84
 )
 
 // Columns are the ledger sheet's columns, in order.

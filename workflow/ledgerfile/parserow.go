@@ -3,6 +3,7 @@ package ledgerfile
 import (
 	"crypto/sha256"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jdz-eco/rectify/workflow"
@@ -26,6 +27,7 @@ func (s *scanner) parseRow(num int, cells []string) Row {
 	s.county(&row, get(ColCounty))
 	s.workPoint(&row, get(ColWorkPoint))
 	s.assignment(&row, get(ColLeadUnit), get(ColCooperating), get(ColDeadline))
+	s.position(&row, get(ColPosition))
 	s.duplicates(&row)
 	return row
 }
@@ -121,6 +123,31 @@ func (s *scanner) assignment(row *Row, lead, coop, deadline string) {
 	case lead == "" && row.Requirements != "":
 		s.rowFail(row.Row, ColRequirements, workflow.ReasonNeedsAssignment, "整改要求 needs 牵头单位 and 整改时限")
 	}
+}
+
+// position reads 经纬度 as the export writes it: "纬度, 经度" in WGS-84
+// (a full-width comma, or spaces, also separate them).
+func (s *scanner) position(row *Row, cell string) {
+	if cell == "" {
+		return
+	}
+	parts := strings.FieldsFunc(cell, func(r rune) bool { return r == ',' || r == '，' || r == ' ' || r == '\t' })
+	if len(parts) != 2 {
+		s.rowFailValue(row.Row, ColPosition, workflow.ReasonMalformed, cell, "%q is not a position (纬度, 经度: 29.292100, 117.207800)", cell)
+		return
+	}
+	lat, err1 := strconv.ParseFloat(parts[0], 64)
+	lng, err2 := strconv.ParseFloat(parts[1], 64)
+	if err1 != nil || err2 != nil {
+		s.rowFailValue(row.Row, ColPosition, workflow.ReasonMalformed, cell, "%q is not a position (纬度, 经度: 29.292100, 117.207800)", cell)
+		return
+	}
+	p, err := workflow.NewLatLng(lat, lng, workflow.DatumWGS84)
+	if err != nil {
+		s.rowFailValue(row.Row, ColPosition, workflow.ErrorReason(err), cell, "%s", workflow.ErrorMessage(err))
+		return
+	}
+	row.Position = &p
 }
 
 // duplicates refuses a row with the identity (see Row.DedupeKey) or the
