@@ -238,3 +238,30 @@ func zipParts(t *testing.T, parts map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// A job's 202 is kept under its Idempotency-Key: the request sent again
+// with the key gets the same job, and the file is imported once.
+func TestLedgerImportJobIdempotencyKey(t *testing.T) {
+	v, jobs := withJobs(t)
+	body := manyRows(t, 1200)
+	key := []string{"Idempotency-Key", `"0b6f3f4e-import-once"`}
+	send := func() *httptest.ResponseRecorder {
+		return v.do("POST", "/api/v1/ledger/import", "bureau", bytes.NewReader(body), append([]string{"Content-Type", "text/csv"}, key...)...)
+	}
+	first := send()
+	st := decodeJob(t, first, http.StatusAccepted)
+	again := send()
+	st2 := decodeJob(t, again, http.StatusAccepted)
+	if st2.ID != st.ID || again.Header().Get("Location") != first.Header().Get("Location") {
+		t.Fatalf("the retry started job %s (%s), want the first, %s (%s)", st2.ID, again.Header().Get("Location"), st.ID, first.Header().Get("Location"))
+	}
+	if _, err := jobs.Wait(context.Background(), st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(jobs.List()); n != 1 {
+		t.Fatalf("%d jobs, want 1", n)
+	}
+	if n := v.count("bureau"); n != 1200 {
+		t.Fatalf("%d problems, want 1200", n)
+	}
+}
