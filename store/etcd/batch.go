@@ -120,8 +120,21 @@ type chainState struct {
 }
 
 // readChain reads the head, the counter and the owner key of a hold, at one
-// revision.
+// revision, trying again a few times while etcd does not answer (a busy
+// cluster during a batch's publish), as sealThrough does.
 func (s *Store) readChain(ctx context.Context) (chainState, error) {
+	for attempt := 0; ; attempt++ {
+		cs, err := s.readChainOnce(ctx)
+		if err == nil || !isUnavailable(err) || attempt >= 8 || ctx.Err() != nil {
+			return cs, err
+		}
+		if serr := sleepCtx(ctx, backoff(attempt)); serr != nil {
+			return cs, err
+		}
+	}
+}
+
+func (s *Store) readChainOnce(ctx context.Context) (chainState, error) {
 	var cs chainState
 	rctx, cancel := s.reqCtx(ctx)
 	resp, err := s.cli.Txn(rctx).Then(clientv3.OpGet(s.k(keyHead)), clientv3.OpGet(s.k(keyCounter)), clientv3.OpGet(s.k("batch/"), clientv3.WithPrefix(), clientv3.WithKeysOnly())).Commit()
