@@ -411,6 +411,7 @@ var authzRows = []row{
 		body: jsonBody(`{"title":"新问题","description":"描述","source":"self_inspection","county_id":"fuliang"}`)},
 	{method: "GET", route: "/api/v1/problems/:id", path: "/api/v1/problems/{assigned}", ok: seeing(s200)},
 	{method: "GET", route: "/api/v1/problems/:id/history", path: "/api/v1/problems/{assigned}/history", ok: seeing(s200)},
+	{method: "GET", route: "/api/v1/problems/:id/dossier.zip", path: "/api/v1/problems/{assigned}/dossier.zip", ok: seeing(s200)},
 	{method: "POST", route: "/api/v1/problems/:id/transitions", path: "/api/v1/problems/{assigned}/transitions", other: s403,
 		ok: withUnrelated(only(s200, lead)), body: jsonBody(`{"trigger":"accept","plan":"拆除"}`)},
 	{method: "POST", route: "/api/v1/problems/:id/notes", path: "/api/v1/problems/{assigned}/notes", other: s403,
