@@ -525,6 +525,7 @@ var authzRows = []row{
 	{method: "POST", route: "/problems/:id/extensions/:ext/decision", path: "/problems/{rectifying}/extensions/{ext}/decision", page: true,
 		other: s403, ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"decision": {"approve"}, "note": {"同意"}})},
 	{method: "GET", route: "/evidence/:sha256", path: "/evidence/{sha}", page: true, ok: seeing(s200)},
+	{method: "GET", route: "/problems/:id/dossier.zip", path: "/problems/{assigned}/dossier.zip", page: true, ok: seeing(s200)},
 	{method: "GET", route: "/users", path: "/users", page: true, other: s403, ok: only(s200, admin)},
 	{method: "GET", route: "/users/:id", path: "/users/{target}", page: true, other: s403, ok: only(s200, admin)},
 	{method: "POST", route: "/users/:id/disable", path: "/users/{target}/disable", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
