@@ -230,3 +230,28 @@ func FuzzVerifyDossier(f *testing.F) {
 		}
 	})
 }
+
+// TestDossierOfBuiltLedger: the case files of the conformance ledger's
+// problems without evidence (one dismissed, one with alerts, where one
+// command wrote several entries of one version) verify.
+func TestDossierOfBuiltLedger(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "l.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, _, ids := storetest.BuildLedger(t, st)
+	for _, id := range ids[2:] {
+		cf, err := svc.CaseFile(t.Context(), storetest.BureauActor, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := dossier.Write(&buf, cf, func(string) (io.ReadCloser, error) { return nil, errors.New("no evidence") }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify(buf.Bytes()); err != nil {
+			t.Errorf("the case file of %s: %v", id, err)
+		}
+	}
+}

@@ -234,9 +234,10 @@ func Verify(r io.ReaderAt, size int64) (*Report, error) {
 }
 
 // checkChain checks the history against the hash chain: each entry's hash
-// is that of its content, entries are the problem's versions 1, 2, … in
-// sequence order, neighbours on the chain are linked, and none comes after
-// the head the dossier states (the head's own entry has its hash).
+// is that of its content; entries are of the problem, in sequence order,
+// of versions from 1 on (a command's entries share its version);
+// neighbours on the chain are linked; and none comes after the head the
+// dossier states (the head's own entry has its hash).
 func checkChain(info *Info, hist []workflow.Entry) error {
 	if len(hist) == 0 {
 		return refuse(NameHistory, "is empty")
@@ -251,8 +252,9 @@ func checkChain(info *Info, hist []workflow.Entry) error {
 			return refuse(NameHistory, "entry %d: content does not match its hash (the entry was altered)", e.Seq)
 		case e.ProblemID != info.ProblemID:
 			return refuse(NameHistory, "entry %d is of problem %s", e.Seq, e.ProblemID)
-		case e.Version != uint64(i+1):
-			return refuse(NameHistory, "entry %d has version %d, not %d", e.Seq, e.Version, i+1)
+		case i == 0 && e.Version != 1 || i > 0 && e.Version != hist[i-1].Version && e.Version != hist[i-1].Version+1:
+			// The entries of one command share its version.
+			return refuse(NameHistory, "entry %d has version %d after %d", e.Seq, e.Version, versionBefore(hist, i))
 		case e.Seq == 0 || i > 0 && e.Seq <= hist[i-1].Seq:
 			return refuse(NameHistory, "entry %d is out of sequence", e.Seq)
 		case i > 0 && e.Seq == hist[i-1].Seq+1 && e.PrevHash != hist[i-1].Hash:
@@ -266,6 +268,14 @@ func checkChain(info *Info, hist []workflow.Entry) error {
 		}
 	}
 	return nil
+}
+
+// versionBefore is the version of the entry before hist[i] (0 for none).
+func versionBefore(hist []workflow.Entry, i int) uint64 {
+	if i == 0 {
+		return 0
+	}
+	return hist[i-1].Version
 }
 
 // sameJSON compares two values by their JSON.
