@@ -103,6 +103,15 @@ func TestHeadsExposeARewrite(t *testing.T) {
 		t.Fatalf("untouched, --expect-heads: %v\n%s", err, out)
 	}
 
+	// The list may come on standard input.
+	var stdin bytes.Buffer
+	stdin.WriteString(summary)
+	var stdout bytes.Buffer
+	if err := Main(context.Background(), []string{"audit", "verify", "--db", db, "--expect-heads", "-"}, Env{Stdin: &stdin, Stdout: &stdout, Stderr: io.Discard}); err != nil ||
+		strings.Count(stdout.String(), ": intact") != 1 {
+		t.Fatalf("--expect-heads - : %v\n%s", err, stdout.String())
+	}
+
 	// The forgery: p1's note, long before both heads, rewritten and every
 	// later entry resealed.
 	forged := copyFile(t, db)
@@ -143,7 +152,7 @@ func TestHeadsExposeARewrite(t *testing.T) {
 	bad := bytes.Clone(zipped)
 	bad[len(bad)/2] ^= 1
 	os.WriteFile(file, bad, 0o600)
-	var stdout bytes.Buffer
+	stdout.Reset()
 	if err := Main(context.Background(), []string{"audit", "verify-dossier", file}, Env{Stdout: &stdout, Stderr: io.Discard}); err == nil || !strings.Contains(err.Error(), "FAILED") {
 		t.Errorf("verify-dossier of a changed file: %v", err)
 	}
