@@ -115,6 +115,7 @@ type Store interface {
 //	PhotoIndex     photos near a perceptual hash, from an index written with the record; without it an upload's near-duplicate check reads every problem
 //	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
 //	BatchCreator   many problems created all or nothing (batch.go); without it Service.CreateProblems, and so a ledger import, is refused
+//	Anchors        daily head anchors on the chain (heads.go), sent to every outbox receiver; without it no head is anchored
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -241,6 +242,7 @@ func MissingCapabilities(s Store) []string {
 		{"PhotoIndex", is[PhotoIndex](s)},
 		{"Rounds", is[Rounds](s)},
 		{"BatchCreator", is[BatchCreator](s)},
+		{"Anchors", is[Anchors](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

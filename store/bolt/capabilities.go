@@ -17,4 +17,5 @@ var (
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
+	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 )
