@@ -131,6 +131,14 @@ const (
 	ReasonScopeTooLarge    Reason = "scope_too_large"   // CodeTooLarge: a round's scope takes in more reports than a round holds
 )
 
+// Reasons of reminders (CodeInvalid): a contact address an admin sets.
+const (
+	ReasonBadWebhookURL    Reason = "bad_webhook_url"   // a robot URL is not an https URL with a host (or http where allowed)
+	ReasonPrivateAddress   Reason = "private_address"   // a robot URL names a loopback, link-local, private or metadata address
+	ReasonBadEmail         Reason = "bad_email"         // not one plain e-mail address
+	ReasonSecretWithoutURL Reason = "secret_without_url" // a signing secret for a robot the unit does not have
+)
+
 // reasonCodes is the one list of reasons, each with the code it refines.
 var reasonCodes = map[Reason]Code{
 	ReasonRequired: CodeInvalid, ReasonTooLong: CodeInvalid, ReasonMalformed: CodeInvalid,
@@ -176,6 +184,9 @@ var reasonCodes = map[Reason]Code{
 	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
 	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
 	ReasonScopeTooLarge: CodeTooLarge,
+
+	ReasonBadWebhookURL: CodeInvalid, ReasonPrivateAddress: CodeInvalid, ReasonBadEmail: CodeInvalid,
+	ReasonSecretWithoutURL: CodeInvalid,
 }
 
 // Reasons returns every reason, sorted.

@@ -20,4 +20,5 @@ var (
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
+	_ workflow.Reminders       = (*Store)(nil) // reminders.go
 )
