@@ -220,9 +220,6 @@ func (s *Service) roundDigest(ctx context.Context, unit Unit, now time.Time) (Di
 	a := Actor{ID: "reminders", Role: RoleUnit, UnitID: unit.ID}
 	var lines []string
 	for _, h := range rounds {
-		if !h.Involves(unit.ID) {
-			continue
-		}
 		b, err := s.RoundBoard(ctx, a, h.ID)
 		if err != nil {
 			if ErrorCode(err) == CodeNotFound {
