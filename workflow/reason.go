@@ -133,9 +133,9 @@ const (
 
 // Reasons of reminders (CodeInvalid): a contact address an admin sets.
 const (
-	ReasonBadWebhookURL    Reason = "bad_webhook_url"   // a robot URL is not an https URL with a host (or http where allowed)
-	ReasonPrivateAddress   Reason = "private_address"   // a robot URL names a loopback, link-local, private or metadata address
-	ReasonBadEmail         Reason = "bad_email"         // not one plain e-mail address
+	ReasonBadWebhookURL    Reason = "bad_webhook_url"    // a robot URL is not an https URL with a host (or http where allowed)
+	ReasonPrivateAddress   Reason = "private_address"    // a robot URL names a loopback, link-local, private or metadata address
+	ReasonBadEmail         Reason = "bad_email"          // not one plain e-mail address
 	ReasonSecretWithoutURL Reason = "secret_without_url" // a signing secret for a robot the unit does not have
 )
 
