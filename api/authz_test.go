@@ -456,6 +456,14 @@ var authzRows = []row{
 	{method: "GET", route: "/api/v1/dispatch-rounds/:rid/summary.xlsx", path: "/api/v1/dispatch-rounds/{round}/summary.xlsx", ok: roundSeeing(s200)},
 	{method: "GET", route: "/api/v1/workpoints/:number/history", path: "/api/v1/workpoints/7/history", ok: every(s200)},
 
+	// Reminders: contacts and the delivery log, admins only.
+	{method: "GET", route: "/api/v1/admin/contacts", path: "/api/v1/admin/contacts", other: s403, ok: only(s200, admin)},
+	{method: "PUT", route: "/api/v1/units/:id/contact", path: "/api/v1/units/fuliang/contact", other: s403, ok: only(s200, admin),
+		body: jsonBody(`{"wecom_url":""}`)},
+	{method: "PUT", route: "/api/v1/users/:id/email", path: "/api/v1/users/{target}/email", other: s403, ok: only(s200, admin),
+		body: jsonBody(`{"email":""}`)},
+	{method: "GET", route: "/api/v1/admin/deliveries", path: "/api/v1/admin/deliveries", other: s403, ok: only(s200, admin)},
+
 	// Accounts: admins only.
 	{method: "GET", route: "/api/v1/users", path: "/api/v1/users", other: s403, ok: only(s200, admin)},
 	{method: "POST", route: "/api/v1/users", path: "/api/v1/users", other: s403, ok: only(s201, admin),
