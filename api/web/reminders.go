@@ -32,8 +32,8 @@ type userEmailRow struct {
 
 type deliveryRow struct {
 	Created, Kind, Channel, Unit, To, Title, State, Error, Next, Sent string
-	Attempts                                                         int
-	Failing                                                          bool
+	Attempts                                                          int
+	Failing                                                           bool
 }
 
 var (
