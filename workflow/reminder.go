@@ -125,8 +125,9 @@ type Reminders interface {
 	// if apply succeeds (a notice no longer pending leaves the pending
 	// list); CodeNotFound for an unknown key.
 	UpdateNotice(ctx context.Context, key string, apply func(n *Notice) error) (*Notice, error)
-	// PendingNotices returns at most limit pending notices, by key.
-	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
+	// PendingNotices returns at most limit pending notices whose keys
+	// sort after after ("" for the first), by key.
+	PendingNotices(ctx context.Context, after string, limit int) ([]Notice, error)
 	// NoticeLog returns at most limit notices, newest first.
 	NoticeLog(ctx context.Context, limit int) ([]Notice, error)
 }

@@ -160,19 +160,21 @@ func (s *Store) UpdateNotice(ctx context.Context, key string, apply func(n *work
 	return out, nil
 }
 
-// PendingNotices returns at most limit pending notices, by key.
-func (s *Store) PendingNotices(ctx context.Context, limit int) ([]workflow.Notice, error) {
-	return s.notices(ctx, bucketNoticePending, limit, false)
+// PendingNotices returns at most limit pending notices after key after,
+// by key.
+func (s *Store) PendingNotices(ctx context.Context, after string, limit int) ([]workflow.Notice, error) {
+	return s.notices(ctx, bucketNoticePending, after, limit, false)
 }
 
 // NoticeLog returns at most limit notices, newest first.
 func (s *Store) NoticeLog(ctx context.Context, limit int) ([]workflow.Notice, error) {
-	return s.notices(ctx, bucketNoticeTime, limit, true)
+	return s.notices(ctx, bucketNoticeTime, "", limit, true)
 }
 
-// notices reads the notices index idx lists, at most limit, backwards
-// when newest; a time index key ends with the notice key after 8 bytes.
-func (s *Store) notices(ctx context.Context, idx []byte, limit int, newest bool) ([]workflow.Notice, error) {
+// notices reads the notices index idx lists after key after, at most
+// limit, backwards when newest; a time index key ends with the notice key
+// after 8 bytes.
+func (s *Store) notices(ctx context.Context, idx []byte, after string, limit int, newest bool) ([]workflow.Notice, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -184,6 +186,11 @@ func (s *Store) notices(ctx context.Context, idx []byte, limit int, newest bool)
 		}
 		c := ib.Cursor()
 		k, _ := c.First()
+		if after != "" {
+			if k, _ = c.Seek([]byte(after)); k != nil && string(k) == after {
+				k, _ = c.Next()
+			}
+		}
 		step := c.Next
 		if newest {
 			k, _ = c.Last()

@@ -123,10 +123,15 @@ func (s *Store) UpdateNotice(ctx context.Context, key string, apply func(n *work
 	return nil, fmt.Errorf("etcd: notice %q keeps changing", key)
 }
 
-// PendingNotices returns at most limit pending notices, by key.
-func (s *Store) PendingNotices(ctx context.Context, limit int) ([]workflow.Notice, error) {
+// PendingNotices returns at most limit pending notices after key after,
+// by key.
+func (s *Store) PendingNotices(ctx context.Context, after string, limit int) ([]workflow.Notice, error) {
 	var keys []string
-	_, err := s.rangeKeys(ctx, s.k("ntp/"), s.prefixEnd("ntp/"), 0, 1000, true, func(kv *kvPair) (bool, error) {
+	from := s.k("ntp/")
+	if after != "" {
+		from = s.k(noticePendingKey(after)) + "\x00"
+	}
+	_, err := s.rangeKeys(ctx, from, s.prefixEnd("ntp/"), 0, min(limit, 1000), true, func(kv *kvPair) (bool, error) {
 		keys = append(keys, s.k("nt/"+strings.TrimPrefix(string(kv.Key), s.k("ntp/"))))
 		return len(keys) >= limit, nil
 	})

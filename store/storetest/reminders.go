@@ -62,12 +62,18 @@ func testReminders(t *testing.T, s workflow.Store) {
 			t.Fatalf("adding key %s again: created %v, %v", n.Key, created, err)
 		}
 	}
-	pending, err := rs.PendingNotices(ctx, 10)
+	pending, err := rs.PendingNotices(ctx, "", 10)
 	if err != nil || len(pending) != 3 || pending[0].State != workflow.NoticePending || pending[0].Title != "t" {
 		t.Fatalf("pending = %+v, %v", pending, err)
 	}
-	if p, _ := rs.PendingNotices(ctx, 2); len(p) != 2 {
-		t.Fatalf("pending with limit 2: %d", len(p))
+	if p, _ := rs.PendingNotices(ctx, "", 2); len(p) != 2 || p[1].Key != "ev/1/dingtalk" {
+		t.Fatalf("pending with limit 2: %+v", p)
+	}
+	if p, _ := rs.PendingNotices(ctx, "ev/1/dingtalk", 10); len(p) != 1 || p[0].Key != "ev/2/dingtalk" {
+		t.Fatalf("pending after ev/1: %+v", p)
+	}
+	if p, _ := rs.PendingNotices(ctx, "ev/0", 10); len(p) != 3 {
+		t.Fatalf("pending after a key that is not there: %+v", p)
 	}
 	sent := at.Add(time.Minute)
 	n, err := rs.UpdateNotice(ctx, "ev/1/dingtalk", func(n *workflow.Notice) error {
@@ -85,7 +91,7 @@ func testReminders(t *testing.T, s workflow.Store) {
 	if _, err := rs.UpdateNotice(ctx, "nope", func(*workflow.Notice) error { return nil }); workflow.ErrorCode(err) != workflow.CodeNotFound {
 		t.Fatalf("unknown notice: %v", err)
 	}
-	pending, _ = rs.PendingNotices(ctx, 10)
+	pending, _ = rs.PendingNotices(ctx, "", 10)
 	if len(pending) != 2 || pending[0].Key != "ev/0/dingtalk" || pending[1].Key != "ev/2/dingtalk" {
 		t.Fatalf("pending after one was sent = %+v", pending)
 	}

@@ -258,6 +258,7 @@ type fixture struct {
 	box    *mailbox
 	sender *notify.Sender
 	guard  notify.Guard
+	batch  int // the sender's batch (0: its default)
 }
 
 func newFixture(t *testing.T, smtpFailures int) *fixture {
@@ -295,7 +296,7 @@ func (f *fixture) open() {
 	if err := f.svc.LoadCalendars(context.Background(), nil); err != nil {
 		f.t.Fatal(err)
 	}
-	f.sender, err = notify.New(notify.Config{Service: f.svc, Guard: f.guard, Mail: f.box.mail(), DigestAt: notify.DefaultDigestAt})
+	f.sender, err = notify.New(notify.Config{Service: f.svc, Guard: f.guard, Mail: f.box.mail(), DigestAt: notify.DefaultDigestAt, Batch: f.batch})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -348,3 +349,9 @@ func (f *fixture) log() []workflow.Notice {
 }
 
 func asError(err error, e **workflow.Error) bool { return errors.As(err, e) }
+
+func (b *mailbox) attempts() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tries
+}

@@ -193,8 +193,8 @@ func TestFailingMailServerRetried(t *testing.T) {
 			t.Fatalf("after failure %d: %+v; want pending, retried in %v", i+1, n, wait)
 		}
 		f.run() // not due yet: not tried
-		if f.box.tries != i+1 {
-			t.Fatalf("tried %d times after failure %d", f.box.tries, i+1)
+		if f.box.attempts() != i+1 {
+			t.Fatalf("tried %d times after failure %d", f.box.attempts(), i+1)
 		}
 		f.clock.Advance(wait)
 	}
@@ -229,4 +229,37 @@ func TestRemovedContactDropsNotice(t *testing.T) {
 		}
 	}
 	_ = notify.MaxEventAge
+}
+
+// TestOneAttemptPerFailingAddress: a mail server that keeps refusing costs
+// one attempt per pass, not one per notice, while the robots get every
+// notice (read in pages of two).
+func TestOneAttemptPerFailingAddress(t *testing.T) {
+	f := newFixture(t, 1000)
+	f.batch = 2
+	f.restart()
+	for _, title := range []string{"问题甲", "问题乙", "问题丙"} {
+		f.assigned(title, "2027-03-31")
+	}
+	f.run()
+	if f.box.attempts() != 1 {
+		t.Fatalf("%d attempts at the failing mail server in one pass, want 1", f.box.attempts())
+	}
+	if len(f.ding.texts()) != 3 || len(f.wecom.texts()) != 3 {
+		t.Fatalf("robots got %d and %d messages, want 3 each", len(f.ding.texts()), len(f.wecom.texts()))
+	}
+	pending := 0
+	for _, n := range f.log() {
+		if n.State == workflow.NoticePending {
+			pending++
+		}
+	}
+	if pending != 3 {
+		t.Fatalf("%d e-mails pending, want 3", pending)
+	}
+	f.clock.Advance(time.Minute)
+	f.run()
+	if f.box.attempts() != 2 {
+		t.Fatalf("%d attempts after the second pass, want 2", f.box.attempts())
+	}
 }

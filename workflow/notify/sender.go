@@ -190,61 +190,91 @@ func (s *Sender) QueueDigests(ctx context.Context) (int, error) {
 
 // SendDue sends the pending notices whose time has come and returns how
 // many were sent. A failed delivery is recorded on its notice and tried
-// again later; only the store's errors (and the loss of leadership) are
-// returned.
+// again later; a recipient address that failed is not tried again in the
+// same pass (its other notices wait for the next), so that one that hangs
+// costs one timeout per pass. Only the store's errors (and the loss of
+// leadership) are returned.
 func (s *Sender) SendDue(ctx context.Context) (int, error) {
-	pending, err := s.store.PendingNotices(ctx, s.cfg.Batch)
-	if err != nil {
-		return 0, err
-	}
-	if len(pending) == 0 {
-		return 0, nil
-	}
-	contacts, err := s.contacts(ctx)
-	if err != nil {
-		return 0, err
-	}
+	var contacts map[string]workflow.Contact
+	failing := map[string]bool{}
 	sent := 0
-	for _, n := range pending {
-		if n.NextAt.After(s.svc.Clock().Now()) {
-			continue
-		}
-		if err := s.claim(ctx); err != nil {
+	for after := ""; ; {
+		pending, err := s.store.PendingNotices(ctx, after, s.cfg.Batch)
+		if err != nil || len(pending) == 0 {
 			return sent, err
 		}
-		to, err := s.deliver(ctx, n, contacts)
-		if ctx.Err() != nil {
-			return sent, ctx.Err()
+		after = pending[len(pending)-1].Key
+		if contacts == nil {
+			if contacts, err = s.contacts(ctx); err != nil {
+				return sent, err
+			}
 		}
-		now := s.svc.Clock().Now()
-		_, uerr := s.store.UpdateNotice(context.WithoutCancel(ctx), n.Key, func(m *workflow.Notice) error {
-			if m.State != workflow.NoticePending {
-				return errSettled
+		for _, n := range pending {
+			if n.NextAt.After(s.svc.Clock().Now()) || failing[target(n)] {
+				continue
 			}
-			m.Attempts++
-			switch {
-			case errors.Is(err, errNoContact):
-				m.State, m.LastError = workflow.NoticeDropped, err.Error()
-			case err != nil:
-				m.LastError = err.Error()
-				m.NextAt = now.Add(s.backoff(m.Attempts))
-			default:
-				m.State, m.LastError, m.SentAt = workflow.NoticeSent, "", &now
+			ok, err := s.attempt(ctx, n, contacts)
+			if err != nil {
+				return sent, err
 			}
-			return nil
-		})
-		switch {
-		case errors.Is(uerr, errSettled):
-		case uerr != nil:
-			return sent, uerr
-		case err == nil:
-			sent++
-			s.log.Debug("notice sent", "key", n.Key, "channel", n.Channel, "to", to)
-		default:
-			s.log.Warn("notice not delivered", "key", n.Key, "channel", n.Channel, "to", to, "attempt", n.Attempts+1, "err", err)
+			if ok {
+				sent++
+			} else {
+				failing[target(n)] = true
+			}
 		}
 	}
-	return sent, nil
+}
+
+// target names the address a notice goes to.
+func target(n workflow.Notice) string {
+	if n.Channel == workflow.ChannelEmail {
+		return "email/" + n.User
+	}
+	return string(n.Channel) + "/" + n.Unit
+}
+
+// attempt delivers n once, claimed first, and records the outcome; ok
+// reports whether n was delivered (or settled otherwise, not failed).
+func (s *Sender) attempt(ctx context.Context, n workflow.Notice, contacts map[string]workflow.Contact) (ok bool, err error) {
+	if err := s.claim(ctx); err != nil {
+		return false, err
+	}
+	to, derr := s.deliver(ctx, n, contacts)
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	now := s.svc.Clock().Now()
+	_, uerr := s.store.UpdateNotice(context.WithoutCancel(ctx), n.Key, func(m *workflow.Notice) error {
+		if m.State != workflow.NoticePending {
+			return errSettled
+		}
+		m.Attempts++
+		switch {
+		case errors.Is(derr, errNoContact):
+			m.State, m.LastError = workflow.NoticeDropped, derr.Error()
+		case derr != nil:
+			m.LastError = derr.Error()
+			m.NextAt = now.Add(s.backoff(m.Attempts))
+		default:
+			m.State, m.LastError, m.SentAt = workflow.NoticeSent, "", &now
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(uerr, errSettled):
+		return true, nil
+	case uerr != nil:
+		return false, uerr
+	case derr == nil:
+		s.log.Debug("notice sent", "key", n.Key, "channel", n.Channel, "to", to)
+		return true, nil
+	case errors.Is(derr, errNoContact):
+		s.log.Info("notice dropped", "key", n.Key, "channel", n.Channel, "reason", derr)
+		return true, nil
+	}
+	s.log.Warn("notice not delivered", "key", n.Key, "channel", n.Channel, "to", to, "attempt", n.Attempts+1, "err", derr)
+	return false, nil
 }
 
 var (
