@@ -124,7 +124,7 @@ func (s *Service) problemEventMessages(ctx context.Context, ev Event) ([]Message
 	case ActionExtensionDecision:
 		m.Kind = NoticeExtensionDecision
 		word := "未获批准"
-		if e.Params.Decision == string(ExtensionApproved) {
+		if e.Params.Decision == "approve" {
 			word = "已获批准"
 		}
 		m.Title = "延期申请" + word + " " + p.Code

@@ -36,12 +36,7 @@ type deliveryRow struct {
 	Failing                                                           bool
 }
 
-var (
-	noticeKindText    = map[string]string{workflow.NoticeDigest: "每日提醒", workflow.NoticeAssigned: "交办", workflow.NoticeRejected: "退回", workflow.NoticeExtensionDecision: "延期审批"}
-	noticeChannelText = map[workflow.Channel]string{workflow.ChannelEmail: "电子邮件", workflow.ChannelDingTalk: "钉钉", workflow.ChannelWeCom: "企业微信"}
-	noticeStateText   = map[string]string{workflow.NoticePending: "待发送", workflow.NoticeSent: "已送达", workflow.NoticeDropped: "已取消"}
-)
-
+// textOr is m's text for k, or k itself.
 func textOr(m map[string]string, k string) string {
 	if t, ok := m[k]; ok {
 		return t
@@ -91,10 +86,8 @@ func (w *Web) showReminders(c echo.Context, status int, msg string) error {
 		return err
 	}
 	for _, n := range notices {
-		row := deliveryRow{Created: fmtTime(n.CreatedAt), Kind: textOr(noticeKindText, n.Kind), Channel: textOr(map[string]string{
-			string(workflow.ChannelEmail): noticeChannelText[workflow.ChannelEmail], string(workflow.ChannelDingTalk): noticeChannelText[workflow.ChannelDingTalk],
-			string(workflow.ChannelWeCom): noticeChannelText[workflow.ChannelWeCom]}, string(n.Channel)),
-			Unit: textOr(names, n.Unit), To: userNames[n.User], Title: n.Title, State: textOr(noticeStateText, n.State),
+		row := deliveryRow{Created: fmtTime(n.CreatedAt), Kind: workflow.NoticeKindLabel(n.Kind), Channel: n.Channel.Label(),
+			Unit: textOr(names, n.Unit), To: userNames[n.User], Title: n.Title, State: workflow.NoticeStateLabel(n.State),
 			Error: n.LastError, Attempts: n.Attempts, Failing: n.State == workflow.NoticePending && n.LastError != ""}
 		if n.State == workflow.NoticePending {
 			row.Next = fmtTime(n.NextAt)

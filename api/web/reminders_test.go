@@ -1,10 +1,12 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
 
+	"github.com/jdz-eco/rectify/workflow"
 	"github.com/jdz-eco/rectify/workflow/notify"
 )
 
@@ -45,4 +47,18 @@ func TestRemindersPage(t *testing.T) {
 	res = admin.get(res.location)
 	wantBody(t, "after saving", res, "提醒联系方式已保存", "https://93.184.216.34/robot/send?…", "（已加签）", "zs@jdz.gov.cn")
 	wantNot(t, "after saving", res, "tok-secret", "SECsecret")
+
+	// The delivery log, in Chinese, a failing delivery marked.
+	rs := v.svc.Store().(workflow.Reminders)
+	if _, err := rs.AddNotice(context.Background(), workflow.Notice{Key: "digest/2021-06-24/0/fuliang/wecom", Kind: workflow.NoticeDigest,
+		Channel: workflow.ChannelWeCom, Unit: "fuliang", Title: "每日提醒 2021-06-24", Text: "x", CreatedAt: t0, NextAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.UpdateNotice(context.Background(), "digest/2021-06-24/0/fuliang/wecom", func(n *workflow.Notice) error {
+		n.Attempts, n.LastError = 1, "robot answered errcode 93000: invalid webhook url"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantBody(t, "the delivery log", admin.get("/admin/reminders"), "每日提醒 2021-06-24", "企业微信", "待发送", `<tr class="warn">`, "errcode 93000")
 }

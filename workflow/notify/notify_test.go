@@ -57,8 +57,7 @@ func TestEventMessages(t *testing.T) {
 		want []string
 	}{
 		{workflow.Entry{ProblemID: p.ID, Action: string(workflow.TriggerReject), Params: workflow.Params{Reason: "照片与现场不符"}}, []string{"整改被退回", p.Code, "照片与现场不符"}},
-		{workflow.Entry{ProblemID: p.ID, Action: workflow.ActionExtensionDecision, Params: workflow.Params{Decision: string(workflow.ExtensionApproved), Note: "同意延期一个月"}}, []string{"延期申请已获批准", "同意延期一个月"}},
-		{workflow.Entry{ProblemID: p.ID, Action: workflow.ActionExtensionDecision, Params: workflow.Params{Decision: "denied"}}, []string{"延期申请未获批准"}},
+		{workflow.Entry{ProblemID: p.ID, Action: workflow.ActionExtensionDecision, Params: workflow.Params{Decision: "deny"}}, []string{"延期申请未获批准"}},
 		{workflow.Entry{ProblemID: p.ID, Action: workflow.ActionNote}, nil},
 		{workflow.Entry{ProblemID: p.ID, Action: string(workflow.TriggerAccept)}, nil},
 	} {
@@ -80,6 +79,31 @@ func TestEventMessages(t *testing.T) {
 				t.Errorf("%s: %q lacks %q", tc.e.Action, ms[0].Text, w)
 			}
 		}
+	}
+}
+
+// TestExtensionDecisionSent: a real extension request decided by the
+// bureau reaches the lead unit at once with the decision and the new
+// deadline.
+func TestExtensionDecisionSent(t *testing.T) {
+	f := newFixture(t, 0)
+	p := f.assigned("尾矿库渗漏", "2027-03-31")
+	f.run()
+	ctx := context.Background()
+	officer := workflow.Actor{ID: "u-fl", Name: "浮梁县干部", Role: workflow.RoleUnit, UnitID: "fuliang"}
+	later, _ := workflow.ParseDeadline("2027-06-30")
+	p, err := f.svc.RequestExtension(ctx, officer, p.ID, workflow.ExtensionRequest{Deadline: later, Reason: "雨季施工受限"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.DecideExtension(ctx, bureau, p.ID, p.Extensions[0].ID, "approve", "同意延期三个月", 0); err != nil {
+		t.Fatal(err)
+	}
+	f.run()
+	texts := f.wecom.texts()
+	if len(texts) != 2 || !strings.Contains(texts[1], "延期申请已获批准") || !strings.Contains(texts[1], "2027-06-30") ||
+		!strings.Contains(texts[1], "同意延期三个月") {
+		t.Fatalf("WeCom got %q; want the assignment, then the approval with the new deadline", texts)
 	}
 }
 
