@@ -557,6 +557,7 @@ type statsRow struct {
 	CompletionRate    *float64       `json:"completion_rate"`
 	OnTimeRate        *float64       `json:"on_time_rate"`
 	MedianDaysToClose *float64       `json:"median_days_to_close"`
+	ByLevel           map[string]int `json:"by_level"`
 }
 
 func (v *env) stats(who, q string) statsReport {

@@ -106,6 +106,7 @@ type Store interface {
 //	Ledger         the whole chain and every record, for audits (rectify audit verify); without it no audit
 //	Sweeper        the alerts due, from the wake index alone; without it Service.DueAlerts reads every due problem's record
 //	EvidenceIndex  the problems holding a file, from an index alone; without it Service.Duplicates pages through Problems
+//	Rollups        the statistics' tallies kept current with every write; without it Service.Stats counts every problem (and replays every history for as_of)
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -179,6 +180,28 @@ type EvidenceIndex interface {
 	ProblemsWithEvidence(ctx context.Context, sha string) ([]string, error)
 }
 
+// Rollups is a store that keeps the statistics' tallies current: every
+// write adds what RollupWrite says it changes, in the write's transaction,
+// so that the statistics of any scope and grouping are a sum over its groups,
+// not over its problems (docs/design.md#rollups).
+type Rollups interface {
+	// Tallies returns each group's tally (by StatsRow.Key) of grouping
+	// q.Grouping in scope q.Scope as it stood at q.At; groups without
+	// problems then may be missing. ok is false when the store cannot give
+	// them exactly: its rollups follow another policy than q.Policy, or
+	// q.At is before its latest write and not the end of a day in
+	// Asia/Shanghai. The caller then counts from the records.
+	Tallies(ctx context.Context, q TallyQuery) (tallies map[string]*Tally, ok bool, err error)
+}
+
+// TallyQuery asks Rollups.Tallies for one grouping of one scope at one time.
+type TallyQuery struct {
+	Scope    string // "": every problem; a unit's id: those it leads or cooperates in
+	Grouping string // one of GroupBys
+	At       time.Time
+	Policy   Policy // the levels' thresholds
+}
+
 // MissingCapabilities returns the names of the capabilities s lacks (see
 // above; BackupNamer is a name, not a capability), none for a store with
 // all of them.
@@ -193,6 +216,7 @@ func MissingCapabilities(s Store) []string {
 		{"Ledger", is[Ledger](s)},
 		{"Sweeper", is[Sweeper](s)},
 		{"EvidenceIndex", is[EvidenceIndex](s)},
+		{"Rollups", is[Rollups](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

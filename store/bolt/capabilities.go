@@ -11,4 +11,5 @@ var (
 	_ workflow.Ledger        = (*Store)(nil)
 	_ workflow.Sweeper       = (*Store)(nil)
 	_ workflow.EvidenceIndex = (*Store)(nil)
+	_ workflow.Rollups       = (*Store)(nil)
 )

@@ -11,6 +11,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/jdz-eco/rectify/store/internal/rollup"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -62,6 +63,7 @@ type txState struct {
 	head       workflow.ChainHead
 	headLoaded bool
 	headDirty  bool
+	roll       rollup.Changes // the tallies' deltas (rollup.go)
 }
 
 // chainHead returns the chain head as the transaction's commands left it.
@@ -83,6 +85,9 @@ func (st *txState) setChainHead(h workflow.ChainHead) {
 
 // flush writes what the commands left in st.
 func (st *txState) flush(tx *bbolt.Tx) error {
+	if err := st.flushRollups(tx); err != nil {
+		return err
+	}
 	if !st.headDirty {
 		return nil
 	}

@@ -89,6 +89,9 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 		if err := updateIndexes(tx, n, nil, p); err != nil {
 			return true, err
 		}
+		if err := s.rollupWrite(tx, st, n, nil, p, entries); err != nil {
+			return true, err
+		}
 		if err := appendEncoded(tx, st, n, encoded); err != nil {
 			return true, err
 		}
@@ -123,17 +126,22 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 	if !ok {
 		return nil, notFound(id)
 	}
-	var raw []byte
+	var (
+		raw   []byte
+		facts workflow.RollupFacts
+	)
 	err := s.view(func(tx *bbolt.Tx) error {
 		raw = bytes.Clone(tx.Bucket(bucketProblems).Get(u64(n)))
-		return nil
+		var err error
+		facts, err = getFacts(tx, n)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	// A refusal on the record as read stands: that record was the current
 	// one after this call began.
-	pre, err := s.prepareUpdate(raw, n, id, apply)
+	pre, err := s.prepareUpdate(raw, facts, n, id, apply)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +149,14 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 	err = s.write(ctx, func(tx *bbolt.Tx, st *txState) (bool, error) {
 		out = nil
 		if cur := tx.Bucket(bucketProblems).Get(u64(n)); !bytes.Equal(cur, pre.raw) {
-			// Changed since: decide again on the current record.
+			// Changed since: decide again on the current record (its
+			// facts change only with it).
 			s.redecided.Add(1)
-			var err error
-			if pre, err = s.prepareUpdate(cur, n, id, apply); err != nil {
+			facts, err := getFacts(tx, n)
+			if err != nil {
+				return false, err
+			}
+			if pre, err = s.prepareUpdate(cur, facts, n, id, apply); err != nil {
 				return false, err
 			}
 		}
@@ -153,6 +165,9 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 			return true, fmt.Errorf("bolt: write problem %d: %w", n, err)
 		}
 		if err := applyIndexDiff(tx, n, pre.dels, pre.puts); err != nil {
+			return true, err
+		}
+		if err := st.keepRollup(tx, n, pre.facts, pre.roll); err != nil {
 			return true, err
 		}
 		if err := appendEncoded(tx, st, n, pre.entries); err != nil {
@@ -175,11 +190,14 @@ type preparedUpdate struct {
 	value      []byte // p encoded
 	dels, puts []index.Term
 	entries    []encodedEntry
+	facts      workflow.RollupFacts // the record's, before
+	roll       workflow.RollupChange
 }
 
 // prepareUpdate runs apply on a copy of raw, the stored record of problem
-// number n (nil when there is none), and encodes the result.
-func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*preparedUpdate, error) {
+// number n (nil when there is none) whose rollup facts are facts, and
+// encodes the result.
+func (s *Store) prepareUpdate(raw []byte, facts workflow.RollupFacts, n uint64, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*preparedUpdate, error) {
 	if raw == nil {
 		return nil, notFound(id)
 	}
@@ -205,7 +223,11 @@ func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *wor
 		return nil, err
 	}
 	dels, puts := index.Diff(old, p)
-	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, entries: encoded}, nil
+	roll, err := workflow.RollupWrite(old, facts, p, entries, s.pol)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: rollups of problem %d: %w", n, err)
+	}
+	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, entries: encoded, facts: facts, roll: roll}, nil
 }
 
 // Problem returns problem id; an id rectify did not issue is not found.
@@ -307,29 +329,38 @@ func (s *Store) History(ctx context.Context, id string) ([]workflow.Entry, error
 	if !ok {
 		return nil, notFound(id)
 	}
-	entries := []workflow.Entry{}
+	var entries []workflow.Entry
 	err := s.view(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketProblems).Get(u64(n)) == nil {
 			return notFound(id)
 		}
-		hist := tx.Bucket(bucketHistory)
-		prefix := u64(n)
-		c := tx.Bucket(bucketProblemHistory).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			v := hist.Get(k[8:])
-			if v == nil {
-				return fmt.Errorf("bolt: history entry %d of problem %s is missing", binary.BigEndian.Uint64(k[8:]), id)
-			}
-			var e workflow.Entry
-			if err := pack.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("bolt: decode history entry %d: %w", binary.BigEndian.Uint64(k[8:]), err)
-			}
-			entries = append(entries, e)
-		}
-		return nil
+		var err error
+		entries, err = readHistory(tx, n)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return entries, nil
+}
+
+// readHistory returns problem number n's entries in order, through the
+// per-problem history index.
+func readHistory(tx *bbolt.Tx, n uint64) ([]workflow.Entry, error) {
+	entries := []workflow.Entry{}
+	hist := tx.Bucket(bucketHistory)
+	prefix := u64(n)
+	c := tx.Bucket(bucketProblemHistory).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		v := hist.Get(k[8:])
+		if v == nil {
+			return nil, fmt.Errorf("bolt: history entry %d of problem %d is missing", binary.BigEndian.Uint64(k[8:]), n)
+		}
+		var e workflow.Entry
+		if err := pack.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("bolt: decode history entry %d: %w", binary.BigEndian.Uint64(k[8:]), err)
+		}
+		entries = append(entries, e)
 	}
 	return entries, nil
 }

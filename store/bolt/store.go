@@ -41,6 +41,8 @@
 //	tokens           token hash → Token
 //	cursors          outbox consumer name → uint64 seq it has processed
 //	calendars        year (uint64, two's complement) → calendar file as stored
+//	rollup_*         the statistics' tallies and each problem's facts for them (rollup.go);
+//	                 meta "rollup_policy" and "rollup_mark" with them
 //
 // Hash chain: every history entry is sealed with workflow.SealEntry on the
 // hash of the entry before it (workflow.GenesisHash for the first), in the
@@ -65,6 +67,8 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Bucket names.
@@ -95,6 +99,7 @@ var (
 		bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline,
 		bucketByWake, bucketByTag, bucketByEvidence, bucketDedupe,
 		bucketUnits, bucketWorkPoints, bucketUsers, bucketTokens, bucketCursors, bucketCalendars,
+		bucketRollupFacts, bucketRollupLive, bucketRollupDue, bucketRollupSeries,
 	}
 )
 
@@ -141,6 +146,12 @@ type Options struct {
 	// MaxGroup bounds the commands of one commit group; zero means
 	// DefaultMaxGroup, and 1 commits every command alone (for measurements).
 	MaxGroup int
+	// Policy is the supervision policy whose levels the statistics' tallies
+	// count (rollup.go); nil means workflow.DefaultPolicy. A file whose
+	// tallies follow another policy has them counted afresh when opened
+	// read-write (it reads every history once); a read-only open keeps
+	// them, and Tallies then answers only for their policy.
+	Policy *workflow.Policy
 }
 
 // Store is a workflow.Store on a bbolt file. It is safe for concurrent use.
@@ -153,6 +164,7 @@ type Store struct {
 	readOnly     bool
 	records      recordCache
 	tokens       tokenCache
+	pol          workflow.Policy // what the tallies count levels under
 	// dueKeysRead counts the wake index keys Due and Sweep have read, for
 	// tests that check they stop at their time.
 	dueKeysRead atomic.Uint64
@@ -199,10 +211,22 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.maxGroup <= 0 {
 		s.maxGroup = DefaultMaxGroup
 	}
+	s.pol = workflow.DefaultPolicy()
+	if opts.Policy != nil {
+		s.pol = *opts.Policy
+	}
 	if opts.ReadOnly {
 		err = db.View(checkBuckets)
 	} else {
-		err = db.Update(upgrade)
+		err = db.Update(func(tx *bbolt.Tx) error {
+			if err := upgrade(tx); err != nil {
+				return err
+			}
+			if rollupsOutdated(tx.Bucket(bucketMeta), s.pol) {
+				return countRollups(tx, s.pol)
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		_ = db.Close()

@@ -31,8 +31,12 @@ import (
 // version 5 stores them packed (internal/pack) and reads a JSON value as it is, so
 // a version 4 file upgrades by recording the new version: its values are
 // packed as they are rewritten (records), or stay JSON (history, which is
-// never rewritten). A read-only open refuses a file of an older version, and
-// rectify builds that read an older version refuse a newer one.
+// never rewritten). Version 6 adds the statistics' tallies (rollup.go): a
+// file of version 5 or older gets them counted from every history when
+// opened read-write (Open does it whenever they are missing or follow
+// another policy than Options.Policy). A read-only open refuses a file of an
+// older version, and rectify builds that read an older version refuse a
+// newer one.
 
 // ErrNeedsUpgrade refuses a read-only open of a file of an older schema
 // version: only a read-write Open upgrades it.
@@ -40,7 +44,7 @@ var ErrNeedsUpgrade = errors.New("open it read-write once (e.g. rectify serve)")
 
 const (
 	// schemaVersion is the layout this package reads and writes.
-	schemaVersion = 5
+	schemaVersion = 6
 	// chainVersion is the first layout with the hash chain: an older file's
 	// history is sealed when it is upgraded.
 	chainVersion = 3
