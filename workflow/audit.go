@@ -45,8 +45,9 @@ func (e *AuditError) Error() string {
 // end); that replaying each problem's history gives its stored record; and,
 // when blobs is not nil, that every evidence file exists with its hash. With
 // expect (a head recorded earlier) it also proves the history up to it was
-// neither truncated nor rewritten. The first failure is returned as an
-// *AuditError.
+// neither truncated nor rewritten. A ledger that keeps rollups
+// (RollupAuditor) has them counted afresh and compared. The first failure is
+// returned as an *AuditError.
 func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (AuditReport, error) {
 	var rep AuditReport
 	prev := GenesisHash
@@ -128,6 +129,11 @@ func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (Audit
 	}
 	for id := range perProblem {
 		return rep, &AuditError{ProblemID: id, Reason: "has history entries but no record"}
+	}
+	if ra, ok := l.(RollupAuditor); ok {
+		if err := ra.AuditRollups(ctx); err != nil {
+			return rep, err
+		}
 	}
 	return rep, nil
 }

@@ -194,6 +194,14 @@ type Rollups interface {
 	Tallies(ctx context.Context, q TallyQuery) (tallies map[string]*Tally, ok bool, err error)
 }
 
+// RollupAuditor is a Ledger whose store keeps rollups: it counts them
+// afresh from every problem's history (RollupHistory) and compares them,
+// and each problem's facts, with what it keeps. Audit calls it last; a
+// difference is an *AuditError.
+type RollupAuditor interface {
+	AuditRollups(ctx context.Context) error
+}
+
 // TallyQuery asks Rollups.Tallies for one grouping of one scope at one time.
 type TallyQuery struct {
 	Scope    string // "": every problem; a unit's id: those it leads or cooperates in
