@@ -32,7 +32,8 @@ const crashKills = 20
 // with SIGKILL at random moments, again and again on the same file. The
 // process reports each command on a pipe as soon as the store acknowledged
 // it; after each kill the file must pass bbolt's consistency check and hold
-// every acknowledged command, with its indexes and hash chain intact.
+// every acknowledged command, with its indexes, hash chain and rollups
+// intact.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a child process 20 times")
@@ -178,6 +179,9 @@ func checkCrashFile(t *testing.T, path string, acked map[string]crashAck) {
 	}
 	checkIndexes(t, s)
 	checkChain(t, s)
+	if err := s.AuditRollups(ctx); err != nil {
+		t.Errorf("rollups after the kill: %v", err)
+	}
 }
 
 // TestCrashChild is the process TestCrash kills: it drives problem
