@@ -244,9 +244,9 @@ func (pr *profile) levelAt(t time.Time) Level {
 	return l
 }
 
-// at is the profile's tally at t.
+// at is the profile's tally at t; its Days are the profile's.
 func (pr *profile) at(t time.Time) Tally {
-	out := *pr.base.Clone()
+	out := pr.base
 	if l := pr.levelAt(t); l != LevelNone {
 		out.Counts[levelIndex(l)] = 1
 	}
@@ -273,76 +273,109 @@ func tallyKeys(p *Problem) []TallyKey {
 	return out
 }
 
-// deltaSet merges deltas by instant and key.
-type deltaSet map[deltaAt]*Tally
+// deltaList gathers deltas as changes produce them; a store merges them.
+type deltaList []TallyDelta
 
-type deltaAt struct {
-	at  int64 // unix nanoseconds
-	key TallyKey
-}
-
-func (ds deltaSet) add(t time.Time, keys []TallyKey, u *Tally, sign int64) {
+// emit adds sign × u at t to each of keys.
+func (dl *deltaList) emit(t time.Time, keys []TallyKey, u *Tally, sign int64) {
 	if u.IsZero() {
 		return
 	}
-	for _, k := range keys {
-		da := deltaAt{t.UnixNano(), k}
-		d := ds[da]
-		if d == nil {
-			d = &Tally{}
-			ds[da] = d
-		}
-		d.Add(u, sign)
+	v := *u
+	if sign < 0 {
+		v = Tally{}
+		v.Add(u, -1)
 	}
+	for _, k := range keys {
+		*dl = append(*dl, TallyDelta{At: t, Key: k, Tally: v})
+	}
+}
+
+// step is the change of a profile's tally at its crossing i.
+func (pr *profile) step(i int) Tally {
+	var st Tally
+	st.Counts[TallyLevels+i] = 1
+	if i > 0 {
+		st.Counts[TallyLevels+i-1] = -1
+	} else if pr.level != LevelNone {
+		st.Counts[levelIndex(pr.level)] = -1
+	}
+	return st
 }
 
 // change adds the deltas of a problem that was old (nil: absent) until t and
-// is cur (nil: absent) from t on.
-func (ds deltaSet) change(old, cur *profile, t time.Time) {
-	for _, x := range []struct {
-		pr   *profile
-		sign int64
-	}{{old, -1}, {cur, 1}} {
-		if x.pr == nil {
-			continue
+// is cur (nil: absent) from t on: at t, what its tally becomes in each
+// group it is in then, less what it was in each group it was in; and at each
+// later crossing, the step cur will take, less the step old would have
+// taken. What old and cur share (the same groups, the same steps at the
+// same instants: most commands) cancels out and is left out.
+func (dl *deltaList) change(old, cur *profile, t time.Time) {
+	var oldKeys, curKeys, both []TallyKey
+	if old != nil {
+		oldKeys = old.keys
+	}
+	if cur != nil {
+		curKeys = cur.keys
+	}
+	onlyOld := oldKeys[:0:0]
+	for _, k := range oldKeys {
+		if slices.Contains(curKeys, k) {
+			both = append(both, k)
+		} else {
+			onlyOld = append(onlyOld, k)
 		}
-		now := x.pr.at(t)
-		ds.add(t, x.pr.keys, &now, x.sign)
-		for i, c := range x.pr.crossings {
+	}
+	onlyCur := curKeys[:0:0]
+	for _, k := range curKeys {
+		if !slices.Contains(oldKeys, k) {
+			onlyCur = append(onlyCur, k)
+		}
+	}
+	var was, is Tally
+	if old != nil {
+		was = old.at(t)
+	}
+	if cur != nil {
+		is = cur.at(t)
+	}
+	diff := is.Clone()
+	diff.Add(&was, -1)
+	dl.emit(t, both, diff, 1)
+	dl.emit(t, onlyOld, &was, -1)
+	dl.emit(t, onlyCur, &is, 1)
+	// Crossings after t: a step both take at the same instant moves only
+	// between the groups they do not share.
+	shared := map[int]bool{}
+	if old != nil {
+		for i, c := range old.crossings {
 			if !c.After(t) {
 				continue
 			}
-			var step Tally
-			step.Counts[TallyLevels+i] = 1
-			if i > 0 {
-				step.Counts[TallyLevels+i-1] = -1
-			} else if x.pr.level != LevelNone {
-				step.Counts[levelIndex(x.pr.level)] = -1
+			st := old.step(i)
+			if cur != nil && i < len(cur.crossings) && cur.crossings[i].Equal(c) && cur.step(i).Counts == st.Counts {
+				shared[i] = true
+				dl.emit(c, onlyOld, &st, -1)
+				dl.emit(c, onlyCur, &st, 1)
+				continue
 			}
-			ds.add(c, x.pr.keys, &step, x.sign)
+			dl.emit(c, oldKeys, &st, -1)
 		}
 	}
-}
-
-// list returns the non-zero deltas, by instant then key.
-func (ds deltaSet) list() []TallyDelta {
-	out := make([]TallyDelta, 0, len(ds))
-	for da, t := range ds {
-		if !t.IsZero() {
-			out = append(out, TallyDelta{At: time.Unix(0, da.at).UTC(), Key: da.key, Tally: *t})
+	if cur != nil {
+		for i, c := range cur.crossings {
+			if c.After(t) && !shared[i] {
+				st := cur.step(i)
+				dl.emit(c, curKeys, &st, 1)
+			}
 		}
 	}
-	slices.SortFunc(out, func(a, b TallyDelta) int {
-		return cmp.Or(a.At.Compare(b.At), a.Key.Compare(b.Key))
-	})
-	return out
 }
 
 // RollupChange is what one write of a problem changes in the tallies.
 type RollupChange struct {
 	Facts  RollupFacts  // the problem's facts after the write
 	At     time.Time    // the write's instant (its last command's)
-	Deltas []TallyDelta // by instant, then group
+	Deltas []TallyDelta // a group may change more than once at an instant
 }
 
 // RollupWrite returns what writing problem p with entries changes in the
@@ -354,7 +387,7 @@ type RollupChange struct {
 // has none). A store calls it for every record it writes, whatever the
 // path, and keeps the facts and the deltas.
 func RollupWrite(old *Problem, facts RollupFacts, p *Problem, entries []Entry, pol Policy) (RollupChange, error) {
-	ds := deltaSet{}
+	var ds deltaList
 	var t time.Time
 	if old == nil && spansVersions(entries) {
 		err := replaySteps(entries, func(before, after *Problem, step []Entry) {
@@ -366,14 +399,14 @@ func RollupWrite(old *Problem, facts RollupFacts, p *Problem, entries []Entry, p
 	} else {
 		facts, t = ds.step(old, facts, p, entries, pol)
 	}
-	return RollupChange{Facts: facts, At: t, Deltas: ds.list()}, nil
+	return RollupChange{Facts: facts, At: t, Deltas: ds}, nil
 }
 
 // RollupHistory returns every tally delta a problem's whole history has
 // caused under pol, and its facts at the end: what its writes added up to.
 // It is how rollups are counted afresh (schema upgrades, audits, tests).
 func RollupHistory(hist []Entry, pol Policy) (RollupFacts, []TallyDelta, error) {
-	ds := deltaSet{}
+	var ds deltaList
 	facts := NoRollupFacts
 	err := replaySteps(hist, func(before, after *Problem, step []Entry) {
 		facts, _ = ds.step(before, facts, after, step, pol)
@@ -381,7 +414,7 @@ func RollupHistory(hist []Entry, pol Policy) (RollupFacts, []TallyDelta, error) 
 	if err != nil {
 		return facts, nil, err
 	}
-	return facts, ds.list(), nil
+	return facts, ds, nil
 }
 
 // RollupFactsOf returns the facts of a problem from its history.
@@ -395,7 +428,7 @@ func RollupFactsOf(hist []Entry) (RollupFacts, error) {
 
 // step adds the deltas of one command (step) that turned before into after,
 // and returns the facts after it and its instant.
-func (ds deltaSet) step(before *Problem, facts RollupFacts, after *Problem, step []Entry, pol Policy) (RollupFacts, time.Time) {
+func (ds *deltaList) step(before *Problem, facts RollupFacts, after *Problem, step []Entry, pol Policy) (RollupFacts, time.Time) {
 	var old *profile
 	if before != nil {
 		old = rollupProfile(before, facts, pol)

@@ -12,4 +12,5 @@ var (
 	_ workflow.Sweeper       = (*Store)(nil)
 	_ workflow.EvidenceIndex = (*Store)(nil)
 	_ workflow.Rollups       = (*Store)(nil)
+	_ workflow.RollupAuditor = (*Store)(nil)
 )

@@ -10,6 +10,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
+	"github.com/jdz-eco/rectify/store/internal/rollup"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -18,10 +19,12 @@ import (
 // history in sequence order (event tells whether the entry has its outbox
 // event: history written before the outbox has none), the problem records,
 // the dedupe keys, units, work points, users each followed by its password
-// hash if it has one, tokens, sessions, outbox cursors, calendars, and last
-// the problem counter.
+// hash if it has one, tokens, sessions, outbox cursors, calendars, the
+// problem counter, and last the rollups. Each problem's rollup facts come
+// just before its record (RollupFacts).
 type Sink interface {
 	Entry(ctx context.Context, e workflow.Entry, event bool) error
+	RollupFacts(ctx context.Context, n uint64, f workflow.RollupFacts) error
 	Problem(ctx context.Context, p *workflow.Problem) error
 	Dedupe(ctx context.Context, key string, n uint64) error
 	Unit(ctx context.Context, u workflow.Unit) error
@@ -33,6 +36,9 @@ type Sink interface {
 	Cursor(ctx context.Context, name string, seq uint64) error
 	Calendar(ctx context.Context, year int, data []byte) error
 	Counter(n uint64)
+	// Rollups receives every tally the file keeps (rollup.go), under the
+	// policy they follow, with their mark (unix nanoseconds).
+	Rollups(ctx context.Context, pol workflow.Policy, mark int64, c *rollup.Content) error
 }
 
 // Export streams everything the store holds into sink (see Sink), all read
@@ -55,7 +61,7 @@ func (s *Store) Export(ctx context.Context, sink Sink) (workflow.ChainHead, erro
 		}
 		x := exporter{ctx: ctx, tx: tx, sink: sink}
 		for _, step := range []func() error{
-			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.sessions, x.cursors, x.calendars, x.counter,
+			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.sessions, x.cursors, x.calendars, x.counter, x.rollups,
 		} {
 			if err := step(); err != nil {
 				return err
@@ -120,8 +126,28 @@ func (x *exporter) problems() error {
 		if err != nil {
 			return err
 		}
+		f, err := getFacts(x.tx, n)
+		if err != nil {
+			return err
+		}
+		if err := x.sink.RollupFacts(x.ctx, n, f); err != nil {
+			return err
+		}
 		return x.sink.Problem(x.ctx, p)
 	})
+}
+
+func (x *exporter) rollups() error {
+	meta := x.tx.Bucket(bucketMeta)
+	pol, built := rollupPolicy(meta)
+	if !built {
+		return fmt.Errorf("bolt: export: the rollups were never counted (open the file read-write once)")
+	}
+	c, err := dumpRollups(x.tx)
+	if err != nil {
+		return err
+	}
+	return x.sink.Rollups(x.ctx, pol, getMark(meta), c)
 }
 
 func (x *exporter) dedupe() error {

@@ -13,4 +13,6 @@ var (
 	_ workflow.Ledger        = (*Snapshot)(nil) // an audit of a live cluster at one revision
 	_ workflow.Sweeper       = (*Store)(nil)
 	_ workflow.EvidenceIndex = (*Store)(nil)
+	_ workflow.Rollups       = (*Store)(nil)
+	_ workflow.RollupAuditor = (*Store)(nil)
 )

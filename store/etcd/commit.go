@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -39,16 +40,17 @@ type counterState struct {
 // record is a problem record as read, with its mod revision. p is never
 // changed: apply gets a clone.
 type record struct {
-	rev int64
-	p   *workflow.Problem
+	rev   int64
+	p     *workflow.Problem
+	facts workflow.RollupFacts // rollup.go
 }
 
 func decodeRecord(n uint64, kv *kvPair) (*record, error) {
-	var p workflow.Problem
-	if err := json.Unmarshal(kv.Value, &p); err != nil {
-		return nil, fmt.Errorf("etcd: decode problem %d: %w", n, err)
+	p, facts, err := decodeStored(n, kv.Value)
+	if err != nil {
+		return nil, err
 	}
-	return &record{rev: kv.ModRevision, p: &p}, nil
+	return &record{rev: kv.ModRevision, p: p, facts: facts}, nil
 }
 
 // prepared is an update decided on a record.
@@ -274,6 +276,7 @@ type batch struct {
 
 	ops, cmps, bytes int
 	result           map[string]uint64 // problem id → version, the command key's value
+	roll             *rollupBatch      // rollup.go
 }
 
 // plan decides what pending can commit together: each job's change on the
@@ -286,7 +289,8 @@ func (c *committer) plan(pending []*job) *batch {
 		head0: h, counter0: cn, head: h.head, counter: cn.n,
 		base: map[uint64]*record{}, cur: map[uint64]*workflow.Problem{}, created: map[uint64]bool{},
 		dedupes: map[string]uint64{}, result: map[string]uint64{},
-		cmps: 4, ops: 4, // head, counter, schema, command key
+		cmps: 4, ops: 5, // head, counter, schema, rollup policy, command key
+		roll: newRollupBatch(c.s.rollupPolicy()),
 	}
 	for i, j := range pending {
 		if err := j.ctx.Err(); err != nil {
@@ -466,6 +470,17 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 	if recSize, err := json.Marshal(d.p); err == nil {
 		size += len(recSize)
 	}
+	prev, baseFacts := b.cur[n], workflow.NoRollupFacts
+	if _, seen := b.cur[n]; !seen && base != nil {
+		prev, baseFacts = base.p, base.facts
+	}
+	roll, rollOps, err := b.roll.write(n, prev, baseFacts, d.p, d.entries)
+	if err != nil {
+		j.finish(nil, false, err)
+		return true
+	}
+	ops += rollOps
+	size += 48 * len(roll.Deltas)
 	lim := c.limit()
 	if b.ops+ops > lim || b.cmps+cmps > lim || b.bytes+size > c.s.cfg.MaxTxnBytes {
 		if len(b.jobs) > 0 {
@@ -498,6 +513,7 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 		b.fences = append(b.fences, f)
 	}
 	b.entries = append(b.entries, entryOps...)
+	b.roll.keep(n, roll)
 	b.head = head
 	b.result[id] = d.p.Version
 	j.result = d.p
@@ -523,7 +539,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 	g.elses = append(g.elses, clientv3.OpGet(s.k(keyHead)), clientv3.OpGet(s.k(keyCounter)))
 	for _, n := range b.order {
 		p := b.cur[n]
-		v, _ := json.Marshal(p) // a Problem always encodes
+		v := encodeRecord(p, b.roll.facts[n])
 		g.ops = append(g.ops, clientv3.OpPut(s.k(problemKey(n)), string(v)))
 		var old *workflow.Problem
 		if base, ok := b.base[n]; ok {
@@ -549,6 +565,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 		g.elses = append(g.elses, clientv3.OpGet(f.Key))
 	}
 	g.ops = append(g.ops, b.entries...)
+	g.ops = append(g.ops, b.roll.ops(s, strings.TrimPrefix(g.cmdKey, s.k("cmd/")))...)
 	if appends {
 		v, _ := json.Marshal(b.head)
 		g.ops = append(g.ops, clientv3.OpPut(s.k(keyHead), string(v)))
@@ -556,7 +573,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 	if creates {
 		g.ops = append(g.ops, clientv3.OpPut(s.k(keyCounter), strconv.FormatUint(b.counter, 10)))
 		if b.counter0.n == 0 {
-			g.ops = append(g.ops, clientv3.OpPut(s.k(keySchema), schemaVersion))
+			g.ops = append(g.ops, clientv3.OpPut(s.k(keySchema), schemaVersion), s.rollupPolicyOp(b.roll.pol))
 		}
 	}
 	return g

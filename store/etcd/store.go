@@ -20,6 +20,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Defaults of Config.
@@ -81,6 +83,11 @@ type Config struct {
 	// Client, if set, is used instead of dialling Endpoints; the Store does
 	// not close it.
 	Client *clientv3.Client
+	// Policy is the supervision policy whose levels a new ledger's
+	// statistics' tallies count (rollup.go); nil means
+	// workflow.DefaultPolicy. A prefix that already keeps tallies keeps
+	// the policy it has (CountRollups counts them again under another).
+	Policy *workflow.Policy
 }
 
 // Store is a workflow.Store on etcd. It is safe for concurrent use; any
@@ -96,6 +103,9 @@ type Store struct {
 	cancel context.CancelFunc
 
 	gc *committer
+
+	rollPol atomic.Pointer[workflow.Policy] // what writes count levels under (rollup.go)
+	folder  *folder                         // rollup_fold.go
 
 	leaseMu  sync.Mutex
 	lease    clientv3.LeaseID
@@ -205,8 +215,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, err
 	}
+	if err := s.loadRollupPolicy(octx); err != nil {
+		s.closeClient()
+		return nil, err
+	}
 	s.gc = newCommitter(s, head, counter)
 	go s.gc.loop()
+	s.folder = s.startFolder()
 	return s, nil
 }
 
@@ -220,6 +235,7 @@ func (s *Store) Prefix() string { return s.pfx }
 // was given in Config.Client). Writes after Close fail.
 func (s *Store) Close() error {
 	s.gc.stop()
+	s.folder.stop()
 	s.cancel()
 	return s.closeClient()
 }

@@ -116,3 +116,67 @@ func DecodeFacts(b []byte) (workflow.RollupFacts, error) {
 	f.CloseDays = days
 	return f, nil
 }
+
+// Item is a tally of a group at an instant (a delta) or of a group alone
+// (a sum): what a store keeps several of in one value.
+type Item struct {
+	Key   Key
+	At    int64 // unix nanoseconds; 0 in a sum
+	Tally *workflow.Tally
+}
+
+// AppendItems appends the encoding of items: for each, the scope,
+// grouping and value (each an unsigned varint length and the bytes), the
+// instant (signed varint) and the tally (unsigned varint length, bytes).
+func AppendItems(b []byte, items []Item) []byte {
+	for _, it := range items {
+		for _, s := range []string{it.Key.Scope, it.Key.Grouping, it.Key.Value} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		b = binary.AppendVarint(b, it.At)
+		t := EncodeTally(it.Tally)
+		b = binary.AppendUvarint(b, uint64(len(t)))
+		b = append(b, t...)
+	}
+	return b
+}
+
+// DecodeItems decodes what AppendItems wrote.
+func DecodeItems(b []byte) ([]Item, error) {
+	var out []Item
+	str := func() (string, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return "", false
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s, true
+	}
+	for len(b) > 0 {
+		var it Item
+		var ok1, ok2, ok3 bool
+		it.Key.Scope, ok1 = str()
+		it.Key.Grouping, ok2 = str()
+		it.Key.Value, ok3 = str()
+		if !ok1 || !ok2 || !ok3 {
+			return nil, ErrCorrupt
+		}
+		at, k := binary.Varint(b)
+		if k <= 0 {
+			return nil, ErrCorrupt
+		}
+		it.At, b = at, b[k:]
+		t, ok := str()
+		if !ok {
+			return nil, ErrCorrupt
+		}
+		var err error
+		if it.Tally, err = DecodeTally([]byte(t)); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}

@@ -139,3 +139,32 @@ func compareEntries(a, b Entry) int {
 // Mark returns the mark a store moves to when it keeps c: its latest write,
 // never backwards. Due deltas at or before the new mark move to Live first.
 func (c *Changes) Mark(mark int64) int64 { return max(mark, c.last) }
+
+// Items returns the changes as deltas by instant, in instant and key order.
+func (c *Changes) Items() []Item {
+	out := make([]Item, 0, len(c.d))
+	for a, t := range c.d {
+		if !t.IsZero() {
+			out = append(out, Item{Key: a.key, At: a.ns, Tally: t})
+		}
+	}
+	slices.SortFunc(out, func(a, b Item) int { return cmp.Or(cmp.Compare(a.At, b.At), a.Key.Compare(b.Key)) })
+	return out
+}
+
+// AddItems adds deltas kept as items (Items) of writes whose latest was at
+// last (unix nanoseconds).
+func (c *Changes) AddItems(last int64, items []Item) {
+	if c.d == nil {
+		c.d = map[at]*workflow.Tally{}
+	}
+	c.last = max(c.last, last)
+	for _, it := range items {
+		k := at{it.At, it.Key}
+		if t := c.d[k]; t != nil {
+			t.Add(it.Tally, 1)
+		} else {
+			c.d[k] = it.Tally.Clone()
+		}
+	}
+}
