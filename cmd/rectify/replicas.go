@@ -31,14 +31,24 @@ type servedStore struct {
 
 // openServed opens the store cfg names.
 func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics) (*servedStore, error) {
+	// The statistics' rollups count levels under the served policy.
+	pol, err := cfg.policy()
+	if err != nil {
+		return nil, err
+	}
 	if cfg.store == storeEtcd {
-		st, err := openEtcd(ctx, cfg.etcd)
+		ecfg, err := cfg.etcd.config()
+		if err != nil {
+			return nil, err
+		}
+		ecfg.Policy = &pol
+		st, err := etcd.Open(ctx, ecfg)
 		if err != nil {
 			return nil, err
 		}
 		return &servedStore{Store: st, etcd: st, name: cfg.etcd.describe()}, nil
 	}
-	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup})
+	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup, Policy: &pol})
 	if err != nil {
 		return nil, err
 	}

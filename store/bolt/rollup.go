@@ -436,9 +436,3 @@ func dumpRollups(tx *bbolt.Tx) (*rollup.Content, error) {
 	return c, err
 }
 
-// rollupsOutdated reports whether the file's tallies must be counted
-// afresh under pol.
-func rollupsOutdated(meta *bbolt.Bucket, pol workflow.Policy) bool {
-	p, built := rollupPolicy(meta)
-	return !built || p != pol
-}

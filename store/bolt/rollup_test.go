@@ -57,9 +57,9 @@ func TestRollupsCountedOnUpgrade(t *testing.T) {
 }
 
 // TestRollupsFollowThePolicy: the tallies count levels under the policy the
-// store was opened with; opened with another, they are counted afresh, and
-// a query under a policy they do not follow is refused (the service then
-// counts from the records).
+// store was opened with; opened with another, they are counted afresh,
+// opened with none they keep theirs, and a query under a policy they do not
+// follow is refused (the service then counts from the records).
 func TestRollupsFollowThePolicy(t *testing.T) {
 	strict := workflow.DefaultPolicy()
 	strict.Red, strict.Listed = 5*workflow.Day, 10*workflow.Day
@@ -100,7 +100,17 @@ func TestRollupsFollowThePolicy(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Opened without a policy (a one-shot command), the file keeps its own.
 	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ask(s, strict) || ask(s, workflow.DefaultPolicy()) {
+		t.Fatal("reopened without a policy, the rollups keep theirs")
+	}
+	s.Close()
+	def := workflow.DefaultPolicy()
+	s, err = Open(path, Options{Policy: &def})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,10 +147,11 @@ type Options struct {
 	// DefaultMaxGroup, and 1 commits every command alone (for measurements).
 	MaxGroup int
 	// Policy is the supervision policy whose levels the statistics' tallies
-	// count (rollup.go); nil means workflow.DefaultPolicy. A file whose
-	// tallies follow another policy has them counted afresh when opened
-	// read-write (it reads every history once); a read-only open keeps
-	// them, and Tallies then answers only for their policy.
+	// count (rollup.go). A file whose tallies follow another has them
+	// counted afresh when opened read-write (it reads every history once).
+	// nil keeps the policy the file's tallies follow (workflow.DefaultPolicy
+	// for a file without them yet), as a read-only open does; Tallies
+	// answers only for that policy.
 	Policy *workflow.Policy
 }
 
@@ -211,10 +212,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.maxGroup <= 0 {
 		s.maxGroup = DefaultMaxGroup
 	}
-	s.pol = workflow.DefaultPolicy()
-	if opts.Policy != nil {
-		s.pol = *opts.Policy
-	}
 	if opts.ReadOnly {
 		err = db.View(checkBuckets)
 	} else {
@@ -222,7 +219,15 @@ func Open(path string, opts Options) (*Store, error) {
 			if err := upgrade(tx); err != nil {
 				return err
 			}
-			if rollupsOutdated(tx.Bucket(bucketMeta), s.pol) {
+			s.pol = workflow.DefaultPolicy()
+			stored, counted := rollupPolicy(tx.Bucket(bucketMeta))
+			switch {
+			case opts.Policy != nil:
+				s.pol = *opts.Policy
+			case counted:
+				s.pol = stored
+			}
+			if !counted || stored != s.pol {
 				return countRollups(tx, s.pol)
 			}
 			return nil
