@@ -435,4 +435,3 @@ func dumpRollups(tx *bbolt.Tx) (*rollup.Content, error) {
 	})
 	return c, err
 }
-
