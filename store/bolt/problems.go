@@ -86,7 +86,7 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 				return true, fmt.Errorf("bolt: write dedupe key of problem %d: %w", n, err)
 			}
 		}
-		if err := updateIndexes(tx, n, nil, p); err != nil {
+		if err := updateIndexes(tx, st, n, nil, p); err != nil {
 			return true, err
 		}
 		if err := s.rollupWrite(tx, st, n, nil, p, entries); err != nil {
@@ -164,7 +164,7 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 		if err := bucket(tx, bucketProblems).Put(u64(n), pre.value); err != nil {
 			return true, fmt.Errorf("bolt: write problem %d: %w", n, err)
 		}
-		if err := applyIndexDiff(tx, n, pre.dels, pre.puts); err != nil {
+		if err := applyIndexDiff(tx, st, n, pre.dels, pre.puts); err != nil {
 			return true, err
 		}
 		if err := st.keepRollup(tx, n, pre.facts, pre.roll); err != nil {
@@ -256,8 +256,10 @@ func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, erro
 
 // Problems returns the problems matching f in creation order, at most f.Limit
 // (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
-// the cursor of the next page. It walks the most selective index f names
-// (index.Filter), or every problem when it names none.
+// the cursor of the next page. An evidence file is looked up in its index;
+// any other combination of indexed filters (index.Filter) is an
+// intersection of their postings, chunk by chunk (postings.go), so that
+// only problems passing them all are read; none walks every problem.
 func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
@@ -272,20 +274,8 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 	}
 	err = s.view(func(tx *bbolt.Tx) error {
 		terms := index.Filter(&f)
-		// The first indexed predicate is walked; the others are checked on
-		// their indexes' keys, so that only problems passing them all are
-		// decoded.
-		var checks []indexCheck
-		if len(terms) > 0 {
-			checks = indexChecks(tx, terms[1:])
-		}
 		// Collect one more than the page to learn whether another follows.
 		visit := func(n uint64) (bool, error) {
-			for _, c := range checks {
-				if c.b.Get(binary.BigEndian.AppendUint64(c.prefix, n)) == nil {
-					return false, nil
-				}
-			}
 			p, err := s.getProblem(tx, n)
 			if err != nil {
 				return true, err
@@ -298,8 +288,11 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 			}
 			return len(items) > limit, nil
 		}
-		if len(terms) > 0 {
+		switch {
+		case len(terms) > 0 && terms[0].Index == index.Evidence:
 			return scanIndex(tx.Bucket(indexBucket(terms[0].Index)), indexPrefix(terms[0].Value), after, visit)
+		case len(terms) > 0:
+			return intersect(tx, terms, after, visit)
 		}
 		c := tx.Bucket(bucketProblems).Cursor()
 		for k, _ := c.Seek(u64(after + 1)); k != nil; k, _ = c.Next() {

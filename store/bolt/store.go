@@ -18,21 +18,20 @@
 //	                 "index_v2" → present once idx_wake and idx_tag were built from every problem;
 //	                 "index_evidence" → present once idx_evidence was built from every problem;
 //	                 "index_wake_facts" → present once idx_wake was built with its values;
+//	                 "index_postings" → present once idx_postings was built from every problem;
 //	                 "chain_head" → workflow.ChainHead (JSON) of the newest history entry
 //	problems         problem number → Problem
 //	history          global seq → Entry (append-only, hash-chained: see below)
 //	problem_history  problem number ‖ seq → empty (a problem's entries in order)
 //	outbox           global seq → empty (append-only; one per history entry: the event is
 //	                 the history entry of the same key; before version 4, the Event in full)
-//	idx_state        state ‖ 0x00 ‖ problem number → empty
-//	idx_lead_unit    lead unit ‖ 0x00 ‖ problem number → empty
-//	idx_county       county ‖ 0x00 ‖ problem number → empty
-//	idx_unit         lead or cooperating unit ‖ 0x00 ‖ problem number → empty
+//	idx_postings     index name ‖ 0x00 ‖ value ‖ 0x00 ‖ chunk → the chunk's problem numbers: the
+//	                 filter indexes (state, lead unit, county, unit, alert tag, source, work
+//	                 point) as bitmaps (postings.go)
 //	idx_deadline     deadline (unix seconds) ‖ problem number → empty
 //	idx_wake         Supervision.WakeAt (unix seconds, rounded up) ‖ problem number → what the
 //	                 level computation needs (state, deadline, pause, level, stage clock:
 //	                 index.WakeFacts); every index's terms are store/internal/index's
-//	idx_tag          alert tag (Problem.Tags) ‖ 0x00 ‖ problem number → empty
 //	idx_evidence     evidence SHA-256 (Problem.EvidenceHashes) ‖ 0x00 ‖ problem number → empty
 //	idx_dedupe       dedupe key → problem number
 //	units            unit ID → Unit
@@ -77,10 +76,6 @@ var (
 	bucketProblems       = []byte("problems")
 	bucketHistory        = []byte("history")
 	bucketProblemHistory = []byte("problem_history")
-	bucketByState        = []byte("idx_state")
-	bucketByLeadUnit     = []byte("idx_lead_unit")
-	bucketByCounty       = []byte("idx_county")
-	bucketByUnit         = []byte("idx_unit")
 	bucketByDeadline     = []byte("idx_deadline")
 	bucketDedupe         = []byte("idx_dedupe")
 	bucketUnits          = []byte("units")
@@ -89,15 +84,13 @@ var (
 	bucketTokens         = []byte("tokens")
 	bucketOutbox         = []byte("outbox")
 	bucketByWake         = []byte("idx_wake")
-	bucketByTag          = []byte("idx_tag")
 	bucketCursors        = []byte("cursors")
 	bucketCalendars      = []byte("calendars")
 	bucketByEvidence     = []byte("idx_evidence")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketProblems, bucketHistory, bucketProblemHistory, bucketOutbox,
-		bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline,
-		bucketByWake, bucketByTag, bucketByEvidence, bucketDedupe,
+		bucketPostings, bucketByDeadline, bucketByWake, bucketByEvidence, bucketDedupe,
 		bucketUnits, bucketWorkPoints, bucketUsers, bucketTokens, bucketCursors, bucketCalendars,
 		bucketRollupFacts, bucketRollupLive, bucketRollupDue, bucketRollupSeries,
 	}
@@ -110,6 +103,7 @@ var (
 	keyIndexV2        = []byte("index_v2")
 	keyIndexEvidence  = []byte("index_evidence")
 	keyIndexWake      = []byte("index_wake_facts")
+	keyIndexPostings  = []byte("index_postings")
 	keyChainHead      = []byte("chain_head")
 )
 

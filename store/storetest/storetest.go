@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"Chain", testChain},
 		{"ServiceAudit", testServiceAudit},
 		{"EvidenceFilter", testEvidenceFilter},
+		{"FilterCombinations", testFilterCombinations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
