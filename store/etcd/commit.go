@@ -289,7 +289,7 @@ func (c *committer) plan(pending []*job) *batch {
 		head0: h, counter0: cn, head: h.head, counter: cn.n,
 		base: map[uint64]*record{}, cur: map[uint64]*workflow.Problem{}, created: map[uint64]bool{},
 		dedupes: map[string]uint64{}, result: map[string]uint64{},
-		cmps: 4, ops: 5, // head, counter, schema, rollup policy, command key
+		cmps: 4, ops: 6, // head, counter, schema, rollup policy, filter marker, command key
 		roll: newRollupBatch(c.s.rollupPolicy()),
 	}
 	for i, j := range pending {
@@ -573,7 +573,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 	if creates {
 		g.ops = append(g.ops, clientv3.OpPut(s.k(keyCounter), strconv.FormatUint(b.counter, 10)))
 		if b.counter0.n == 0 {
-			g.ops = append(g.ops, clientv3.OpPut(s.k(keySchema), schemaVersion), s.rollupPolicyOp(b.roll.pol))
+			g.ops = append(g.ops, clientv3.OpPut(s.k(keySchema), schemaVersion), s.rollupPolicyOp(b.roll.pol), clientv3.OpPut(s.k(keyFilters), "1"))
 		}
 	}
 	return g

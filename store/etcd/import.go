@@ -271,6 +271,9 @@ func (im *Importer) Finish(ctx context.Context) (ImportReport, error) {
 	if err := im.put(ctx, keySchema, []byte(schemaVersion)); err != nil {
 		return rep, err
 	}
+	if err := im.put(ctx, keyFilters, []byte("1")); err != nil {
+		return rep, err
+	}
 	rep.Keys = im.keys
 	return rep, im.finishRaw(ctx)
 }

@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/jdz-eco/rectify/store/internal/index"
 	"github.com/jdz-eco/rectify/store/internal/rollup"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -232,8 +233,9 @@ func segScope(seg string) (string, error) {
 
 // CountRollups counts the tallies afresh from every history under pol and
 // replaces whatever the prefix kept: for a ledger written before rollups,
-// or to follow another policy. It rewrites every record (their facts), so
-// it must run while no replica writes: a record written meanwhile fails it.
+// or to follow another policy. It rewrites every record (their facts) and
+// adds the source and work point index keys an older ledger lacks, so it
+// must run while no replica writes: a record written meanwhile fails it.
 func (s *Store) CountRollups(ctx context.Context, pol workflow.Policy) error {
 	if _, _, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpDelete(s.k(keyRollupPolicy))}, nil); err != nil {
 		return err
@@ -290,6 +292,13 @@ func (s *Store) CountRollups(ctx context.Context, pol workflow.Policy) error {
 			}
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", cur.Kvs[0].ModRevision))
 			ops = append(ops, clientv3.OpPut(key, string(encodeRecord(p, f))))
+			// The source and work point index keys, which older
+			// ledgers lack (filter.go).
+			for _, t := range index.Terms(p) {
+				if t.Index == index.Source || t.Index == index.Work {
+					ops = append(ops, clientv3.OpPut(s.k(termKey(t, n)), ""))
+				}
+			}
 			if len(ops) >= s.cfg.MaxTxnOps/2 {
 				if err := flush(cmps...); err != nil {
 					return err
@@ -309,7 +318,7 @@ func (s *Store) CountRollups(ctx context.Context, pol workflow.Policy) error {
 		return err
 	}
 	s.rollPol.Store(&pol)
-	_, _, err = s.write(ctx, nil, []clientv3.Op{s.rollupPolicyOp(pol)}, nil)
+	_, _, err = s.write(ctx, nil, []clientv3.Op{s.rollupPolicyOp(pol), clientv3.OpPut(s.k(keyFilters), "1")}, nil)
 	return err
 }
 

@@ -107,6 +107,8 @@ type Store struct {
 	rollPol atomic.Pointer[workflow.Policy] // what writes count levels under (rollup.go)
 	folder  *folder                         // rollup_fold.go
 
+	filtersIndexed atomic.Bool // meta/filters seen (filter.go)
+
 	leaseMu  sync.Mutex
 	lease    clientv3.LeaseID
 	leasedAt time.Time
