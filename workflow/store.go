@@ -263,8 +263,8 @@ type ProblemFilter struct {
 	Cursor   string
 	Limit    int
 
-	// WorkPoint selects the problems of one work point (工作要点); no index
-	// serves it, so a store checks it on the records it reads (Match).
+	// WorkPoint selects the problems of one work point (工作要点), like the
+	// others through an index.
 	WorkPoint int
 }
 
