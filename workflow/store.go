@@ -188,7 +188,8 @@ type Rollups interface {
 	// Tallies returns each group's tally (by StatsRow.Key) of grouping
 	// q.Grouping in scope q.Scope as it stood at q.At; groups without
 	// problems then may be missing. ok is false when the store cannot give
-	// them exactly: its rollups follow another policy than q.Policy, or
+	// them exactly: its rollups follow other level thresholds than
+	// q.Policy's (Policy.Levels), or
 	// q.At is before its latest write and not the end of a day in
 	// Asia/Shanghai. The caller then counts from the records.
 	Tallies(ctx context.Context, q TallyQuery) (tallies map[string]*Tally, ok bool, err error)

@@ -163,6 +163,15 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	if !strings.Contains(out, "audit passed") {
 		t.Fatalf("audit after writing on etcd:\n%s", out)
 	}
+	// Counted afresh under other thresholds, the rollups still audit.
+	out = run(t, "rollups", "count", "--store", "etcd", "--etcd-endpoints", ep, "--etcd-prefix", prefix, "--red-days", "10", "--listed-days", "20")
+	if !strings.Contains(out, "counted") {
+		t.Fatalf("rollups count printed:\n%s", out)
+	}
+	out = run(t, "audit", "verify", "--store", "etcd", "--etcd-endpoints", ep, "--etcd-prefix", prefix)
+	if !strings.Contains(out, "audit passed") {
+		t.Fatalf("audit after counting the rollups:\n%s", out)
+	}
 }
 
 // TestServeReplicasEtcd runs two replicas on one etcd prefix: what one

@@ -77,6 +77,8 @@ Usage:
                                                     the same on a live etcd ledger, at one revision
   rectify migrate --from bolt:PATH --to etcd:URLS [--etcd-prefix P] [--evidence-dir DIR]
                                                     copy a stopped server's ledger into an empty etcd prefix
+  rectify rollups count --store etcd --etcd-endpoints URLS [--etcd-prefix P]
+                                                    count the statistics' sums of an older etcd ledger (replicas stopped)
   rectify backup --addr URL --token T --out FILE    save a running server's database (admin token)
   rectify workflow [--format mermaid|dot]           print the workflow diagram
   rectify export --db PATH --out FILE [--as-of DATE] [--county UNIT] [--state S]
@@ -115,6 +117,8 @@ func Main(ctx context.Context, args []string, env Env) error {
 		return runBackup(ctx, rest, env)
 	case "migrate":
 		return runMigrate(ctx, rest, env)
+	case "rollups":
+		return runRollups(ctx, rest, env)
 	case "workflow":
 		return runWorkflow(rest, env)
 	case "export":

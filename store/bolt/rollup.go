@@ -233,7 +233,7 @@ func (s *Store) Tallies(ctx context.Context, q workflow.TallyQuery) (map[string]
 	ok := false
 	err := s.view(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if pol, built := rollupPolicy(meta); !built || pol != q.Policy {
+		if pol, built := rollupPolicy(meta); !built || pol.Levels() != q.Policy.Levels() {
 			return nil
 		}
 		prefix := groupPrefix(q.Scope, q.Grouping)

@@ -221,7 +221,7 @@ func Open(path string, opts Options) (*Store, error) {
 			case counted:
 				s.pol = stored
 			}
-			if !counted || stored != s.pol {
+			if !counted || stored.Levels() != s.pol.Levels() {
 				return countRollups(tx, s.pol)
 			}
 			return nil

@@ -209,7 +209,7 @@ func (s *Store) Tallies(ctx context.Context, q workflow.TallyQuery) (map[string]
 	if err != nil {
 		return nil, false, wrap("read the rollups", err)
 	}
-	if pol, ok := decodePolicy(first(resp.Responses[0])); !ok || pol != q.Policy {
+	if pol, ok := decodePolicy(first(resp.Responses[0])); !ok || pol.Levels() != q.Policy.Levels() {
 		return nil, false, nil
 	}
 	mark, err := decodeMark(first(resp.Responses[1]))
