@@ -225,12 +225,9 @@ func runBench(ctx context.Context, args []string, env Env) error {
 			res.Ratio = res.HTTP.TransitionsPerS / ip.TransitionsPerS
 		}
 	}
+	readErrs := 0
 	if cfg.reads && ctx.Err() == nil {
-		reads, err := readPhase(ctx, hd, cfg.readReps, progress)
-		if err != nil {
-			return err
-		}
-		res.Reads = reads
+		res.Reads, readErrs = readPhase(ctx, hd, cfg.readReps, progress)
 	}
 	if local != nil {
 		res.Memory.PeakRSSAnonMiB = stopSampling()
@@ -256,6 +253,9 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	}
 	if errs > 0 {
 		return fmt.Errorf("bench: %d commands failed", errs)
+	}
+	if readErrs > 0 {
+		return fmt.Errorf("bench: %d reads failed", readErrs)
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ type readFigure struct {
 	// FirstByteMs is the median time to the first byte of the body (the
 	// export).
 	FirstByteMs float64 `json:"first_byte_ms,omitempty"`
+	// Error is why a run failed; the read's other runs are left out.
+	Error string `json:"error,omitempty"`
 }
 
 // readQuery is one read of the phase.
@@ -73,19 +75,37 @@ func readQueries(reps int) []readQuery {
 }
 
 // readPhase runs every read of readQueries against the server and returns
-// their figures; a failed read ends it with the error.
-func readPhase(ctx context.Context, h *httpDriver, reps int, progress func(string, ...any)) ([]readFigure, error) {
-	var out []readFigure
+// their figures, and how many failed (each figure says why). The reads wait
+// for their answers as long as they take (the context aside), unlike the
+// write phases' commands.
+func readPhase(ctx context.Context, h *httpDriver, reps int, progress func(string, ...any)) (out []readFigure, failed int) {
+	rh := *h
+	if t, ok := h.rt.(*http.Transport); ok {
+		t = t.Clone()
+		t.ResponseHeaderTimeout = 0
+		rh.rt = t
+		defer t.CloseIdleConnections()
+	}
 	for _, q := range readQueries(reps) {
+		if ctx.Err() != nil {
+			break
+		}
 		progress("read phase: %s × %d", q.name, q.runs)
 		f := readFigure{Name: q.name, Path: q.path, Runs: q.runs}
 		var lats, firsts []time.Duration
 		for range q.runs {
-			first, total, n, err := h.get(ctx, q.path, h.tokens[q.role])
+			first, total, n, err := rh.get(ctx, q.path, h.tokens[q.role])
 			if err != nil {
-				return out, fmt.Errorf("bench: %s: %w", q.path, err)
+				f.Error = err.Error()
+				failed++
+				progress("read phase: %s: %v", q.path, err)
+				break
 			}
 			lats, firsts, f.Bytes = append(lats, total), append(firsts, first), n
+		}
+		if len(lats) == 0 {
+			out = append(out, f)
+			continue
 		}
 		slices.Sort(lats)
 		slices.Sort(firsts)
@@ -95,7 +115,7 @@ func readPhase(ctx context.Context, h *httpDriver, reps int, progress func(strin
 		}
 		out = append(out, f)
 	}
-	return out, nil
+	return out, failed
 }
 
 // get reads path with token and returns the time to the first byte of the
@@ -138,6 +158,10 @@ func printReads(w io.Writer, reads []readFigure) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "read\truns\tp50 ms\tp99 ms\tmax ms\tfirst byte ms\tbytes\t")
 	for _, r := range reads {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\n", r.Name, r.Error)
+			continue
+		}
 		first := ""
 		if r.FirstByteMs > 0 {
 			first = fmt.Sprintf("%.1f", r.FirstByteMs)
