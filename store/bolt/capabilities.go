@@ -16,4 +16,6 @@ var (
 	_ workflow.PhotoIndex      = (*Store)(nil)
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
+	_ workflow.Rollups         = (*Store)(nil) // rollup.go
+	_ workflow.RollupAuditor   = (*Store)(nil)
 )

@@ -20,4 +20,6 @@ var (
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
+	_ workflow.Rollups         = (*Store)(nil) // rollup.go
+	_ workflow.RollupAuditor   = (*Store)(nil)
 )
