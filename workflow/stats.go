@@ -121,43 +121,11 @@ func (s *Service) StatsReports(ctx context.Context, a Actor, f ProblemFilter, at
 	if len(groupBys) == 0 {
 		return nil, RefuseField(ReasonRequired, "group_by", "group_by is required; one of %s", strings.Join(GroupBys, ", "))
 	}
-	for _, g := range groupBys {
-		if !slices.Contains(GroupBys, g) {
-			return nil, RefuseField(ReasonUnknownValue, "group_by", "unknown group_by %q; one of %s", g, strings.Join(GroupBys, ", "))
-		}
-	}
-	asOf := at
-	if at.IsZero() {
-		at = s.clock.Now()
-	}
-	f.Cursor, f.Limit = "", 0
-	units, err := s.unitMap(ctx, false)
+	w, err := s.NewLedgerWalk(a, f, at, groupBys...)
 	if err != nil {
 		return nil, err
 	}
-	wps, err := s.WorkPoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pol := s.Policy()
-	accs := make([]*statsAcc, len(groupBys))
-	for i, g := range groupBys {
-		accs[i] = newStatsAcc(g, units, wps)
-	}
-	ok, err := s.statsFromTallies(ctx, a, f, at, pol, accs)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		if err := s.statsFromRecords(ctx, a, f, asOf, at, pol, accs); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]*StatsReport, len(accs))
-	for i, acc := range accs {
-		out[i] = acc.report(at)
-	}
-	return out, nil
+	return w.Run(ctx, nil)
 }
 
 // statsFromTallies fills accs from the store's rollups (Rollups), which
@@ -194,34 +162,21 @@ func (s *Service) statsFromTallies(ctx context.Context, a Actor, f ProblemFilter
 	return true, nil
 }
 
-// statsFromRecords fills accs by walking every problem a may see that
-// matches f, now (asOf zero) or rebuilt as of asOf, each with its tally at
-// at. Closed rectified problems read their history for their facts.
-func (s *Service) statsFromRecords(ctx context.Context, a Actor, f ProblemFilter, asOf, at time.Time, pol Policy, accs []*statsAcc) error {
-	var failed error
-	err := s.walk(ctx, a, f, asOf, true, func(p *Problem, hist []Entry) bool {
-		facts := NoRollupFacts
-		if p.State == StateClosed && p.Resolution == ResolutionRectified {
-			var err error
-			if facts, err = RollupFactsOf(hist); err != nil {
-				failed = Errorf(CodeInternal, "problem %s: replay: %v", p.ID, err)
-				return false
-			}
-			if facts.Verdict == VerdictNone {
-				failed = Errorf(CodeInternal, "problem %s is closed rectified but its history has no verify and close", p.ID)
-				return false
-			}
+// tallyOfWalked is the tally at at of p, a problem a walk read (rebuilt as
+// of its time when it walks the past) with its history up to then: closed
+// rectified problems take their facts from the history.
+func tallyOfWalked(p *Problem, hist []Entry, at time.Time, pol Policy) (Tally, error) {
+	facts := NoRollupFacts
+	if p.State == StateClosed && p.Resolution == ResolutionRectified {
+		var err error
+		if facts, err = RollupFactsOf(hist); err != nil {
+			return Tally{}, Errorf(CodeInternal, "problem %s: replay: %v", p.ID, err)
 		}
-		t := TallyOf(p, facts, at, pol)
-		for _, acc := range accs {
-			acc.addTally(acc.key(p), &t)
+		if facts.Verdict == VerdictNone {
+			return Tally{}, Errorf(CodeInternal, "problem %s is closed rectified but its history has no verify and close", p.ID)
 		}
-		return true
-	})
-	if err == nil {
-		err = failed
 	}
-	return err
+	return TallyOf(p, facts, at, pol), nil
 }
 
 // statsAcc accumulates one grouping.

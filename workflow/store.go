@@ -115,6 +115,7 @@ type Store interface {
 //	PhotoIndex     photos near a perceptual hash, from an index written with the record; without it an upload's near-duplicate check reads every problem
 //	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
 //	Rollups        the statistics' tallies kept current with every write; without it Service.Stats counts every problem (and replays every history for as_of)
+//	BatchCreator   many problems created all or nothing (batch.go); without it Service.CreateProblems, and so a ledger import, is refused
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -272,6 +273,7 @@ func MissingCapabilities(s Store) []string {
 		{"PhotoIndex", is[PhotoIndex](s)},
 		{"Rounds", is[Rounds](s)},
 		{"Rollups", is[Rollups](s)},
+		{"BatchCreator", is[BatchCreator](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

@@ -18,4 +18,5 @@ var (
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)
+	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
 )

@@ -22,4 +22,5 @@ var (
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)
+	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)
 )

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"RoundsConcurrent", testRoundsConcurrent},
 		{"ServiceRounds", testServiceRounds},
 		{"FilterCombinations", testFilterCombinations},
+		{"BatchCreate", testBatchCreate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
