@@ -394,6 +394,13 @@ func RollupWrite(old *Problem, facts RollupFacts, p *Problem, entries []Entry, p
 	var ds deltaList
 	var t time.Time
 	if old == nil && spansVersions(entries) {
+		if entries[0].ProblemID == "" {
+			// Entries as a command builds them: the store adds the id.
+			entries = slices.Clone(entries)
+			for i := range entries {
+				entries[i].ProblemID = p.ID
+			}
+		}
 		err := replaySteps(entries, func(before, after *Problem, step []Entry) {
 			facts, t = ds.step(before, facts, after, step, pol)
 		})

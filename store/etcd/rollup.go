@@ -25,7 +25,9 @@ import (
 //	P ro/policy                       the workflow.Policy (JSON) the tallies follow; present once they
 //	                                  count every write (a new prefix, a migration, CountRollups)
 //	P ro/b/<scope>/<id>               one transaction's deltas of the scope, not yet folded:
-//	                                  its latest write (unix ns, decimal), "/", rollup.AppendItems
+//	                                  its latest write (unix ns, decimal), "/", rollup.AppendItems;
+//	                                  <id> is its command key's, or batch-<batch>-<chunk> for a chunk
+//	                                  of a batch create (batch.go), folded once the batch is done
 //	P ro/s/<scope>/m                  the scope's mark (unix ns, decimal)
 //	P ro/s/<scope>/l/<grouping>       the live tallies of the grouping's groups (items)
 //	P ro/s/<scope>/x/<day>            the due deltas falling on that day (items with instants)
@@ -139,6 +141,35 @@ func (rb *rollupBatch) ops(s *Store, id string) []clientv3.Op {
 			continue
 		}
 		out = append(out, clientv3.OpPut(s.k(batchPrefix(sc)+id), encodeBatch(c)))
+	}
+	return out
+}
+
+// splitBatch cuts c into pieces whose deltas fall on at most days
+// distinct days each, so that folding one piece (its days' due, daily and
+// monthly views, and the live tallies) fits one transaction. A command's
+// deltas fall on a few days; a batch's may fall on many.
+func splitBatch(c *rollup.Changes, days int) []*rollup.Changes {
+	items := c.Items() // in instant order
+	var out []*rollup.Changes
+	var piece []rollup.Item
+	n, last := 0, int32(0)
+	for _, it := range items {
+		if d := rollup.Day(it.At); len(piece) == 0 || d != last {
+			if n == days {
+				p := &rollup.Changes{}
+				p.AddItems(c.Last(), piece)
+				out = append(out, p)
+				piece, n = nil, 0
+			}
+			n, last = n+1, d
+		}
+		piece = append(piece, it)
+	}
+	if len(piece) > 0 || len(out) == 0 {
+		p := &rollup.Changes{}
+		p.AddItems(c.Last(), piece)
+		out = append(out, p)
 	}
 	return out
 }

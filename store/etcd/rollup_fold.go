@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -117,6 +118,7 @@ func (s *Store) foldScope(ctx context.Context, scope string, limit int) (int, bo
 		clientv3.OpGet(s.k(keyRollupPolicy)),
 		clientv3.OpGet(s.k(sp+"m")),
 		clientv3.OpGet(s.k(bp), clientv3.WithPrefix(), clientv3.WithLimit(int64(limit))),
+		clientv3.OpGet(s.k(keyHead)),
 	).Commit()
 	cancel()
 	if err != nil {
@@ -131,11 +133,12 @@ func (s *Store) foldScope(ctx context.Context, scope string, limit int) (int, bo
 		return 0, false, err
 	}
 	batches := resp.Responses[2].GetResponseRange()
-	if len(batches.Kvs) == 0 {
+	kvs := foldable(batches.Kvs, first(resp.Responses[3]))
+	if len(kvs) == 0 {
 		return 0, false, nil
 	}
 	var ch rollup.Changes
-	for _, kv := range batches.Kvs {
+	for _, kv := range kvs {
 		last, items, err := decodeBatch(kv.Value)
 		if err != nil {
 			return 0, false, fmt.Errorf("etcd: rollup %s: %w", kv.Key, err)
@@ -253,7 +256,7 @@ func (s *Store) foldScope(ctx context.Context, scope string, limit int) (int, bo
 			txOps = append(txOps, clientv3.OpPut(s.k(k), string(rollup.AppendItems(nil, items))))
 		}
 	}
-	for _, kv := range batches.Kvs {
+	for _, kv := range kvs {
 		txOps = append(txOps, clientv3.OpDelete(string(kv.Key)))
 	}
 	if len(txOps) > s.cfg.MaxTxnOps {
@@ -271,7 +274,30 @@ func (s *Store) foldScope(ctx context.Context, scope string, limit int) (int, bo
 	if !out.Succeeded {
 		return 0, false, nil
 	}
-	return len(batches.Kvs), batches.More, nil
+	return len(kvs), batches.More, nil
+}
+
+// foldable leaves out of kvs (delta keys, read at one revision with head,
+// the chain head) those of a batch that still holds the chain: while it is
+// published they may be put again (batch.go), so they are folded once it
+// is done. The hold is released only once every key of the batch is
+// written, so a read that sees a batch's keys and no hold sees them all.
+func foldable(kvs []*kvPair, head *kvPair) []*kvPair {
+	if head == nil {
+		return kvs
+	}
+	var hh heldHead
+	if json.Unmarshal(head.Value, &hh) != nil || hh.Batch == nil {
+		return kvs
+	}
+	held := "/" + "batch-" + hh.Batch.ID + "-"
+	out := kvs[:0:0]
+	for _, kv := range kvs {
+		if !strings.Contains(string(kv.Key), held) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // viewKey is the key (relative) of the view an entry goes to.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ type RecordsOnly struct{ workflow.Store }
 
 // testRollups drives random commands by random actors through the service
 // on a new store (refusals included, the clock moving on by random steps,
-// scans in between) and checks after each sequence that the store's rollups
+// scans in between, batch creates that commit or fail part way) and checks after each sequence that the store's rollups
 // equal a recount from the histories (RollupAuditor), and that the
 // statistics they give equal those counted from the records and replayed
 // from the histories, now and at the end of days before, during and after
@@ -149,10 +150,11 @@ func (a *answers) Tallies(ctx context.Context, q workflow.TallyQuery) (map[strin
 
 // rollupModel picks random commands for testRollups.
 type rollupModel struct {
-	svc   *workflow.Service
-	clock *workflow.ManualClock
-	ids   []string
-	files int
+	svc     *workflow.Service
+	clock   *workflow.ManualClock
+	ids     []string
+	files   int
+	batches int
 }
 
 var rollupUnits = []string{Fuliang, Leping, Water, Housing}
@@ -160,8 +162,14 @@ var rollupUnits = []string{Fuliang, Leping, Water, Housing}
 func (m *rollupModel) step(ctx context.Context, rt *rapid.T) {
 	// Minutes to weeks pass: levels cross between commands.
 	m.clock.Advance(time.Duration(rapid.SampledFrom([]int64{0, 60, 3600, 86400, 5 * 86400, 20 * 86400}).Draw(rt, "wait")) * time.Second)
-	kind := rapid.IntRange(0, 9).Draw(rt, "kind")
-	if kind == 0 || len(m.ids) == 0 {
+	kind := rapid.IntRange(0, 10).Draw(rt, "kind")
+	// At most one batch a sequence, in about one sequence of eight (a batch
+	// on etcd takes a lease and a hold of the chain: slow).
+	if kind == 10 && len(m.ids) > 0 && m.batches == 0 && rapid.IntRange(0, 7).Draw(rt, "batch now") == 0 {
+		m.batch(ctx, rt)
+		return
+	}
+	if kind == 0 || kind == 10 || len(m.ids) == 0 {
 		p, _, err := m.svc.CreateProblem(ctx, BureauActor, workflow.NewProblem{
 			Title: "问题", Description: "描述",
 			Source:    rapid.SampledFrom(workflow.Sources).Draw(rt, "source"),
@@ -224,6 +232,53 @@ func (m *rollupModel) step(ctx context.Context, rt *rapid.T) {
 		_, _ = m.svc.AddNote(ctx, lead, id, "进展", 0)
 	}
 }
+
+// batch creates a few problems at once (Service.CreateProblems), some
+// assigned, on a store that is a BatchCreator; sometimes the batch fails
+// part way and must leave the rollups as they were.
+func (m *rollupModel) batch(ctx context.Context, rt *rapid.T) {
+	if _, ok := m.svc.Store().(workflow.BatchCreator); !ok {
+		return
+	}
+	m.batches++
+	n := rapid.IntRange(1, 6).Draw(rt, "batch size")
+	fail := rapid.IntRange(-1, n).Draw(rt, "batch fails at") // -1, n: it does not
+	items := make([]workflow.BatchItem, n)
+	for i := range items {
+		county := rapid.SampledFrom([]string{Fuliang, Leping, Zhushan}).Draw(rt, "batch county")
+		items[i].New = workflow.NewProblem{Title: "批量问题", Description: "描述",
+			Source:    rapid.SampledFrom(workflow.Sources).Draw(rt, "batch source"),
+			CountyID:  county,
+			WorkPoint: rapid.SampledFrom([]int{0, 3}).Draw(rt, "batch wp"),
+			DedupeKey: "batch:" + strconv.Itoa(m.batches) + ":" + strconv.Itoa(i)}
+		if rapid.Bool().Draw(rt, "batch assigned") {
+			d := workflow.EndOfDay(m.clock.Now().AddDate(0, 0, rapid.IntRange(-40, 60).Draw(rt, "batch days")))
+			items[i].Assign = &workflow.Params{LeadUnit: rapid.SampledFrom(rollupUnits).Draw(rt, "batch lead"),
+				CooperatingUnits: rapid.SliceOfNDistinct(rapid.SampledFrom(rollupUnits), 0, 2, rapid.ID).Draw(rt, "batch coop"),
+				Deadline:         &d, Requirements: "要求"}
+		}
+	}
+	made := make([]string, n)
+	err := m.svc.CreateProblems(ctx, BureauActor, n, func(i int) (workflow.BatchItem, error) {
+		if i == fail {
+			return workflow.BatchItem{}, errBatchFails
+		}
+		return items[i], nil
+	}, func(i int, p *workflow.Problem) { made[i] = p.ID }, nil)
+	switch {
+	case fail >= 0 && fail < n:
+		// It fails there, or at an item before that the service refused.
+		if err == nil || !errors.Is(err, errBatchFails) && workflow.ErrorCode(err) == workflow.CodeInternal {
+			rt.Fatalf("a batch failing at item %d: %v", fail, err)
+		}
+	case err != nil && workflow.ErrorCode(err) == workflow.CodeInternal:
+		rt.Fatal(err)
+	case err == nil:
+		m.ids = append(m.ids, made...)
+	}
+}
+
+var errBatchFails = errors.New("the batch's file could not be read again")
 
 // fire runs a command; a refusal is part of the test, a fault is not.
 func (m *rollupModel) fire(ctx context.Context, a workflow.Actor, id string, t workflow.Trigger, prm workflow.Params) {
