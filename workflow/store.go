@@ -116,6 +116,7 @@ type Store interface {
 //	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
 //	Rollups        the statistics' tallies kept current with every write; without it Service.Stats counts every problem (and replays every history for as_of)
 //	BatchCreator   many problems created all or nothing (batch.go); without it Service.CreateProblems, and so a ledger import, is refused
+//	Anchors        daily head anchors on the chain (heads.go), sent to every outbox receiver; without it no head is anchored
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -274,6 +275,7 @@ func MissingCapabilities(s Store) []string {
 		{"Rounds", is[Rounds](s)},
 		{"Rollups", is[Rollups](s)},
 		{"BatchCreator", is[BatchCreator](s)},
+		{"Anchors", is[Anchors](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

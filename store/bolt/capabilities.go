@@ -19,4 +19,5 @@ var (
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
+	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 )

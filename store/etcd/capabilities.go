@@ -19,6 +19,7 @@ var (
 	_ workflow.PhotoIndex      = (*Store)(nil)
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
+	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"ServiceRounds", testServiceRounds},
 		{"FilterCombinations", testFilterCombinations},
 		{"BatchCreate", testBatchCreate},
+		{"Anchors", testAnchors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
