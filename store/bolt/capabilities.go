@@ -19,4 +19,6 @@ var (
 	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.Reminders       = (*Store)(nil) // reminders.go
+	_ workflow.Rollups         = (*Store)(nil) // rollup.go
+	_ workflow.RollupAuditor   = (*Store)(nil)
 )

@@ -21,6 +21,8 @@ var (
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
+	_ workflow.Rollups         = (*Store)(nil) // rollup.go
+	_ workflow.RollupAuditor   = (*Store)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)
 	_ workflow.Reminders       = (*Store)(nil) // reminders.go
 )
