@@ -106,4 +106,13 @@ type Params struct {
 	// (ActionLookbackDrawn, ActionLookbackConfirmed).
 	SiteCheck *SiteCheck `json:"site_check,omitempty"`
 	Lookback  *Lookback  `json:"lookback,omitempty"`
+
+	// Public notices (notice.go): the notice a close started or an
+	// end_notice ended; an objection filed; the objection an uphold or a
+	// dismissal decides; the photo marked public or not (ActionEvidencePublic).
+	Notice      *Notice    `json:"notice,omitempty"`
+	Objection   *Objection `json:"objection,omitempty"`
+	ObjectionID string     `json:"objection_id,omitempty"`
+	File        string     `json:"file,omitempty"`
+	Public      *bool      `json:"public,omitempty"`
 }

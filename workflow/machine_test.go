@@ -31,7 +31,7 @@ func TestEveryStateTriggerPair(t *testing.T) {
 		for _, trig := range Triggers {
 			t.Run(name+"/"+string(trig), func(t *testing.T) {
 				p := problemIn(name)
-				err := fire(context.Background(), p, trig)
+				err := fire(context.Background(), p, trig, false)
 				want, ok := allowed[trig]
 				if !ok {
 					if ErrorCode(err) != CodeConflict {
@@ -106,7 +106,7 @@ func TestSharedMachineConcurrent(t *testing.T) {
 					path = []Trigger{TriggerDismiss}
 				}
 				for _, trig := range path {
-					if err := fire(context.Background(), p, trig); err != nil {
+					if err := fire(context.Background(), p, trig, false); err != nil {
 						t.Errorf("fire %s: %v", trig, err)
 						return
 					}
@@ -146,7 +146,7 @@ func TestSharedMachineMatchesFresh(t *testing.T) {
 			}
 			for _, trig := range Triggers {
 				a, b := &Problem{State: st, Resolution: res}, &Problem{State: st, Resolution: res}
-				errShared := fire(context.Background(), a, trig)
+				errShared := fire(context.Background(), a, trig, false)
 				errFresh := newMachine(b).FireCtx(context.Background(), trig, b)
 				if a.State != b.State || ErrorCode(errShared) != ErrorCode(errFresh) {
 					t.Errorf("%s/%s %s: shared gives %s (%v), fresh %s (%v)", st, res, trig, a.State, errShared, b.State, errFresh)

@@ -131,6 +131,20 @@ const (
 	ReasonScopeTooLarge    Reason = "scope_too_large"   // CodeTooLarge: a round's scope takes in more reports than a round holds
 )
 
+// Reasons of the public notice (notice.go).
+const (
+	ReasonNoticeBySystem    Reason = "notice_by_system"    // CodeForbidden: the scanner closes a notice configured so
+	ReasonNoticeRunning     Reason = "notice_running"      // CodeConflict: the notice has not ended yet
+	ReasonObjectionOpen     Reason = "objection_open"      // CodeConflict: a notice cannot end while an objection is open
+	ReasonObjectionDecided  Reason = "objection_decided"   // CodeConflict: the objection was already decided
+	ReasonNoticeOver        Reason = "notice_over"         // CodeConflict: the notice has ended: no more objections
+	ReasonObjectionsFull    Reason = "objections_full"     // CodeConflict: too many objections are open on the problem
+	ReasonObjectionNotFound Reason = "objection_not_found" // CodeNotFound
+	ReasonNotInNotice       Reason = "not_in_notice"       // CodeNotFound: the problem is not in public notice
+	ReasonNotPhoto          Reason = "not_photo"           // CodeInvalid: only photos may be public
+	ReasonRateLimited       Reason = "rate_limited"        // CodeRateLimited: too many requests from the client
+)
+
 // reasonCodes is the one list of reasons, each with the code it refines.
 var reasonCodes = map[Reason]Code{
 	ReasonRequired: CodeInvalid, ReasonTooLong: CodeInvalid, ReasonMalformed: CodeInvalid,
@@ -176,6 +190,11 @@ var reasonCodes = map[Reason]Code{
 	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
 	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
 	ReasonScopeTooLarge: CodeTooLarge,
+
+	ReasonNoticeBySystem: CodeForbidden, ReasonNoticeRunning: CodeConflict, ReasonObjectionOpen: CodeConflict,
+	ReasonObjectionDecided: CodeConflict, ReasonNoticeOver: CodeConflict, ReasonObjectionsFull: CodeConflict,
+	ReasonObjectionNotFound: CodeNotFound, ReasonNotInNotice: CodeNotFound, ReasonNotPhoto: CodeInvalid,
+	ReasonRateLimited: CodeRateLimited,
 }
 
 // Reasons returns every reason, sorted.
