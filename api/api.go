@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jdz-eco/rectify/api/ratelimit"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -73,6 +74,10 @@ type Config struct {
 	// nearest address in X-Forwarded-For that is not one of these. Empty:
 	// X-Forwarded-For is never read.
 	TrustedProxies []*net.IPNet
+	// Objections limits public objections per client address (see
+	// NewObjectionLimiter; share it with the pages). nil: a limiter of
+	// DefaultObjectionsPerHour of its own.
+	Objections *ratelimit.Limiter
 }
 
 // Web is a set of routes api.New serves beside the API: the web pages
@@ -109,6 +114,8 @@ type server struct {
 	web Web
 	// routeSet holds every registered route as "METHOD path" (noRoute).
 	routeSet map[string]bool
+	// objections limits public objections per client address.
+	objections *ratelimit.Limiter
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -127,6 +134,10 @@ func New(cfg Config) *echo.Echo {
 		panics:      cfg.Panics,
 		aliases:     cfg.UnitAliases,
 		web:         cfg.Web,
+		objections:  cfg.Objections,
+	}
+	if s.objections == nil {
+		s.objections = NewObjectionLimiter(cfg.Service, DefaultObjectionsPerHour)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

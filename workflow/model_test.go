@@ -329,10 +329,10 @@ func (m *modelProblem) object() workflow.Code {
 // dismissObjection is the bureau's dismissal of objection n.
 func (m *modelProblem) dismissObjection(a workflow.Actor, n int) workflow.Code {
 	switch {
-	case a.Role != workflow.RoleBureau && a.Role != workflow.RoleSystem:
-		return workflow.CodeForbidden
 	case !m.visible(a):
 		return workflow.CodeNotFound
+	case a.Role != workflow.RoleBureau && a.Role != workflow.RoleSystem:
+		return workflow.CodeForbidden
 	case n < 1 || n > len(m.objections):
 		return workflow.CodeNotFound
 	case m.objections[n-1] != "open":

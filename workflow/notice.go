@@ -321,9 +321,6 @@ func (s *Service) FileObjection(ctx context.Context, id string, in ObjectionInpu
 // DismissObjection records the bureau's dismissal of objection oid of
 // problem id, with its reason (异议不成立).
 func (s *Service) DismissObjection(ctx context.Context, a Actor, id, oid, reason string, ifVersion uint64) (*Problem, error) {
-	if err := needRole("dismiss objections", a, RoleBureau); err != nil {
-		return nil, err
-	}
 	reason, err := CleanText("reason", reason)
 	switch {
 	case err != nil:
@@ -335,6 +332,9 @@ func (s *Service) DismissObjection(ctx context.Context, a Actor, id, oid, reason
 	}
 	now := s.clock.Now()
 	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
+		if err := needRole("dismiss objections", a, RoleBureau); err != nil {
+			return Entry{}, err
+		}
 		o := p.objection(oid)
 		switch {
 		case o == nil:
@@ -350,11 +350,11 @@ func (s *Service) DismissObjection(ctx context.Context, a Actor, id, oid, reason
 // SetEvidencePublic marks the photo sha of problem id public (shown on
 // the public notice page) or no longer public; the bureau only.
 func (s *Service) SetEvidencePublic(ctx context.Context, a Actor, id, sha string, public bool, ifVersion uint64) (*Problem, error) {
-	if err := needRole("mark photos public", a, RoleBureau); err != nil {
-		return nil, err
-	}
 	now := s.clock.Now()
 	return s.command(ctx, a, id, ifVersion, func(p *Problem) (Entry, error) {
+		if err := needRole("mark photos public", a, RoleBureau); err != nil {
+			return Entry{}, err
+		}
 		i := slices.IndexFunc(p.Evidence, func(e Evidence) bool { return e.SHA256 == sha })
 		switch {
 		case i < 0:
@@ -484,4 +484,44 @@ func endNoticeEntries(ctx context.Context, p *Problem, now time.Time) ([]Entry, 
 	e := Entry{At: now, Actor: systemActor, Action: string(TriggerEndNotice), From: from, To: p.State, Params: prm}
 	applyEffects(p, &e)
 	return []Entry{e}, nil
+}
+
+// PublicHead returns the audit chain's head for the public notice page,
+// which prints it so that anyone can keep it (SEQ:HASH).
+func (s *Service) PublicHead(ctx context.Context) (ChainHead, error) {
+	return s.store.Head(ctx)
+}
+
+// QueuedObjection is an open objection in the bureau's queue, with the
+// problem it is about.
+type QueuedObjection struct {
+	Problem   *Problem
+	Objection Objection
+}
+
+// ObjectionQueue lists the open objections, oldest problem first: the
+// bureau's queue, which it upholds or dismisses.
+func (s *Service) ObjectionQueue(ctx context.Context, a Actor) ([]QueuedObjection, error) {
+	if err := needRole("read the objection queue", a, RoleBureau); err != nil {
+		return nil, err
+	}
+	out := []QueuedObjection{}
+	cursor := ""
+	for {
+		items, next, err := s.store.Problems(ctx, ProblemFilter{State: StateInNotice, Cursor: cursor, Limit: MaxLimit})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range items {
+			for _, o := range p.Objections {
+				if o.Status == ObjectionOpen {
+					out = append(out, QueuedObjection{Problem: p, Objection: o})
+				}
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
 }
