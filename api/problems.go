@@ -401,6 +401,9 @@ type transitionParams struct {
 
 	AcknowledgedFlags   []workflow.FlagRef `json:"acknowledged_flags"`
 	AcknowledgementNote string             `json:"acknowledgement_note"`
+
+	ObjectionID string `json:"objection_id"`
+	Note        string `json:"note"`
 }
 
 // decode sets the parameters named by keys (in that order) from their
@@ -432,6 +435,10 @@ func (tp *transitionParams) decode(keys []string, fields map[string]json.RawMess
 			dst = &tp.AcknowledgedFlags
 		case "acknowledgement_note":
 			dst = &tp.AcknowledgementNote
+		case "objection_id":
+			dst = &tp.ObjectionID
+		case "note":
+			dst = &tp.Note
 		default:
 			return apiError(workflow.CodeInvalid, k, fmt.Sprintf("unknown field %q", k))
 		}
@@ -491,6 +498,7 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 		LeadUnit: tp.LeadUnit, CooperatingUnits: tp.CooperatingUnits, Requirements: tp.Requirements,
 		Reason: tp.Reason, Plan: tp.Plan, Summary: tp.Summary, Opinion: tp.Opinion, Statement: tp.Statement,
 		AcknowledgedFlags: tp.AcknowledgedFlags, AcknowledgementNote: tp.AcknowledgementNote,
+		ObjectionID: tp.ObjectionID, Note: tp.Note,
 	}
 	if tp.Deadline != nil {
 		d, err := workflow.ParseDeadline(*tp.Deadline)
