@@ -239,12 +239,13 @@ func (w *authzWorld) server(t *testing.T) *echo.Echo {
 		t.Fatal(err)
 	}
 	svc.SetBlobs(blobs)
-	pages, err := web.New(web.Config{Service: svc, Argon2: web.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
+	objections := api.NewObjectionLimiter(svc, 100)
+	pages, err := web.New(web.Config{Service: svc, Argon2: web.Argon2Params{Memory: 64, Time: 1, Threads: 1}, Objections: objections})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Every caller of a row objects from the same address: allow them all.
-	return api.New(api.Config{Service: svc, Web: pages, Logger: slog.New(slog.DiscardHandler), Objections: api.NewObjectionLimiter(svc, 100)})
+	return api.New(api.Config{Service: svc, Web: pages, Logger: slog.New(slog.DiscardHandler), Objections: objections})
 }
 
 // row is one route and what each caller gets from it.
@@ -572,6 +573,11 @@ var authzRows = []row{
 	{method: "POST", route: "/users/:id/tokens", path: "/users/{target}/tokens", page: true, other: s403, ok: only(s201, admin), body: form(nil)},
 	{method: "POST", route: "/users/:id/tokens/:token/revoke", path: "/users/{target}/tokens/{token}/revoke", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
 	{method: "POST", route: "/users/:id/tokens/:token/rotate", path: "/users/{target}/tokens/{token}/rotate", page: true, other: s403, ok: only(s201, admin), body: form(nil)},
+
+	// The public notice page and its objection form: no sign-in.
+	{method: "GET", route: "/public/", path: "/public/", page: true, public: true, other: s200, ok: map[caller]int{}},
+	{method: "POST", route: "/public/notices/:id/objections", path: "/public/notices/{notice}/objections", page: true, public: true, other: s303, ok: map[caller]int{},
+		body: form(url.Values{"text": {"河道里仍有砂堆"}})},
 
 	// Any other path is the pages' 404, after the sign-in check.
 	{method: echo.RouteNotFound, route: "/*", send: "GET", path: "/nothing", page: true, other: s404, ok: map[caller]int{}},

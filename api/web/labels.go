@@ -388,6 +388,27 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return msgUnavailable, true
 	case workflow.ReasonNotReady:
 		return "系统暂未就绪，请稍后重试。", true
+	// public notices (公示)
+	case workflow.ReasonNoticeBySystem:
+		return "公示期满且无未处理异议时，由系统自动销号，无需手动操作。", true
+	case workflow.ReasonNoticeRunning:
+		return "公示期尚未结束，不能销号。", true
+	case workflow.ReasonObjectionOpen:
+		return "尚有未处理的异议：请先认定异议成立或不成立。", true
+	case workflow.ReasonObjectionDecided:
+		return "该异议已处理。", true
+	case workflow.ReasonNoticeOver:
+		return "公示期已结束，不再受理异议。", true
+	case workflow.ReasonObjectionsFull:
+		return "该问题待处理的异议已达上限，请稍后再提。", true
+	case workflow.ReasonObjectionNotFound:
+		return "未找到该异议。", true
+	case workflow.ReasonNotInNotice:
+		return "该问题不在公示期内。", true
+	case workflow.ReasonNotPhoto:
+		return "只有照片可以公开。", true
+	case workflow.ReasonRateLimited:
+		return "提交过于频繁，请一小时后再试。", true
 	}
 	return "", false
 }
@@ -446,6 +467,8 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case workflow.CodeKeyReused:
 		return http.StatusUnprocessableEntity
+	case workflow.CodeRateLimited:
+		return http.StatusTooManyRequests
 	case workflow.CodeKeyInFlight:
 		return http.StatusConflict
 	case workflow.CodeUnavailable:

@@ -62,6 +62,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jdz-eco/rectify/api/ratelimit"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -91,6 +92,9 @@ type Config struct {
 	Argon2 Argon2Params
 	// Clock is the time of the sign-in throttle; nil means the service's.
 	Clock workflow.Clock
+	// Objections limits public objections per client address, shared
+	// with the API; nil: 10 an hour of its own.
+	Objections *ratelimit.Limiter
 }
 
 // Web serves the pages; it implements api.Web.
@@ -103,6 +107,7 @@ type Web struct {
 	throttle    *throttle
 	hasher      *hasher
 	pages       map[string]*template.Template
+	objections  *ratelimit.Limiter
 	static      fs.FS
 }
 
@@ -151,6 +156,10 @@ func New(cfg Config) (*Web, error) {
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
+	w.objections = cfg.Objections
+	if w.objections == nil {
+		w.objections = ratelimit.New(10, time.Hour, cfg.Clock.Now)
+	}
 	var err error
 	if w.hasher, err = newHasher(cfg.Argon2, min(runtime.NumCPU(), 4)); err != nil {
 		return nil, err
@@ -165,7 +174,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "public"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -194,6 +203,9 @@ func (w *Web) Register(e *echo.Echo) {
 	g := e.Group("", w.headers)
 	g.GET("/static/*", w.serveStatic)
 	g.GET("/login", w.loginPage)
+	// The public notices (公示): no sign-in.
+	g.GET("/public/", w.publicNotices)
+	g.POST("/public/notices/:id/objections", w.fileObjection)
 	g.POST("/login", w.login)
 
 	auth := g.Group("", w.authenticate, w.checkCSRF)

@@ -58,6 +58,8 @@ type serveConfig struct {
 	// trustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (the sign-in throttle's address).
 	trustedProxies []*net.IPNet
+	// notice configures public notices and objections.
+	notice *noticeFlags
 
 	// The routine (日常调度): scheduled dispatch rounds, late reports.
 	routine *routineConfig
@@ -115,6 +117,7 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.StringVar(&proxies, "trusted-proxies", "", "reverse proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For names the client; otherwise the client is the connection's peer")
 
 	cfg.routine = addRoutineFlags(fs)
+	cfg.notice = addNoticeFlags(fs)
 
 	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
 	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
@@ -156,6 +159,9 @@ func (c serveConfig) check() error {
 		return err
 	}
 	if _, err := c.routine.roundSchedules(); err != nil {
+		return err
+	}
+	if _, err := c.notice.policy(); err != nil {
 		return err
 	}
 	if err := c.sessionPolicy().Validate(); err != nil {
@@ -318,7 +324,10 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		st.runLeading(bg, "routine", log, rt.Run)
 	}
 
+	// One limit of public objections for the API and the pages.
+	objections := api.NewObjectionLimiter(svc, cfg.notice.objections)
 	pages, err := web.New(web.Config{
+		Objections:       objections,
 		Service:          svc,
 		Logger:           log,
 		Sessions:         cfg.sessionPolicy(),
@@ -343,6 +352,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		// The web pages for the bureau, the units and the inspectors.
 		Web:            pages,
 		TrustedProxies: cfg.trustedProxies,
+		Objections:     objections,
 	})
 	return serveHTTP(ctx, cfg, ln, handler, log, env)
 }
@@ -359,6 +369,13 @@ func newService(ctx context.Context, st workflow.Store, cfg serveConfig, log *sl
 		return nil, err
 	}
 	if err := cfg.checks.apply(svc); err != nil {
+		return nil, err
+	}
+	np, err := cfg.notice.policy()
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.SetNoticePolicy(np); err != nil {
 		return nil, err
 	}
 	if err := svc.LoadCalendars(ctx, seeds.Calendars()); err != nil {
