@@ -574,6 +574,12 @@ var authzRows = []row{
 	{method: "POST", route: "/users/:id/tokens/:token/revoke", path: "/users/{target}/tokens/{token}/revoke", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
 	{method: "POST", route: "/users/:id/tokens/:token/rotate", path: "/users/{target}/tokens/{token}/rotate", page: true, other: s403, ok: only(s201, admin), body: form(nil)},
 
+	// The bureau decides objections and marks photos public on the problem page.
+	{method: "POST", route: "/problems/:id/objections/:oid/dismissal", path: "/problems/{notice}/objections/1/dismissal", page: true, other: s403,
+		ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"reason": {"经核实，已清理"}})},
+	{method: "POST", route: "/problems/:id/evidence/:sha256/public", path: "/problems/{notice}/evidence/{nsha}/public", page: true, other: s403,
+		ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"public": {""}})},
+
 	// The public notice page and its objection form: no sign-in.
 	{method: "GET", route: "/public/", path: "/public/", page: true, public: true, other: s200, ok: map[caller]int{}},
 	{method: "POST", route: "/public/notices/:id/objections", path: "/public/notices/{notice}/objections", page: true, public: true, other: s303, ok: map[caller]int{},

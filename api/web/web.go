@@ -233,6 +233,8 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST("/problems/:id/position", w.setPosition)
 	auth.POST("/problems/:id/lookback", w.confirmLookback)
 	auth.POST("/problems/:id/extensions/:ext/decision", w.decideExtension)
+	auth.POST("/problems/:id/objections/:oid/dismissal", w.dismissObjection)
+	auth.POST("/problems/:id/evidence/:sha256/public", w.setEvidencePublic)
 	auth.GET("/evidence/:sha256", w.evidence)
 	auth.GET("/users", w.usersList)
 	auth.GET("/users/:id", w.userDetail)
@@ -500,6 +502,12 @@ func doneMessage(done string) string {
 		return "延期申请已提交，等待市生态环境局审批。"
 	case "decision":
 		return "延期申请已审批。"
+	case "dismissal":
+		return "已认定异议不成立。"
+	case "public":
+		return "照片公开设置已保存。"
+	case "uphold_objection":
+		return "已认定异议成立，问题退回整改。"
 	case "unit-group":
 		return "已明确单位组所指的单位。"
 	case "user-disable":
