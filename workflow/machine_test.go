@@ -17,8 +17,21 @@ var expected = map[string]map[Trigger]State{
 	"rectifying":       {TriggerSubmit: StateSubmitted},
 	"submitted":        {TriggerWithdraw: StateRectifying, TriggerReject: StateRectifying, TriggerVerify: StateVerified},
 	"verified":         {TriggerClose: StateClosed, TriggerReopen: StateRectifying},
+	"in_notice":        {TriggerEndNotice: StateClosed, TriggerUphold: StateRectifying},
 	"closed/rectified": {TriggerReopen: StateRectifying},
 	"closed/dismissed": {TriggerReopen: StateFound},
+}
+
+// TestCloseStartsNotice: a close whose source needs a public notice goes
+// to in_notice, a substate of verified, instead of closed.
+func TestCloseStartsNotice(t *testing.T) {
+	p := &Problem{State: StateVerified}
+	if err := fire(context.Background(), p, TriggerClose, true); err != nil || p.State != StateInNotice {
+		t.Fatalf("close with a notice: %s, %v", p.State, err)
+	}
+	if in, err := machine().IsInStateCtx(withProblem(context.Background(), p), StateVerified); err != nil || !in {
+		t.Fatal("in_notice is not a substate of verified")
+	}
 }
 
 func problemIn(name string) *Problem {
