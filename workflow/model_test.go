@@ -451,6 +451,9 @@ func TestModel(t *testing.T) {
 			}
 			m.now = clock.Now()
 			kind := rapid.IntRange(0, 15).Draw(rt, "kind")
+			if m.state == workflow.StateInNotice && rapid.Bool().Draw(rt, "object first") {
+				kind = rapid.IntRange(14, 15).Draw(rt, "notice kind") // an objection, or its dismissal
+			}
 			if m.state == workflow.StateRectifying && !m.hasNewEvidence() && rapid.Bool().Draw(rt, "upload first") {
 				kind = 11
 			}
@@ -513,6 +516,9 @@ func TestModel(t *testing.T) {
 				_, err = svc.FileObjection(ctx, p.ID, workflow.ObjectionInput{Text: "整改不到位，仍有污水直排", Name: "张三"})
 			case kind == 15:
 				n := rapid.IntRange(0, len(m.objections)+1).Draw(rt, "objection")
+				if open := slices.Index(m.objections, "open"); steer && open >= 0 {
+					a, n = modelActors[0], open+1 // the bureau decides an open one
+				}
 				what = fmt.Sprintf("dismissal of objection %d by %s", n, a.ID)
 				want = m.dismissObjection(a, n)
 				_, err = svc.DismissObjection(ctx, a, p.ID, strconv.Itoa(n), "经核实，整改已到位", 0)
