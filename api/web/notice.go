@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"net/url"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -102,4 +104,26 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// objectionSection is the bureau's start page queue of open objections
+// (待处理异议), one row per problem in notice with some.
+func (w *Web) objectionSection(ctx context.Context, a workflow.Actor, cat *catalog) (section, error) {
+	sec := section{Title: "待处理异议", Hint: "公示期间公众提出的异议，须认定成立（退回整改）或不成立。", Empty: "没有待处理的异议。", Note: "异议"}
+	q, err := w.svc.ObjectionQueue(ctx, a)
+	if err != nil {
+		return sec, err
+	}
+	seen := map[string]int{}
+	for _, x := range q {
+		if i, ok := seen[x.Problem.ID]; ok {
+			sec.Rows[i].Note = strconv.Itoa(x.Problem.OpenObjections()) + " 条待处理"
+			continue
+		}
+		r := cat.row(x.Problem)
+		r.Note = truncate(x.Objection.Text, 20)
+		seen[x.Problem.ID] = len(sec.Rows)
+		sec.Rows = append(sec.Rows, r)
+	}
+	return sec, nil
 }

@@ -57,8 +57,10 @@ func TestPublicNoticePage(t *testing.T) {
 		t.Fatalf("objections %+v", p.Objections)
 	}
 
-	// The bureau's problem page: the notice, the objection, its dismissal form, the photo's mark.
+	// The bureau's start page queues it; the problem page shows the notice,
+	// the objection, its dismissal form, the photo's mark.
 	b := v.as("bureau")
+	wantBody(t, "bureau's start page", b.get("/"), "待处理异议", "河道非法采砂", "砂堆只是被覆盖了")
 	res = b.get("/problems/" + id)
 	wantBody(t, "problem page", res, "公示与异议", "公示期", "砂堆只是被覆盖了", "待处理", "认定异议不成立", "在公示页公开", "异议成立，退回整改")
 	wantStatus(t, "dismissal without reason", b.post("/problems/"+id+"/objections/1/dismissal", url.Values{"reason": {""}, "version": {b.version(id)}}), http.StatusBadRequest)
@@ -66,6 +68,7 @@ func TestPublicNoticePage(t *testing.T) {
 	wantStatus(t, "public photo", b.post("/problems/"+id+"/evidence/"+photo+"/public", url.Values{"public": {"1"}, "version": {b.version(id)}}), http.StatusSeeOther)
 	res = b.get("/problems/" + id)
 	wantBody(t, "after the dismissal", res, "异议不成立", "经核实已清运", "已公开")
+	wantBody(t, "bureau's start page after the dismissal", b.get("/"), "没有待处理的异议")
 	// A unit officer sees the section but no forms.
 	res = v.as("fuliang").get("/problems/" + id)
 	wantNot(t, "unit's page", res, "认定异议不成立", "在公示页公开")
