@@ -27,6 +27,9 @@ var triggerHints = map[workflow.Trigger]string{
 	workflow.TriggerVerify:   "现场核查和佐证材料符合要求，验收通过并签名。",
 	workflow.TriggerClose:    "验收通过后销号并签名（验收人不能同时销号）。",
 	workflow.TriggerReopen:   "问题反弹或需回头看时重新整改。",
+	// Public notices.
+	workflow.TriggerEndNotice: "公示期满且无未处理异议，予以销号。",
+	workflow.TriggerUphold:    "认定所选异议成立：问题退回牵头单位整改，须重新确定整改时限。",
 }
 
 // stepLabels name the steps of the main path in a 待… line: whose turn it

@@ -71,7 +71,8 @@ func TestPublicNoticePage(t *testing.T) {
 	wantBody(t, "bureau's start page after the dismissal", b.get("/"), "没有待处理的异议")
 	// A unit officer sees the section but no forms.
 	res = v.as("fuliang").get("/problems/" + id)
-	wantNot(t, "unit's page", res, "认定异议不成立", "在公示页公开")
+	wantBody(t, "unit's page", res, "公示与异议", "砂堆只是被覆盖了")
+	wantNot(t, "unit's page", res, "认定异议不成立", "/objections/1/dismissal", photo+"/public")
 
 	res = anon.get("/public/")
 	wantBody(t, "public page with the photo", res, "/api/v1/public/notices/"+id+"/photos/"+photo)

@@ -345,6 +345,23 @@ func timelineOf(e workflow.Entry, cat *catalog) timelineEntry {
 	add(workflow.LabelOpinion, prm.Opinion, true)
 	add(workflow.LabelStatement, prm.Statement, true)
 	add(workflow.LabelNoteText, prm.Text, true)
+	if n := prm.Notice; n != nil {
+		add("公示期", fmtTime(n.Start)+" 至 "+fmtTime(n.End), false)
+	}
+	if o := prm.Objection; o != nil {
+		add("异议 "+o.ID, o.Text, true)
+		add("异议人", strings.TrimSpace(o.Name+" "+o.Contact), false)
+	}
+	if prm.ObjectionID != "" {
+		add(workflow.FieldLabel("objection_id"), prm.ObjectionID, false)
+	}
+	if prm.Public != nil {
+		v := "取消公开"
+		if *prm.Public {
+			v = "在公示页公开"
+		}
+		add("照片", v, false)
+	}
 	if prm.Round != "" && e.Action == workflow.ActionReport {
 		reportDetails(e, cat, add)
 	}
