@@ -229,3 +229,24 @@ func TestObjectionsLimitedAndHoneypot(t *testing.T) {
 		t.Fatalf("objection after the uphold: %d", rec.Code)
 	}
 }
+
+// TestObjectorHiddenFromUnits: the bureau reads who objected; the unit
+// the objection is about reads the objection without name and contact, on
+// the problem, in its history and in the events.
+func TestObjectorHiddenFromUnits(t *testing.T) {
+	v := newEnv(t)
+	p, _ := v.inNotice()
+	if _, err := v.svc.FileObjection(context.Background(), p.ID, workflow.ObjectionInput{Text: "砂堆仍在", Name: "李四", Contact: "13900000000"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/problems/" + p.ID, "/api/v1/problems/" + p.ID + "/history", "/api/v1/events?limit=1000"} {
+		body := v.do("GET", path, "bureau", nil).Body.String()
+		if !strings.Contains(body, "李四") || !strings.Contains(body, "13900000000") {
+			t.Errorf("bureau, %s: no objector", path)
+		}
+		body = v.do("GET", path, "fuliang", nil).Body.String()
+		if !strings.Contains(body, "砂堆仍在") || strings.Contains(body, "李四") || strings.Contains(body, "13900000000") {
+			t.Errorf("unit officer, %s: %s", path, body)
+		}
+	}
+}

@@ -525,3 +525,21 @@ func (s *Service) ObjectionQueue(ctx context.Context, a Actor) ([]QueuedObjectio
 		cursor = next
 	}
 }
+
+// SeesObjectors reports whether a may read who objected (name, contact):
+// not a unit officer, whose unit the objection is about.
+func SeesObjectors(a Actor) bool { return a.Role != RoleUnit }
+
+// ObjectionsFor returns p's objections as a may read them: without the
+// objector's name and contact for a unit officer.
+func ObjectionsFor(a Actor, os []Objection) []Objection {
+	out := make([]Objection, len(os))
+	for i, o := range os {
+		o.DecidedAt = clonePtr(o.DecidedAt)
+		if !SeesObjectors(a) {
+			o.Name, o.Contact = "", ""
+		}
+		out[i] = o
+	}
+	return out
+}

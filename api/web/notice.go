@@ -46,7 +46,10 @@ func noticeOf(a workflow.Actor, p *workflow.Problem, stateOf func(string) (strin
 	}
 	bureau := a.Role == workflow.RoleBureau
 	for _, o := range p.Objections {
-		r := objectionRow{ID: o.ID, At: fmtTime(o.At), Text: o.Text, Name: o.Name, Contact: o.Contact, Status: o.Status.Label(), Reason: o.Reason}
+		r := objectionRow{ID: o.ID, At: fmtTime(o.At), Text: o.Text, Status: o.Status.Label(), Reason: o.Reason}
+		if workflow.SeesObjectors(a) {
+			r.Name, r.Contact = o.Name, o.Contact
+		}
 		if o.DecidedAt != nil {
 			r.DecidedAt = fmtTime(*o.DecidedAt)
 		}

@@ -62,7 +62,7 @@ func TestPublicNoticePage(t *testing.T) {
 	b := v.as("bureau")
 	wantBody(t, "bureau's start page", b.get("/"), "待处理异议", "河道非法采砂", "砂堆只是被覆盖了")
 	res = b.get("/problems/" + id)
-	wantBody(t, "problem page", res, "公示与异议", "公示期", "砂堆只是被覆盖了", "待处理", "认定异议不成立", "在公示页公开", "异议成立，退回整改")
+	wantBody(t, "problem page", res, "张三", "公示与异议", "公示期", "砂堆只是被覆盖了", "待处理", "认定异议不成立", "在公示页公开", "异议成立，退回整改")
 	wantStatus(t, "dismissal without reason", b.post("/problems/"+id+"/objections/1/dismissal", url.Values{"reason": {""}, "version": {b.version(id)}}), http.StatusBadRequest)
 	wantStatus(t, "dismissal", b.post("/problems/"+id+"/objections/1/dismissal", url.Values{"reason": {"经核实已清运"}, "version": {b.version(id)}}), http.StatusSeeOther)
 	wantStatus(t, "public photo", b.post("/problems/"+id+"/evidence/"+photo+"/public", url.Values{"public": {"1"}, "version": {b.version(id)}}), http.StatusSeeOther)
@@ -72,6 +72,7 @@ func TestPublicNoticePage(t *testing.T) {
 	// A unit officer sees the section but no forms.
 	res = v.as("fuliang").get("/problems/" + id)
 	wantBody(t, "unit's page", res, "公示与异议", "砂堆只是被覆盖了")
+	wantNot(t, "unit's page: who objected", res, "张三")
 	wantNot(t, "unit's page", res, "认定异议不成立", "/objections/1/dismissal", photo+"/public")
 
 	res = anon.get("/public/")

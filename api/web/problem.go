@@ -150,6 +150,9 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	}
 	pp.Fields = problemFields(p, cat)
 	for _, e := range hist {
+		if o := e.Params.Objection; o != nil {
+			e.Params.Objection = &workflow.ObjectionsFor(a, []workflow.Objection{*o})[0]
+		}
 		pp.Timeline = append(pp.Timeline, timelineOf(e, cat))
 	}
 	for _, e := range p.Evidence {
