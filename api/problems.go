@@ -193,7 +193,7 @@ func (s *server) problemJSON(ctx context.Context, v view, a workflow.Actor, p *w
 		UnacknowledgedFlags: nonNil(p.UnacknowledgedFlags()), AcknowledgedFlags: nonNil(p.Acknowledged),
 		SiteChecks: nonNil(p.SiteChecks), SiteCheckNeeded: s.svc.EvidencePolicy().NeedsSiteCheck(p), Lookback: p.Lookback,
 		Position: p.Position, Notice: p.Notice,
-		Version:  p.Version, CreatedBy: p.CreatedBy,
+		Version: p.Version, CreatedBy: p.CreatedBy,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 		PermittedTriggers: s.svc.PermittedTriggers(a, p), Objections: objections,
 	}, nil
