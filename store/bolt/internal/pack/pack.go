@@ -105,6 +105,11 @@ var packWords = [...]string{
 	// Dispatch rounds: report fields, actions and alerts.
 	"due", "progress", "percent", "next_steps", "difficulties", "figures",
 	"late", "target", "value", "report", "report_late", "round_open",
+	// Public notices (公示): fields, the state, triggers and actions.
+	"notice", "objections", "public", "objection", "objection_id", "file",
+	"in_notice", "end_notice", "uphold_objection", "objection_dismissed",
+	"evidence_public", "start", "end", "days", "contact", "open", "upheld",
+	"superseded",
 }
 
 // packWordIndex maps a word to its index.
