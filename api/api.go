@@ -23,6 +23,7 @@ import (
 
 	"github.com/jdz-eco/rectify/api/ratelimit"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // DefaultBodyLimit is the largest request body accepted when Config.BodyLimit
@@ -66,6 +67,10 @@ type Config struct {
 	// seeds.ResolveUnit (市工信局 → city-industry); it returns a unit id, used
 	// only if that unit exists. nil: ids and exact names only.
 	UnitAliases func(string) (string, bool)
+	// Imports runs ledger imports as jobs; nil: New starts its own (on
+	// Service, logging to Logger). The web pages share it to show their
+	// progress.
+	Imports *ledgerfile.Jobs
 	// Web, if set, serves the web pages (package api/web) beside the API.
 	Web Web
 	// TrustedProxies are the reverse proxies in front of the server. The
@@ -114,6 +119,8 @@ type server struct {
 	web Web
 	// routeSet holds every registered route as "METHOD path" (noRoute).
 	routeSet map[string]bool
+	// imports runs ledger imports (Config.Imports).
+	imports *ledgerfile.Jobs
 	// objections limits public objections per client address.
 	objections *ratelimit.Limiter
 }
@@ -135,12 +142,16 @@ func New(cfg Config) *echo.Echo {
 		aliases:     cfg.UnitAliases,
 		web:         cfg.Web,
 		objections:  cfg.Objections,
-	}
-	if s.objections == nil {
-		s.objections = NewObjectionLimiter(cfg.Service, DefaultObjectionsPerHour)
+		imports:     cfg.Imports,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.imports == nil {
+		s.imports = ledgerfile.NewJobs(s.svc, s.log)
+	}
+	if s.objections == nil {
+		s.objections = NewObjectionLimiter(cfg.Service, DefaultObjectionsPerHour)
 	}
 	if s.gather == nil {
 		s.gather = prometheus.DefaultGatherer
@@ -345,7 +356,7 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // so, otherwise when the decoder reads past it (http.MaxBytesError). An
 // evidence upload has its own, larger limit (evidenceBodyLimit); its file
 // part is held to Config.EvidenceMaxBytes by the handler. So has a ledger
-// import (ledgerImportBodyLimit); its file is held to ledger.MaxFileSize by
+// import (ledgerImportBodyLimit); its file is held to ledgerfile.MaxFileSize by
 // the handler.
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

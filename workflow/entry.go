@@ -107,6 +107,11 @@ type Params struct {
 	SiteCheck *SiteCheck `json:"site_check,omitempty"`
 	Lookback  *Lookback  `json:"lookback,omitempty"`
 
+	// A head anchor (ActionHeadAnchor): the head it anchors, SEQ:HASH of
+	// the entry before it, and its day (YYYY-MM-DD in Asia/Shanghai).
+	Head string `json:"head,omitempty"`
+	Day  string `json:"day,omitempty"`
+
 	// Public notices (notice.go): the notice a close started or an
 	// end_notice ended; an objection filed; the objection an uphold or a
 	// dismissal decides; the photo marked public or not (ActionEvidencePublic).

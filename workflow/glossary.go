@@ -2,7 +2,7 @@ package workflow
 
 // The glossary: the Chinese name of every value of the domain, as the
 // bureau's documents and ledgers (台账) write them, in one place for the
-// pages (api/web), the ledger file (api/ledger) and the statistics. These
+// pages (api/web), the ledger file (workflow/ledgerfile) and the statistics. These
 // are names, the domain's own vocabulary, not presentation: sentences
 // (hints, refusals) belong to the pages. docs/design.md#glossary explains
 // why they live here.
@@ -155,6 +155,7 @@ var actionLabels = map[string]string{
 	ActionLookbackConfirmed: "回头看确认",
 	ActionReport:            "调度报送",
 	ActionRoundOpen:         "发起调度",
+	ActionHeadAnchor:        "审计链头存证",
 	// Public notices.
 	ActionObjection:          "公众异议",
 	ActionObjectionDismissed: "异议不成立",

@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"WorkPointHistory", testWorkPointHistory},
 		{"RoundsConcurrent", testRoundsConcurrent},
 		{"ServiceRounds", testServiceRounds},
+		{"BatchCreate", testBatchCreate},
+		{"Anchors", testAnchors},
 		{"ServiceNotice", testServiceNotice},
 	}
 	for _, tt := range tests {
