@@ -77,8 +77,8 @@ type problemResponse struct {
 
 	// The public notice (公示) and the objections to it; a unit officer
 	// does not see who objected.
-	Notice     *workflow.Notice     `json:"notice,omitempty"`
-	Objections []workflow.Objection `json:"objections,omitempty"`
+	Notice     *workflow.NoticePeriod `json:"notice,omitempty"`
+	Objections []workflow.Objection   `json:"objections,omitempty"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`

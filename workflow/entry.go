@@ -115,9 +115,9 @@ type Params struct {
 	// Public notices (notice.go): the notice a close started or an
 	// end_notice ended; an objection filed; the objection an uphold or a
 	// dismissal decides; the photo marked public or not (ActionEvidencePublic).
-	Notice      *Notice    `json:"notice,omitempty"`
-	Objection   *Objection `json:"objection,omitempty"`
-	ObjectionID string     `json:"objection_id,omitempty"`
-	File        string     `json:"file,omitempty"`
-	Public      *bool      `json:"public,omitempty"`
+	Notice      *NoticePeriod `json:"notice,omitempty"`
+	Objection   *Objection    `json:"objection,omitempty"`
+	ObjectionID string        `json:"objection_id,omitempty"`
+	File        string        `json:"file,omitempty"`
+	Public      *bool         `json:"public,omitempty"`
 }

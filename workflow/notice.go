@@ -103,9 +103,9 @@ func (s *Service) NoticePolicy() NoticePolicy {
 	return np
 }
 
-// Notice is a problem's public notice: from Start (the close that began
+// NoticePeriod is a problem's public notice: from Start (the close that began
 // it) to the end of its Days-th working day (End), closed then by By.
-type Notice struct {
+type NoticePeriod struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	Days  int       `json:"days"`
@@ -211,11 +211,11 @@ func (p *Problem) noticeWake() *time.Time {
 
 // startNotice returns the notice a close of p at now starts, or nil when
 // p's source needs none.
-func startNotice(p *Problem, now time.Time, np NoticePolicy, cal *Calendar) *Notice {
+func startNotice(p *Problem, now time.Time, np NoticePolicy, cal *Calendar) *NoticePeriod {
 	if !np.Needs(p.Source) {
 		return nil
 	}
-	return &Notice{Start: now, End: cal.AddWorkdays(now, np.Days), Days: np.Days, By: np.By}
+	return &NoticePeriod{Start: now, End: cal.AddWorkdays(now, np.Days), Days: np.Days, By: np.By}
 }
 
 // checkNoticeTrigger applies the rules of the notice triggers to a firing

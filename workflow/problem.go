@@ -60,8 +60,8 @@ type Problem struct {
 	// Notice is the problem's public notice (公示), running or ended with
 	// its write-off; Objections every objection to its notices, oldest
 	// first (notice.go).
-	Notice     *Notice     `json:"notice,omitempty"`
-	Objections []Objection `json:"objections,omitempty"`
+	Notice     *NoticePeriod `json:"notice,omitempty"`
+	Objections []Objection   `json:"objections,omitempty"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`

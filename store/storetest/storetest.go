@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"ServiceRounds", testServiceRounds},
 		{"BatchCreate", testBatchCreate},
 		{"Anchors", testAnchors},
+		{"Reminders", testReminders},
+		{"RemindersConcurrent", testRemindersConcurrent},
 		{"ServiceNotice", testServiceNotice},
 	}
 	for _, tt := range tests {
