@@ -95,6 +95,13 @@ func briefingScenario(t *testing.T) *scenario {
 func TestBriefingAgainstReplayedHistories(t *testing.T) {
 	ctx := context.Background()
 	s := briefingScenario(t)
+	// The red problem is rectified in September: a briefing of August still
+	// names it, though no index tags it any more.
+	s.do(t, "2021-09-01 10:00", outsider, "overdue", workflow.TriggerAccept, workflow.Params{Plan: "方案"})
+	s.clock.Set(cst("2021-09-02 10:00"))
+	s.evidence(t, outsider, s.ids["overdue"], "overdue")
+	s.do(t, "2021-09-02 11:00", outsider, "overdue", workflow.TriggerSubmit, workflow.Params{Summary: "已整改"})
+	s.do(t, "2021-09-03 10:00", inspector, "overdue", workflow.TriggerVerify, workflow.Params{Opinion: "通过"})
 	now := s.clock.Now()
 	for _, c := range []struct {
 		date   string
@@ -108,6 +115,7 @@ func TestBriefingAgainstReplayedHistories(t *testing.T) {
 		{"2021-07-31", workflow.PeriodMonth, []string{"问题late/late"}},
 		{"2021-08-15", workflow.PeriodWeek, nil},
 		{"2021-08-20", workflow.PeriodQuarter, []string{"问题late/late"}},
+		{"2021-09-03", workflow.PeriodWeek, nil},
 	} {
 		day, err := workflow.ParseBriefingDate(c.date, now)
 		if err != nil {
