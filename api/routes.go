@@ -69,6 +69,8 @@ func (s *server) routes(e *echo.Echo) {
 	post(strings.TrimPrefix(routeLedgerImport, "/api/v1"), s.importLedger)
 	v1.GET("/stats", s.stats, auth)
 	v1.GET("/stats/reporting", s.reportingRates, auth)
+	v1.GET("/briefings", s.briefing, auth)
+	v1.GET("/briefings.xlsx", s.briefingXLSX, auth)
 	post("/dispatch-rounds", s.openRound)
 	v1.GET("/dispatch-rounds", s.listRounds, auth)
 	v1.GET("/dispatch-rounds/:rid", s.getRound, auth)
