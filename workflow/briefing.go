@@ -55,6 +55,10 @@ func (p BriefingPeriod) start(d time.Time) time.Time {
 // the counts are always whole; the names stop here.
 const BriefingListLimit = 200
 
+// briefingDueLimit bounds the problems whose alerts the scanner has yet to
+// record that a briefing of today looks at.
+const briefingDueLimit = 1 << 20
+
 // BriefingTrendWeeks caps the weekly trend (ten years of weeks).
 const BriefingTrendWeeks = 520
 
@@ -363,7 +367,9 @@ func (s *Service) flagged(ctx context.Context, a Actor, to, now time.Time) ([]Fl
 	}
 	if to.After(now) {
 		// The records are as of to but for the running clocks: a red or
-		// listed problem was tagged overdue or worse by the scanner.
+		// listed problem was tagged overdue or worse by the scanner, or
+		// has an alert due that the scanner has not recorded yet.
+		seen := map[string]bool{}
 		f := ProblemFilter{Tag: TagLate, Limit: MaxLimit}
 		for {
 			page, next, err := s.Problems(ctx, a, f)
@@ -371,12 +377,27 @@ func (s *Service) flagged(ctx context.Context, a Actor, to, now time.Time) ([]Fl
 				return nil, 0, err
 			}
 			for _, p := range page {
+				seen[p.ID] = true
 				add(p)
 			}
 			if next == "" {
 				break
 			}
 			f.Cursor = next
+		}
+		due, err := s.store.Due(ctx, to, briefingDueLimit)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, id := range due {
+			if seen[id] {
+				continue
+			}
+			p, err := s.store.Problem(ctx, id)
+			if err != nil {
+				return nil, 0, err
+			}
+			add(p)
 		}
 	} else {
 		for p, err := range s.EachProblemAsOf(ctx, a, ProblemFilter{}, to) {

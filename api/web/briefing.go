@@ -16,13 +16,13 @@ import (
 // briefingPage is the 通报 page's data: the form's values, the briefing's
 // tables and its charts.
 type briefingPage struct {
-	Period, AsOf, Query string
-	Periods             []option
-	B                   *workflow.Briefing
-	PeriodText, Head    string
-	Tables              []briefingfile.Table
-	Trend               lineChart
-	Charts              []chart
+	Period, AsOf     string
+	Periods          []option
+	B                *workflow.Briefing
+	PeriodText, Head string
+	Tables           []briefingfile.Table
+	Trend            lineChart
+	Charts           []chart
 }
 
 // lineChart is the weekly trend of open and overdue problems drawn as SVG
@@ -123,7 +123,6 @@ func (w *Web) briefing(c echo.Context) error {
 	}
 	asOf := day.Format(time.DateOnly)
 	bp := briefingPage{Period: string(period), AsOf: asOf, B: b, PeriodText: briefingfile.Period(b), Head: briefingfile.Head(b),
-		Query:  "period=" + string(period) + "&as_of=" + asOf,
 		Tables: briefingfile.Tables(b), Trend: newTrend(b.Trend)}
 	for _, p := range workflow.BriefingPeriods {
 		bp.Periods = append(bp.Periods, option{Value: string(p), Label: p.Label() + "报", Selected: p == period})
