@@ -66,3 +66,18 @@ func sendFile(c echo.Context, name, ascii, contentType string, data []byte) erro
 	h.Set("X-Content-Type-Options", "nosniff")
 	return c.Blob(http.StatusOK, contentType, data)
 }
+
+// briefingDOCX serves GET /briefings.docx: the briefing as an official
+// document with its charts as images.
+func (s *server) briefingDOCX(c echo.Context) error {
+	b, day, err := s.briefingOf(c)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := briefingfile.WriteDOCX(&buf, b); err != nil {
+		return err
+	}
+	return sendFile(c, "通报-"+b.Period.Label()+"-"+day.Format("20060102")+".docx",
+		"briefing-"+string(b.Period)+"-"+day.Format("20060102")+".docx", briefingfile.ContentTypeDOCX, buf.Bytes())
+}

@@ -71,6 +71,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/stats/reporting", s.reportingRates, auth)
 	v1.GET("/briefings", s.briefing, auth)
 	v1.GET("/briefings.xlsx", s.briefingXLSX, auth)
+	v1.GET("/briefings.docx", s.briefingDOCX, auth)
 	post("/dispatch-rounds", s.openRound)
 	v1.GET("/dispatch-rounds", s.listRounds, auth)
 	v1.GET("/dispatch-rounds/:rid", s.getRound, auth)

@@ -162,6 +162,24 @@ func (w *Web) briefingXLSX(c echo.Context) error {
 	return sendBriefing(c, b, day, ".xlsx", briefingfile.ContentTypeXLSX, buf.Bytes())
 }
 
+// briefingDOCX serves GET /briefings.docx: the same briefing as an
+// official document.
+func (w *Web) briefingDOCX(c echo.Context) error {
+	period, day, err := w.briefingParams(c)
+	if err != nil {
+		return err
+	}
+	b, err := w.svc.Briefing(c.Request().Context(), actor(c), period, day)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := briefingfile.WriteDOCX(&buf, b); err != nil {
+		return err
+	}
+	return sendBriefing(c, b, day, ".docx", briefingfile.ContentTypeDOCX, buf.Bytes())
+}
+
 // sendBriefing sends a briefing's file as an attachment named by its
 // period and date.
 func sendBriefing(c echo.Context, b *workflow.Briefing, day time.Time, ext, contentType string, data []byte) error {

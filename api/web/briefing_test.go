@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"strings"
@@ -43,6 +44,15 @@ func TestBriefingPageAndWorkbook(t *testing.T) {
 		}
 	}
 	wantStatus(t, "unit officer", v.as("fuliang").get("/briefings"), 403)
+
+	doc := viewer.get("/briefings.docx?period=week")
+	wantStatus(t, "document", doc, 200)
+	if ct := doc.header.Get("Content-Type"); ct != briefingfile.ContentTypeDOCX {
+		t.Errorf("document: Content-Type %q", ct)
+	}
+	if _, err := zip.NewReader(strings.NewReader(doc.body), int64(len(doc.body))); err != nil {
+		t.Errorf("document: %v", err)
+	}
 
 	wb := viewer.get("/briefings.xlsx?period=month")
 	wantStatus(t, "workbook", wb, 200)

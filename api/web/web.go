@@ -19,7 +19,7 @@
 //	GET  /ledger                                台账: filters and pages
 //	GET  /ledger.xlsx                           the same filter as an Excel workbook
 //	GET  /stats                                 统计: SVG charts and the work point table
-//	GET  /briefings, /briefings.xlsx            通报 (bureau, viewers): printable, with SVG charts; as a workbook
+//	GET  /briefings, /briefings.xlsx, .docx     通报 (bureau, viewers): printable, with SVG charts; as a workbook; as a document
 //	POST /workpoints/:number/unit-groups        the units a work point's unit group stands for (bureau)
 //	GET  /workpoints/:number                    a work point: its units, targets, problems and report history
 //	GET  /rounds, POST /rounds                  调度: the rounds; the bureau opens one
@@ -207,6 +207,7 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.GET("/stats", w.stats)
 	auth.GET("/briefings", w.briefing)
 	auth.GET("/briefings.xlsx", w.briefingXLSX)
+	auth.GET("/briefings.docx", w.briefingDOCX)
 	auth.POST("/workpoints/:number/unit-groups", w.resolveUnitGroup)
 	auth.GET("/workpoints/:number", w.workPoint)
 	auth.GET("/rounds", w.rounds)
