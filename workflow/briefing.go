@@ -55,10 +55,6 @@ func (p BriefingPeriod) start(d time.Time) time.Time {
 // the counts are always whole; the names stop here.
 const BriefingListLimit = 200
 
-// briefingDueLimit bounds the problems whose alerts the scanner has yet to
-// record that a briefing of today looks at.
-const briefingDueLimit = 1 << 20
-
 // BriefingTrendWeeks caps the weekly trend (ten years of weeks).
 const BriefingTrendWeeks = 520
 
@@ -235,7 +231,7 @@ func (s *Service) Briefing(ctx context.Context, a Actor, period BriefingPeriod, 
 	}
 	b.Counties = rank(endReps[0], startReps[0])
 	b.LeadUnits = rank(endReps[1], startReps[1])
-	if b.Flagged, b.FlaggedMore, err = s.flagged(ctx, a, to, now); err != nil {
+	if b.Flagged, b.FlaggedMore, err = s.flagged(ctx, a, to, now, b.End.Total); err != nil {
 		return nil, err
 	}
 	if b.LateReports, err = s.lateReports(ctx, a, b.From, to); err != nil {
@@ -347,15 +343,16 @@ func (s *Service) trend(ctx context.Context, a Actor, to time.Time) ([]TrendPoin
 }
 
 // flagged names the red and listed problems at to, worst first, at most
-// BriefingListLimit of them, and counts the rest.
-func (s *Service) flagged(ctx context.Context, a Actor, to, now time.Time) ([]FlaggedItem, int, error) {
+// BriefingListLimit of them, and counts the rest (flagged.go says which
+// records it reads).
+func (s *Service) flagged(ctx context.Context, a Actor, to, now time.Time, total int) ([]FlaggedItem, int, error) {
 	units, err := s.unitMap(ctx, false)
 	if err != nil {
 		return nil, 0, err
 	}
 	pol := s.Policy()
 	var items []FlaggedItem
-	add := func(p *Problem) {
+	err = s.flaggedCandidates(ctx, a, to, now, total, func(p *Problem) {
 		l := p.LevelAt(to, pol)
 		if l != LevelRed && l != LevelListed {
 			return
@@ -364,48 +361,9 @@ func (s *Service) flagged(ctx context.Context, a Actor, to, now time.Time) ([]Fl
 		items = append(items, FlaggedItem{ID: p.ID, Code: p.Code, Title: p.Title,
 			County: units[p.CountyID].Name, LeadUnit: units[p.LeadUnit].Name, Level: l,
 			Deadline: *p.EffectiveDeadline(), DaysOverdue: days})
-	}
-	if to.After(now) {
-		// The records are as of to but for the running clocks: a red or
-		// listed problem was tagged overdue or worse by the scanner, or
-		// has an alert due that the scanner has not recorded yet.
-		seen := map[string]bool{}
-		f := ProblemFilter{Tag: TagLate, Limit: MaxLimit}
-		for {
-			page, next, err := s.Problems(ctx, a, f)
-			if err != nil {
-				return nil, 0, err
-			}
-			for _, p := range page {
-				seen[p.ID] = true
-				add(p)
-			}
-			if next == "" {
-				break
-			}
-			f.Cursor = next
-		}
-		due, err := s.store.Due(ctx, to, briefingDueLimit)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, id := range due {
-			if seen[id] {
-				continue
-			}
-			p, err := s.store.Problem(ctx, id)
-			if err != nil {
-				return nil, 0, err
-			}
-			add(p)
-		}
-	} else {
-		for p, err := range s.EachProblemAsOf(ctx, a, ProblemFilter{}, to) {
-			if err != nil {
-				return nil, 0, err
-			}
-			add(p)
-		}
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	slices.SortStableFunc(items, func(x, y FlaggedItem) int {
 		if x.Level != y.Level {

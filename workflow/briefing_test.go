@@ -93,6 +93,17 @@ func briefingScenario(t *testing.T) *scenario {
 }
 
 func TestBriefingAgainstReplayedHistories(t *testing.T) {
+	// The red and listed problems of a past period come from the outbox
+	// since then, or from a walk of every problem when the outbox since is
+	// long: the same either way.
+	t.Run("outbox", testBriefingAgainstReplayedHistories)
+	t.Run("walk", func(t *testing.T) {
+		defer workflow.SetBriefingEventLimit(0)()
+		testBriefingAgainstReplayedHistories(t)
+	})
+}
+
+func testBriefingAgainstReplayedHistories(t *testing.T) {
 	ctx := context.Background()
 	s := briefingScenario(t)
 	// The red problem is rectified in September: a briefing of August still
