@@ -127,9 +127,11 @@ func (s *Service) StatsReports(ctx context.Context, a Actor, f ProblemFilter, at
 	if err != nil {
 		return nil, err
 	}
-	wps, err := s.WorkPoints(ctx)
-	if err != nil {
-		return nil, err
+	var wps []WorkPoint // only the grouping by work point names them
+	if slices.Contains(groupBys, GroupByWorkPoint) {
+		if wps, err = s.WorkPoints(ctx); err != nil {
+			return nil, err
+		}
 	}
 	pol := s.Policy()
 	accs := make([]*statsAcc, len(groupBys))
