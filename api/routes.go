@@ -49,6 +49,7 @@ func (s *server) routes(e *echo.Echo) {
 	post("/problems/:id/transitions", s.fireTransition)
 	post("/problems/:id/notes", s.addNote)
 	v1.GET("/problems/:id/history", s.history, auth)
+	v1.GET("/problems/:id/dossier.zip", s.getDossier, auth)
 	post(strings.TrimPrefix(routeEvidenceUpload, "/api/v1"), s.addEvidence)
 	v1.GET("/evidence/:sha256", s.getEvidence, auth)
 	v1.PUT("/problems/:id/position", s.setPosition, auth)

@@ -150,6 +150,7 @@ var actionLabels = map[string]string{
 	ActionLookbackConfirmed: "回头看确认",
 	ActionReport:            "调度报送",
 	ActionRoundOpen:         "发起调度",
+	ActionHeadAnchor:        "审计链头存证",
 }
 
 // ActionLabel returns what a history entry's action is called: a trigger's

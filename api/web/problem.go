@@ -698,6 +698,11 @@ func (w *Web) evidence(c echo.Context) error {
 		c.QueryParam("download") == "1", w.log)
 }
 
+// dossier downloads the problem's case file (一案一档).
+func (w *Web) dossier(c echo.Context) error {
+	return files.ServeDossier(c.Response(), c.Request(), w.svc, actor(c), c.Param("id"), w.log)
+}
+
 // positionOf shows p's position, if any.
 func positionOf(p *workflow.Problem) string {
 	if p.Position == nil {

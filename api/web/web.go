@@ -226,6 +226,7 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST("/problems/:id/lookback", w.confirmLookback)
 	auth.POST("/problems/:id/extensions/:ext/decision", w.decideExtension)
 	auth.GET("/evidence/:sha256", w.evidence)
+	auth.GET("/problems/:id/dossier.zip", w.dossier)
 	auth.GET("/users", w.usersList)
 	auth.GET("/users/:id", w.userDetail)
 	auth.POST("/users/:id/disable", w.setUserDisabled(true))

@@ -117,3 +117,17 @@ func Dispatch(svc *workflow.Service, schedules []workflow.RoundSchedule) []Job {
 		{Name: "dispatch-late", Run: svc.RecordLateReports},
 	}
 }
+
+// Anchor returns the job head-anchor: once a day (Asia/Shanghai) it appends
+// the head anchor (workflow.Service.AnchorHead), an outbox event that every
+// webhook receiver gets, so that copies of each day's head are kept outside
+// the database.
+func Anchor(svc *workflow.Service) []Job {
+	return []Job{{Name: "head-anchor", Run: func(ctx context.Context) (int, error) {
+		_, created, err := svc.AnchorHead(ctx)
+		if created {
+			return 1, err
+		}
+		return 0, err
+	}}}
+}

@@ -105,6 +105,8 @@ var packWords = [...]string{
 	// Dispatch rounds: report fields, actions and alerts.
 	"due", "progress", "percent", "next_steps", "difficulties", "figures",
 	"late", "target", "value", "report", "report_late", "round_open",
+	// Head anchors (issue 17): fields and the action.
+	"head", "day", "head_anchor",
 }
 
 // packWordIndex maps a word to its index.
