@@ -110,6 +110,7 @@ type Briefing struct {
 	To          time.Time      `json:"to"`   // its last instant (as_of's end)
 	MadeAt      time.Time      `json:"made_at"`
 	AuditHead   string         `json:"audit_head"` // SEQ:HASH of the chain when the briefing was made
+	Head        ChainHead      `json:"-"`          // that head, for HeadLine
 	Start       StatsRow       `json:"start"`
 	End         StatsRow       `json:"end"`
 	Changes     BriefingChange `json:"changes"`
@@ -204,13 +205,13 @@ func (s *Service) Briefing(ctx context.Context, a Actor, period BriefingPeriod, 
 		return nil, RefuseField(ReasonUnknownValue, "period", "unknown period %q; one of week, month, quarter", period)
 	}
 	now := s.clock.Now()
-	head, err := s.store.Head(ctx)
+	head, err := s.DocumentHead(ctx)
 	if err != nil {
 		return nil, err
 	}
 	to := dayEnd(asOf)
 	before := dayEnd(period.start(asOf))
-	b := &Briefing{Period: period, From: before.Add(time.Nanosecond), To: to, MadeAt: now, AuditHead: head.String(),
+	b := &Briefing{Period: period, From: before.Add(time.Nanosecond), To: to, MadeAt: now, AuditHead: head.String(), Head: head,
 		Counties: []BriefingRank{}, LeadUnits: []BriefingRank{}, Flagged: []FlaggedItem{},
 		LateReports: []LateReport{}, Letters: []LetterDue{}, Trend: []TrendPoint{}}
 	b.Title = briefingTitle(period, b.From, to)

@@ -23,7 +23,8 @@ func sample() *workflow.Briefing {
 	}
 	return &workflow.Briefing{
 		Period: workflow.PeriodWeek, Title: "生态环境问题整改工作周通报（2026年11月24日至2026年11月30日）",
-		From: to.AddDate(0, 0, -7).Add(time.Nanosecond), To: to, MadeAt: to.Add(-time.Hour), AuditHead: "42:ab12cd",
+		From: to.AddDate(0, 0, -7).Add(time.Nanosecond), To: to, MadeAt: to.Add(-time.Hour), AuditHead: "42:" + strings.Repeat("ab", 32),
+		Head:     workflow.ChainHead{Seq: 42, Hash: strings.Repeat("ab", 32), At: to.Add(-2 * time.Hour)},
 		End:      workflow.StatsRow{Total: 10, Open: 6, Overdue: 3, ClosedRectified: 4, CompletionRate: &rate},
 		Changes:  workflow.BriefingChange{New: 2, Closed: 1, Overdue: -1},
 		Counties: []workflow.BriefingRank{row("fuliang", "浮梁县", 6, 2), row("leping", "乐平市", 4, 1)},
@@ -85,9 +86,14 @@ func TestDOCXParsesBack(t *testing.T) {
 			text.Write(cd)
 		}
 	}
+	// The head printed is one rectify audit verify --expect-heads finds.
+	heads, err := workflow.ParseHeadList(strings.NewReader(text.String()))
+	if err != nil || len(heads) != 1 || heads[0].Seq != 42 || heads[0].Hash != strings.Repeat("ab", 32) {
+		t.Errorf("heads in the document: %v, %v", heads, err)
+	}
 	for _, want := range []string{briefingfile.Office, "生态环境问题整改工作周通报", "一、总体情况", "二、逐周走势", "三、县（市、区）排名",
 		"四、牵头单位排名", "五、红牌和挂牌督办问题", "六、调度逾期报送", "七、督办函未回复", "河道<采砂>&堆放", "逾期未报送",
-		"审计链头：42:ab12cd", "台账共有问题10个", "自上而下依次为浮梁县、乐平市", "台账尚未记录督办函。"} {
+		"审计链头 42:" + strings.Repeat("ab", 32), "台账共有问题10个", "自上而下依次为浮梁县、乐平市", "台账尚未记录督办函。"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("document lacks %q", want)
 		}

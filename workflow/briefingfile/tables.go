@@ -59,9 +59,10 @@ func Signed(n int) string {
 }
 
 // Head is the line every briefing carries: when it was made and the audit
-// chain's head then, which anyone may later check against the ledger.
+// chain's head then (workflow.HeadLine), which whoever keeps the briefing
+// may later check with rectify audit verify --expect-heads.
 func Head(b *workflow.Briefing) string {
-	return "制发时间：" + DateTime(b.MadeAt) + "　审计链头：" + b.AuditHead
+	return "制发时间：" + DateTime(b.MadeAt) + "　" + workflow.HeadLine(b.Head)
 }
 
 // Period renders the period's dates.
