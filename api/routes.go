@@ -68,6 +68,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/admin/backup", s.backup, auth)
 	v1.GET("/ledger.xlsx", s.exportLedger, auth)
 	post(strings.TrimPrefix(routeLedgerImport, "/api/v1"), s.importLedger)
+	v1.GET("/ledger/import-jobs/:id", s.importJob, auth)
 	v1.GET("/stats", s.stats, auth)
 	v1.GET("/stats/reporting", s.reportingRates, auth)
 	v1.GET("/briefings", s.briefing, auth)

@@ -2,7 +2,7 @@ package workflow
 
 // The glossary: the Chinese name of every value of the domain, as the
 // bureau's documents and ledgers (台账) write them, in one place for the
-// pages (api/web), the ledger file (api/ledger) and the statistics. These
+// pages (api/web), the ledger file (workflow/ledgerfile) and the statistics. These
 // are names, the domain's own vocabulary, not presentation: sentences
 // (hints, refusals) belong to the pages. docs/design.md#glossary explains
 // why they live here.

@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jdz-eco/rectify/api/files"
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // uploadReadWindow is how long an evidence upload may take to arrive once
@@ -282,7 +282,7 @@ func problemFields(p *workflow.Problem, cat *catalog) []field {
 		{Label: workflow.LabelLocation, Value: p.Location},
 		{Label: workflow.LabelPosition, Value: positionOf(p)},
 		{Label: workflow.LabelSourceRef, Value: p.SourceRef, Wide: true},
-		{Label: workflow.LabelWorkPoint, Value: ledger.WorkPointLabel(p.WorkPoint, cat.wps), Wide: true},
+		{Label: workflow.LabelWorkPoint, Value: ledgerfile.WorkPointLabel(p.WorkPoint, cat.wps), Wide: true},
 		{Label: workflow.LabelCooperatingUnits, Value: cat.unitList(p.CooperatingUnits), Wide: true},
 		{Label: workflow.LabelDeadline, Value: deadline, Wide: true},
 		{Label: "督办情况", Value: strings.Trim(p.LevelAt(cat.now, cat.pol).Label()+" "+daysText(p, cat.now), " "), Wide: true},

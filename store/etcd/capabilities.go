@@ -21,4 +21,5 @@ var (
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
+	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)
 )

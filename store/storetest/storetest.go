@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"WorkPointHistory", testWorkPointHistory},
 		{"RoundsConcurrent", testRoundsConcurrent},
 		{"ServiceRounds", testServiceRounds},
+		{"BatchCreate", testBatchCreate},
 		{"Anchors", testAnchors},
 	}
 	for _, tt := range tests {
