@@ -40,6 +40,7 @@ type fullStore interface {
 	workflow.Accounts
 	workflow.AccountLog
 	workflow.Rounds
+	workflow.Reminders
 }
 
 // faultyStore is the real bolt store with one injectable fault.

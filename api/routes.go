@@ -80,6 +80,10 @@ func (s *server) routes(e *echo.Echo) {
 	post("/dispatch-rounds/:rid/reports", s.fileReport)
 	v1.GET("/dispatch-rounds/:rid/summary.xlsx", s.roundSummary, auth)
 	v1.GET("/workpoints/:number/history", s.workPointHistory, auth)
+	v1.GET("/admin/contacts", s.listContacts, auth)
+	v1.PUT("/units/:id/contact", s.setUnitContact, auth)
+	v1.PUT("/users/:id/email", s.setUserEmail, auth)
+	v1.GET("/admin/deliveries", s.listDeliveries, auth)
 }
 
 // noRoute answers a path under /api that no route serves for the request's

@@ -465,6 +465,9 @@ func TestBrowserWalkthrough(t *testing.T) {
 			b.open("/briefings")
 			b.screenshot(shots, "briefing.png", true)
 		}
+		if role == "admin" {
+			b.fitsPhone("/admin/reminders")
+		}
 		b.signOut()
 	}
 	t.Logf("screenshots in %s", shots)

@@ -18,4 +18,5 @@ var (
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
+	_ workflow.Reminders       = (*Store)(nil) // reminders.go
 )

@@ -22,4 +22,5 @@ var (
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)
+	_ workflow.Reminders       = (*Store)(nil) // reminders.go
 )

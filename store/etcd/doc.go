@@ -43,6 +43,9 @@
 //	P sess/<id hash>               workflow.Session
 //	P meta/round-counter, rounds/<n>, round-items/<n>, round-keys/<key>, rr/<n>/<item>/<seq>,
 //	  wph/<point>/<seq>            dispatch rounds, their index and work points' histories (rounds.go)
+//	P contacts/<key>, nt/<key>, ntt/<unix ns>/<key>, ntp/<key>
+//	                               reminders: contacts, notices, the delivery log's order and the
+//	                               pending notices (reminders.go)
 //	P cmd/<uuid>                   a committed command's id and result, on a lease (minutes)
 //	P idem/k/<scope>/<key>         workflow.KeyRecord of an Idempotency-Key (idempotency.go)
 //	P idem/x/<unix s>/<scope>/<key> empty: the keys' expiry index
