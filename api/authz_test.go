@@ -489,6 +489,9 @@ var authzRows = []row{
 		body: jsonBody(`{"name":"有关县（市、区）政府","units":["fuliang"]}`)},
 	{method: "GET", route: "/api/v1/stats", path: "/api/v1/stats?group_by=county", ok: every(s200)},
 	{method: "GET", route: "/api/v1/stats/reporting", path: "/api/v1/stats/reporting", ok: every(s200)},
+	{method: "GET", route: "/api/v1/briefings", path: "/api/v1/briefings?period=week", other: s403, ok: only(s200, bureau, viewer)},
+	{method: "GET", route: "/api/v1/briefings.xlsx", path: "/api/v1/briefings.xlsx?period=month", other: s403, ok: only(s200, bureau, viewer)},
+	{method: "GET", route: "/api/v1/briefings.docx", path: "/api/v1/briefings.docx", other: s403, ok: only(s200, bureau, viewer)},
 
 	// Dispatch rounds: the bureau opens, the unit that owes a report files it.
 	{method: "GET", route: "/api/v1/dispatch-rounds", path: "/api/v1/dispatch-rounds", ok: every(s200)},
@@ -560,6 +563,9 @@ var authzRows = []row{
 	{method: "POST", route: "/ledger/import", path: "/ledger/import", page: true, other: s403, ok: only(s200, bureau), body: importForm},
 	{method: "GET", route: "/ledger/import/:id", path: "/ledger/import/none", page: true, other: s403, ok: only(s404, bureau)},
 	{method: "GET", route: "/stats", path: "/stats", page: true, ok: every(s200)},
+	{method: "GET", route: "/briefings", path: "/briefings", page: true, other: s403, ok: only(s200, bureau, viewer)},
+	{method: "GET", route: "/briefings.xlsx", path: "/briefings.xlsx?period=quarter", page: true, other: s403, ok: only(s200, bureau, viewer)},
+	{method: "GET", route: "/briefings.docx", path: "/briefings.docx?period=week", page: true, other: s403, ok: only(s200, bureau, viewer)},
 	{method: "POST", route: "/workpoints/:number/unit-groups", path: "/workpoints/7/unit-groups", page: true, other: s403, ok: only(s303, bureau),
 		body: form(url.Values{"name": {"有关县（市、区）政府"}, "units": {"fuliang"}})},
 	{method: "POST", route: "/problems", path: "/problems", page: true, other: s403, ok: only(s303, bureau),

@@ -48,6 +48,7 @@ const (
 	ReasonNotInRound            Reason = "not_in_round"             // the problem or work point is not one the round asks about
 	ReasonDueNotFuture          Reason = "due_not_future"           // a round's due time must be later than now
 	ReasonUnknownTarget         Reason = "unknown_target"           // a figure names a target the work point does not set
+	ReasonDateFuture            Reason = "date_future"              // a briefing's as_of date is after today
 )
 
 // Reasons of CodeUnauthorized.
@@ -192,6 +193,7 @@ var reasonCodes = map[Reason]Code{
 	ReasonControlCharacter: CodeInvalid, ReasonNotUTF8: CodeInvalid,
 	ReasonEmptyScope: CodeInvalid, ReasonNotReportable: CodeInvalid, ReasonNotInRound: CodeInvalid,
 	ReasonDueNotFuture: CodeInvalid, ReasonUnknownTarget: CodeInvalid,
+	ReasonDateFuture: CodeInvalid,
 
 	ReasonNoCredentials: CodeUnauthorized, ReasonBadToken: CodeUnauthorized,
 	ReasonSignInFailed: CodeUnauthorized, ReasonSessionEnded: CodeUnauthorized, ReasonTokenExpired: CodeUnauthorized,

@@ -42,6 +42,13 @@ type scenario struct {
 // The clock ends at 2021-08-20 10:00.
 func buildScenario(t *testing.T) *scenario {
 	t.Helper()
+	return buildScenarioWith(t, nil)
+}
+
+// buildScenarioWith is buildScenario calling middle, if not nil, once
+// between 07-06 and 07-10 (the clock at 07-06 10:00).
+func buildScenarioWith(t *testing.T, middle func(s *scenario)) *scenario {
+	t.Helper()
 	f := newFixture(t)
 	ctx := context.Background()
 	err := f.svc.PutWorkPoints(ctx, []workflow.WorkPoint{
@@ -91,6 +98,9 @@ func buildScenario(t *testing.T) *scenario {
 		t.Fatal(err)
 	}
 
+	if middle != nil {
+		middle(s)
+	}
 	f.clock.Set(cst("2021-07-10 11:00"))
 	f.evidence(t, officer, s.ids["onTime"], "ontime")
 	s.do(t, "2021-07-10 12:00", officer, "onTime", workflow.TriggerSubmit, workflow.Params{Summary: "已清理"})

@@ -268,6 +268,10 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 	case workflow.ReasonSecretWithoutURL:
 		return "只填写了加签密钥：请同时填写钉钉机器人地址。", true
 
+	// briefings (issue 17)
+	case workflow.ReasonDateFuture:
+		return "通报截止日期不能晚于今天。", true
+
 	// the evidence checks (issue 16)
 	case workflow.ReasonSameEvidence:
 		return "该文件已在本问题的佐证材料中（内容完全相同），重复上传不算新的整改材料；请上传新拍摄的照片或新的材料。", true

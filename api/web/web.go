@@ -19,6 +19,7 @@
 //	GET  /ledger                                台账: filters and pages
 //	GET  /ledger.xlsx                           the same filter as an Excel workbook
 //	GET  /stats                                 统计: SVG charts and the work point table
+//	GET  /briefings, /briefings.xlsx, .docx     通报 (bureau, viewers): printable, with SVG charts; as a workbook; as a document
 //	POST /workpoints/:number/unit-groups        the units a work point's unit group stands for (bureau)
 //	GET  /workpoints/:number                    a work point: its units, targets, problems and report history
 //	GET  /rounds, POST /rounds                  调度: the rounds; the bureau opens one
@@ -189,7 +190,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "reminders", "public"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "reminders", "public", "briefing"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -234,6 +235,9 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST(routeImport, w.importFile)
 	auth.GET("/ledger/import/:id", w.importJob)
 	auth.GET("/stats", w.stats)
+	auth.GET("/briefings", w.briefing)
+	auth.GET("/briefings.xlsx", w.briefingXLSX)
+	auth.GET("/briefings.docx", w.briefingDOCX)
 	auth.POST("/workpoints/:number/unit-groups", w.resolveUnitGroup)
 	auth.GET("/workpoints/:number", w.workPoint)
 	auth.GET("/admin/reminders", w.reminders)

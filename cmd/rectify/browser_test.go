@@ -343,7 +343,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if !strings.HasPrefix(roundPath, "/rounds/") || !strings.Contains(b.text("#units"), "浮梁县") {
 		t.Fatalf("after opening a round: at %s", loc)
 	}
-	b.fitsPhone("/rounds", roundPath, "/workpoints/1")
+	b.fitsPhone("/rounds", roundPath, "/workpoints/1", "/briefings", "/briefings?period=quarter")
 	b.signOut()
 
 	// The 浮梁县 officer accepts it, hands in a photo and submits.
@@ -460,6 +460,11 @@ func TestBrowserWalkthrough(t *testing.T) {
 	for _, role := range []string{"viewer", "admin"} {
 		b.signIn(users[role])
 		b.fitsPhone("/", "/ledger", "/stats", path, "/rounds", roundPath)
+		if role == "viewer" {
+			b.fitsPhone("/briefings?period=month")
+			b.open("/briefings")
+			b.screenshot(shots, "briefing.png", true)
+		}
 		if role == "admin" {
 			b.fitsPhone("/admin/reminders")
 		}
