@@ -60,9 +60,11 @@ func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, hist []Entry) 
 	if err != nil {
 		return nil, err
 	}
-	wps, err := w.s.WorkPoints(ctx)
-	if err != nil {
-		return nil, err
+	var wps []WorkPoint // only the grouping by work point names them
+	if slices.Contains(w.groupBys, GroupByWorkPoint) {
+		if wps, err = w.s.WorkPoints(ctx); err != nil {
+			return nil, err
+		}
 	}
 	pol := w.s.Policy()
 	accs := make([]*statsAcc, len(w.groupBys))
