@@ -14,7 +14,8 @@ import (
 
 // The read phase of rectify bench: after the write phases, the reads a
 // bureau runs on the ledger they left, through the HTTP API: the
-// statistics by every grouping, now and as of past days, the ledger export
+// statistics by every grouping, now and as of past days, briefings (通报) of
+// today and of past days with their workbook and document, the ledger export
 // (its first byte and its whole), and problem lists filtered by
 // combinations of county, lead unit, state, level, source and work point,
 // as the bureau and as a unit officer.
@@ -57,6 +58,11 @@ func readQueries(reps int) []readQuery {
 		readQuery{"stats as_of today", "/api/v1/stats?group_by=county&as_of=" + today.Format(time.DateOnly), roleBureau, reps},
 		readQuery{"stats as_of today, unit officer", "/api/v1/stats?group_by=state&as_of=" + today.Format(time.DateOnly), roleUnit, reps},
 		readQuery{"export ledger.xlsx", "/api/v1/ledger.xlsx", roleBureau, reps},
+		readQuery{"briefing week, today", "/api/v1/briefings?period=week", roleBureau, reps},
+		readQuery{"briefing month as_of yesterday", "/api/v1/briefings?period=month&as_of=" + today.AddDate(0, 0, -1).Format(time.DateOnly), roleBureau, reps},
+		readQuery{"briefing quarter as_of a week ago", "/api/v1/briefings?period=quarter&as_of=" + today.AddDate(0, 0, -7).Format(time.DateOnly), roleBureau, reps},
+		readQuery{"briefing.xlsx month", "/api/v1/briefings.xlsx?period=month", roleBureau, reps},
+		readQuery{"briefing.docx month", "/api/v1/briefings.docx?period=month", roleBureau, reps},
 	)
 	for _, l := range []struct{ name, q string }{
 		{"list county+state", "county=fuliang&state=closed"},
