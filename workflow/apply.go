@@ -138,7 +138,8 @@ func Replay(entries []Entry) (*Problem, error) {
 		case e.Action == ActionNote, e.Action == ActionAlert, e.Action == ActionEvidence,
 			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision,
 			e.Action == ActionPosition, e.Action == ActionSiteCheck,
-			e.Action == ActionLookbackDrawn, e.Action == ActionLookbackConfirmed, e.Action == ActionReport:
+			e.Action == ActionLookbackDrawn, e.Action == ActionLookbackConfirmed, e.Action == ActionReport,
+			e.Action == ActionLetter, e.Action == ActionLetterReply:
 		default:
 			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)
 		}

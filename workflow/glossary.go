@@ -150,6 +150,8 @@ var actionLabels = map[string]string{
 	ActionLookbackConfirmed: "回头看确认",
 	ActionReport:            "调度报送",
 	ActionRoundOpen:         "发起调度",
+	ActionLetter:            "发函督办",
+	ActionLetterReply:       "督办函回复",
 }
 
 // ActionLabel returns what a history entry's action is called: a trigger's
@@ -216,6 +218,8 @@ func AlertLabel(kind string) string {
 		return "待回头看"
 	case AlertReportLate:
 		return "逾期未报送"
+	case AlertLetterReplyLate:
+		return "督办函逾期未回复"
 	}
 	return Level(kind).Label()
 }
@@ -364,3 +368,27 @@ var lookbackLabels = map[LookbackStatus]string{
 
 // Label returns the Chinese name of a look-back task's status.
 func (l LookbackStatus) Label() string { return label(lookbackLabels, l) }
+
+var letterStateLabels = map[LetterState]string{
+	LetterDraft:     "待签发",
+	LetterIssued:    "待回复",
+	LetterReplied:   "已回复",
+	LetterDiscarded: "已作废",
+}
+
+// Label returns the Chinese name of a letter's state.
+func (s LetterState) Label() string { return label(letterStateLabels, s) }
+
+// Label returns the Chinese name of a letter's kind: the kind itself.
+func (k LetterKind) Label() string { return string(k) }
+
+// Field names of letters, as the pages and documents print them.
+const (
+	LabelDocNo       = "文号"
+	LabelToUnit      = "主送单位"
+	LabelKind        = "文种"
+	LabelDemands     = "督办要求"
+	LabelReplyDue    = "回复期限"
+	LabelReply       = "回复内容"
+	LabelDaysOverdue = "逾期天数"
+)

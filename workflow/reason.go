@@ -48,6 +48,9 @@ const (
 	ReasonNotInRound            Reason = "not_in_round"             // the problem or work point is not one the round asks about
 	ReasonDueNotFuture          Reason = "due_not_future"           // a round's due time must be later than now
 	ReasonUnknownTarget         Reason = "unknown_target"           // a figure names a target the work point does not set
+	ReasonUnitNotInvolved       Reason = "unit_not_involved"        // a letter's unit neither leads nor cooperates on a problem it names
+	ReasonProblemClosed         Reason = "problem_closed"           // a letter names a closed problem
+	ReasonProblemListedTwice    Reason = "problem_listed_twice"     // a letter names a problem twice
 )
 
 // Reasons of CodeUnauthorized.
@@ -76,6 +79,7 @@ const (
 	ReasonAccountDisabled   Reason = "account_disabled"   // the right password of a disabled user
 	ReasonDisableSelf       Reason = "disable_self"       // an admin may not disable their own account
 	ReasonNotReportingUnit  Reason = "not_reporting_unit" // the caller's unit does not owe that report in the round
+	ReasonNotAddressee      Reason = "not_addressee"      // only members of the unit a letter is addressed to may reply
 )
 
 // Reasons of CodeNotFound: unknown, or invisible to the caller.
@@ -90,6 +94,7 @@ const (
 	ReasonUnitGroupNotFound Reason = "unit_group_not_found" // the work point names no unit group of that name
 	ReasonTokenNotFound     Reason = "token_not_found"      // the user holds no token of that id (revoked, or never issued)
 	ReasonRoundNotFound     Reason = "round_not_found"      // no dispatch round has that id, or the caller owes it nothing
+	ReasonLetterNotFound    Reason = "letter_not_found"     // no letter has that id, or the caller may not see it
 )
 
 // Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
@@ -115,6 +120,9 @@ const (
 	ReasonSiteCheckClosed     Reason = "site_check_closed"    // site checks only while a submission waits on the inspectors
 	ReasonNoLookback          Reason = "no_lookback"          // the problem has no pending look-back task
 	ReasonReportClosed        Reason = "report_closed"        // the round fell due: its report can no longer be amended
+	ReasonLetterReplied       Reason = "letter_replied"       // the letter has its reply: a second one is refused
+	ReasonLetterNotIssued     Reason = "letter_not_issued"    // a draft or discarded letter takes no reply
+	ReasonLetterNotDraft      Reason = "letter_not_draft"     // only a draft is issued or discarded
 )
 
 // Reasons of the other codes.
@@ -176,6 +184,10 @@ var reasonCodes = map[Reason]Code{
 	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
 	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
 	ReasonScopeTooLarge: CodeTooLarge,
+
+	ReasonUnitNotInvolved: CodeInvalid, ReasonProblemClosed: CodeInvalid, ReasonProblemListedTwice: CodeInvalid,
+	ReasonNotAddressee: CodeForbidden, ReasonLetterNotFound: CodeNotFound,
+	ReasonLetterReplied: CodeConflict, ReasonLetterNotIssued: CodeConflict, ReasonLetterNotDraft: CodeConflict,
 }
 
 // Reasons returns every reason, sorted.

@@ -21,6 +21,7 @@ type Service struct {
 	blobs    Blobs
 	evidence EvidencePolicy
 	photos   PhotoChecker
+	letters  LetterConfig
 
 	wpMu sync.Mutex  // one work point change at a time (ResolveUnitGroup)
 	idem idempotency // when expired idempotency keys were last purged
@@ -29,7 +30,8 @@ type Service struct {
 // NewService returns a service on store s reading time from clock c, with the
 // default supervision policy and a calendar of weekends only.
 func NewService(s Store, c Clock) *Service {
-	return &Service{store: s, clock: c, policy: DefaultPolicy(), calendar: NewCalendar(), evidence: DefaultEvidencePolicy()}
+	return &Service{store: s, clock: c, policy: DefaultPolicy(), calendar: NewCalendar(), evidence: DefaultEvidencePolicy(),
+		letters: LetterConfig{NumberFormat: DefaultLetterNumberFormat, Office: DefaultLetterOffice}}
 }
 
 // SetPolicy replaces the supervision thresholds.

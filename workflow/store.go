@@ -114,6 +114,7 @@ type Store interface {
 //	IdempotencyKeys  Idempotency-Key records and the effects of commands run under a claim (idempotency.go); without it the API processes a request with that header as one without
 //	PhotoIndex     photos near a perceptual hash, from an index written with the record; without it an upload's near-duplicate check reads every problem
 //	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
+//	Letters        supervision letters (督办函) numbered per year; without it letters are refused
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -239,6 +240,7 @@ func MissingCapabilities(s Store) []string {
 		{"IdempotencyKeys", is[IdempotencyKeys](s)},
 		{"PhotoIndex", is[PhotoIndex](s)},
 		{"Rounds", is[Rounds](s)},
+		{"Letters", is[Letters](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

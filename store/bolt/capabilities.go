@@ -16,4 +16,5 @@ var (
 	_ workflow.PhotoIndex      = (*Store)(nil)
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
+	_ workflow.Letters         = (*Store)(nil) // letters.go
 )
