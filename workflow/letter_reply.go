@@ -203,12 +203,3 @@ func (s *Service) LetterDocument(ctx context.Context, a Actor, id string) (*Lett
 	}
 	return d, nil
 }
-
-// DaysOverdue is how many days p is past its deadline at now (0 when it is
-// not).
-func DaysOverdue(p *Problem, now time.Time) int {
-	if p.Deadline == nil || !now.After(*p.Deadline) {
-		return 0
-	}
-	return int(now.Sub(*p.Deadline).Hours() / 24)
-}
