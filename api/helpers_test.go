@@ -38,6 +38,7 @@ type fullStore interface {
 	workflow.Accounts
 	workflow.AccountLog
 	workflow.Rounds
+	workflow.Letters
 }
 
 // faultyStore is the real bolt store with one injectable fault.

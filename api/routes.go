@@ -75,6 +75,12 @@ func (s *server) routes(e *echo.Echo) {
 	post("/dispatch-rounds/:rid/reports", s.fileReport)
 	v1.GET("/dispatch-rounds/:rid/summary.xlsx", s.roundSummary, auth)
 	v1.GET("/workpoints/:number/history", s.workPointHistory, auth)
+	post("/letters", s.issueLetter)
+	v1.GET("/letters", s.listLetters, auth)
+	v1.GET("/letters/:id", s.getLetter, auth) // also {id}.docx
+	post("/letters/:id/issue", s.issueDraft)
+	post("/letters/:id/discard", s.discardDraft)
+	post("/letters/:id/reply", s.replyLetter)
 }
 
 // noRoute answers a path under /api that no route serves for the request's
