@@ -145,7 +145,9 @@ func (w *Web) letterInput(c echo.Context, form url.Values) (workflow.NewLetter, 
 		}
 		in.ReplyDue = t
 	}
-	for _, tok := range strings.FieldsFunc(form.Get("problems"), func(r rune) bool { return r == ',' || r == '，' || r == '、' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
+	for _, tok := range strings.FieldsFunc(form.Get("problems"), func(r rune) bool {
+		return r == ',' || r == '，' || r == '、' || r == ' ' || r == '\n' || r == '\r' || r == '\t'
+	}) {
 		id, err := w.problemRef(c, tok)
 		if err != nil {
 			return in, err
