@@ -52,7 +52,7 @@ func TestLetterPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantBody(t, "letter", doc, "督办函已签发", "景长江办督〔2021〕1号", "浮梁县：", code1, "浮梁县尾矿库渗漏", "二是建立台账。",
-		"请于2021年7月10日前", workflow.DefaultLetterOffice, head.String(), `href="/letters/`+id+`.docx"`, "window.print()", "letter-doc")
+		"请于2021年7月10日前", workflow.DefaultLetterOffice, head.String(), `href="/letters/`+id+`.docx"`, "浏览器的打印功能", "letter-doc")
 	dl := bureau.get("/letters/" + id + ".docx")
 	if dl.status != 200 || !strings.HasPrefix(dl.body, "PK") || !strings.Contains(dl.header.Get("Content-Disposition"), ".docx") {
 		t.Fatalf("docx: %d %v", dl.status, dl.header)
