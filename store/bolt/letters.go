@@ -240,3 +240,14 @@ func (s *Store) Letters(ctx context.Context) ([]*workflow.Letter, error) {
 	})
 	return out, err
 }
+
+// letters sends every letter to the sink, in id order.
+func (x *exporter) letters() error {
+	return x.each(bucketLetters, func(k, v []byte) error {
+		var l workflow.Letter
+		if err := json.Unmarshal(v, &l); err != nil {
+			return fmt.Errorf("bolt: export: decode letter %x: %w", k, err)
+		}
+		return x.sink.Letter(x.ctx, &l)
+	})
+}
