@@ -91,6 +91,7 @@ func applyEffects(p *Problem, e *Entry) {
 	}
 	applyExtension(p, e)
 	applyChecks(p, e)
+	applyLetter(p, e)
 	if e.Action == ActionEvidence && prm.Evidence != nil {
 		p.Evidence = append(p.Evidence, *prm.Evidence)
 	}

@@ -201,3 +201,43 @@ func LetterRef(e *Entry) (string, bool) {
 	}
 	return "", false
 }
+
+// LetterMark is a letter as a problem's record keeps it: issued about the
+// problem (its letter entry), replied (its letter_reply entry), alerted
+// (its letter_reply_late alert). Commands decide from it that each entry
+// is written once.
+type LetterMark struct {
+	ID          string `json:"id"`
+	DocNo       string `json:"doc_no,omitempty"`
+	Replied     bool   `json:"replied,omitempty"`
+	LateAlerted bool   `json:"late_alerted,omitempty"`
+}
+
+// letterMark returns p's mark of letter id, or nil.
+func (p *Problem) letterMark(id string) *LetterMark {
+	for i := range p.Letters {
+		if p.Letters[i].ID == id {
+			return &p.Letters[i]
+		}
+	}
+	return nil
+}
+
+// applyLetter records on p what a letter entry says.
+func applyLetter(p *Problem, e *Entry) {
+	id, ok := LetterRef(e)
+	if !ok {
+		return
+	}
+	m := p.letterMark(id)
+	if m == nil {
+		p.Letters = append(p.Letters, LetterMark{ID: id, DocNo: e.Params.DocNo})
+		m = &p.Letters[len(p.Letters)-1]
+	}
+	switch e.Action {
+	case ActionLetterReply:
+		m.Replied = true
+	case ActionAlert:
+		m.LateAlerted = true
+	}
+}

@@ -252,9 +252,7 @@ func (s *Service) checkLetter(ctx context.Context, a Actor, in *NewLetter, now t
 // entries leaves it unrecorded: the routine (RecordLetterEntries) finishes.
 func (s *Service) recordLetter(ctx context.Context, ls Letters, l *Letter) (*Letter, error) {
 	for _, pid := range l.ProblemIDs {
-		err := s.onceOnProblem(ctx, l.IssuedByOr(), pid, func(e *Entry) bool {
-			return e.Action == ActionLetter && e.Params.Letter == l.ID
-		}, func(p *Problem) Entry {
+		_, err := s.onceOnProblem(ctx, l.IssuedByOr(), pid, l.ID, func(m *LetterMark) bool { return m != nil }, func(p *Problem) Entry {
 			due := *l.ReplyDue
 			return Entry{At: *l.IssuedAt, Actor: l.IssuedByOr(), Action: ActionLetter, From: p.State, To: p.State,
 				Params: Params{Letter: l.ID, DocNo: l.DocNo, LetterKind: string(l.Kind), Unit: l.ToUnit, Due: &due, Text: l.Demands}}
@@ -277,40 +275,27 @@ func (l *Letter) IssuedByOr() Actor {
 	return routineActor
 }
 
-// maxOnceAttempts bounds the retries of onceOnProblem on a problem that
-// keeps changing.
-const maxOnceAttempts = 20
+// errRecorded aborts an entry its problem's record shows written already.
+var errRecorded = errors.New("letter entry already recorded")
 
 // onceOnProblem appends the entry build gives to problem pid's history
-// unless an entry has already matches: it decides on the history as read
-// and writes only if the problem has not moved since. A problem gone
-// (CodeNotFound) is skipped.
-func (s *Service) onceOnProblem(ctx context.Context, a Actor, pid string, has func(e *Entry) bool, build func(p *Problem) Entry) error {
-	for range maxOnceAttempts {
-		p, err := s.store.Problem(ctx, pid)
-		if ErrorCode(err) == CodeNotFound {
-			return nil
+// unless the problem's record shows it written (has, given the record's
+// mark of letter): the decision is taken
+// inside the store's write, on the record as it is, so concurrent commands
+// on the problem only make the store apply it again. A problem gone
+// (CodeNotFound) is skipped. It reports whether it wrote the entry.
+func (s *Service) onceOnProblem(ctx context.Context, a Actor, pid, letter string, has func(m *LetterMark) bool, build func(p *Problem) Entry) (bool, error) {
+	_, err := s.command(ctx, a, pid, 0, func(cur *Problem) (Entry, error) {
+		if has(cur.letterMark(letter)) {
+			return Entry{}, errRecorded
 		}
-		if err != nil {
-			return err
-		}
-		hist, err := s.store.History(ctx, pid)
-		if err != nil {
-			return err
-		}
-		if slices.ContainsFunc(hist, func(e Entry) bool { return has(&e) }) {
-			return nil
-		}
-		_, err = s.command(ctx, a, pid, 0, func(cur *Problem) (Entry, error) {
-			if cur.Version != p.Version {
-				return Entry{}, errMoved
-			}
-			return build(cur), nil
-		})
-		if errors.Is(err, errMoved) {
-			continue
-		}
-		return err
+		return build(cur), nil
+	})
+	switch {
+	case errors.Is(err, errRecorded), ErrorCode(err) == CodeNotFound:
+		return false, nil
+	case err != nil:
+		return false, err
 	}
-	return Refuse(ReasonStaleVersion, "problem %s kept changing while the letter was recorded: try again", pid)
+	return true, nil
 }

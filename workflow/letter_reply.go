@@ -67,9 +67,7 @@ func (s *Service) ReplyLetter(ctx context.Context, a Actor, id string, in Letter
 		return nil, err
 	}
 	for _, pid := range l.ProblemIDs {
-		err := s.onceOnProblem(ctx, a, pid, func(e *Entry) bool {
-			return e.Action == ActionLetterReply && e.Params.Letter == l.ID
-		}, func(p *Problem) Entry {
+		_, err := s.onceOnProblem(ctx, a, pid, l.ID, func(m *LetterMark) bool { return m != nil && m.Replied }, func(p *Problem) Entry {
 			return Entry{At: now, Actor: a, Action: ActionLetterReply, From: p.State, To: p.State,
 				Params: Params{Letter: l.ID, DocNo: l.DocNo, Unit: l.ToUnit, Text: l.Reply.Text, Late: l.Reply.Late}}
 		})

@@ -114,11 +114,7 @@ func (s *Service) RecordLateReplies(ctx context.Context) (int, error) {
 			continue
 		}
 		for _, pid := range l.ProblemIDs {
-			wrote := false
-			err := s.onceOnProblem(ctx, routineActor, pid, func(e *Entry) bool {
-				return e.Action == ActionAlert && e.Params.Level == AlertLetterReplyLate && e.Params.Letter == l.ID
-			}, func(p *Problem) Entry {
-				wrote = true
+			wrote, err := s.onceOnProblem(ctx, routineActor, pid, l.ID, func(m *LetterMark) bool { return m != nil && m.LateAlerted }, func(p *Problem) Entry {
 				due := *l.ReplyDue
 				return Entry{At: now, Actor: routineActor, Action: ActionAlert, From: p.State, To: p.State,
 					Params: Params{Level: AlertLetterReplyLate, Against: AgainstUnit, Letter: l.ID, DocNo: l.DocNo, Unit: l.ToUnit, Due: &due}}

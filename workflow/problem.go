@@ -57,6 +57,9 @@ type Problem struct {
 	Acknowledged []FlagRef   `json:"acknowledged_flags,omitempty"`
 	SiteChecks   []SiteCheck `json:"site_checks,omitempty"`
 	Lookback     *Lookback   `json:"lookback,omitempty"`
+	// Letters are the supervision letters issued about the problem, as its
+	// history records them (docs/design.md#supervision-letters).
+	Letters []LetterMark `json:"letters,omitempty"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
@@ -94,6 +97,7 @@ func (p *Problem) Clone() *Problem {
 		c.Lookback = &l
 	}
 	c.Signatures = slices.Clone(p.Signatures)
+	c.Letters = slices.Clone(p.Letters)
 	c.Extensions = slices.Clone(p.Extensions)
 	for i := range c.Extensions {
 		c.Extensions[i] = c.Extensions[i].clone()

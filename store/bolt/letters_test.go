@@ -13,3 +13,8 @@ func TestLetters(t *testing.T) {
 		return s
 	})
 }
+
+func TestServiceLetters(t *testing.T) {
+	s, _ := open(t, Options{})
+	storetest.RunServiceLetters(t, s)
+}

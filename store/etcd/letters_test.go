@@ -47,3 +47,7 @@ func TestLetterNumbersTwoStores(t *testing.T) {
 	}
 	t.Logf("conflicts retried: %d + %d", a.Stats().Conflicts.Load(), b.Stats().Conflicts.Load())
 }
+
+func TestServiceLetters(t *testing.T) {
+	storetest.RunServiceLetters(t, openStore(t, nil, Config{}))
+}

@@ -199,3 +199,88 @@ func testLetterApplyError(t *testing.T, ls workflow.Letters) {
 		t.Errorf("the next number is %d (%v), want %d: a refused apply took one", next.Number, err, l.Number+1)
 	}
 }
+
+// RunServiceLetters runs letters through the service on a store: 100
+// letters issued at once about the same two problems take the numbers
+// 1..100 and each problem's history holds one letter entry per letter, in
+// the chain; a reply is one more entry per problem; the late-reply alert
+// is recorded once.
+func RunServiceLetters(t *testing.T, st workflow.Store) {
+	ctx := context.Background()
+	clock := workflow.NewManualClock(letterAt)
+	svc := workflow.NewService(st, clock)
+	if err := svc.PutUnits(ctx, []workflow.Unit{{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty}, {ID: "city-eeb", Name: "市生态环境局", Kind: workflow.UnitDepartment}}); err != nil {
+		t.Fatal(err)
+	}
+	bureau := workflow.Actor{ID: "u-b", Name: "局办", Role: workflow.RoleBureau, UnitID: "city-eeb"}
+	unit := workflow.Actor{ID: "u-f", Name: "浮梁县干部", Role: workflow.RoleUnit, UnitID: "fuliang"}
+	deadline := letterAt.Add(30 * 24 * time.Hour)
+	var ids []string
+	for _, title := range []string{"尾矿库渗漏", "河道垃圾"} {
+		p, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: title, Description: title, Source: workflow.SourceSelfInspection, CountyID: "fuliang"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Fire(ctx, bureau, p.ID, workflow.Command{Trigger: workflow.TriggerAssign, Params: workflow.Params{LeadUnit: "fuliang", Deadline: &deadline}}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	const n = 100
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		numbers []int
+		letters []string
+	)
+	for range n {
+		wg.Go(func() {
+			l, err := svc.IssueLetter(ctx, bureau, workflow.NewLetter{ToUnit: "fuliang", ProblemIDs: ids, Kind: workflow.KindSupervision,
+				Demands: "限期整改。", ReplyDue: letterAt.Add(48 * time.Hour)})
+			if err != nil {
+				t.Errorf("IssueLetter: %v", err)
+				return
+			}
+			mu.Lock()
+			numbers, letters = append(numbers, l.Number), append(letters, l.ID)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(numbers)
+	if len(numbers) != n || numbers[0] != 1 || numbers[n-1] != n || len(slices.Compact(slices.Clone(numbers))) != n {
+		t.Fatalf("numbers %v: want 1..%d without gap or repeat", numbers, n)
+	}
+	for _, pid := range ids {
+		hist, err := st.History(ctx, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, e := range hist {
+			if e.Action == workflow.ActionLetter {
+				seen[e.Params.Letter]++
+			}
+		}
+		for _, id := range letters {
+			if seen[id] != 1 {
+				t.Errorf("problem %s holds %d entries of letter %s, want 1", pid, seen[id], id)
+			}
+		}
+	}
+	if _, err := svc.ReplyLetter(ctx, unit, letters[0], workflow.LetterReplyInput{Text: "已整改。"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(49 * time.Hour)
+	if got, err := svc.RecordLateReplies(ctx); err != nil || got != 2*(n-1) {
+		t.Fatalf("late replies: %d alerts (%v), want %d", got, err, 2*(n-1))
+	}
+	if got, err := svc.RecordLateReplies(ctx); err != nil || got != 0 {
+		t.Fatalf("again: %d alerts (%v), want 0", got, err)
+	}
+	if l, ok := st.(workflow.Ledger); ok {
+		if _, err := workflow.Audit(ctx, l, nil, nil); err != nil {
+			t.Errorf("audit: %v", err)
+		}
+	}
+}
