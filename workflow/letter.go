@@ -89,8 +89,10 @@ type Letter struct {
 	DiscardedBy *Actor     `json:"discarded_by,omitempty"`
 	Reply       *Reply     `json:"reply,omitempty"`
 	// Recorded is set once every problem the letter names has its letter
-	// entry; LateAlertedAt once every one has its letter_reply_late alert.
+	// entry, ReplyRecorded once every one has its letter_reply entry,
+	// LateAlertedAt once every one has its letter_reply_late alert.
 	Recorded      bool       `json:"recorded,omitempty"`
+	ReplyRecorded bool       `json:"reply_recorded,omitempty"`
 	LateAlertedAt *time.Time `json:"late_alerted_at,omitempty"`
 }
 

@@ -66,16 +66,26 @@ func (s *Service) ReplyLetter(ctx context.Context, a Actor, id string, in Letter
 	if err != nil {
 		return nil, err
 	}
+	return s.recordReply(ctx, ls, l)
+}
+
+// recordReply records l's reply on each problem it names that lacks it,
+// then marks l; the routine (RecordLetterEntries) finishes after a crash.
+func (s *Service) recordReply(ctx context.Context, ls Letters, l *Letter) (*Letter, error) {
+	r := l.Reply
 	for _, pid := range l.ProblemIDs {
-		_, err := s.onceOnProblem(ctx, a, pid, l.ID, func(m *LetterMark) bool { return m != nil && m.Replied }, func(p *Problem) Entry {
-			return Entry{At: now, Actor: a, Action: ActionLetterReply, From: p.State, To: p.State,
-				Params: Params{Letter: l.ID, DocNo: l.DocNo, Unit: l.ToUnit, Text: l.Reply.Text, Late: l.Reply.Late}}
+		_, err := s.onceOnProblem(ctx, r.By, pid, l.ID, func(m *LetterMark) bool { return m != nil && m.Replied }, func(p *Problem) Entry {
+			return Entry{At: r.At, Actor: r.By, Action: ActionLetterReply, From: p.State, To: p.State,
+				Params: Params{Letter: l.ID, DocNo: l.DocNo, Unit: l.ToUnit, Text: r.Text, Late: r.Late}}
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	return l, nil
+	return ls.UpdateLetter(ctx, l.ID, 0, func(c *Letter, _ int) error {
+		c.ReplyRecorded = true
+		return nil
+	})
 }
 
 // checkReplyEvidence refuses a file that is not among the evidence of the

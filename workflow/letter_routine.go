@@ -67,9 +67,9 @@ func draftDemands(p *Problem, l Level) string {
 		"按时限报送整改进展和佐证材料，并书面说明逾期原因及下一步措施。", l.Label())
 }
 
-// RecordLetterEntries finishes letters issued but not yet recorded on
-// every problem they name (a crash between the letter and its entries). It
-// returns how many letters it finished.
+// RecordLetterEntries finishes letters issued or replied but not yet
+// recorded on every problem they name (a crash between the letter and its
+// entries). It returns how many letters it finished.
 func (s *Service) RecordLetterEntries(ctx context.Context) (int, error) {
 	ls, err := s.lettersStore()
 	if err != nil {
@@ -81,13 +81,18 @@ func (s *Service) RecordLetterEntries(ctx context.Context) (int, error) {
 	}
 	done := 0
 	for _, l := range all {
-		if l.Recorded || l.IssuedAt == nil {
-			continue
+		switch {
+		case l.IssuedAt != nil && !l.Recorded:
+			if _, err := s.recordLetter(ctx, ls, l); err != nil {
+				return done, err
+			}
+			done++
+		case l.Reply != nil && !l.ReplyRecorded:
+			if _, err := s.recordReply(ctx, ls, l); err != nil {
+				return done, err
+			}
+			done++
 		}
-		if _, err := s.recordLetter(ctx, ls, l); err != nil {
-			return done, err
-		}
-		done++
 	}
 	return done, nil
 }

@@ -280,3 +280,49 @@ func TestLetterConfig(t *testing.T) {
 		t.Errorf("DocNumber = %q", got)
 	}
 }
+
+// TestLetterEntriesFinished: a letter written without its entries (a crash
+// between the two) is finished by the routine, once; so is a reply.
+func TestLetterEntriesFinished(t *testing.T) {
+	f := newRoundFixture(t)
+	ctx := context.Background()
+	p := f.assigned("污水直排", "fuliang", "fuliang")
+	at := f.clock.Now()
+	due := at.Add(72 * time.Hour)
+	l, _, err := f.st.CreateLetter(ctx, "", 2021, func(id string, n int) (*workflow.Letter, error) {
+		return &workflow.Letter{ID: id, State: workflow.LetterIssued, Kind: workflow.KindSupervision, ToUnit: "fuliang",
+			ProblemIDs: []string{p.ID}, Demands: "请整改。", ReplyDue: &due, Year: 2021, Number: n,
+			DocNo: workflow.DocNumber(workflow.DefaultLetterNumberFormat, 2021, n), CreatedAt: at, CreatedBy: bureau, IssuedAt: &at, IssuedBy: &bureau}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.restart()
+	for i, want := range []int{1, 0} {
+		if n, err := f.svc.RecordLetterEntries(ctx); err != nil || n != want {
+			t.Fatalf("run %d: %d letters finished (%v), want %d", i, n, err, want)
+		}
+	}
+	if es := letterEntries(t, f, p.ID, workflow.ActionLetter); len(es) != 1 || es[0].Params.DocNo != l.DocNo {
+		t.Fatalf("letter entries %+v", es)
+	}
+	// A reply written without its entries.
+	now := f.clock.Now()
+	if _, err := f.st.UpdateLetter(ctx, l.ID, 0, func(c *workflow.Letter, _ int) error {
+		c.State, c.Reply = workflow.LetterReplied, &workflow.Reply{Text: "已整改。", At: now, By: officer}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{1, 0} {
+		if n, err := f.svc.RecordLetterEntries(ctx); err != nil || n != want {
+			t.Fatalf("reply run %d: %d letters finished (%v), want %d", i, n, err, want)
+		}
+	}
+	if es := letterEntries(t, f, p.ID, workflow.ActionLetterReply); len(es) != 1 || es[0].Actor.ID != officer.ID {
+		t.Fatalf("reply entries %+v", es)
+	}
+	if _, err := workflow.Audit(ctx, f.st, nil, nil); err != nil {
+		t.Errorf("audit: %v", err)
+	}
+}
