@@ -164,25 +164,42 @@ func (w *Web) setPosition(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := workflow.PositionInput{Datum: workflow.Datum(form.Get("datum"))}
+	in, err := positionForm(form.Get)
+	if err != nil {
+		return w.refused(c, "position", err, form)
+	}
+	if in == nil {
+		in = &workflow.PositionInput{Datum: workflow.Datum(form.Get("datum"))}
+	}
+	if _, err = w.svc.SetPosition(c.Request().Context(), actor(c), c.Param("id"), in, formVersion(form.Get("version"))); err != nil {
+		return w.refused(c, "position", err, form)
+	}
+	return w.redirectProblem(c, "position")
+}
+
+// positionForm reads the lat, lng and datum fields of a form: nil when
+// both coordinates are empty, a refusal when one is not a number. The
+// service checks the rest (a missing coordinate, the range, the datum).
+func positionForm(get func(string) string) (*workflow.PositionInput, error) {
+	in := workflow.PositionInput{Datum: workflow.Datum(strings.TrimSpace(get("datum")))}
 	for _, f := range []struct {
 		name string
 		dst  **float64
 	}{{"lat", &in.Lat}, {"lng", &in.Lng}} {
-		v := strings.TrimSpace(form.Get(f.name))
+		v := strings.TrimSpace(get(f.name))
 		if v == "" {
 			continue
 		}
-		x, perr := strconv.ParseFloat(v, 64)
-		if perr != nil {
-			return w.refused(c, "position", workflow.RefuseField(workflow.ReasonMalformed, f.name, "%s must be a number", f.name), form)
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, workflow.RefuseField(workflow.ReasonMalformed, f.name, "%s must be a number", f.name)
 		}
 		*f.dst = &x
 	}
-	if _, err = w.svc.SetPosition(c.Request().Context(), actor(c), c.Param("id"), &in, formVersion(form.Get("version"))); err != nil {
-		return w.refused(c, "position", err, form)
+	if in.Lat == nil && in.Lng == nil {
+		return nil, nil
 	}
-	return w.redirectProblem(c, "position")
+	return &in, nil
 }
 
 // confirmLookback serves POST /problems/:id/lookback: text, version.

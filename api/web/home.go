@@ -274,7 +274,7 @@ func (w *Web) lookbackSection(ctx context.Context, a workflow.Actor, cat *catalo
 }
 
 // newProblemFields are the fields of the 新增问题 form.
-var newProblemFields = []string{"title", "description", "source", "county_id", "work_point", "source_ref", "location"}
+var newProblemFields = []string{"title", "description", "source", "county_id", "work_point", "source_ref", "location", "lat", "lng", "datum"}
 
 // createProblem serves POST /problems (the bureau): the problem is logged
 // and its page shown; a refusal shows the start page again with the form
@@ -290,8 +290,9 @@ func (w *Web) createProblem(c echo.Context) error {
 		Title: v["title"], Description: v["description"], Source: workflow.Source(v["source"]),
 		CountyID: v["county_id"], SourceRef: v["source_ref"], Location: v["location"],
 	}
-	var err error
-	if v["work_point"] != "" {
+	pos, err := positionForm(func(f string) string { return v[f] })
+	in.Position = pos
+	if err == nil && v["work_point"] != "" {
 		if in.WorkPoint, err = strconv.Atoi(v["work_point"]); err != nil {
 			err = workflow.RefuseField(workflow.ReasonUnknownWorkPoint, "work_point", "unknown work point %q", v["work_point"])
 		}

@@ -145,14 +145,38 @@ func TestNewProblemForm(t *testing.T) {
 	wantBody(t, "not a county", res, "请选择所在县（市、区）")
 	res = b.post("/problems", url.Values{"title": {"采砂"}, "description": {"x"}, "source": {"self_inspection"}, "county_id": {"fuliang"}, "work_point": {"99"}})
 	wantBody(t, "unknown work point", res, "所选工作要点不存在")
+	res = b.post("/problems", url.Values{"title": {"采砂"}, "description": {"x"}, "source": {"self_inspection"}, "county_id": {"fuliang"}, "lat": {"北纬29度"}, "lng": {"117.2"}})
+	wantStatus(t, "a latitude in words", res, http.StatusBadRequest)
+	wantBody(t, "a latitude in words", res, "「纬度」填写有误", `value="北纬29度"`)
+	res = b.post("/problems", url.Values{"title": {"采砂"}, "description": {"x"}, "source": {"self_inspection"}, "county_id": {"fuliang"}, "lat": {"29.3"}})
+	wantBody(t, "no longitude", res, "请填写「经度」")
+	res = b.post("/problems", url.Values{"title": {"采砂"}, "description": {"x"}, "source": {"self_inspection"}, "county_id": {"fuliang"}, "lat": {"95"}, "lng": {"117.2"}})
+	wantBody(t, "a latitude past the pole", res, "「纬度」超出允许的范围")
+	if ps, _, err := v.svc.Problems(t.Context(), v.users["bureau"].Actor(), workflow.ProblemFilter{}); err != nil || len(ps) != 0 {
+		t.Fatalf("refused forms logged %d problems (%v)", len(ps), err)
+	}
 	res = b.post("/problems", url.Values{"title": {"河道非法采砂"}, "description": {"昌江浮梁段"}, "source": {"self_inspection"},
-		"county_id": {"fuliang"}, "work_point": {"8"}, "source_ref": {"自查通报"}, "location": {"浮梁段"}})
+		"county_id": {"fuliang"}, "work_point": {"8"}, "source_ref": {"自查通报"}, "location": {"浮梁段"},
+		"lat": {"29.2951"}, "lng": {"117.2120"}, "datum": {"gcj02"}})
 	wantStatus(t, "a new problem", res, http.StatusSeeOther)
 	if !strings.HasPrefix(res.location, "/problems/1?done=create") {
 		t.Fatalf("to %q", res.location)
 	}
 	res = b.get(res.location)
 	wantBody(t, "the new problem", res, "河道非法采砂", "问题已登记", "第8条 持续推进非法采砂专项整治", "自查通报", "浮梁段", "待交办", "登记问题")
+	p, err := v.svc.Problem(t.Context(), v.users["bureau"].Actor(), "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// GCJ-02 from a web map is stored as WGS-84, a few hundred metres off.
+	lat, lng := 29.2951, 117.2120
+	want, err := (&workflow.PositionInput{Lat: &lat, Lng: &lng, Datum: workflow.Datum("gcj02")}).LatLng()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Position == nil || *p.Position != want || p.Position.Lat == lat {
+		t.Fatalf("position %+v, want %+v (the WGS-84 of the GCJ-02 point)", p.Position, want)
+	}
 }
 
 func TestLedger(t *testing.T) {
