@@ -58,6 +58,11 @@ func TestLetterPages(t *testing.T) {
 		t.Fatalf("docx: %d %v", dl.status, dl.header)
 	}
 
+	// The problem's page lists it, and links the bureau to a new letter.
+	wantBody(t, "problem page", bureau.get("/problems/"+p1), `href="/letters/`+id+`">景长江办督〔2021〕1号`,
+		`href="/letters?problems=`+code1+`&amp;to_unit=fuliang#issue-letter"`)
+	wantBody(t, "prefilled form", bureau.get("/letters?problems="+code1+"&to_unit=fuliang"), `value="`+code1+`"`, `value="fuliang" selected`)
+
 	// The unit.
 	fl := v.as("fuliang")
 	wantBody(t, "unit list", fl.get("/letters"), "景长江办督〔2021〕1号")
