@@ -44,6 +44,9 @@
 //	rounds, round_items, round_keys, round_refs, wp_history
 //	                 dispatch rounds, their index and work points' histories, created on
 //	                 first use (rounds.go); meta "round_counter" → last round number
+//	letters, letter_keys, letter_numbers
+//	                 supervision letters, draft keys, each year's last number, created on
+//	                 first use (letters.go); meta "letter_counter" → last letter id number
 //
 // Created by the first write that needs them (older files open unchanged):
 // passwords and sessions (accounts.go), idem_keys, idem_expiry and

@@ -43,6 +43,8 @@
 //	P sess/<id hash>               workflow.Session
 //	P meta/round-counter, rounds/<n>, round-items/<n>, round-keys/<key>, rr/<n>/<item>/<seq>,
 //	  wph/<point>/<seq>            dispatch rounds, their index and work points' histories (rounds.go)
+//	P meta/letter-counter, letters/<n>, letter-keys/<key>, letter-numbers/<year>
+//	                               supervision letters, draft keys, each year's last number (letters.go)
 //	P cmd/<uuid>                   a committed command's id and result, on a lease (minutes)
 //	P idem/k/<scope>/<key>         workflow.KeyRecord of an Idempotency-Key (idempotency.go)
 //	P idem/x/<unix s>/<scope>/<key> empty: the keys' expiry index
