@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -200,10 +201,18 @@ type letterPage struct {
 type replyView struct {
 	Text, At, By string
 	Late         bool
+	Evidence     []letterEvidence
+}
+
+// letterEvidence is a file a reply points to, on its problem's page.
+type letterEvidence struct {
+	Name, Link string
 }
 
 type letterProblem struct {
 	ID, Code, Title string
+	// Evidence is the problem's evidence the reply may point to.
+	Evidence []option
 }
 
 // letter serves GET /letters/:id (and /letters/:id.docx).
@@ -231,9 +240,22 @@ func (w *Web) showLetter(c echo.Context, status int, id string, values url.Value
 	}
 	if r := l.Reply; r != nil {
 		lp.Reply = &replyView{Text: r.Text, At: fmtTime(r.At), By: r.By.Name, Late: r.Late}
+		for _, p := range d.Problems {
+			for _, e := range p.Evidence {
+				if slices.Contains(r.Evidence, e.SHA256) {
+					lp.Reply.Evidence = append(lp.Reply.Evidence, letterEvidence{Name: e.Name, Link: "/evidence/" + e.SHA256})
+				}
+			}
+		}
 	}
 	for _, p := range d.Problems {
-		lp.Problems = append(lp.Problems, letterProblem{ID: p.ID, Code: p.Code, Title: p.Title})
+		lpb := letterProblem{ID: p.ID, Code: p.Code, Title: p.Title}
+		if lp.MayReply {
+			for _, e := range p.Evidence {
+				lpb.Evidence = append(lpb.Evidence, option{Value: e.SHA256, Label: e.Name, Selected: slices.Contains(lp.Values["evidence"], e.SHA256)})
+			}
+		}
+		lp.Problems = append(lp.Problems, lpb)
 	}
 	return w.render(c, status, "letter", l.Kind.Label()+" "+l.DocNo, "letters", lp)
 }
@@ -273,7 +295,7 @@ func (w *Web) replyLetter(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	_, err = w.svc.ReplyLetter(c.Request().Context(), actor(c), id, workflow.LetterReplyInput{Text: form.Get("text")})
+	_, err = w.svc.ReplyLetter(c.Request().Context(), actor(c), id, workflow.LetterReplyInput{Text: form.Get("text"), Evidence: form["evidence"]})
 	if err != nil {
 		return w.letterRefused(c, id, form, err)
 	}

@@ -71,11 +71,16 @@ func TestLetterPages(t *testing.T) {
 	lp := v.as("leping")
 	wantStatus(t, "another unit", lp.get("/letters/"+id), http.StatusNotFound)
 	wantNot(t, "another unit's list", lp.get("/letters"), "景长江办督〔2021〕1号")
-	res = fl.post("/letters/"+id+"/reply", url.Values{"text": {"已完成围挡和清淤。"}})
+	photo := pngFile(7)
+	if up := fl.upload(p1, "清淤后.png", photo, "清淤后现场"); up.status != http.StatusSeeOther {
+		t.Fatalf("upload: %d\n%s", up.status, up.body)
+	}
+	wantBody(t, "the reply's evidence", fl.get("/letters/"+id), `name="evidence" value="`+sha(photo)+`"`, "清淤后.png")
+	res = fl.post("/letters/"+id+"/reply", url.Values{"text": {"已完成围挡和清淤。"}, "evidence": {sha(photo)}})
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("reply: %d\n%s", res.status, res.body)
 	}
-	wantBody(t, "replied", fl.get("/letters/"+id), "已完成围挡和清淤。", "已回复")
+	wantBody(t, "replied", fl.get("/letters/"+id), "已完成围挡和清淤。", "已回复", `附佐证材料：<a href="/evidence/`+sha(photo)+`">清淤后.png</a>`)
 	wantNot(t, "replied", fl.get("/letters/"+id), `id="reply-form"`)
 	res = fl.post("/letters/"+id+"/reply", url.Values{"text": {"再次回复"}})
 	wantStatus(t, "a second reply", res, http.StatusConflict)
