@@ -102,3 +102,10 @@ func (w *startOnWrite) Write(p []byte) (int, error) {
 	w.begin()
 	return w.c.Response().Write(p)
 }
+
+// Flush sends what is written so far to the client.
+func (w *startOnWrite) Flush() {
+	if w.started {
+		w.c.Response().Flush()
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // DefaultBodyLimit is the largest request body accepted when Config.BodyLimit
@@ -65,6 +66,10 @@ type Config struct {
 	// seeds.ResolveUnit (市工信局 → city-industry); it returns a unit id, used
 	// only if that unit exists. nil: ids and exact names only.
 	UnitAliases func(string) (string, bool)
+	// Imports runs ledger imports as jobs; nil: New starts its own (on
+	// Service, logging to Logger). The web pages share it to show their
+	// progress.
+	Imports *ledgerfile.Jobs
 	// Web, if set, serves the web pages (package api/web) beside the API.
 	Web Web
 	// TrustedProxies are the reverse proxies in front of the server. The
@@ -109,6 +114,8 @@ type server struct {
 	web Web
 	// routeSet holds every registered route as "METHOD path" (noRoute).
 	routeSet map[string]bool
+	// imports runs ledger imports (Config.Imports).
+	imports *ledgerfile.Jobs
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -127,9 +134,13 @@ func New(cfg Config) *echo.Echo {
 		panics:      cfg.Panics,
 		aliases:     cfg.UnitAliases,
 		web:         cfg.Web,
+		imports:     cfg.Imports,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.imports == nil {
+		s.imports = ledgerfile.NewJobs(s.svc, s.log)
 	}
 	if s.gather == nil {
 		s.gather = prometheus.DefaultGatherer
@@ -334,7 +345,7 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // so, otherwise when the decoder reads past it (http.MaxBytesError). An
 // evidence upload has its own, larger limit (evidenceBodyLimit); its file
 // part is held to Config.EvidenceMaxBytes by the handler. So has a ledger
-// import (ledgerImportBodyLimit); its file is held to ledger.MaxFileSize by
+// import (ledgerImportBodyLimit); its file is held to ledgerfile.MaxFileSize by
 // the handler.
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

@@ -371,6 +371,20 @@ func importBody(*authzWorld, caller) (string, []byte) {
 	return "text/csv", []byte("问题描述,问题来源,所在县（市、区）\n河道采砂,自查,浮梁县\n")
 }
 
+// importForm is the import page's form checking a file (mode check), with
+// the caller's CSRF token.
+func importForm(w *authzWorld, c caller) (string, []byte) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	_ = mw.WriteField("csrf", w.csrf[c])
+	_ = mw.WriteField("mode", "check")
+	fw, _ := mw.CreateFormFile("file", "台账.csv")
+	_, body := importBody(w, c)
+	_, _ = fw.Write(body)
+	_ = mw.Close()
+	return mw.FormDataContentType(), b.Bytes()
+}
+
 // All statuses by kind of caller.
 const (
 	s200, s201, s204, s303, s403, s404, s409 = http.StatusOK, http.StatusCreated, http.StatusNoContent, http.StatusSeeOther, http.StatusForbidden, http.StatusNotFound, http.StatusConflict
@@ -428,6 +442,7 @@ var authzRows = []row{
 		body: jsonBody(`{"title":"新问题","description":"描述","source":"self_inspection","county_id":"fuliang"}`)},
 	{method: "GET", route: "/api/v1/problems/:id", path: "/api/v1/problems/{assigned}", ok: seeing(s200)},
 	{method: "GET", route: "/api/v1/problems/:id/history", path: "/api/v1/problems/{assigned}/history", ok: seeing(s200)},
+	{method: "GET", route: "/api/v1/problems/:id/dossier.zip", path: "/api/v1/problems/{assigned}/dossier.zip", ok: seeing(s200)},
 	{method: "POST", route: "/api/v1/problems/:id/transitions", path: "/api/v1/problems/{assigned}/transitions", other: s403,
 		ok: withUnrelated(only(s200, lead)), body: jsonBody(`{"trigger":"accept","plan":"拆除"}`)},
 	{method: "POST", route: "/api/v1/problems/:id/notes", path: "/api/v1/problems/{assigned}/notes", other: s403,
@@ -457,6 +472,7 @@ var authzRows = []row{
 	{method: "GET", route: "/api/v1/admin/backup", path: "/api/v1/admin/backup", other: s403, ok: only(s200, admin)},
 	{method: "GET", route: "/api/v1/ledger.xlsx", path: "/api/v1/ledger.xlsx", ok: every(s200)},
 	{method: "POST", route: "/api/v1/ledger/import", path: "/api/v1/ledger/import?dry_run=true", other: s403, ok: only(s200, bureau), body: importBody},
+	{method: "GET", route: "/api/v1/ledger/import-jobs/:id", path: "/api/v1/ledger/import-jobs/none", other: s403, ok: only(s404, bureau)},
 	{method: "GET", route: "/api/v1/workpoints", path: "/api/v1/workpoints", ok: every(s200)},
 	{method: "PUT", route: "/api/v1/workpoints/:number/unit-groups", path: "/api/v1/workpoints/7/unit-groups", other: s403, ok: only(s200, bureau),
 		body: jsonBody(`{"name":"有关县（市、区）政府","units":["fuliang"]}`)},
@@ -520,6 +536,9 @@ var authzRows = []row{
 		}},
 	{method: "GET", route: "/ledger", path: "/ledger", page: true, ok: every(s200)},
 	{method: "GET", route: "/ledger.xlsx", path: "/ledger.xlsx", page: true, ok: every(s200)},
+	{method: "GET", route: "/ledger/import", path: "/ledger/import", page: true, other: s403, ok: only(s200, bureau)},
+	{method: "POST", route: "/ledger/import", path: "/ledger/import", page: true, other: s403, ok: only(s200, bureau), body: importForm},
+	{method: "GET", route: "/ledger/import/:id", path: "/ledger/import/none", page: true, other: s403, ok: only(s404, bureau)},
 	{method: "GET", route: "/stats", path: "/stats", page: true, ok: every(s200)},
 	{method: "POST", route: "/workpoints/:number/unit-groups", path: "/workpoints/7/unit-groups", page: true, other: s403, ok: only(s303, bureau),
 		body: form(url.Values{"name": {"有关县（市、区）政府"}, "units": {"fuliang"}})},
@@ -559,6 +578,7 @@ var authzRows = []row{
 	{method: "POST", route: "/problems/:id/extensions/:ext/decision", path: "/problems/{rectifying}/extensions/{ext}/decision", page: true,
 		other: s403, ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"decision": {"approve"}, "note": {"同意"}})},
 	{method: "GET", route: "/evidence/:sha256", path: "/evidence/{sha}", page: true, ok: seeing(s200)},
+	{method: "GET", route: "/problems/:id/dossier.zip", path: "/problems/{assigned}/dossier.zip", page: true, ok: seeing(s200)},
 	{method: "GET", route: "/users", path: "/users", page: true, other: s403, ok: only(s200, admin)},
 	{method: "GET", route: "/users/:id", path: "/users/{target}", page: true, other: s403, ok: only(s200, admin)},
 	{method: "POST", route: "/users/:id/disable", path: "/users/{target}/disable", page: true, other: s403, ok: only(s303, admin), body: form(nil)},

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -27,6 +28,7 @@ import (
 	"github.com/jdz-eco/rectify/store/blob"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 var t0 = time.Date(2021, 6, 24, 9, 0, 0, 0, time.UTC)
@@ -49,7 +51,17 @@ type faultyStore struct {
 	beforeCreate func() error // called by CreateProblem before the store's; its error is CreateProblem's
 	// keyHook, if set, sees the record every UpdateKey reads, before the
 	// decision; its error fails the UpdateKey.
-	keyHook func(cur *workflow.KeyRecord) error
+	keyHook     func(cur *workflow.KeyRecord) error
+	failBatchAt int
+	// beforePage, if set, runs before each page of Problems is read.
+	beforePage func(f workflow.ProblemFilter)
+}
+
+func (s *faultyStore) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
+	if s.beforePage != nil {
+		s.beforePage(f)
+	}
+	return s.fullStore.Problems(ctx, f)
 }
 
 func (s *faultyStore) Problem(ctx context.Context, id string) (*workflow.Problem, error) {
@@ -89,6 +101,17 @@ func (s *faultyStore) CreateProblem(ctx context.Context, dedupeKey string, build
 	return s.fullStore.CreateProblem(ctx, dedupeKey, build)
 }
 
+// CreateProblems passes through to the bolt store, failing inside its
+// transaction at item failBatchAt when that is positive.
+func (s *faultyStore) CreateProblems(ctx context.Context, count int, next func(i int, n uint64) (workflow.BatchRecord, error), progress func(int)) error {
+	return s.fullStore.(workflow.BatchCreator).CreateProblems(ctx, count, func(i int, n uint64) (workflow.BatchRecord, error) {
+		if s.failBatchAt > 0 && i == s.failBatchAt {
+			return workflow.BatchRecord{}, errors.New("injected: a write failed")
+		}
+		return next(i, n)
+	}, progress)
+}
+
 // Backup passes through to the bolt store (an embedded interface does not
 // promote it).
 func (s *faultyStore) Backup(ctx context.Context, w io.Writer) (int64, error) {
@@ -110,6 +133,8 @@ type env struct {
 	tokens map[string]string
 	users  map[string]*workflow.User
 	ready  error
+	// imports runs the server's import jobs.
+	imports *ledgerfile.Jobs
 }
 
 func newEnv(t *testing.T) *env {
@@ -178,6 +203,11 @@ func newEnvWith(t *testing.T, cfg api.Config) *env {
 	cfg.Metrics = m
 	cfg.Gatherer = reg
 	cfg.Ready = func(context.Context) error { return v.ready }
+	if cfg.Imports == nil {
+		cfg.Imports = ledgerfile.NewJobs(v.svc, slog.New(slog.DiscardHandler))
+		t.Cleanup(cfg.Imports.Close)
+	}
+	v.imports = cfg.Imports
 	v.e = api.New(cfg)
 	return v
 }

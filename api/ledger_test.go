@@ -18,8 +18,8 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/jdz-eco/rectify/api"
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // ledgerHeader is the ledger sheet's header row, spelled out.
@@ -64,7 +64,7 @@ func (v *env) export(who, q string) (*workbook, *httptest.ResponseRecorder) {
 	if rec.Code != http.StatusOK {
 		v.t.Fatalf("export %q as %s: %d %s", q, who, rec.Code, rec.Body)
 	}
-	if ct := rec.Header().Get("Content-Type"); ct != mimeXLSX || ledger.ContentType != mimeXLSX {
+	if ct := rec.Header().Get("Content-Type"); ct != mimeXLSX || ledgerfile.ContentType != mimeXLSX {
 		v.t.Fatalf("Content-Type %q", ct)
 	}
 	return openWorkbook(v.t, rec.Body.Bytes()), rec
@@ -96,7 +96,16 @@ func openWorkbook(t *testing.T, data []byte) *workbook {
 // count is how many problems who lists.
 func (v *env) count(who string) int {
 	v.t.Helper()
-	return len(v.ok(v.do("GET", "/api/v1/problems?limit=500", who, nil), http.StatusOK)["items"].([]any))
+	n := 0
+	for cursor := ""; ; {
+		page := v.ok(v.do("GET", "/api/v1/problems?limit=500"+cursor, who, nil), http.StatusOK)
+		n += len(page["items"].([]any))
+		next, _ := page["next_cursor"].(string)
+		if next == "" {
+			return n
+		}
+		cursor = "&cursor=" + next
+	}
 }
 
 // ledgerFixture logs three problems: A in 浮梁县 led by 浮梁县 with 市水利局
@@ -512,8 +521,8 @@ func TestLedgerImportRefusals(t *testing.T) {
 		{"CSV declared xlsx", "bureau", "", string(good), []string{"Content-Type", mimeXLSX}, 415, "unsupported_type", "file"},
 		{"xlsx declared CSV", "bureau", "", string(importXLSX(t, twoRows...)), []string{"Content-Type", "text/csv"}, 415, "unsupported_type", "file"},
 		{"legacy xls", "bureau", "", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1" + strings.Repeat("\x00", 512), []string{"Content-Type", "text/csv"}, 415, "unsupported_type", "file"},
-		{"too large, announced", "bureau", "", bytes.NewReader(make([]byte, ledger.MaxFileSize+1<<20)), []string{"Content-Type", "text/csv"}, 413, "too_large", "file"},
-		{"too large, streamed", "bureau", "", io.LimitReader(zeros{}, ledger.MaxFileSize+1), []string{"Content-Type", "text/csv"}, 413, "too_large", "file"},
+		{"too large, announced", "bureau", "", bytes.NewReader(make([]byte, ledgerfile.MaxFileSize+1<<20)), []string{"Content-Type", "text/csv"}, 413, "too_large", "file"},
+		{"too large, streamed", "bureau", "", io.LimitReader(zeros{}, ledgerfile.MaxFileSize+1), []string{"Content-Type", "text/csv"}, 413, "too_large", "file"},
 	} {
 		rec := v.do("POST", "/api/v1/ledger/import"+tc.query, tc.who, tc.body, tc.hdr...)
 		if p := v.fails(rec, tc.status, tc.code); p.Field != tc.field {

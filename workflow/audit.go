@@ -66,11 +66,55 @@ func (e *AuditError) Error() string {
 // neither truncated nor rewritten. The first failure is returned as an
 // *AuditError.
 func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (AuditReport, error) {
+	var heads []ChainHead
+	if expect != nil {
+		heads = []ChainHead{*expect}
+	}
+	rep, checks, err := AuditHeads(ctx, l, blobs, heads)
+	var aerr *AuditError
+	if err != nil && !errors.As(err, &aerr) {
+		return rep, err
+	}
+	for _, c := range checks {
+		if herr := c.err(rep); herr != nil {
+			// The first failure on the way along the chain is reported.
+			if aerr != nil && aerr.Seq != 0 && aerr.Seq < c.Head.Seq {
+				return rep, err
+			}
+			return rep, herr
+		}
+	}
+	return rep, err
+}
+
+// err is the *AuditError of a head that is not intact (nil when it is).
+func (c HeadCheck) err(rep AuditReport) error {
+	switch c.Status {
+	case HeadRewritten:
+		return &AuditError{Seq: c.Head.Seq, Reason: "hash differs from the expected head " + c.Head.String() + " (the history up to it was rewritten)"}
+	case HeadGone:
+		return &AuditError{Seq: c.Head.Seq, Reason: fmt.Sprintf("the expected head is gone: the history ends at %d (it was truncated)", rep.Entries)}
+	}
+	return nil
+}
+
+// AuditHeads is Audit with any number of expected heads (heads collected
+// from documents, docs/design.md#heads-anchored-outside-the-database): it
+// checks the ledger as Audit does and reports, for each head in the order
+// given, whether the entry at its SEQ still has its HASH. A head that is
+// not intact is reported in its HeadCheck, not as the error: the error is
+// the ledger's own first failure, as Audit's.
+func AuditHeads(ctx context.Context, l Ledger, blobs Blobs, heads []ChainHead) (AuditReport, []HeadCheck, error) {
 	var rep AuditReport
 	prev := GenesisHash
 	perProblem := map[string]int{}
 	others := newRoundAudit()
-	var expectSeen bool
+	expected := map[uint64][]int{} // seq → indexes in heads
+	checks := make([]HeadCheck, len(heads))
+	for i, h := range heads {
+		expected[h.Seq] = append(expected[h.Seq], i)
+		checks[i] = HeadCheck{Head: h, Status: HeadGone}
+	}
 	err := l.ForEachEntry(ctx, func(e Entry, decodeErr error) error {
 		want := rep.Entries + 1
 		switch {
@@ -88,15 +132,18 @@ func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (Audit
 		if h != e.Hash {
 			return &AuditError{Seq: e.Seq, Reason: "content does not match its hash (the entry was altered)"}
 		}
-		if expect != nil && e.Seq == expect.Seq {
-			if e.Hash != expect.Hash {
-				return &AuditError{Seq: e.Seq, Reason: "hash differs from the expected head " + expect.String() + " (the history up to it was rewritten)"}
+		for _, i := range expected[e.Seq] {
+			checks[i].Status = HeadIntact
+			if e.Hash != checks[i].Head.Hash {
+				checks[i].Status, checks[i].Found = HeadRewritten, e.Hash
 			}
-			expectSeen = true
 		}
 		prev = e.Hash
 		rep.Entries = e.Seq
 		rep.Head = ChainHead{Seq: e.Seq, Hash: e.Hash, At: e.At}
+		if e.Action == ActionHeadAnchor && e.ProblemID == "" && e.WorkPoint == 0 {
+			return checkAnchor(&e)
+		}
 		if e.ProblemID == "" {
 			// A work point's entry or a round's opening.
 			return others.entry(&e)
@@ -108,11 +155,16 @@ func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (Audit
 		return nil
 	})
 	if err != nil {
-		return rep, err
+		return rep, checks, err
 	}
-	if expect != nil && !expectSeen {
-		return rep, &AuditError{Seq: expect.Seq, Reason: fmt.Sprintf("the expected head is gone: the history ends at %d (it was truncated)", rep.Entries)}
-	}
+	rep, err = auditRecords(ctx, l, blobs, rep, perProblem, others)
+	return rep, checks, err
+}
+
+// auditRecords is the part of the audit after the chain: the recorded head,
+// every problem against its replayed history and the evidence files, and
+// the rounds.
+func auditRecords(ctx context.Context, l Ledger, blobs Blobs, rep AuditReport, perProblem map[string]int, others *roundAudit) (AuditReport, error) {
 	head, err := l.Head(ctx)
 	if err != nil {
 		return rep, err

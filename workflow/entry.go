@@ -114,4 +114,9 @@ type Params struct {
 	// (ActionLookbackDrawn, ActionLookbackConfirmed).
 	SiteCheck *SiteCheck `json:"site_check,omitempty"`
 	Lookback  *Lookback  `json:"lookback,omitempty"`
+
+	// A head anchor (ActionHeadAnchor): the head it anchors, SEQ:HASH of
+	// the entry before it, and its day (YYYY-MM-DD in Asia/Shanghai).
+	Head string `json:"head,omitempty"`
+	Day  string `json:"day,omitempty"`
 }

@@ -2,7 +2,7 @@ package workflow
 
 // The glossary: the Chinese name of every value of the domain, as the
 // bureau's documents and ledgers (台账) write them, in one place for the
-// pages (api/web), the ledger file (api/ledger) and the statistics. These
+// pages (api/web), the ledger file (workflow/ledgerfile) and the statistics. These
 // are names, the domain's own vocabulary, not presentation: sentences
 // (hints, refusals) belong to the pages. docs/design.md#glossary explains
 // why they live here.
@@ -150,6 +150,7 @@ var actionLabels = map[string]string{
 	ActionLookbackConfirmed: "回头看确认",
 	ActionReport:            "调度报送",
 	ActionRoundOpen:         "发起调度",
+	ActionHeadAnchor:        "审计链头存证",
 	ActionLetter:            "发函督办",
 	ActionLetterReply:       "督办函回复",
 }

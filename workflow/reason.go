@@ -94,6 +94,7 @@ const (
 	ReasonUnitGroupNotFound Reason = "unit_group_not_found" // the work point names no unit group of that name
 	ReasonTokenNotFound     Reason = "token_not_found"      // the user holds no token of that id (revoked, or never issued)
 	ReasonRoundNotFound     Reason = "round_not_found"      // no dispatch round has that id, or the caller owes it nothing
+	ReasonImportJobNotFound Reason = "import_job_not_found" // no ledger import job of that id (kept an hour, by the server that ran it)
 	ReasonLetterNotFound    Reason = "letter_not_found"     // no letter has that id, or the caller may not see it
 )
 
@@ -120,6 +121,7 @@ const (
 	ReasonSiteCheckClosed     Reason = "site_check_closed"    // site checks only while a submission waits on the inspectors
 	ReasonNoLookback          Reason = "no_lookback"          // the problem has no pending look-back task
 	ReasonReportClosed        Reason = "report_closed"        // the round fell due: its report can no longer be amended
+	ReasonImportsBusy         Reason = "imports_busy"         // more ledger imports are waiting than a server takes
 	ReasonLetterReplied       Reason = "letter_replied"       // the letter has its reply: a second one is refused
 	ReasonLetterNotIssued     Reason = "letter_not_issued"    // a draft or discarded letter takes no reply
 	ReasonLetterNotDraft      Reason = "letter_not_draft"     // only a draft is issued or discarded
@@ -137,6 +139,29 @@ const (
 	ReasonStoreUnavailable Reason = "store_unavailable" // CodeUnavailable: the store cannot serve for now (no quorum, no answer in time)
 	ReasonNotReady         Reason = "not_ready"         // CodeUnavailable: a readiness check of /readyz failed
 	ReasonScopeTooLarge    Reason = "scope_too_large"   // CodeTooLarge: a round's scope takes in more reports than a round holds
+)
+
+// Reasons of a ledger import's rows and readings (CodeInvalid, as the
+// RowError.Rule of ledgerfile; the domain's own reasons serve there too), and
+// of an import job that stopped.
+const (
+	ReasonColumnTwice     Reason = "column_twice"      // the header names a column twice
+	ReasonMissingColumn   Reason = "missing_column"    // the header lacks a required column
+	ReasonAmbiguousSource Reason = "ambiguous_source"  // 问题来源 could be the central or the provincial inspection
+	ReasonAssignTogether  Reason = "assign_together"   // 牵头单位 and 整改时限 assign a problem together: one without the other
+	ReasonNeedsAssignment Reason = "needs_assignment"  // 配合单位 or 整改要求 without 牵头单位 and 整改时限
+	ReasonDuplicateRow    Reason = "duplicate_row"     // the same 来源文件 and 问题描述 as an earlier row
+	ReasonDuplicateCode   Reason = "duplicate_code"    // the same 问题编号 as an earlier row
+	ReasonCodeMismatch    Reason = "code_mismatch"     // the 问题编号 is another problem's of the ledger
+	ReasonMoreErrors      Reason = "more_errors"       // more errors than are listed
+	ReasonTooManyRows     Reason = "too_many_rows"     // more rows than an import takes
+	ReasonTooManyColumns  Reason = "too_many_columns"  // cells past the ledger's columns
+	ReasonContentTooLarge Reason = "content_too_large" // a cell, row or part of the file past its bound
+	ReasonUnreadable      Reason = "unreadable"        // not a workbook or CSV file that can be read
+	ReasonReadTimeout     Reason = "read_timeout"      // reading the file took longer than its budget
+	ReasonImportCancelled Reason = "import_cancelled"  // the client went away while the file was read
+	ReasonImportTimeout   Reason = "import_timeout"    // an import job took longer than its budget
+	ReasonServerStopped   Reason = "server_stopped"    // the server stopped before the import job ended
 )
 
 // reasonCodes is the one list of reasons, each with the code it refines.
@@ -168,6 +193,7 @@ var reasonCodes = map[Reason]Code{
 	ReasonUserNotFound: CodeNotFound, ReasonEvidenceNotFound: CodeNotFound, ReasonRecordNotFound: CodeNotFound,
 	ReasonWorkPointNotFound: CodeNotFound, ReasonUnitGroupNotFound: CodeNotFound,
 	ReasonTokenNotFound: CodeNotFound, ReasonRoundNotFound: CodeNotFound,
+	ReasonImportJobNotFound: CodeNotFound,
 
 	ReasonNotPermitted: CodeConflict, ReasonNeedsEvidence: CodeConflict, ReasonNeedsNewEvidence: CodeConflict,
 	ReasonNotesClosed: CodeConflict, ReasonEvidenceFrozen: CodeConflict, ReasonExtensionClosed: CodeConflict,
@@ -177,6 +203,7 @@ var reasonCodes = map[Reason]Code{
 	ReasonSameEvidence: CodeConflict, ReasonNeedsAfterPhoto: CodeConflict,
 	ReasonUnacknowledgedFlags: CodeConflict, ReasonNeedsSiteCheck: CodeConflict, ReasonSiteCheckClosed: CodeConflict,
 	ReasonNoLookback: CodeConflict, ReasonReportClosed: CodeConflict,
+	ReasonImportsBusy: CodeConflict,
 
 	ReasonStaleVersion: CodePreconditionFailed,
 	ReasonFileTooLarge: CodeTooLarge, ReasonBodyTooLarge: CodeTooLarge,
@@ -185,6 +212,12 @@ var reasonCodes = map[Reason]Code{
 	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
 	ReasonScopeTooLarge: CodeTooLarge,
 
+	ReasonColumnTwice: CodeInvalid, ReasonMissingColumn: CodeInvalid, ReasonAmbiguousSource: CodeInvalid, ReasonAssignTogether: CodeInvalid,
+	ReasonNeedsAssignment: CodeInvalid, ReasonDuplicateRow: CodeInvalid, ReasonDuplicateCode: CodeInvalid,
+	ReasonCodeMismatch: CodeInvalid, ReasonMoreErrors: CodeInvalid, ReasonTooManyRows: CodeInvalid,
+	ReasonTooManyColumns: CodeInvalid, ReasonContentTooLarge: CodeInvalid, ReasonUnreadable: CodeInvalid,
+	ReasonReadTimeout: CodeInvalid, ReasonImportCancelled: CodeInvalid, ReasonImportTimeout: CodeTooLarge,
+	ReasonServerStopped:   CodeUnavailable,
 	ReasonUnitNotInvolved: CodeInvalid, ReasonProblemClosed: CodeInvalid, ReasonProblemListedTwice: CodeInvalid,
 	ReasonNotAddressee: CodeForbidden, ReasonLetterNotFound: CodeNotFound,
 	ReasonLetterReplied: CodeConflict, ReasonLetterNotIssued: CodeConflict, ReasonLetterNotDraft: CodeConflict,

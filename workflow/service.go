@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Service runs the workflow's commands and queries against a Store. It is safe
@@ -130,7 +131,6 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 	// Only the domain sets these.
 	prm.Evidence, prm.Signature, prm.Warnings = nil, nil, nil
 	prm.Position, prm.SiteCheck, prm.Lookback = nil, nil, nil
-	cfg := s.EvidencePolicy()
 	if t == TriggerVerify {
 		w, err := s.duplicateWarnings(ctx, a, id)
 		if err != nil {
@@ -138,9 +138,17 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 		}
 		prm.Warnings = w
 	}
-	now := s.clock.Now()
+	return s.command(ctx, a, id, cmd.IfVersion, s.triggerDecision(ctx, a, t, prm, s.clock.Now()))
+}
+
+// triggerDecision decides trigger t with parameters prm (validated) by actor
+// a on a problem at time now: the rules of state, role, separation and
+// parameters, the evidence checks of verify, the sign-off, the machine's
+// move.
+func (s *Service) triggerDecision(ctx context.Context, a Actor, t Trigger, prm Params, now time.Time) func(p *Problem) (Entry, error) {
+	cfg := s.EvidencePolicy()
 	sep := s.Policy().Separation
-	return s.command(ctx, a, id, cmd.IfVersion, func(p *Problem) (Entry, error) {
+	return func(p *Problem) (Entry, error) {
 		if !slices.Contains(stateTriggers(p), t) {
 			return Entry{}, Refuse(ReasonNotPermitted, "trigger %s is not permitted in state %s", t, p.State).
 				InState(p.State, s.PermittedTriggers(a, p)).Refusing(t)
@@ -148,6 +156,7 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 		if err := authorize(t, a, p, sep); err != nil {
 			return Entry{}, err
 		}
+		prm := prm
 		if err := checkTriggerParams(t, p, &prm); err != nil {
 			if e, ok := err.(*Error); ok && e.Code == CodeConflict {
 				e.Permitted = s.PermittedTriggers(a, p)
@@ -167,7 +176,7 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 			return Entry{}, err
 		}
 		return Entry{At: now, Actor: a, Action: string(t), From: from, To: p.State, Params: prm}, nil
-	})
+	}
 }
 
 // AddNote records a progress note on problem id; only lead or cooperating
@@ -204,17 +213,24 @@ func (s *Service) command(ctx context.Context, a Actor, id string, ifVersion uin
 		if err != nil {
 			return nil, err
 		}
-		applyEffects(p, &e)
-		entries := []Entry{e}
-		if t := Trigger(e.Action); t.Valid() {
-			// A stage clock that ran out before this command ends is still recorded.
-			entries = append(entries, stageBreach(p, e.At)...)
-			restartClocks(p, t, e.From, e.At, cal, pol)
-		}
-		entries = append(entries, supervise(p, e.At, pol)...)
-		stamp(p, entries)
-		return entries, nil
+		return step(p, e, cal, pol), nil
 	})
+}
+
+// step applies a decided entry to p: its effects, the stage clocks it
+// restarts, the alerts now due, and the supervision state stamped on every
+// entry of the command, which it returns.
+func step(p *Problem, e Entry, cal *Calendar, pol Policy) []Entry {
+	applyEffects(p, &e)
+	entries := []Entry{e}
+	if t := Trigger(e.Action); t.Valid() {
+		// A stage clock that ran out before this command ends is still recorded.
+		entries = append(entries, stageBreach(p, e.At)...)
+		restartClocks(p, t, e.From, e.At, cal, pol)
+	}
+	entries = append(entries, supervise(p, e.At, pol)...)
+	stamp(p, entries)
+	return entries
 }
 
 // stamp records p's final supervision state on each entry of one command.

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,7 +72,9 @@ type StatsRow struct {
 	MedianDaysToClose *float64      `json:"median_days_to_close"`
 	FlaggedEvidence   int           `json:"flagged_evidence"`
 
-	days []float64
+	// secs are the seconds from the first assignment to the last close of
+	// each closed problem with both (4 bytes each, for the median).
+	secs []uint32
 }
 
 // StatsReport is the statistics of the ledger grouped one way.
@@ -113,52 +116,11 @@ func (s *Service) StatsReports(ctx context.Context, a Actor, f ProblemFilter, at
 	if len(groupBys) == 0 {
 		return nil, RefuseField(ReasonRequired, "group_by", "group_by is required; one of %s", strings.Join(GroupBys, ", "))
 	}
-	for _, g := range groupBys {
-		if !slices.Contains(GroupBys, g) {
-			return nil, RefuseField(ReasonUnknownValue, "group_by", "unknown group_by %q; one of %s", g, strings.Join(GroupBys, ", "))
-		}
-	}
-	asOf := at
-	if at.IsZero() {
-		at = s.clock.Now()
-	}
-	f.Cursor, f.Limit = "", 0
-	units, err := s.unitMap(ctx, false)
+	w, err := s.NewLedgerWalk(a, f, at, groupBys...)
 	if err != nil {
 		return nil, err
 	}
-	wps, err := s.WorkPoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pol := s.Policy()
-	accs := make([]*statsAcc, len(groupBys))
-	for i, g := range groupBys {
-		accs[i] = newStatsAcc(g, units, wps)
-	}
-	var failed error
-	err = s.walk(ctx, a, f, asOf, true, func(p *Problem, hist []Entry) bool {
-		o, err := outcomeOf(p, hist, at, pol)
-		if err != nil {
-			failed = err
-			return false
-		}
-		for _, acc := range accs {
-			acc.add(p, o)
-		}
-		return true
-	})
-	if err == nil {
-		err = failed
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*StatsReport, len(accs))
-	for i, acc := range accs {
-		out[i] = acc.report(at)
-	}
-	return out, nil
+	return w.Run(ctx, nil)
 }
 
 // outcome is what the statistics need to know about one problem.
@@ -167,7 +129,7 @@ type outcome struct {
 	closed    bool // closed rectified
 	onTime    bool
 	daysValid bool
-	days      float64 // from the first assignment to the last close
+	secs      uint32 // from the first assignment to the last close, whole seconds
 }
 
 // outcomeOf derives p's outcome at time at from its history up to then.
@@ -199,7 +161,7 @@ func outcomeOf(p *Problem, hist []Entry, at time.Time, pol Policy) (outcome, err
 	}
 	if assigned != nil {
 		o.daysValid = true
-		o.days = hist[closeAt].At.Sub(*assigned).Hours() / 24
+		o.secs = uint32(min(max(hist[closeAt].At.Sub(*assigned)/time.Second, 0), math.MaxUint32))
 	}
 	before, err := Replay(hist[:verify])
 	if err != nil {
@@ -218,6 +180,9 @@ type statsAcc struct {
 	rows    map[string]*StatsRow
 	order   []string // keys listed whether or not they have problems
 	total   *StatsRow
+	// sharedTotal: total is another grouping's (the same problems), which
+	// adds to it.
+	sharedTotal bool
 }
 
 func newStatsAcc(groupBy string, units map[string]Unit, wps []WorkPoint) *statsAcc {
@@ -303,7 +268,9 @@ func (acc *statsAcc) add(p *Problem, o outcome) {
 		acc.rows[k] = r
 	}
 	r.add(p, o)
-	acc.total.add(p, o)
+	if !acc.sharedTotal {
+		acc.total.add(p, o)
+	}
 }
 
 func (r *StatsRow) add(p *Problem, o outcome) {
@@ -326,7 +293,7 @@ func (r *StatsRow) add(p *Problem, o outcome) {
 			r.ClosedLate++
 		}
 		if o.daysValid {
-			r.days = append(r.days, o.days)
+			r.secs = append(r.secs, o.secs)
 		}
 	}
 	if p.Extended() {
@@ -337,19 +304,19 @@ func (r *StatsRow) add(p *Problem, o outcome) {
 
 func (r *StatsRow) finish() StatsRow {
 	out := *r
-	out.days = nil
+	out.secs = nil
 	out.ByState = make(map[State]int, len(r.ByState))
 	for k, v := range r.ByState {
 		out.ByState[k] = v
 	}
 	out.CompletionRate = ratio(r.ClosedRectified, r.Total-r.Dismissed)
 	out.OnTimeRate = ratio(r.ClosedOnTime, r.ClosedRectified)
-	if len(r.days) > 0 {
-		d := slices.Clone(r.days)
-		slices.Sort(d)
-		m := d[len(d)/2]
+	if len(r.secs) > 0 {
+		slices.Sort(r.secs)
+		d, mid := r.secs, len(r.secs)/2
+		m := float64(d[mid]) / 86400
 		if len(d)%2 == 0 {
-			m = (d[len(d)/2-1] + d[len(d)/2]) / 2
+			m = (float64(d[mid-1])/86400 + float64(d[mid])/86400) / 2
 		}
 		out.MedianDaysToClose = &m
 	}

@@ -114,6 +114,8 @@ type Store interface {
 //	IdempotencyKeys  Idempotency-Key records and the effects of commands run under a claim (idempotency.go); without it the API processes a request with that header as one without
 //	PhotoIndex     photos near a perceptual hash, from an index written with the record; without it an upload's near-duplicate check reads every problem
 //	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
+//	BatchCreator   many problems created all or nothing (batch.go); without it Service.CreateProblems, and so a ledger import, is refused
+//	Anchors        daily head anchors on the chain (heads.go), sent to every outbox receiver; without it no head is anchored
 //	Letters        supervision letters (督办函) numbered per year; without it letters are refused
 
 // Backuper is a store that can stream a consistent snapshot of itself.
@@ -240,6 +242,8 @@ func MissingCapabilities(s Store) []string {
 		{"IdempotencyKeys", is[IdempotencyKeys](s)},
 		{"PhotoIndex", is[PhotoIndex](s)},
 		{"Rounds", is[Rounds](s)},
+		{"BatchCreator", is[BatchCreator](s)},
+		{"Anchors", is[Anchors](s)},
 		{"Letters", is[Letters](s)},
 	} {
 		if !c.has {

@@ -332,6 +332,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "未找到该令牌，可能已被吊销。", true
 	case workflow.ReasonRoundNotFound:
 		return "未找到该调度，或本次调度与您所在单位无关。", true
+	case workflow.ReasonImportJobNotFound:
+		return "该导入记录不存在（导入结束一小时后不再保留，服务器重启后也不保留）。", true
 	case workflow.ReasonLetterNotFound:
 		return "未找到该督办函，或该函并非发给您所在单位。", true
 
@@ -382,6 +384,8 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "该用户已停用，请先启用。", true
 	case workflow.ReasonReportClosed:
 		return "已过报送截止时间，已报送的内容不能再修改。", true
+	case workflow.ReasonImportsBusy:
+		return "已有多个导入在等待，请稍后再试。", true
 
 	// the other codes
 	case workflow.ReasonStaleVersion:
@@ -406,6 +410,42 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return msgUnavailable, true
 	case workflow.ReasonNotReady:
 		return "系统暂未就绪，请稍后重试。", true
+
+	// a ledger import's rows and jobs
+	case workflow.ReasonMissingColumn:
+		return "缺少必填列。", true
+	case workflow.ReasonColumnTwice:
+		return "该列出现了两次。", true
+	case workflow.ReasonAmbiguousSource:
+		return "问题来源不明确：请写明中央生态环境保护督察或省级生态环境保护督察。", true
+	case workflow.ReasonAssignTogether:
+		return "牵头单位和整改时限须同时填写（二者一起交办问题）。", true
+	case workflow.ReasonNeedsAssignment:
+		return "填写此项须同时填写牵头单位和整改时限。", true
+	case workflow.ReasonDuplicateRow:
+		return "与前面的行重复（来源文件、问题描述相同）。", true
+	case workflow.ReasonDuplicateCode:
+		return "问题编号与前面的行重复。", true
+	case workflow.ReasonCodeMismatch:
+		return "问题编号属于台账中另一个问题（来源文件、问题描述或问题名称不同）。", true
+	case workflow.ReasonMoreErrors:
+		return "另有更多错误，未一一列出。", true
+	case workflow.ReasonTooManyRows:
+		return "文件的问题行数超过上限（10 万行），请拆分后分批导入。", true
+	case workflow.ReasonTooManyColumns:
+		return "表格超出台账的列范围（A 至 BL 列），请删除多余的列后再导入。", true
+	case workflow.ReasonContentTooLarge:
+		return "文件中有过大的单元格或内容，无法导入；请检查文件。", true
+	case workflow.ReasonUnreadable:
+		return "文件无法读取：请确认是 Excel 工作簿（.xlsx）或 CSV 文件（UTF-8 或 GBK 编码）。", true
+	case workflow.ReasonReadTimeout:
+		return "读取文件用时超过上限，请拆分后分批导入。", true
+	case workflow.ReasonImportCancelled:
+		return "上传已中断，未导入任何问题。", true
+	case workflow.ReasonImportTimeout:
+		return "导入用时超过上限，未导入任何问题；请将文件拆分后分批导入。", true
+	case workflow.ReasonServerStopped:
+		return "导入期间服务器停止，未导入任何问题；请重新导入该文件。", true
 	}
 	return "", false
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jdz-eco/rectify/api/files"
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // pageSize is the number of problems on one page of the ledger.
@@ -54,6 +54,7 @@ type ledgerPage struct {
 	Export     string
 	Filtered   bool
 	Note       string // no Note column
+	CanImport  bool
 }
 
 // ledger serves GET /ledger: the problems the user may see, filtered by
@@ -76,7 +77,7 @@ func (w *Web) ledger(c echo.Context) error {
 	lp := ledgerPage{
 		Counties: cat.unitGroups([]string{f.County}, countyKinds...), States: stateOptions(string(f.State)),
 		Levels: levelOptions(f.Tag), Sources: sourceOptions(string(f.Source)), WorkPoints: cat.workPointOptions(q.Get("work_point")),
-		Page: pg,
+		Page: pg, CanImport: canImport(actor(c)) == nil,
 	}
 	first := (pg - 1) * pageSize
 	for p, err := range w.svc.EachProblem(ctx, actor(c), f) {
@@ -123,7 +124,7 @@ func (w *Web) ledger(c echo.Context) error {
 }
 
 // ledgerExport serves GET /ledger.xlsx: the ledger page's filter as the
-// workbook the API exports (ledger.WriteLedger, as the signed-in user).
+// workbook the API exports (ledgerfile.WriteLedger, as the signed-in user).
 // WriteLedger writes nothing before it has read every problem, so a failure
 // until then is an ordinary error page; one after the first byte aborts
 // the connection, so that a truncated file is not taken for a whole one.
@@ -135,10 +136,10 @@ func (w *Web) ledgerExport(c echo.Context) error {
 	}
 	stamp := w.svc.Clock().Now().In(workflow.Shanghai).Format("20060102")
 	out := &lazyWriter{c: c, start: func(h http.Header) {
-		h.Set(echo.HeaderContentType, ledger.ContentType)
+		h.Set(echo.HeaderContentType, ledgerfile.ContentType)
 		h.Set(echo.HeaderContentDisposition, files.ContentDispositionFallback("attachment", "台账-"+stamp+".xlsx", "ledger-"+stamp+".xlsx"))
 	}}
-	if err := ledger.WriteLedger(ctx, out, w.svc, actor(c), f, time.Time{}); err != nil {
+	if err := ledgerfile.WriteLedger(ctx, out, w.svc, actor(c), f, time.Time{}); err != nil {
 		if !out.started {
 			return err
 		}
@@ -167,4 +168,11 @@ func (l *lazyWriter) begin() {
 func (l *lazyWriter) Write(p []byte) (int, error) {
 	l.begin()
 	return l.c.Response().Write(p)
+}
+
+// Flush sends what is written so far to the browser.
+func (l *lazyWriter) Flush() {
+	if l.started {
+		l.c.Response().Flush()
+	}
 }

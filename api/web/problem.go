@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jdz-eco/rectify/api/files"
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // uploadReadWindow is how long an evidence upload may take to arrive once
@@ -306,7 +306,7 @@ func problemFields(p *workflow.Problem, cat *catalog) []field {
 		{Label: workflow.LabelLocation, Value: p.Location},
 		{Label: workflow.LabelPosition, Value: positionOf(p)},
 		{Label: workflow.LabelSourceRef, Value: p.SourceRef, Wide: true},
-		{Label: workflow.LabelWorkPoint, Value: ledger.WorkPointLabel(p.WorkPoint, cat.wps), Wide: true},
+		{Label: workflow.LabelWorkPoint, Value: ledgerfile.WorkPointLabel(p.WorkPoint, cat.wps), Wide: true},
 		{Label: workflow.LabelCooperatingUnits, Value: cat.unitList(p.CooperatingUnits), Wide: true},
 		{Label: workflow.LabelDeadline, Value: deadline, Wide: true},
 		{Label: "督办情况", Value: strings.Trim(p.LevelAt(cat.now, cat.pol).Label()+" "+daysText(p, cat.now), " "), Wide: true},
@@ -720,6 +720,11 @@ func isCSRF(err error) bool {
 func (w *Web) evidence(c echo.Context) error {
 	return files.ServeEvidence(c.Response(), c.Request(), w.svc, actor(c), c.Param("sha256"),
 		c.QueryParam("download") == "1", w.log)
+}
+
+// dossier downloads the problem's case file (一案一档).
+func (w *Web) dossier(c echo.Context) error {
+	return files.ServeDossier(c.Response(), c.Request(), w.svc, actor(c), c.Param("id"), w.log)
 }
 
 // positionOf shows p's position, if any.

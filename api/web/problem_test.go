@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/dossier"
 )
 
 var reForm = regexp.MustCompile(`id="form-([a-z0-9-]+)"`)
@@ -111,6 +112,20 @@ func TestProblemWalk(t *testing.T) {
 		}
 	}
 	wantForms(t, "浮梁县 closed", u, id)
+
+	// The page links the case file, which whoever sees the problem
+	// downloads and which verifies offline.
+	wantBody(t, "closed", res, `href="/problems/`+id+`/dossier.zip"`, "下载一案一档")
+	for _, c := range []*client{u, w, b, i1, view} {
+		res := c.get("/problems/" + id + "/dossier.zip")
+		rep, err := dossier.Verify(strings.NewReader(res.body), int64(len(res.body)))
+		if res.status != http.StatusOK || res.header.Get("Content-Type") != "application/zip" || err != nil {
+			t.Fatalf("the case file: %d %s: %v", res.status, res.header.Get("Content-Type"), err)
+		}
+		if rep.Evidence != 2 || rep.Signoffs != 2 || res.header.Get("X-Rectify-Head") != rep.Head.String() {
+			t.Errorf("the case file holds %+v", rep)
+		}
+	}
 }
 
 // TestOtherCountyIsNotFound: a unit officer cannot open, act on or
@@ -128,6 +143,7 @@ func TestOtherCountyIsNotFound(t *testing.T) {
 		l.get("/problems/" + id),
 		l.get("/problems/999"),
 		l.get("/evidence/" + sha(photo)),
+		l.get("/problems/" + id + "/dossier.zip"),
 		l.post("/problems/"+id+"/fire", url.Values{"trigger": {"submit"}, "summary": {"x"}}),
 		l.post("/problems/"+id+"/notes", url.Values{"text": {"x"}}),
 		l.upload(id, "b.png", pngFile(4), "", [2]string{"csrf", l.csrf}),

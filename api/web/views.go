@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/jdz-eco/rectify/api/files"
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // multipartAllowance is how much an upload's body may exceed the file.
@@ -113,7 +113,7 @@ func (cat *catalog) workPointOptions(selected string) []option {
 	out := make([]option, 0, len(cat.wpList))
 	for _, wp := range cat.wpList {
 		v := strconv.Itoa(wp.Number)
-		out = append(out, option{Value: v, Label: ledger.WorkPointLabel(wp.Number, cat.wps), Selected: v == selected})
+		out = append(out, option{Value: v, Label: ledgerfile.WorkPointLabel(wp.Number, cat.wps), Selected: v == selected})
 	}
 	return out
 }

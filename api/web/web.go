@@ -68,6 +68,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 //go:embed templates/*.html static/*
@@ -96,6 +97,12 @@ type Config struct {
 	Argon2 Argon2Params
 	// Clock is the time of the sign-in throttle; nil means the service's.
 	Clock workflow.Clock
+	// Imports runs ledger imports as jobs (shared with the API); nil: New
+	// starts its own.
+	Imports *ledgerfile.Jobs
+	// UnitAliases resolves other unit names in ledger imports (see
+	// api.Config.UnitAliases).
+	UnitAliases func(string) (string, bool)
 }
 
 // Web serves the pages; it implements api.Web.
@@ -109,6 +116,8 @@ type Web struct {
 	hasher      *hasher
 	pages       map[string]*template.Template
 	static      fs.FS
+	imports     *ledgerfile.Jobs
+	aliases     func(string) (string, bool)
 }
 
 // Cookie names.
@@ -152,9 +161,13 @@ func New(cfg Config) (*Web, error) {
 	w := &Web{
 		svc: cfg.Service, log: cfg.Logger, sessions: cfg.Sessions, secure: cfg.SecureCookies,
 		evidenceMax: cfg.EvidenceMaxBytes, throttle: newThrottle(cfg.Throttle, cfg.Clock),
+		imports: cfg.Imports, aliases: cfg.UnitAliases,
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.imports == nil {
+		w.imports = ledgerfile.NewJobs(w.svc, w.log)
 	}
 	var err error
 	if w.hasher, err = newHasher(cfg.Argon2, min(runtime.NumCPU(), 4)); err != nil {
@@ -170,7 +183,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "letters", "letter"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "letters", "letter"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -208,6 +221,9 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST("/password", w.changePassword)
 	auth.GET("/ledger", w.ledger)
 	auth.GET("/ledger.xlsx", w.ledgerExport)
+	auth.GET(routeImport, w.importForm)
+	auth.POST(routeImport, w.importFile)
+	auth.GET("/ledger/import/:id", w.importJob)
 	auth.GET("/stats", w.stats)
 	auth.POST("/workpoints/:number/unit-groups", w.resolveUnitGroup)
 	auth.GET("/workpoints/:number", w.workPoint)
@@ -233,6 +249,7 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST("/problems/:id/lookback", w.confirmLookback)
 	auth.POST("/problems/:id/extensions/:ext/decision", w.decideExtension)
 	auth.GET("/evidence/:sha256", w.evidence)
+	auth.GET("/problems/:id/dossier.zip", w.dossier)
 	auth.GET("/users", w.usersList)
 	auth.GET("/users/:id", w.userDetail)
 	auth.POST("/users/:id/disable", w.setUserDisabled(true))
@@ -244,10 +261,14 @@ func (w *Web) Register(e *echo.Echo) {
 }
 
 // BodyLimit lets an evidence upload be as large as the evidence limit
-// allows; the upload answers a larger one itself.
+// allows, and a ledger import as large as a ledger file; the upload answers
+// a larger one itself.
 func (w *Web) BodyLimit(route string) (int64, bool) {
-	if route == routeEvidence {
+	switch route {
+	case routeEvidence:
 		return w.evidenceMax + multipartAllowance, true
+	case routeImport:
+		return ledgerfile.MaxFileSize + multipartAllowance, true
 	}
 	return 0, false
 }
@@ -400,8 +421,8 @@ func (w *Web) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := sameOrigin(req); err != nil {
 			return err
 		}
-		if c.Path() == routeEvidence {
-			return next(c)
+		if c.Path() == routeEvidence || c.Path() == routeImport {
+			return next(c) // the upload checks the token before the file
 		}
 		if !w.validCSRF(c, c.FormValue("csrf")) {
 			return errCSRF()

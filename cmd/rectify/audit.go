@@ -24,6 +24,7 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 	db := fset.String("db", "./rectify.db", "bbolt database file: a stopped server's, a copy or a backup (opened read-only)")
 	evidenceDir := fset.String("evidence-dir", "", "directory of the evidence files (default: evidence beside the --db file; not checked if that is absent)")
 	expectHead := fset.String("expect-head", "", "a head SEQ:HASH recorded earlier (GET /api/v1/audit/head): prove the history up to it is intact")
+	expectHeads := fset.String("expect-heads", "", "a file listing heads SEQ:HASH collected from documents (dossiers, letters, briefings, webhook copies of the daily anchor), any text around them: check each against the chain, - for standard input")
 	ef := addEtcdFlags(fset)
 	if err := parseFlags(fset, args, env); err != nil {
 		return err
@@ -38,6 +39,13 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 			return fmt.Errorf("--expect-head: %s", workflow.ErrorMessage(err))
 		}
 		expect = &h
+	}
+	var listed []workflow.ListedHead
+	if *expectHeads != "" {
+		var err error
+		if listed, err = readHeadList(*expectHeads, env); err != nil {
+			return err
+		}
 	}
 	var (
 		blobs        *blob.Store
@@ -84,7 +92,27 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 	if blobs != nil {
 		ablobs = blobs
 	}
-	rep, err := workflow.Audit(ctx, ledger, ablobs, expect)
+	var (
+		rep    workflow.AuditReport
+		checks []workflow.HeadCheck
+		err    error
+	)
+	if listed == nil {
+		rep, err = workflow.Audit(ctx, ledger, ablobs, expect)
+	} else {
+		heads := make([]workflow.ChainHead, 0, len(listed)+1)
+		for _, l := range listed {
+			heads = append(heads, l.ChainHead)
+		}
+		if expect != nil {
+			heads = append(heads, *expect)
+			listed = append(listed, workflow.ListedHead{ChainHead: *expect, Text: "--expect-head"})
+		}
+		rep, checks, err = workflow.AuditHeads(ctx, ledger, ablobs, heads)
+		if perr := printHeadChecks(env, *expectHeads, listed, checks, rep); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	var acc workflow.AccountAuditReport
 	if al, ok := ledger.(workflow.AccountLedger); ok && err == nil {
 		acc, err = workflow.AuditAccounts(ctx, al)
@@ -121,6 +149,9 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 	}
 	if expect != nil {
 		fmt.Fprintf(tw, "expected head\t%s found: the history up to it was neither truncated nor rewritten\n", expect)
+	}
+	if len(checks) > 0 {
+		fmt.Fprintf(tw, "expected heads\t%d, each found: the history up to each was neither truncated nor rewritten\n", len(checks))
 	}
 	switch {
 	case acc.Uncovered:

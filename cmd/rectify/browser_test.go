@@ -321,7 +321,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if !strings.HasPrefix(path, "/problems/") {
 		t.Fatalf("after logging: at %s", loc)
 	}
-	b.fitsPhone("/", "/ledger", "/stats", "/password", "/problems/999999", path)
+	b.fitsPhone("/", "/ledger", "/ledger/import", "/stats", "/password", "/problems/999999", path)
 	b.fire("assign", "交办", map[string]string{
 		"lead_unit": "fuliang", "deadline": deadline, "requirements": "拆除采砂设备，恢复河道原貌，建立巡查制度。",
 	})

@@ -56,9 +56,11 @@ func init() {
 			"store a working-day calendar file (server stopped)", runCalendarLoad},
 		{"calendar list", []string{"[--db PATH]"}, "list the years with a calendar", runCalendarList},
 		{"audit verify", []string{
-			"[--db PATH] [--evidence-dir DIR] [--expect-head SEQ:HASH]",
-			"--store etcd --etcd-endpoints URLS [--etcd-prefix P] [--evidence-dir DIR] [--expect-head SEQ:HASH]",
+			"[--db PATH] [--evidence-dir DIR] [--expect-head SEQ:HASH] [--expect-heads FILE]",
+			"--store etcd --etcd-endpoints URLS [--etcd-prefix P] [--evidence-dir DIR] [--expect-head SEQ:HASH] [--expect-heads FILE]",
 		}, "check the hash chain, records and evidence (read-only)", runAuditVerify},
+		{"audit verify-dossier", []string{"FILE"},
+			"check a case file (dossier .zip) offline: every file, every history entry against its hash", runVerifyDossier},
 		{"migrate", []string{"--from bolt:PATH|backup:FILE --to etcd:URLS [--etcd-prefix P] [--evidence-dir DIR]"},
 			"copy a ledger into an empty etcd prefix, then audit it", runMigrate},
 		{"backup", []string{"--addr URL --token T --out FILE"}, "save a running server's database (admin token)", runBackup},

@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
+	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -87,6 +88,7 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	db := l.db()
 	evidence := filepath.Join(l.dir, "evidence")
 	token := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "迁移核对", "--role", "bureau", "--unit", "市生态环境局"))
+	l.end = appendAnchor(t, db) // an entry of no problem migrates too
 	ep := startEtcd(t)
 	const prefix = "/jdz/"
 	accountHead := regexp.MustCompile(`account head\s+(\S+)`)
@@ -254,4 +256,20 @@ func TestServeReplicasEtcd(t *testing.T) {
 	if !strings.Contains(out4, "migration done") || !strings.Contains(out4, head.String()) {
 		t.Errorf("restore of the backup printed:\n%s", out4)
 	}
+}
+
+// appendAnchor appends today's head anchor to the ledger at db (server
+// stopped) and returns the new head.
+func appendAnchor(t *testing.T, db string) workflow.ChainHead {
+	t.Helper()
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, created, err := workflow.NewService(st, workflow.NewManualClock(time.Now())).AnchorHead(t.Context())
+	if err != nil || !created {
+		t.Fatalf("AnchorHead = %v, %v", created, err)
+	}
+	return workflow.ChainHead{Seq: e.Seq, Hash: e.Hash}
 }

@@ -16,10 +16,10 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 const exportUsage = "usage: rectify export --db PATH --out FILE [--as-of DATE] [--county UNIT] [--lead-unit UNIT] [--state S] [--source S]"
@@ -126,7 +126,7 @@ func exportLedgerFile(ctx context.Context, svc *workflow.Service, f workflow.Pro
 	}()
 	bw := bufio.NewWriterSize(file, 1<<20)
 	cw := &countingWriter{w: bw}
-	if err = ledger.WriteLedger(ctx, cw, svc, seeds.SystemActor(), f, at); err != nil {
+	if err = ledgerfile.WriteLedger(ctx, cw, svc, seeds.SystemActor(), f, at); err != nil {
 		return 0, cw.n, fmt.Errorf("export: %w", err)
 	}
 	if err = bw.Flush(); err != nil {
@@ -150,7 +150,7 @@ func exportLedgerFile(ctx context.Context, svc *workflow.Service, f workflow.Pro
 }
 
 // ledgerSheetPart is the part of an exported workbook holding the ledger
-// sheet: ledger.Export renames the first sheet of a new workbook, whose part
+// sheet: ledgerfile.Export renames the first sheet of a new workbook, whose part
 // keeps its name.
 const ledgerSheetPart = "xl/worksheets/sheet1.xml"
 
@@ -166,8 +166,8 @@ func countLedgerRows(path string) (int, error) {
 	}
 	sheets := f.GetSheetList()
 	f.Close()
-	if !slices.Equal(sheets, []string{ledger.SheetLedger, ledger.SheetStats}) {
-		return 0, fmt.Errorf("the workbook's sheets are %v, not %s and %s", sheets, ledger.SheetLedger, ledger.SheetStats)
+	if !slices.Equal(sheets, []string{ledgerfile.SheetLedger, ledgerfile.SheetStats}) {
+		return 0, fmt.Errorf("the workbook's sheets are %v, not %s and %s", sheets, ledgerfile.SheetLedger, ledgerfile.SheetStats)
 	}
 	zr, err := zip.OpenReader(path)
 	if err != nil {

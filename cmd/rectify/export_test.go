@@ -16,10 +16,10 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // exportDB builds, through the service, a database holding the seed plan's
@@ -79,7 +79,7 @@ func readLedger(t *testing.T, path string) ([]string, [][]string) {
 		t.Fatalf("open %s: %v", path, err)
 	}
 	defer f.Close()
-	rows, err := f.GetRows(ledger.SheetLedger)
+	rows, err := f.GetRows(ledgerfile.SheetLedger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,16 +115,16 @@ func TestExport(t *testing.T) {
 		t.Errorf("%s.tmp left behind: %v", out, err)
 	}
 	sheets, rows := readLedger(t, out)
-	if !slices.Equal(sheets, []string{ledger.SheetLedger, ledger.SheetStats}) {
+	if !slices.Equal(sheets, []string{ledgerfile.SheetLedger, ledgerfile.SheetStats}) {
 		t.Errorf("sheets %v", sheets)
 	}
-	if !slices.Equal(rows[0], ledger.Columns) || rows[0][0] != "序号" || rows[0][18] != "销号时间" {
+	if !slices.Equal(rows[0], ledgerfile.Columns) || rows[0][0] != "序号" || rows[0][18] != "销号时间" {
 		t.Errorf("header %q", rows[0])
 	}
 	if len(rows) != total+1 {
 		t.Fatalf("%d rows, want %d problems and the header", len(rows), total)
 	}
-	state, lead := slices.Index(ledger.Columns, ledger.ColState), slices.Index(ledger.Columns, ledger.ColLeadUnit)
+	state, lead := slices.Index(ledgerfile.Columns, ledgerfile.ColState), slices.Index(ledgerfile.Columns, ledgerfile.ColLeadUnit)
 	lp := rows[len(rows)-2]
 	if lp[4] != "乐平市工业园区污水管网不完善，部分企业污水直排。" || lp[state] != "已交办" || lp[lead] != "乐平市" {
 		t.Errorf("乐平市 row %q", lp)

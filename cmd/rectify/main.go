@@ -8,7 +8,8 @@
 //	rectify user disable|enable|tokens|revoke|rotate --db PATH --name N …
 //	rectify units --db PATH
 //	rectify calendar load --db PATH FILE | rectify calendar list --db PATH
-//	rectify audit verify [--store etcd --etcd-endpoints URLS | --db PATH] [--evidence-dir DIR] [--expect-head SEQ:HASH]
+//	rectify audit verify [--store etcd --etcd-endpoints URLS | --db PATH] [--evidence-dir DIR] [--expect-head SEQ:HASH] [--expect-heads FILE]
+//	rectify audit verify-dossier FILE
 //	rectify migrate --from bolt:PATH|backup:FILE --to etcd:URLS [--etcd-prefix P]
 //	rectify backup --addr URL --token T --out FILE
 //	rectify workflow [--format mermaid|dot]

@@ -16,6 +16,7 @@ import (
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/blob"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -324,7 +325,13 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		st.runLeading(bg, "routine", log, rt.Run)
 	}
 
+	// Ledger imports run as jobs the API and the pages share; a job still
+	// running at shutdown is cancelled and writes nothing.
+	imports := ledgerfile.NewJobs(svc, log)
+	defer imports.Close()
 	pages, err := web.New(web.Config{
+		Imports:          imports,
+		UnitAliases:      seeds.ResolveUnit,
 		Service:          svc,
 		Logger:           log,
 		Sessions:         cfg.sessionPolicy(),
@@ -346,6 +353,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		Panics:           panics,
 		// Ledger imports know units by the names the plan uses too.
 		UnitAliases: seeds.ResolveUnit,
+		Imports:     imports,
 		// The web pages for the bureau, the units and the inspectors.
 		Web:            pages,
 		TrustedProxies: cfg.trustedProxies,

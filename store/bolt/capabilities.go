@@ -16,5 +16,7 @@ var (
 	_ workflow.PhotoIndex      = (*Store)(nil)
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
+	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
+	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.Letters         = (*Store)(nil) // letters.go
 )

@@ -49,6 +49,9 @@ type op struct {
 	// an error with wrote false is the command's own refusal and leaves tx
 	// as it was; an error with wrote true spoils tx.
 	run func(tx *bbolt.Tx, st *txState) (wrote bool, err error)
+	// alone runs the command in a transaction of its own (a batch of many
+	// problems: a failure rolls back only it, and it never runs twice).
+	alone bool
 
 	err      error
 	wrote    bool
@@ -132,7 +135,15 @@ func newCommitter() *committer {
 // result once the transaction holding it has committed (or once it failed
 // or was refused).
 func (s *Store) write(ctx context.Context, run func(tx *bbolt.Tx, st *txState) (bool, error)) error {
-	o := &op{ctx: ctx, run: run, done: make(chan struct{})}
+	return s.enqueue(&op{ctx: ctx, run: run, done: make(chan struct{})})
+}
+
+// writeAlone is write in a transaction of the command's own.
+func (s *Store) writeAlone(ctx context.Context, run func(tx *bbolt.Tx, st *txState) (bool, error)) error {
+	return s.enqueue(&op{ctx: ctx, run: run, alone: true, done: make(chan struct{})})
+}
+
+func (s *Store) enqueue(o *op) error {
 	c := s.gc
 	c.mu.Lock()
 	if c.closed {
@@ -181,11 +192,21 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// take removes up to max commands from the head of the queue.
+// take removes up to max commands from the head of the queue: a command
+// that runs alone ends the group before it, or is the group.
 func (c *committer) take(max int) (group []*op, closed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := min(len(c.queue), max)
+	for i, o := range c.queue[:n] {
+		if o.alone {
+			n = i
+			if i == 0 {
+				n = 1
+			}
+			break
+		}
+	}
 	if n == len(c.queue) {
 		group, c.queue = c.queue, nil
 	} else {

@@ -19,6 +19,8 @@ var (
 	_ workflow.PhotoIndex      = (*Store)(nil)
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
+	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.Letters         = (*Store)(nil) // letters.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
+	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)
 )

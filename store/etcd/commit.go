@@ -29,10 +29,12 @@ const (
 	contendedAttempts = 10
 )
 
-// counterState is the last problem number with its key's mod revision.
+// counterState is the last problem number with its key's mod revision (-1
+// and held while a batch holds it: see decodeCounter).
 type counterState struct {
-	n   uint64
-	rev int64
+	n    uint64
+	rev  int64
+	held bool
 }
 
 // record is a problem record as read, with its mod revision. p is never
@@ -168,6 +170,38 @@ func (c *committer) requeue(jobs []*job) {
 	c.mu.Lock()
 	c.queue = append(append([]*job(nil), jobs...), c.queue...)
 	c.mu.Unlock()
+}
+
+// awaitBatch waits, in a goroutine of its own, for a batch's hold on the
+// counter to go, then queues jobs again (or fails them if the store is
+// closing).
+func (c *committer) awaitBatch(jobs []*job) {
+	go func() {
+		cn, err := c.s.awaitBatch()
+		c.mu.Lock()
+		if err == nil && c.closed {
+			err = errClosed
+		}
+		if err != nil {
+			c.mu.Unlock()
+			for _, j := range jobs {
+				j.finish(nil, false, err)
+			}
+			return
+		}
+		if !cn.held {
+			c.setState(cn)
+		}
+		for _, j := range jobs {
+			j.result, j.refusal = nil, nil
+		}
+		c.queue = append(append([]*job(nil), jobs...), c.queue...)
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}()
 }
 
 func (c *committer) stop() {
@@ -604,6 +638,12 @@ func (c *committer) absorb(b *batch, elses []*pbResponseOp) []*job {
 	cn, err := decodeCounter(next())
 	if err != nil {
 		return fail(err)
+	}
+	if cn.held {
+		// A batch holds the counter (batch.go): its creates wait aside for
+		// it to go, so that the updates queued behind them go on.
+		c.awaitBatch(b.all())
+		return nil
 	}
 	c.setState(cn)
 	for _, n := range b.order {

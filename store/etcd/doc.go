@@ -49,6 +49,10 @@
 //	P idem/k/<scope>/<key>         workflow.KeyRecord of an Idempotency-Key (idempotency.go)
 //	P idem/x/<unix s>/<scope>/<key> empty: the keys' expiry index
 //	P idem/e/<claim>               workflow.Effect of the command run under a claim
+//	P stage/<id>/<chunk>           a batch of problems staged, gzipped JSON (batch.go)
+//	P batch/<id>                   the owner of a batch holding the chain, on its lease
+//	                               (while it holds, meta/head carries its claim and
+//	                               meta/counter reads "<n>;batch=<id>")
 //	P election/<name>/<lease>      concurrency.Election keys (RunAsLeader)
 //
 // # Transactions
@@ -122,6 +126,21 @@
 // (client.go: per-attempt timeouts, members probed and taken out of the
 // client's balancer while they do not answer, streams reopened elsewhere),
 // so that one hung member, quorum intact, is no outage.
+//
+// # Batches
+//
+// A batch of problems (an import: workflow.BatchCreator) too large for one
+// Txn holds the chain and the counter while it is staged and published:
+// P meta/head then carries the batch's claim and P meta/counter is marked
+// held, both decoding with revision -1, so that no compare on them holds.
+// The sealer, appendOther and creates wait for the hold to go (the
+// committer sets its creates aside, so that its updates go on); updates of
+// existing problems never wait, and are sealed after the batch. The batch
+// seals its own entries after the head it claimed, stages everything under
+// P stage/<id>/, decides in one Txn and publishes in Txns guarded by the
+// hold; an importer that dies (its owner key's lease expires) is rolled
+// back before its decision or published after it by whoever meets the
+// hold, the sealer first (batch.go).
 //
 // Reads are linearizable. Problems and History read their index keys, then
 // the records or entries they name in read-only transactions of at most

@@ -135,7 +135,7 @@ func (im *Importer) Entry(ctx context.Context, e workflow.Entry, event bool) err
 		return &workflow.AuditError{Seq: e.Seq, Reason: "content does not match its hash in the source (the entry was altered)"}
 	}
 	n, ok := workflow.ParseProblemID(e.ProblemID)
-	if !ok && (e.ProblemID != "" || e.WorkPoint <= 0 && e.Action != workflow.ActionRoundOpen) {
+	if !ok && (e.ProblemID != "" || e.WorkPoint <= 0 && e.Action != workflow.ActionRoundOpen && e.Action != workflow.ActionHeadAnchor) {
 		return &workflow.AuditError{Seq: e.Seq, Reason: fmt.Sprintf("names problem %q", e.ProblemID)}
 	}
 	refs, err := refKeys(&e) // the round index and a work point's history (rounds.go)

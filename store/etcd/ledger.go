@@ -188,7 +188,8 @@ type BackupLine struct {
 // transient reports whether relative key rel is left out of backups and
 // copies: command keys and election keys live minutes, on leases.
 func transient(rel string) bool {
-	return strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "election/")
+	// batch/: the owner keys of batches (batch.go), on their importers' leases.
+	return strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "election/") || strings.HasPrefix(rel, "batch/")
 }
 
 // BackupExtension names the file type of Backup's output: JSON lines.

@@ -128,6 +128,14 @@ func (s *Store) appendOther(ctx context.Context, plan func(rev int64) (*otherPla
 		if err != nil {
 			return nil, err
 		}
+		if hs.held {
+			// A batch holds the chain (batch.go): wait for it to go.
+			if err := s.awaitHold(ctx); err != nil {
+				return nil, err
+			}
+			attempt--
+			continue
+		}
 		p, err := plan(resp.Header.Revision)
 		if err != nil || p.done {
 			return nil, err

@@ -46,9 +46,12 @@ func pendingKey(n, v uint64) string { return keyPending + pad(n) + "/" + pad(v) 
 func pendingPrefix(n uint64) string { return keyPending + pad(n) + "/" }
 
 // headState is the chain head with the mod revision of its key (0: absent).
+// A head a batch holds (batch.go) has held set and rev -1, which no compare
+// matches: a chain writer that meets it waits for the hold to go.
 type headState struct {
 	head workflow.ChainHead
 	rev  int64
+	held bool
 }
 
 // encodePending returns the unsealed entries of the command that made
@@ -137,6 +140,11 @@ func (s *Store) sealRound(ctx context.Context, maxRev int64) (read, sealed int, 
 	head, err := decodeHead(first(resp.Responses[0]))
 	if err != nil {
 		return 0, 0, err
+	}
+	if head.held {
+		// A batch holds the chain (batch.go): finish it if its importer
+		// died, else wait for it; the caller reads again.
+		return 1, 0, s.awaitHold(ctx)
 	}
 	rr := resp.Responses[1].GetResponseRange()
 	kvs := rr.Kvs

@@ -366,30 +366,41 @@ func first(r *pbResponseOp) *kvPair {
 	return rr.Kvs[0]
 }
 
-// decodeHead reads the chain head and its revision (zero when absent).
+// decodeHead reads the chain head and its revision (zero when absent); a
+// head a batch holds is the head before the batch, held (see headState).
 func decodeHead(kv *kvPair) (headState, error) {
 	var h headState
 	if kv == nil {
 		return h, nil
 	}
-	if err := json.Unmarshal(kv.Value, &h.head); err != nil {
+	var hh heldHead
+	if err := json.Unmarshal(kv.Value, &hh); err != nil {
 		return h, fmt.Errorf("etcd: decode chain head: %w", err)
 	}
-	h.rev = kv.ModRevision
+	h.head, h.rev = hh.ChainHead, kv.ModRevision
+	if hh.Batch != nil {
+		h.rev, h.held = -1, true
+	}
 	return h, nil
 }
 
-// decodeCounter reads the problem counter and its revision.
+// decodeCounter reads the problem counter and its revision. A counter a
+// batch holds (batch.go) has held set and rev -1, which no compare matches:
+// a create that meets it waits for the hold to go.
 func decodeCounter(kv *kvPair) (counterState, error) {
 	var c counterState
 	if kv == nil {
 		return c, nil
 	}
-	n, err := strconv.ParseUint(string(kv.Value), 10, 64)
-	if err != nil {
+	v, batch, held := strings.Cut(string(kv.Value), heldMark)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || (held && batch == "") {
 		return c, fmt.Errorf("etcd: bad problem counter %q", kv.Value)
 	}
-	c.n, c.rev = n, kv.ModRevision
+	c.n, c.rev, c.held = n, kv.ModRevision, held
+	if held {
+		c.rev = -1
+	}
 	return c, nil
 }
 

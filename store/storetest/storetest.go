@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"WorkPointHistory", testWorkPointHistory},
 		{"RoundsConcurrent", testRoundsConcurrent},
 		{"ServiceRounds", testServiceRounds},
+		{"BatchCreate", testBatchCreate},
+		{"Anchors", testAnchors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

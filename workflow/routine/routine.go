@@ -118,6 +118,20 @@ func Dispatch(svc *workflow.Service, schedules []workflow.RoundSchedule) []Job {
 	}
 }
 
+// Anchor returns the job head-anchor: once a day (Asia/Shanghai) it appends
+// the head anchor (workflow.Service.AnchorHead), an outbox event that every
+// webhook receiver gets, so that copies of each day's head are kept outside
+// the database.
+func Anchor(svc *workflow.Service) []Job {
+	return []Job{{Name: "head-anchor", Run: func(ctx context.Context) (int, error) {
+		_, created, err := svc.AnchorHead(ctx)
+		if created {
+			return 1, err
+		}
+		return 0, err
+	}}}
+}
+
 // Letters returns the jobs of supervision letters (发函督办): letters-draft
 // prepares a draft letter for each problem that reached red or listed
 // (once per problem and level), letters-record finishes letters whose

@@ -208,9 +208,9 @@ func (f *File) Truncate(keep uint64) error {
 }
 
 // Rewrite edits entry from with edit and reseals it and every later entry
-// (workflow.SealEntry), moves the head to the new last hash and replays the
-// problems concerned: a rewrite of the whole chain after from-1 that only a
-// head recorded elsewhere can expose.
+// (workflow.SealEntry), head anchors naming the new hashes, moves the head
+// to the new last hash and replays the problems concerned: a rewrite of the
+// whole chain after from-1 that only a head recorded elsewhere can expose.
 func (f *File) Rewrite(from uint64, edit func(e *workflow.Entry) error) error {
 	prev := workflow.GenesisHash
 	if from > 1 {
@@ -238,6 +238,10 @@ func (f *File) Rewrite(from uint64, edit func(e *workflow.Entry) error) error {
 	problems := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]
+		if e.Action == workflow.ActionHeadAnchor {
+			// A careful forger names the new hash in the anchor too.
+			e.Params.Head = workflow.ChainHead{Seq: e.Seq - 1, Hash: prev}.String()
+		}
 		if err := workflow.SealEntry(e, prev); err != nil {
 			return err
 		}

@@ -105,6 +105,8 @@ var packWords = [...]string{
 	// Dispatch rounds: report fields, actions and alerts.
 	"due", "progress", "percent", "next_steps", "difficulties", "figures",
 	"late", "target", "value", "report", "report_late", "round_open",
+	// Head anchors (issue 17): fields and the action.
+	"head", "day", "head_anchor",
 	// Supervision letters: entry params, actions, the alert, problem marks.
 	"letters", "letter", "doc_no", "letter_kind", "letter_reply", "letter_reply_late",
 	"replied", "late_alerted", "督办函", "提醒函", "约谈通知",

@@ -1,4 +1,4 @@
-package ledger_test
+package ledgerfile_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 func TestExportThenImportReproducesTheProblems(t *testing.T) {
@@ -20,7 +20,7 @@ func TestExportThenImportReproducesTheProblems(t *testing.T) {
 	data := a.export(t, bureau, workflow.ProblemFilter{}, time.Time{})
 
 	b := newEnv(t)
-	res := b.importFile(t, data, ledger.KindXLSX, false)
+	res := b.importFile(t, data, ledgerfile.KindXLSX, false)
 	if len(res.Errors) > 0 {
 		t.Fatalf("import refused: %v", res.Errors)
 	}
@@ -71,7 +71,7 @@ func TestExportThenImportReproducesTheProblems(t *testing.T) {
 
 	// The same file again creates nothing, in the new ledger and the old.
 	for name, e := range map[string]*env{"imported": b, "exported": a} {
-		res = e.importFile(t, data, ledger.KindXLSX, false)
+		res = e.importFile(t, data, ledgerfile.KindXLSX, false)
 		if len(res.Errors) > 0 || res.Created != 0 || res.Skipped != len(want) {
 			t.Fatalf("%s ledger, second import: %+v", name, res)
 		}
@@ -95,6 +95,14 @@ func workbookLedger(t *testing.T) (*env, []*workflow.Problem) {
 	e.fire(t, "2021-07-01 10:00", bureau, p1.ID, workflow.TriggerAssign, workflow.Params{LeadUnit: "fuliang",
 		CooperatingUnits: []string{"city-water", "city-eeb"}, Requirements: "限期完成治理", Deadline: date("2021-07-12")})
 	e.fire(t, "2021-07-02 09:00", fuliang, p1.ID, workflow.TriggerAccept, workflow.Params{Plan: "清理尾矿，修复渗滤液收集池"})
+	e.clock.Set(cst("2021-07-05 09:00"))
+	if _, err := e.svc.AddNote(ctx, fuliang, p1.ID, "已清理尾矿 2000 吨", 0); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(cst("2021-07-08 09:00"))
+	if _, err := e.svc.AddNote(ctx, fuliang, p1.ID, "渗滤液收集池修复完成", 0); err != nil {
+		t.Fatal(err)
+	}
 	e.evidence(t, "2021-07-10 11:00", fuliang, p1.ID)
 	e.fire(t, "2021-07-10 12:00", fuliang, p1.ID, workflow.TriggerSubmit, workflow.Params{Summary: "已完成清理"})
 	e.fire(t, "2021-07-15 10:00", inspector, p1.ID, workflow.TriggerVerify, workflow.Params{Opinion: "验收通过"})
@@ -137,7 +145,7 @@ func TestExportedWorkbook(t *testing.T) {
 	}
 	header := []string{"序号", "问题编号", "问题来源", "来源文件", "问题描述", "所在县（市、区）", "工作要点", "牵头单位", "配合单位",
 		"整改要求", "整改方案", "整改时限", "原定时限", "当前状态", "最新进展", "是否逾期", "督办等级", "验收时间", "销号时间"}
-	if !reflect.DeepEqual(rows[0][:19], header) || !reflect.DeepEqual(rows[0], ledger.Columns) || !reflect.DeepEqual(rows[0][19:], []string{"问题名称", "具体位置", "经纬度（WGS-84）"}) {
+	if !reflect.DeepEqual(rows[0][:19], header) || !reflect.DeepEqual(rows[0], ledgerfile.Columns) || !reflect.DeepEqual(rows[0][19:], []string{"问题名称", "具体位置", "经纬度（WGS-84）"}) {
 		t.Fatalf("header %q", rows[0])
 	}
 	if len(rows) != 4 {
@@ -146,18 +154,18 @@ func TestExportedWorkbook(t *testing.T) {
 	want := map[string][]string{
 		"2": {"1", "JDZ-2021-0001", "自查", "景长江办字〔2021〕1号", "浮梁县茅棚店锡矿尾矿库渗滤液外溢，污染周边农田。", "浮梁县",
 			"第7条 深入推进尾矿库污染治理", "浮梁县", "市水利局、市生态环境局", "限期完成治理", "清理尾矿，修复渗滤液收集池",
-			"2021-07-12", "2021-07-12", "已销号", "同意销号", "否", "", "2021-07-15 10:00", "2021-07-16 10:00", "茅棚店锡矿尾矿库", "浮梁县茅棚店"},
+			"2021-07-12", "2021-07-12", "已销号", "渗滤液收集池修复完成", "否", "", "2021-07-15 10:00", "2021-07-16 10:00", "茅棚店锡矿尾矿库", "浮梁县茅棚店"},
 		"3": {"2", "JDZ-2021-0002", "审计", "", "乐平市污水处理厂提标改造滞后。", "乐平市", "", "乐平市", "", "", "分两期改造",
 			"2021-07-31", "2021-07-15", "整改中", "", "是", "红牌", "", "", "污水处理厂提标", ""},
 		"4": {"3", "JDZ-2021-0003", "其他", "", "珠山区某小区油烟扰民。", "珠山区", "", "", "", "", "",
-			"", "", "已撤销", "经核实不属实", "否", "", "", "", "群众举报", ""},
+			"", "", "已撤销", "", "否", "", "", "", "群众举报", ""},
 	}
 	for r, cells := range want {
 		for i, w := range cells {
 			ref, _ := excelize.CoordinatesToCellName(i+1, mustAtoi(r))
 			got, err := f.GetCellValue("整改台账", ref)
 			if err != nil || got != w {
-				t.Errorf("%s (%s) = %q, want %q (%v)", ref, ledger.Columns[i], got, w, err)
+				t.Errorf("%s (%s) = %q, want %q (%v)", ref, ledgerfile.Columns[i], got, w, err)
 			}
 		}
 	}
@@ -167,10 +175,10 @@ func TestExportedWorkbook(t *testing.T) {
 		format string
 		at     time.Time
 	}{
-		"L2": {ledger.DateFormat, *date("2021-07-12")},
-		"M3": {ledger.DateFormat, *date("2021-07-15")},
-		"R2": {ledger.DateTimeFormat, cst("2021-07-15 10:00")},
-		"S2": {ledger.DateTimeFormat, cst("2021-07-16 10:00")},
+		"L2": {ledgerfile.DateFormat, *date("2021-07-12")},
+		"M3": {ledgerfile.DateFormat, *date("2021-07-15")},
+		"R2": {ledgerfile.DateTimeFormat, cst("2021-07-15 10:00")},
+		"S2": {ledgerfile.DateTimeFormat, cst("2021-07-16 10:00")},
 	} {
 		typ, err := f.GetCellType("整改台账", ref)
 		if err != nil || (typ != excelize.CellTypeUnset && typ != excelize.CellTypeNumber) {
@@ -286,7 +294,10 @@ func TestExportVisibilityFiltersAndAsOf(t *testing.T) {
 	}
 }
 
-func TestExportErrorWritesNothing(t *testing.T) {
+// An error part-way through the rows ends the export: it is returned, and
+// what was written is no workbook (no zip directory), so that nobody takes
+// it for a whole one.
+func TestExportErrorCutsTheWorkbook(t *testing.T) {
 	var buf bytes.Buffer
 	boom := workflow.Errorf(workflow.CodeInternal, "disk on fire")
 	problems := func(yield func(*workflow.Problem, error) bool) {
@@ -295,10 +306,13 @@ func TestExportErrorWritesNothing(t *testing.T) {
 		}
 		yield(nil, boom)
 	}
-	if err := ledger.Export(&buf, problems, ledger.ExportOptions{Policy: workflow.DefaultPolicy()}); err != boom {
+	if err := ledgerfile.Export(&buf, problems, ledgerfile.ExportOptions{Policy: workflow.DefaultPolicy()}); err != boom {
 		t.Fatalf("err %v", err)
 	}
-	if buf.Len() != 0 {
-		t.Fatalf("%d bytes written before the error", buf.Len())
+	if buf.Len() == 0 {
+		t.Fatal("nothing written before the error: the export does not stream")
+	}
+	if _, err := excelize.OpenReader(bytes.NewReader(buf.Bytes())); err == nil {
+		t.Fatal("a workbook cut short opens as a whole one")
 	}
 }

@@ -1,21 +1,27 @@
-// Package ledger reads and writes the rectification ledger (整改台账) as the
-// bureau, counties and the provincial office exchange it: Excel workbooks
-// (.xlsx, written with excelize's StreamWriter so that memory does not grow
-// with the number of rows) and, for import, CSV files in UTF-8 (with or
-// without BOM) or GB18030/GBK, which Excel saves on a Chinese Windows.
+// Package ledgerfile is the ledger (整改台账) as a spreadsheet, both ways: it
+// reads the workbooks and CSV files the bureau, counties and the provincial
+// office exchange (.xlsx, and CSV in UTF-8 with or without BOM, UTF-16 with
+// BOM, or GB18030/GBK, which Excel saves on a Chinese Windows) and writes the
+// ledger as an .xlsx workbook.
 //
-// It is plain Go on top of the workflow package: no HTTP, no store. The API
-// server and the CLI wire it:
+// It builds on the domain (package workflow) and the domain never imports
+// it: no HTTP, no store. The API server, the web pages and the CLI wire it:
 //
-//	GET  /api/v1/ledger.xlsx        → WriteLedger (or Export)
-//	POST /api/v1/ledger/import      → ImportFile (or Import, then Apply)
+//	GET  /api/v1/ledger.xlsx        → WriteLedger (or Export): streamed as the ledger is read
+//	POST /api/v1/ledger/import      → Read while the client waits, then Reading.Apply in a job (Jobs)
+//	GET  /ledger/import (pages)     → the same
 //	rectify export --db PATH --out  → WriteLedger with the system actor
+//
+// Reading is bounded (limits.go): a file is streamed row by row, never held,
+// and refused as soon as it crosses a bound; ImportFile and Import are the
+// same in one call, for small files and tests. An import writes all its
+// problems at once or none (workflow.BatchCreator).
 //
 // The sheet 「整改台账」 has the columns of Columns, one problem a row. Its
 // first 19 are the ledger the bureau asked for; the last two (问题名称,
 // 具体位置) carry the problem's title and location so that a file exported
 // and imported again reproduces the problem; an import does not need them.
-package ledger
+package ledgerfile
 
 import (
 	"iter"
@@ -49,7 +55,7 @@ const (
 	ColClosedAt     = workflow.LabelClosedAt
 	ColTitle        = workflow.LabelTitle
 	ColLocation     = workflow.LabelLocation
-	ColPosition     = workflow.LabelPosition // "纬度, 经度" in WGS-84; export only
+	ColPosition     = workflow.LabelPosition // "纬度, 经度" in WGS-84
 )
 
 // Columns are the ledger sheet's columns, in order.
@@ -95,21 +101,6 @@ func Slice(ps []*workflow.Problem) iter.Seq2[*workflow.Problem, error] {
 			}
 		}
 	}
-}
-
-// LatestProgress is what the 最新进展 column shows by default, taken from the
-// record alone (no history read, so that export streams): the newest of the
-// close or dismissal statement (销号意见 / 撤销理由), the inspector's
-// verification opinion and the lead unit's submission summary, in that order
-// of preference. Progress notes live only in history; ExportOptions.Progress
-// may supply them instead.
-func LatestProgress(p *workflow.Problem) string {
-	for _, s := range []string{p.Statement, p.Opinion, p.Summary} {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // WorkPointLabel is how the ledger writes work point n: 第7条 深入推进尾矿库污染治理.

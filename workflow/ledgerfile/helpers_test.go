@@ -1,4 +1,4 @@
-package ledger_test
+package ledgerfile_test
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 var (
@@ -110,15 +110,15 @@ func (e *env) problems(t testing.TB) []*workflow.Problem {
 func (e *env) export(t testing.TB, a workflow.Actor, f workflow.ProblemFilter, asOf time.Time) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := ledger.WriteLedger(context.Background(), &buf, e.svc, a, f, asOf); err != nil {
+	if err := ledgerfile.WriteLedger(context.Background(), &buf, e.svc, a, f, asOf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
 
-func (e *env) importFile(t testing.TB, data []byte, kind string, dryRun bool) *ledger.Result {
+func (e *env) importFile(t testing.TB, data []byte, kind string, dryRun bool) *ledgerfile.Result {
 	t.Helper()
-	res, err := ledger.ImportFile(context.Background(), e.svc, bureau, bytes.NewReader(data), kind, seeds.ResolveUnit, dryRun)
+	res, err := ledgerfile.ImportFile(context.Background(), e.svc, bureau, bytes.NewReader(data), int64(len(data)), kind, seeds.ResolveUnit, dryRun)
 	if err != nil {
 		t.Fatal(err)
 	}

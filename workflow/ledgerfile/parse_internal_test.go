@@ -1,6 +1,9 @@
-package ledger
+package ledgerfile
 
 import (
+	"bytes"
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,11 +63,32 @@ func TestParseWorkPointAndSource(t *testing.T) {
 		"其他": workflow.SourceOther, "其它": workflow.SourceOther, "central_inspection": workflow.SourceCentralInspection,
 		"环保督察": "", "督察问题": "", "媒体曝光": "",
 	} {
-		got, why := parseSource(in)
-		if got != want || (want == "") != (why != "") {
-			t.Errorf("parseSource(%q) = %q %q, want %q", in, got, why, want)
+		got, rule, why := parseSource(in)
+		wantRule := workflow.Reason("")
+		switch in {
+		case "环保督察", "督察问题":
+			wantRule = workflow.ReasonAmbiguousSource
+		case "媒体曝光":
+			wantRule = workflow.ReasonUnknownValue
+		}
+		if got != want || (want == "") != (why != "") || rule != wantRule {
+			t.Errorf("parseSource(%q) = %q %q %q, want %q %q", in, got, rule, why, want, wantRule)
 		}
 	}
+}
+
+// decodeText reads a one-cell CSV file as an import does.
+func decodeText(b []byte) (string, error) {
+	c, err := openCSV(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return "", err
+	}
+	var out string
+	err = c.rows(context.Background(), func(_ int, cells []string) error {
+		out = strings.Join(cells, ",")
+		return nil
+	})
+	return out, err
 }
 
 func TestDecodeTextAndTitles(t *testing.T) {

@@ -1,4 +1,4 @@
-package ledger_test
+package ledgerfile_test
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jdz-eco/rectify/api/ledger"
 	"github.com/jdz-eco/rectify/seeds"
 	"github.com/jdz-eco/rectify/workflow"
+	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
 
 // benchProblems builds n problems in memory, with text of a realistic
@@ -47,8 +47,8 @@ func benchProblems(n int) []*workflow.Problem {
 	return ps
 }
 
-func benchOptions() ledger.ExportOptions {
-	o := ledger.ExportOptions{Units: map[string]workflow.Unit{}, WorkPoints: seeds.WorkPoints(),
+func benchOptions() ledgerfile.ExportOptions {
+	o := ledgerfile.ExportOptions{Units: map[string]workflow.Unit{}, WorkPoints: seeds.WorkPoints(),
 		Now: time.Date(2021, 10, 1, 0, 0, 0, 0, time.UTC), Policy: workflow.DefaultPolicy()}
 	for _, u := range seeds.Units() {
 		o.Units[u.ID] = u
@@ -104,13 +104,12 @@ func BenchmarkExport(b *testing.B) {
 		b.Run(fmt.Sprintf("problems=%d", n), func(b *testing.B) {
 			ps := benchProblems(n)
 			o := benchOptions()
-			o.TmpDir = b.TempDir()
 			b.ReportAllocs()
 			b.ResetTimer()
 			var peak float64
 			for i := 0; i < b.N; i++ {
 				m := peakHeap(func() {
-					if err := ledger.Export(io.Discard, ledger.Slice(ps), o); err != nil {
+					if err := ledgerfile.Export(io.Discard, ledgerfile.Slice(ps), o); err != nil {
 						b.Fatal(err)
 					}
 				})
@@ -118,6 +117,30 @@ func BenchmarkExport(b *testing.B) {
 			}
 			b.ReportMetric(peak, "peak-heap-MB")
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(n)*1000, "µs/problem")
+		})
+	}
+}
+
+// BenchmarkImport imports a CSV ledger of 100,000 generated problems (half
+// assigned) into an empty bbolt ledger: reading, checking and the one
+// commit. It reports the peak heap above what was live before.
+func BenchmarkImport(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			data := ledgerCSV(n)
+			var peak float64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				e := newEnv(b)
+				b.StartTimer()
+				peak = max(peak, peakHeap(func() {
+					res := e.importFile(b, data, ledgerfile.KindCSV, false)
+					if len(res.Errors) > 0 || res.Created != n {
+						b.Fatalf("%d created, errors %v", res.Created, first(res.Errors))
+					}
+				}))
+			}
+			b.ReportMetric(peak, "peak-heap-MB")
 		})
 	}
 }

@@ -1,0 +1,109 @@
+package workflow
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LedgerWalk reads the ledger once for an export: every problem a may see
+// that matches a filter, now or as it stood at a past time, with its
+// history, handed over one at a time as it is read, and the statistics of
+// the same problems, grouped several ways, at the end. It holds one page of
+// problems and the statistics' groups, never the ledger.
+type LedgerWalk struct {
+	s        *Service
+	a        Actor
+	f        ProblemFilter
+	asOf     time.Time
+	at       time.Time
+	groupBys []string
+}
+
+// NewLedgerWalk checks what a walk is asked (the filter as Problems checks
+// it, the groupings as StatsReports) before anything is read: f's Cursor
+// and Limit are ignored; a zero asOf walks the current ledger, its time the
+// service's clock now.
+func (s *Service) NewLedgerWalk(a Actor, f ProblemFilter, asOf time.Time, groupBys ...string) (*LedgerWalk, error) {
+	for _, g := range groupBys {
+		if !slices.Contains(GroupBys, g) {
+			return nil, RefuseField(ReasonUnknownValue, "group_by", "unknown group_by %q; one of %s", g, strings.Join(GroupBys, ", "))
+		}
+	}
+	f.Cursor, f.Limit = "", 0
+	if _, _, err := scope(a, f); err != nil {
+		return nil, err
+	}
+	at := asOf
+	if at.IsZero() {
+		at = s.clock.Now()
+	}
+	return &LedgerWalk{s: s, a: a, f: f, asOf: asOf, at: at, groupBys: groupBys}, nil
+}
+
+// At is the time the walk describes: the as_of time, or when it was made.
+func (w *LedgerWalk) At() time.Time { return w.at }
+
+// Run calls fn with each problem in creation order and its history up to
+// the walk's time, then returns the statistics of the problems it saw, one
+// report per grouping. An error of fn stops the walk and is returned.
+func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, hist []Entry) error) ([]*StatsReport, error) {
+	units, err := w.s.unitMap(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	wps, err := w.s.WorkPoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pol := w.s.Policy()
+	accs := make([]*statsAcc, len(w.groupBys))
+	for i, g := range w.groupBys {
+		accs[i] = newStatsAcc(g, units, wps)
+		if i > 0 {
+			// Every grouping's total is over the same problems: one row,
+			// and one list of times for its median, serves them all.
+			accs[i].total, accs[i].sharedTotal = accs[0].total, true
+		}
+	}
+	var failed error
+	err = w.s.walk(ctx, w.a, w.f, w.asOf, true, func(p *Problem, hist []Entry) bool {
+		if fn != nil {
+			if failed = fn(p, hist); failed != nil {
+				return false
+			}
+		}
+		o, err := outcomeOf(p, hist, w.at, pol)
+		if err != nil {
+			failed = err
+			return false
+		}
+		for _, acc := range accs {
+			acc.add(p, o)
+		}
+		return true
+	})
+	if err == nil {
+		err = failed
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*StatsReport, len(accs))
+	for i, acc := range accs {
+		out[i] = acc.report(w.at)
+	}
+	return out, nil
+}
+
+// LatestNote is the text of the newest progress note (填报进展) in hist, or
+// "" when there is none.
+func LatestNote(hist []Entry) string {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Action == ActionNote {
+			return hist[i].Params.Text
+		}
+	}
+	return ""
+}
