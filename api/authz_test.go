@@ -489,6 +489,13 @@ var authzRows = []row{
 	{method: "GET", route: "/api/v1/dispatch-rounds/:rid/summary.xlsx", path: "/api/v1/dispatch-rounds/{round}/summary.xlsx", ok: roundSeeing(s200)},
 	{method: "GET", route: "/api/v1/workpoints/:number/history", path: "/api/v1/workpoints/7/history", ok: every(s200)},
 
+	// Reminders: contacts and the delivery log, admins only.
+	{method: "GET", route: "/api/v1/admin/contacts", path: "/api/v1/admin/contacts", other: s403, ok: only(s200, admin)},
+	{method: "PUT", route: "/api/v1/units/:id/contact", path: "/api/v1/units/fuliang/contact", other: s403, ok: only(s200, admin),
+		body: jsonBody(`{"wecom_url":""}`)},
+	{method: "PUT", route: "/api/v1/users/:id/email", path: "/api/v1/users/{target}/email", other: s403, ok: only(s200, admin),
+		body: jsonBody(`{"email":""}`)},
+	{method: "GET", route: "/api/v1/admin/deliveries", path: "/api/v1/admin/deliveries", other: s403, ok: only(s200, admin)},
 	// Letters: the bureau issues, the addressed unit (浮梁县) sees and replies.
 	{method: "GET", route: "/api/v1/letters", path: "/api/v1/letters", ok: every(s200)},
 	{method: "POST", route: "/api/v1/letters", path: "/api/v1/letters", other: s403, ok: only(s201, bureau),
@@ -580,6 +587,11 @@ var authzRows = []row{
 	{method: "GET", route: "/evidence/:sha256", path: "/evidence/{sha}", page: true, ok: seeing(s200)},
 	{method: "GET", route: "/problems/:id/dossier.zip", path: "/problems/{assigned}/dossier.zip", page: true, ok: seeing(s200)},
 	{method: "GET", route: "/users", path: "/users", page: true, other: s403, ok: only(s200, admin)},
+	{method: "GET", route: "/admin/reminders", path: "/admin/reminders", page: true, other: s403, ok: only(s200, admin)},
+	{method: "POST", route: "/admin/reminders/units/:id", path: "/admin/reminders/units/fuliang", page: true, other: s403, ok: only(s303, admin),
+		body: form(url.Values{"clear_wecom_url": {"1"}})},
+	{method: "POST", route: "/admin/reminders/users/:id", path: "/admin/reminders/users/{target}", page: true, other: s403, ok: only(s303, admin),
+		body: form(url.Values{"email": {""}})},
 	{method: "GET", route: "/users/:id", path: "/users/{target}", page: true, other: s403, ok: only(s200, admin)},
 	{method: "POST", route: "/users/:id/disable", path: "/users/{target}/disable", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
 	{method: "POST", route: "/users/:id/enable", path: "/users/{target}/enable", page: true, other: s403, ok: only(s303, admin), body: form(nil)},

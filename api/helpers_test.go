@@ -40,6 +40,7 @@ type fullStore interface {
 	workflow.Accounts
 	workflow.AccountLog
 	workflow.Rounds
+	workflow.Reminders
 	workflow.Letters
 }
 

@@ -77,6 +77,10 @@ func (s *server) routes(e *echo.Echo) {
 	post("/dispatch-rounds/:rid/reports", s.fileReport)
 	v1.GET("/dispatch-rounds/:rid/summary.xlsx", s.roundSummary, auth)
 	v1.GET("/workpoints/:number/history", s.workPointHistory, auth)
+	v1.GET("/admin/contacts", s.listContacts, auth)
+	v1.PUT("/units/:id/contact", s.setUnitContact, auth)
+	v1.PUT("/users/:id/email", s.setUserEmail, auth)
+	v1.GET("/admin/deliveries", s.listDeliveries, auth)
 	post("/letters", s.issueLetter)
 	v1.GET("/letters", s.listLetters, auth)
 	v1.GET("/letters/:id", s.getLetter, auth) // also {id}.docx

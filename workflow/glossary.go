@@ -370,6 +370,23 @@ var lookbackLabels = map[LookbackStatus]string{
 // Label returns the Chinese name of a look-back task's status.
 func (l LookbackStatus) Label() string { return label(lookbackLabels, l) }
 
+// Reminders (reminder.go): the kinds of notice, the channels and the
+// states of a delivery.
+var (
+	noticeKindLabels  = map[string]string{NoticeDigest: "每日提醒", NoticeAssigned: "交办", NoticeRejected: "退回整改", NoticeExtensionDecision: "延期审批"}
+	channelLabels     = map[Channel]string{ChannelEmail: "电子邮件", ChannelDingTalk: "钉钉", ChannelWeCom: "企业微信"}
+	noticeStateLabels = map[string]string{NoticePending: "待发送", NoticeSent: "已送达", NoticeDropped: "已取消"}
+)
+
+// NoticeKindLabel names a kind of notice (the kind itself when unknown).
+func NoticeKindLabel(kind string) string { return label(noticeKindLabels, kind) }
+
+// Label names the channel.
+func (c Channel) Label() string { return label(channelLabels, c) }
+
+// NoticeStateLabel names a notice's state.
+func NoticeStateLabel(state string) string { return label(noticeStateLabels, state) }
+
 var letterStateLabels = map[LetterState]string{
 	LetterDraft:     "待签发",
 	LetterIssued:    "待回复",

@@ -164,6 +164,14 @@ const (
 	ReasonServerStopped   Reason = "server_stopped"    // the server stopped before the import job ended
 )
 
+// Reasons of reminders (CodeInvalid): a contact address an admin sets.
+const (
+	ReasonBadWebhookURL    Reason = "bad_webhook_url"    // a robot URL is not an https URL with a host (or http where allowed)
+	ReasonPrivateAddress   Reason = "private_address"    // a robot URL names a loopback, link-local, private or metadata address
+	ReasonBadEmail         Reason = "bad_email"          // not one plain e-mail address
+	ReasonSecretWithoutURL Reason = "secret_without_url" // a signing secret for a robot the unit does not have
+)
+
 // reasonCodes is the one list of reasons, each with the code it refines.
 var reasonCodes = map[Reason]Code{
 	ReasonRequired: CodeInvalid, ReasonTooLong: CodeInvalid, ReasonMalformed: CodeInvalid,
@@ -217,8 +225,10 @@ var reasonCodes = map[Reason]Code{
 	ReasonCodeMismatch: CodeInvalid, ReasonMoreErrors: CodeInvalid, ReasonTooManyRows: CodeInvalid,
 	ReasonTooManyColumns: CodeInvalid, ReasonContentTooLarge: CodeInvalid, ReasonUnreadable: CodeInvalid,
 	ReasonReadTimeout: CodeInvalid, ReasonImportCancelled: CodeInvalid, ReasonImportTimeout: CodeTooLarge,
-	ReasonServerStopped:   CodeUnavailable,
-	ReasonUnitNotInvolved: CodeInvalid, ReasonProblemClosed: CodeInvalid, ReasonProblemListedTwice: CodeInvalid,
+	ReasonServerStopped: CodeUnavailable,
+	ReasonBadWebhookURL: CodeInvalid, ReasonPrivateAddress: CodeInvalid, ReasonBadEmail: CodeInvalid,
+	ReasonSecretWithoutURL: CodeInvalid,
+	ReasonUnitNotInvolved:  CodeInvalid, ReasonProblemClosed: CodeInvalid, ReasonProblemListedTwice: CodeInvalid,
 	ReasonNotAddressee: CodeForbidden, ReasonLetterNotFound: CodeNotFound,
 	ReasonLetterReplied: CodeConflict, ReasonLetterNotIssued: CodeConflict, ReasonLetterNotDraft: CodeConflict,
 }

@@ -24,6 +24,9 @@ type Service struct {
 	photos   PhotoChecker
 	letters  LetterConfig
 
+	addrCheck    AddressCheck   // contacts' addresses (reminder.go)
+	extraSources []NoticeSource // what reminders say besides problems and rounds
+
 	wpMu sync.Mutex  // one work point change at a time (ResolveUnitGroup)
 	idem idempotency // when expired idempotency keys were last purged
 }

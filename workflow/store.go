@@ -116,6 +116,7 @@ type Store interface {
 //	Rounds         dispatch rounds (调度) and work points' histories; without it rounds are refused (and audits skip them)
 //	BatchCreator   many problems created all or nothing (batch.go); without it Service.CreateProblems, and so a ledger import, is refused
 //	Anchors        daily head anchors on the chain (heads.go), sent to every outbox receiver; without it no head is anchored
+//	Reminders      contacts and the notice queue that is the delivery log (reminder.go); without it contacts are refused and nothing is sent
 //	Letters        supervision letters (督办函) numbered per year; without it letters are refused
 
 // Backuper is a store that can stream a consistent snapshot of itself.
@@ -244,6 +245,7 @@ func MissingCapabilities(s Store) []string {
 		{"Rounds", is[Rounds](s)},
 		{"BatchCreator", is[BatchCreator](s)},
 		{"Anchors", is[Anchors](s)},
+		{"Reminders", is[Reminders](s)},
 		{"Letters", is[Letters](s)},
 	} {
 		if !c.has {

@@ -256,6 +256,14 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "报送截止时间须晚于现在。", true
 	case workflow.ReasonUnknownTarget:
 		return "所填目标任务不是该工作要点设定的目标，或有重复。", true
+	case workflow.ReasonBadWebhookURL:
+		return named("「%s」不是有效的机器人地址：须为 https:// 开头的完整网址。", "机器人地址无效：须为 https:// 开头的完整网址。"), true
+	case workflow.ReasonPrivateAddress:
+		return named("「%s」指向本机、内网或云平台元数据地址，不允许使用。", "机器人地址指向本机、内网或云平台元数据地址，不允许使用。"), true
+	case workflow.ReasonBadEmail:
+		return "电子邮箱地址格式有误，请填写一个有效的邮箱地址。", true
+	case workflow.ReasonSecretWithoutURL:
+		return "只填写了加签密钥：请同时填写钉钉机器人地址。", true
 
 	// the evidence checks (issue 16)
 	case workflow.ReasonSameEvidence:

@@ -46,6 +46,8 @@
 //	POST /users/:id/password                    重置密码 (and revoke the user's tokens)
 //	POST /users/:id/tokens                      a new token, shown once
 //	POST /users/:id/tokens/:token/revoke|rotate 吊销, 轮换
+//	GET  /admin/reminders                       提醒 (admins): units' robots, users' e-mail, the delivery log
+//	POST /admin/reminders/units/:id, …/users/:id set a unit's robots, a user's e-mail address
 //	GET  /static/*                              CSS and icon
 package web
 
@@ -183,7 +185,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "letters", "letter"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "reminders", "letters", "letter"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -227,6 +229,9 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.GET("/stats", w.stats)
 	auth.POST("/workpoints/:number/unit-groups", w.resolveUnitGroup)
 	auth.GET("/workpoints/:number", w.workPoint)
+	auth.GET("/admin/reminders", w.reminders)
+	auth.POST("/admin/reminders/units/:id", w.setUnitRobots)
+	auth.POST("/admin/reminders/users/:id", w.setUserEmail)
 	auth.GET("/rounds", w.rounds)
 	auth.POST("/rounds", w.openRound)
 	auth.GET("/rounds/:id", w.round)
@@ -522,6 +527,8 @@ func doneMessage(done string) string {
 		return "延期申请已审批。"
 	case "unit-group":
 		return "已明确单位组所指的单位。"
+	case "reminder-contact":
+		return "提醒联系方式已保存。"
 	case "user-disable":
 		return "用户已停用，其登录和 API 令牌已失效。"
 	case "user-enable":

@@ -492,6 +492,9 @@ func TestBrowserWalkthrough(t *testing.T) {
 	for _, role := range []string{"viewer", "admin"} {
 		b.signIn(users[role])
 		b.fitsPhone("/", "/ledger", "/stats", path, "/rounds", roundPath, "/letters", letterPath)
+		if role == "admin" {
+			b.fitsPhone("/admin/reminders")
+		}
 		b.signOut()
 	}
 	t.Logf("screenshots in %s", shots)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +32,7 @@ type routineConfig struct {
 func addRoutineFlags(fs *flag.FlagSet) *routineConfig {
 	var c routineConfig
 	fs.DurationVar(&c.interval, "routine-interval", time.Minute,
-		"how often the routine runs (scheduled dispatch rounds, late-report alerts, the daily head anchor), also once at start; 0 disables it")
+		"how often the routine runs (scheduled dispatch rounds, late-report alerts, the daily head anchor, reminders), also once at start; 0 disables it")
 	fs.StringVar(&c.schedules, "dispatch-schedule", "",
 		"comma-separated schedules of dispatch rounds (调度) opened on their own: monthly:DAY (1-28) or weekly:WEEKDAY (1 Monday … 7 Sunday); empty: none")
 	fs.StringVar(&c.at, "dispatch-at", "09:00", "time of day (Asia/Shanghai) a scheduled round opens, HH:MM")
@@ -75,9 +74,10 @@ func (c *routineConfig) roundSchedules() ([]workflow.RoundSchedule, error) {
 	return out, nil
 }
 
-// newRoutine returns the routine's runner on svc, or nil when it is
-// disabled. Its jobs' outcomes are counted in reg.
-func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg prometheus.Registerer) (*routine.Runner, error) {
+// newRoutine returns the routine's runner on svc, with extra jobs after
+// the dispatch rounds' (reminders), or nil when it is disabled. Its jobs'
+// outcomes are counted in reg.
+func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg prometheus.Registerer, extra ...routine.Job) (*routine.Runner, error) {
 	if c.interval == 0 {
 		return nil, nil
 	}
@@ -87,11 +87,11 @@ func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg p
 	}
 	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rectify_routine_runs_total",
-		Help: "Runs of the routine's jobs (dispatch-open, dispatch-late, head-anchor, letters-draft, letters-record, letters-late), by job and result (ok or error).",
+		Help: "Runs of the routine's jobs (dispatch-open, dispatch-late, head-anchor, notify-events, notify-digests, notify-send, letters-draft, letters-record, letters-late), by job and result (ok or error).",
 	}, []string{"job", "result"})
 	done := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rectify_routine_done_total",
-		Help: "What the routine's jobs did: rounds opened (dispatch-open), report_late alerts recorded (dispatch-late), head anchors appended (head-anchor), draft letters prepared (letters-draft), letters finished on their problems (letters-record), letter_reply_late alerts recorded (letters-late).",
+		Help: "What the routine's jobs did: rounds opened (dispatch-open), report_late alerts recorded (dispatch-late), head anchors appended (head-anchor), notices queued (notify-events, notify-digests) and sent (notify-send), draft letters prepared (letters-draft), letters finished on their problems (letters-record), letter_reply_late alerts recorded (letters-late).",
 	}, []string{"job"})
 	for _, col := range []prometheus.Collector{runs, done} {
 		if err := reg.Register(col); err != nil {
@@ -104,7 +104,7 @@ func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg p
 	}
 	log.Info("routine", "interval", c.interval, "dispatch_schedules", names, "due_working_days", c.dueDays, "scope", c.scope)
 	return &routine.Runner{
-		Jobs:     slices.Concat(routine.Dispatch(svc, schedules), routine.Anchor(svc), routine.Letters(svc)),
+		Jobs:     append(append(routine.Dispatch(svc, schedules), routine.Anchor(svc)...), append(extra, routine.Letters(svc)...)...),
 		Interval: c.interval,
 		Log:      log.With("component", "routine"),
 		Observe: func(job string, n int, err error) {

@@ -62,6 +62,8 @@ type serveConfig struct {
 
 	// The routine (日常调度): scheduled dispatch rounds, late reports.
 	routine *routineConfig
+	// Reminders: digests, immediate notices, robots and e-mail (notify.go).
+	notify *notifyConfig
 
 	// Webhooks.
 	webhooks       []string
@@ -116,6 +118,7 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 	fs.StringVar(&proxies, "trusted-proxies", "", "reverse proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For names the client; otherwise the client is the connection's peer")
 
 	cfg.routine = addRoutineFlags(fs)
+	cfg.notify = addNotifyFlags(fs)
 
 	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
 	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
@@ -157,6 +160,9 @@ func (c serveConfig) check() error {
 		return err
 	}
 	if _, err := c.routine.roundSchedules(); err != nil {
+		return err
+	}
+	if err := c.notify.check(); err != nil {
 		return err
 	}
 	if err := c.routine.letters().Validate(); err != nil {
@@ -317,7 +323,11 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if dispatcher != nil {
 		st.runLeading(bg, "webhook-dispatcher", log, dispatcher.Run)
 	}
-	rt, err := newRoutine(cfg.routine, svc, log, reg)
+	reminders, err := cfg.notify.jobs(svc, log)
+	if err != nil {
+		return err
+	}
+	rt, err := newRoutine(cfg.routine, svc, log, reg, reminders...)
 	if err != nil {
 		return err
 	}
@@ -375,6 +385,7 @@ func newService(ctx context.Context, st workflow.Store, cfg serveConfig, log *sl
 	if err := cfg.checks.apply(svc); err != nil {
 		return nil, err
 	}
+	svc.SetAddressCheck(cfg.notify.guard().AddressCheck())
 	if err := svc.LoadCalendars(ctx, seeds.Calendars()); err != nil {
 		return nil, fmt.Errorf("load calendars: %w", err)
 	}

@@ -18,5 +18,6 @@ var (
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
+	_ workflow.Reminders       = (*Store)(nil) // reminders.go
 	_ workflow.Letters         = (*Store)(nil) // letters.go
 )

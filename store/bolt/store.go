@@ -50,7 +50,8 @@
 //
 // Created by the first write that needs them (older files open unchanged):
 // passwords and sessions (accounts.go), idem_keys, idem_expiry and
-// idem_effects (idempotency.go).
+// idem_effects (idempotency.go), contacts, notices, notice_time and
+// notice_pending (reminders.go).
 //
 // Hash chain: every history entry is sealed with workflow.SealEntry on the
 // hash of the entry before it (workflow.GenesisHash for the first), in the

@@ -23,4 +23,5 @@ var (
 	_ workflow.Letters         = (*Store)(nil) // letters.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)
+	_ workflow.Reminders       = (*Store)(nil) // reminders.go
 )

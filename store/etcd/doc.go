@@ -43,6 +43,9 @@
 //	P sess/<id hash>               workflow.Session
 //	P meta/round-counter, rounds/<n>, round-items/<n>, round-keys/<key>, rr/<n>/<item>/<seq>,
 //	  wph/<point>/<seq>            dispatch rounds, their index and work points' histories (rounds.go)
+//	P contacts/<key>, nt/<key>, ntt/<unix ns>/<key>, ntp/<key>
+//	                               reminders: contacts, notices, the delivery log's order and the
+//	                               pending notices (reminders.go)
 //	P meta/letter-counter, letters/<n>, letter-keys/<key>, letter-numbers/<year>
 //	                               supervision letters, draft keys, each year's last number (letters.go)
 //	P cmd/<uuid>                   a committed command's id and result, on a lease (minutes)

@@ -32,6 +32,9 @@ type member struct {
 	etcd      *embed.Etcd
 	cfg       *embed.Config // as started, for restart
 	stopped   atomic.Bool
+	// front, in a cluster of several members, is the proxy the clients
+	// reach the member through, so that crash can cut them off first.
+	front *proxy
 }
 
 // stop stops the member gracefully (a leader hands its leadership over).
@@ -42,9 +45,15 @@ func (m *member) stop() {
 }
 
 // crash stops the member at once, as a killed process: a leader hands
-// nothing over, and requests in flight on it get no answer.
+// nothing over, and requests in flight on it get no answer. The clients'
+// connections are cut first: an embedded server hard-stopped while its
+// gRPC servers still answer panics on the next status request (it reads
+// its closed backend), which a killed process never does.
 func (m *member) crash() {
 	if m.stopped.CompareAndSwap(false, true) {
+		if m.front != nil {
+			m.front.cutOff()
+		}
 		m.etcd.Server.HardStop()
 		m.etcd.Close()
 	}
@@ -73,6 +82,9 @@ func (m *member) restart() error {
 	}
 	m.etcd = e
 	m.stopped.Store(false)
+	if m.front != nil {
+		m.front.mend()
+	}
 	return nil
 }
 
@@ -84,6 +96,10 @@ type cluster struct {
 func (c *cluster) endpoints() []string {
 	var out []string
 	for _, m := range c.members {
+		if m.front != nil {
+			out = append(out, m.front.url())
+			continue
+		}
 		out = append(out, m.clientURL)
 	}
 	return out
@@ -95,6 +111,11 @@ func (c *cluster) stop() {
 		wg.Go(m.stop)
 	}
 	wg.Wait()
+	for _, m := range c.members {
+		if m.front != nil {
+			m.front.close()
+		}
+	}
 }
 
 // leader returns the member that leads the Raft group now.
@@ -174,6 +195,12 @@ func startCluster(dir string, n int) (*cluster, error) {
 			return nil, fmt.Errorf("start %s: %w", m.name, err)
 		}
 		m.etcd = e
+		if n > 1 {
+			if m.front, err = newProxy(strings.TrimPrefix(m.clientURL, "http://")); err != nil {
+				c.stop()
+				return nil, err
+			}
+		}
 	}
 	for _, m := range c.members {
 		select {

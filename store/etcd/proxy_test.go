@@ -20,6 +20,7 @@ type proxy struct {
 	resume chan struct{} // closed when forwarding resumes
 	conns  []net.Conn
 	closed bool
+	cut    bool // connections refused and dropped, as by a killed process
 }
 
 // newProxy starts a proxy to target (host:port) on a port the OS picks.
@@ -66,7 +67,7 @@ func (p *proxy) serve(c net.Conn) {
 func (p *proxy) track(cs ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.cut {
 		for _, c := range cs {
 			c.Close()
 		}
@@ -132,4 +133,25 @@ func (p *proxy) close() {
 	for _, c := range p.conns {
 		c.Close()
 	}
+}
+
+// cutOff drops every connection and every new one until mend, as the
+// sockets of a killed process are reset: nothing reaches the member
+// behind it any more.
+func (p *proxy) cutOff() {
+	p.unpause()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// mend forwards new connections again after cutOff.
+func (p *proxy) mend() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
 }

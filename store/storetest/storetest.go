@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"ServiceRounds", testServiceRounds},
 		{"BatchCreate", testBatchCreate},
 		{"Anchors", testAnchors},
+		{"Reminders", testReminders},
+		{"RemindersConcurrent", testRemindersConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

@@ -132,15 +132,16 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	attempt, _ := strconv.Atoi(req.Header.Get(HeaderAttempt))
 	rec := request{event: ev, id: req.Header.Get(HeaderEventID), attempt: attempt, ctype: req.Header.Get("Content-Type"),
 		valid: Verify(secret, body, req.Header.Get(HeaderSignature))}
+	// Decided and recorded under one lock: a decision that cancels the
+	// dispatcher (a crash) must find the request recorded when the
+	// dispatcher returns.
 	r.mu.Lock()
 	n := len(r.reqs) + 1
-	r.mu.Unlock()
 	act := accept
 	if r.decide != nil {
 		act = r.decide(n, ev)
 	}
 	rec.accepted = act == accept
-	r.mu.Lock()
 	r.reqs = append(r.reqs, rec)
 	r.mu.Unlock()
 	switch act {
