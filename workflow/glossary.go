@@ -373,7 +373,7 @@ func (l LookbackStatus) Label() string { return label(lookbackLabels, l) }
 // Reminders (reminder.go): the kinds of notice, the channels and the
 // states of a delivery.
 var (
-	noticeKindLabels  = map[string]string{NoticeDigest: "每日提醒", NoticeAssigned: "交办", NoticeRejected: "退回整改", NoticeExtensionDecision: "延期审批"}
+	noticeKindLabels  = map[string]string{NoticeDigest: "每日提醒", NoticeAssigned: "交办", NoticeRejected: "退回整改", NoticeExtensionDecision: "延期审批", NoticeLetter: "督办函"}
 	channelLabels     = map[Channel]string{ChannelEmail: "电子邮件", ChannelDingTalk: "钉钉", ChannelWeCom: "企业微信"}
 	noticeStateLabels = map[string]string{NoticePending: "待发送", NoticeSent: "已送达", NoticeDropped: "已取消"}
 )

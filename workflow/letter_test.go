@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -324,5 +325,45 @@ func TestLetterEntriesFinished(t *testing.T) {
 	}
 	if _, err := workflow.Audit(ctx, f.st, nil, nil); err != nil {
 		t.Errorf("audit: %v", err)
+	}
+}
+
+// TestLetterNotices: an issued letter is one message to the addressed unit
+// (not one per problem), and the unit's digest lists the letters awaiting
+// its reply, marked once late; a replied letter leaves the digest.
+func TestLetterNotices(t *testing.T) {
+	f := newRoundFixture(t)
+	ctx := context.Background()
+	p1 := f.assigned("污水直排", "fuliang", "fuliang")
+	p2 := f.assigned("垃圾堆放", "fuliang", "fuliang")
+	l, err := f.svc.IssueLetter(ctx, bureau, workflow.NewLetter{ToUnit: "fuliang", ProblemIDs: []string{p1.ID, p2.ID},
+		Kind: workflow.KindSupervision, Demands: "请整改。", ReplyDue: t0.Add(48 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []workflow.Message
+	for _, pid := range []string{p1.ID, p2.ID} {
+		e := letterEntries(t, f, pid, workflow.ActionLetter)[0]
+		m, err := f.svc.EventMessages(ctx, workflow.Event{Seq: e.Seq, Entry: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m...)
+	}
+	if len(msgs) != 1 || msgs[0].Kind != workflow.NoticeLetter || msgs[0].Unit != "fuliang" ||
+		!strings.Contains(msgs[0].Text, l.DocNo) || !strings.Contains(msgs[0].Text, p2.Code) {
+		t.Fatalf("messages of an issued letter: %+v", msgs)
+	}
+	unit := workflow.Unit{ID: "fuliang", Name: "浮梁县", Kind: workflow.UnitCounty}
+	f.clock.Advance(72 * time.Hour)
+	m, ok, err := f.svc.Digest(ctx, unit, f.clock.Now())
+	if err != nil || !ok || !strings.Contains(m.Text, "待回复督办函") || !strings.Contains(m.Text, l.DocNo+"：回复期限") || !strings.Contains(m.Text, "已逾期") {
+		t.Fatalf("digest: %+v %v %v", m, ok, err)
+	}
+	if _, err := f.svc.ReplyLetter(ctx, officer, l.ID, workflow.LetterReplyInput{Text: "已整改。"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _, _ := f.svc.Digest(ctx, unit, f.clock.Now()); strings.Contains(m.Text, l.DocNo) {
+		t.Errorf("a replied letter stays in the digest: %s", m.Text)
 	}
 }
