@@ -573,6 +573,7 @@ type statsRow struct {
 	OnTimeRate        *float64       `json:"on_time_rate"`
 	MedianDaysToClose *float64       `json:"median_days_to_close"`
 	FlaggedEvidence   int            `json:"flagged_evidence"`
+	ByLevel           map[string]int `json:"by_level"`
 }
 
 func (v *env) stats(who, q string) statsReport {

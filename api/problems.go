@@ -286,20 +286,20 @@ type problemList struct {
 
 // listFilterParams are the query parameters of GET /problems, parsed by
 // problemFilter; GET /ledger.xlsx takes them too.
-var listFilterParams = []string{"state", "lead_unit", "county", "source", "level", "overdue", "limit", "cursor"}
+var listFilterParams = []string{"state", "lead_unit", "county", "source", "work_point", "level", "overdue", "limit", "cursor"}
 
 // problemFilter reads the problem list's filters from q (the parameters of
 // listFilterParams; the caller refuses any other with checkQuery). State and
 // source are checked by the service.
 func problemFilter(q url.Values) (workflow.ProblemFilter, error) {
 	var f workflow.ProblemFilter
-	var state, source, level, overdue, limit string
+	var state, source, workPoint, level, overdue, limit string
 	for _, p := range []struct {
 		name string
 		dst  *string
 	}{
 		{"state", &state}, {"lead_unit", &f.LeadUnit}, {"county", &f.County},
-		{"source", &source}, {"level", &level}, {"overdue", &overdue},
+		{"source", &source}, {"work_point", &workPoint}, {"level", &level}, {"overdue", &overdue},
 		{"limit", &limit}, {"cursor", &f.Cursor},
 	} {
 		v, err := query(q, p.name)
@@ -314,6 +314,13 @@ func problemFilter(q url.Values) (workflow.ProblemFilter, error) {
 		return f, err
 	}
 	f.Tag = tag
+	if workPoint != "" {
+		n, err := strconv.Atoi(workPoint)
+		if err != nil || n < 1 {
+			return f, workflow.RefuseField(workflow.ReasonUnknownWorkPoint, "work_point", "unknown work point %q: a work point's number (1, 2, …)", workPoint)
+		}
+		f.WorkPoint = n
+	}
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
 		if err != nil || n < 1 {

@@ -238,7 +238,8 @@ func TestListProblems(t *testing.T) {
 	if items := page["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != ids[2] || page["next_cursor"] != "" {
 		t.Errorf("second page %v", page)
 	}
-	for q, n := range map[string]int{"state=found": 2, "state=assigned": 1, "lead_unit=fuliang": 1, "county=fuliang": 3, "source=self_inspection": 3, "source=audit": 0} {
+	for q, n := range map[string]int{"state=found": 2, "state=assigned": 1, "lead_unit=fuliang": 1, "county=fuliang": 3, "source=self_inspection": 3, "source=audit": 0,
+		"work_point=7": 3, "work_point=8": 0, "work_point=7&state=assigned&county=fuliang&source=self_inspection": 1} {
 		if items := v.ok(v.do("GET", "/api/v1/problems?"+q, "bureau", nil), 200)["items"].([]any); len(items) != n {
 			t.Errorf("%s: %d items, want %d", q, len(items), n)
 		}
@@ -246,6 +247,7 @@ func TestListProblems(t *testing.T) {
 	for q, field := range map[string]string{
 		"limit=0": "limit", "limit=x": "limit", "limit=501": "limit", "state=lost": "state",
 		"source=rumour": "source", "cursor=zz": "cursor", "page=2": "page", "state=found&state=closed": "state",
+		"work_point=0": "work_point", "work_point=x": "work_point",
 	} {
 		if p := v.fails(v.do("GET", "/api/v1/problems?"+q, "bureau", nil), http.StatusBadRequest, "invalid"); p.Field != field {
 			t.Errorf("%s: field %q, want %q", q, p.Field, field)

@@ -112,7 +112,18 @@ func (p *Problem) setDeadline(d *time.Time) {
 
 // Replay rebuilds a problem from its complete history, checking every
 // transition against the workflow. The result must equal the stored record.
-func Replay(entries []Entry) (*Problem, error) {
+func Replay(entries []Entry) (*Problem, error) { return replay(entries, nil) }
+
+// replaySteps replays entries as Replay does and calls step after each
+// command (the entries of one version) with the problem before it (nil for
+// the create) and after it, each a copy step may keep.
+func replaySteps(entries []Entry, step func(before, after *Problem, entries []Entry)) error {
+	_, err := replay(entries, step)
+	return err
+}
+
+// replay is Replay, calling step (when not nil) at the end of each version.
+func replay(entries []Entry, step func(before, after *Problem, entries []Entry)) (*Problem, error) {
 	if len(entries) == 0 || entries[0].Action != ActionCreate {
 		return nil, fmt.Errorf("history does not start with %s", ActionCreate)
 	}
@@ -123,6 +134,17 @@ func Replay(entries []Entry) (*Problem, error) {
 	p := newFromEntry(n, &entries[0])
 	p.CooperatingUnits = []string{}
 	p.Version = entries[0].Version
+	var before *Problem
+	first := 0 // the first entry of the current version
+	endVersion := func(i int) {
+		if step == nil || (i+1 < len(entries) && entries[i+1].Version == entries[i].Version) {
+			return
+		}
+		after := p.Clone()
+		step(before, after, entries[first:i+1])
+		before, first = after, i+1
+	}
+	endVersion(0)
 	for i := 1; i < len(entries); i++ {
 		e := &entries[i]
 		switch t := Trigger(e.Action); {
@@ -154,6 +176,7 @@ func Replay(entries []Entry) (*Problem, error) {
 			return nil, fmt.Errorf("entry %d: version %d does not follow %d", e.Seq, e.Version, p.Version)
 		}
 		p.Version = e.Version
+		endVersion(i)
 	}
 	return p, nil
 }

@@ -63,8 +63,9 @@ func (e *AuditError) Error() string {
 // point's history index lists exactly its entries (roundAudit); and,
 // when blobs is not nil, that every evidence file exists with its hash. With
 // expect (a head recorded earlier) it also proves the history up to it was
-// neither truncated nor rewritten. The first failure is returned as an
-// *AuditError.
+// neither truncated nor rewritten. A ledger that keeps rollups
+// (RollupAuditor) has them counted afresh and compared. The first failure is
+// returned as an *AuditError.
 func Audit(ctx context.Context, l Ledger, blobs Blobs, expect *ChainHead) (AuditReport, error) {
 	var heads []ChainHead
 	if expect != nil {
@@ -218,9 +219,16 @@ func auditRecords(ctx context.Context, l Ledger, blobs Blobs, rep AuditReport, p
 		return rep, &AuditError{ProblemID: id, Reason: "has history entries but no record"}
 	}
 	if rl, ok := l.(RoundLedger); ok {
-		err = others.check(ctx, rl, &rep)
+		if err := others.check(ctx, rl, &rep); err != nil {
+			return rep, err
+		}
 	}
-	return rep, err
+	if ra, ok := l.(RollupAuditor); ok {
+		if err := ra.AuditRollups(ctx); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
 }
 
 // sameRecord compares records as stored (JSON), so that nil and empty slices

@@ -48,6 +48,13 @@ func (w *LedgerWalk) At() time.Time { return w.at }
 // Run calls fn with each problem in creation order and its history up to
 // the walk's time, then returns the statistics of the problems it saw, one
 // report per grouping. An error of fn stops the walk and is returned.
+//
+// The statistics come from the store's rollups (Rollups) when they can
+// answer exactly: the filter narrows no further than what a may see, and
+// the walk's time is now or the end of a day. Then a walk without fn (the
+// statistics alone, StatsReports) reads no problem at all. Otherwise each
+// problem walked adds its tally (TallyOf) to its groups: a row holds its
+// counts and a histogram of days to close, never a list of problems.
 func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, hist []Entry) error) ([]*StatsReport, error) {
 	units, err := w.s.unitMap(ctx, false)
 	if err != nil {
@@ -61,34 +68,38 @@ func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, hist []Entry) 
 	accs := make([]*statsAcc, len(w.groupBys))
 	for i, g := range w.groupBys {
 		accs[i] = newStatsAcc(g, units, wps)
-		if i > 0 {
-			// Every grouping's total is over the same problems: one row,
-			// and one list of times for its median, serves them all.
-			accs[i].total, accs[i].sharedTotal = accs[0].total, true
-		}
 	}
-	var failed error
-	err = w.s.walk(ctx, w.a, w.f, w.asOf, true, func(p *Problem, hist []Entry) bool {
-		if fn != nil {
-			if failed = fn(p, hist); failed != nil {
-				return false
-			}
-		}
-		o, err := outcomeOf(p, hist, w.at, pol)
-		if err != nil {
-			failed = err
-			return false
-		}
-		for _, acc := range accs {
-			acc.add(p, o)
-		}
-		return true
-	})
-	if err == nil {
-		err = failed
-	}
+	fromRollups, err := w.s.statsFromTallies(ctx, w.a, w.f, w.at, pol, accs)
 	if err != nil {
 		return nil, err
+	}
+	if !fromRollups || fn != nil {
+		var failed error
+		err = w.s.walk(ctx, w.a, w.f, w.asOf, true, func(p *Problem, hist []Entry) bool {
+			if fn != nil {
+				if failed = fn(p, hist); failed != nil {
+					return false
+				}
+			}
+			if fromRollups {
+				return true
+			}
+			t, err := tallyOfWalked(p, hist, w.at, pol)
+			if err != nil {
+				failed = err
+				return false
+			}
+			for _, acc := range accs {
+				acc.addTally(acc.key(p), &t)
+			}
+			return true
+		})
+		if err == nil {
+			err = failed
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*StatsReport, len(accs))
 	for i, acc := range accs {

@@ -30,6 +30,12 @@ func DefaultPolicy() Policy {
 	return Policy{DueSoon: 7 * Day, Red: 30 * Day, Listed: 60 * Day, AcceptDays: 3, VerifyDays: 15, Separation: SeparationStrict}
 }
 
+// Levels returns the thresholds of the levels alone (DueSoon, Red,
+// Listed), what the statistics' tallies depend on (docs/design.md#rollups).
+func (p Policy) Levels() Policy {
+	return Policy{DueSoon: p.DueSoon, Red: p.Red, Listed: p.Listed}
+}
+
 // Validate checks that the thresholds are ordered and positive.
 func (p Policy) Validate() error {
 	switch {

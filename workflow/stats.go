@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,8 +52,14 @@ var GroupBys = []string{GroupByCounty, GroupByLeadUnit, GroupBySource, GroupByWo
 //     units that carry a flag of the evidence checks (issue 16), in the
 //     group's problems; grouped by lead unit, per unit.
 //   - MedianDaysToClose: the median, over closed rectified problems, of the
-//     days (fractional) from the first assignment to the last close; nil
-//     when there are none.
+//     whole days from the first assignment to the last close (a started day
+//     counts as one, as overdue days do); nil when there are none.
+//   - ByLevel: open problems by their level at At (LevelAt): 临期, 逾期（黄牌）,
+//     红牌, 挂牌督办; every level is present. Overdue is the sum of the last
+//     three.
+//
+// Every figure is a sum over the group's problems of what each contributes
+// (Tally, docs/design.md#rollups), or derived from such sums.
 type StatsRow struct {
 	Key               string        `json:"key"`   // the county or unit id, source, work point number, state; "" for none
 	Label             string        `json:"label"` // its Chinese name
@@ -70,11 +75,10 @@ type StatsRow struct {
 	CompletionRate    *float64      `json:"completion_rate"`
 	OnTimeRate        *float64      `json:"on_time_rate"`
 	MedianDaysToClose *float64      `json:"median_days_to_close"`
+	ByLevel           map[Level]int `json:"by_level"`
 	FlaggedEvidence   int           `json:"flagged_evidence"`
 
-	// secs are the seconds from the first assignment to the last close of
-	// each closed problem with both (4 bytes each, for the median).
-	secs []uint32
+	sum Tally
 }
 
 // StatsReport is the statistics of the ledger grouped one way.
@@ -97,10 +101,11 @@ type StatsReport struct {
 // they have problems (Key "" collects problems not yet assigned). Labels are
 // the units', work points' (their titles), sources' and states' Chinese names.
 //
-// Cost: it reads every visible problem's history (Store.History, one read
-// transaction per problem) to find the assignment, verification and close
-// times, and replays the history of each closed problem up to its last
-// verification: O(problems + entries).
+// Cost: with a store that keeps rollups (Rollups) under the service's
+// policy, the sums of each group: O(groups), now or as of the end of any
+// day. Otherwise, and as of any other past instant, it reads every visible
+// problem's record (as of a past time, its history, replayed) and the
+// history of each closed rectified one: O(problems + entries).
 func (s *Service) Stats(ctx context.Context, a Actor, groupBy string, at time.Time) (*StatsReport, error) {
 	r, err := s.StatsReports(ctx, a, ProblemFilter{}, at, groupBy)
 	if err != nil {
@@ -123,53 +128,55 @@ func (s *Service) StatsReports(ctx context.Context, a Actor, f ProblemFilter, at
 	return w.Run(ctx, nil)
 }
 
-// outcome is what the statistics need to know about one problem.
-type outcome struct {
-	overdue   bool
-	closed    bool // closed rectified
-	onTime    bool
-	daysValid bool
-	secs      uint32 // from the first assignment to the last close, whole seconds
+// statsFromTallies fills accs from the store's rollups (Rollups), which
+// answer in the time of the groups, and reports false when they cannot:
+// the store has none, f narrows more than a's visibility, or the store
+// cannot answer for at exactly.
+func (s *Service) statsFromTallies(ctx context.Context, a Actor, f ProblemFilter, at time.Time, pol Policy, accs []*statsAcc) (bool, error) {
+	r, ok := s.store.(Rollups)
+	if !ok {
+		return false, nil
+	}
+	f, visible, err := scope(a, f)
+	if err != nil || !visible {
+		return false, err
+	}
+	scope := f.Unit
+	f.Unit = ""
+	if f != (ProblemFilter{}) {
+		return false, nil
+	}
+	all := make([]map[string]*Tally, len(accs))
+	for i, acc := range accs {
+		rows, ok, err := r.Tallies(ctx, TallyQuery{Scope: scope, Grouping: acc.groupBy, At: at, Policy: pol})
+		if err != nil || !ok {
+			return false, err
+		}
+		all[i] = rows
+	}
+	for i, acc := range accs {
+		for k, t := range all[i] {
+			acc.addTally(k, t)
+		}
+	}
+	return true, nil
 }
 
-// outcomeOf derives p's outcome at time at from its history up to then.
-func outcomeOf(p *Problem, hist []Entry, at time.Time, pol Policy) (outcome, error) {
-	o := outcome{overdue: p.LevelAt(at, pol).IsOverdue()}
-	if p.State != StateClosed || p.Resolution != ResolutionRectified {
-		return o, nil
-	}
-	o.closed = true
-	var assigned *time.Time
-	closeAt, verify := -1, -1
-	for i := range hist {
-		switch Trigger(hist[i].Action) {
-		case TriggerAssign:
-			if assigned == nil {
-				assigned = &hist[i].At
-			}
-		case TriggerClose:
-			closeAt = i
+// tallyOfWalked is the tally at at of p, a problem a walk read (rebuilt as
+// of its time when it walks the past) with its history up to then: closed
+// rectified problems take their facts from the history.
+func tallyOfWalked(p *Problem, hist []Entry, at time.Time, pol Policy) (Tally, error) {
+	facts := NoRollupFacts
+	if p.State == StateClosed && p.Resolution == ResolutionRectified {
+		var err error
+		if facts, err = RollupFactsOf(hist); err != nil {
+			return Tally{}, Errorf(CodeInternal, "problem %s: replay: %v", p.ID, err)
+		}
+		if facts.Verdict == VerdictNone {
+			return Tally{}, Errorf(CodeInternal, "problem %s is closed rectified but its history has no verify and close", p.ID)
 		}
 	}
-	for i := closeAt - 1; i >= 0 && verify < 0; i-- {
-		if Trigger(hist[i].Action) == TriggerVerify {
-			verify = i
-		}
-	}
-	if closeAt < 0 || verify < 0 {
-		return o, Errorf(CodeInternal, "problem %s is closed rectified but its history has no verify and close", p.ID)
-	}
-	if assigned != nil {
-		o.daysValid = true
-		o.secs = uint32(min(max(hist[closeAt].At.Sub(*assigned)/time.Second, 0), math.MaxUint32))
-	}
-	before, err := Replay(hist[:verify])
-	if err != nil {
-		return o, Errorf(CodeInternal, "problem %s: replay: %v", p.ID, err)
-	}
-	late, ok := before.Lateness(hist[verify].At)
-	o.onTime = ok && late <= 0
-	return o, nil
+	return TallyOf(p, facts, at, pol), nil
 }
 
 // statsAcc accumulates one grouping.
@@ -180,9 +187,6 @@ type statsAcc struct {
 	rows    map[string]*StatsRow
 	order   []string // keys listed whether or not they have problems
 	total   *StatsRow
-	// sharedTotal: total is another grouping's (the same problems), which
-	// adds to it.
-	sharedTotal bool
 }
 
 func newStatsAcc(groupBy string, units map[string]Unit, wps []WorkPoint) *statsAcc {
@@ -260,67 +264,74 @@ func (acc *statsAcc) label(key string) string {
 	return key
 }
 
-func (acc *statsAcc) add(p *Problem, o outcome) {
-	k := acc.key(p)
+// addTally adds t to group k and to the total.
+func (acc *statsAcc) addTally(k string, t *Tally) {
 	r := acc.rows[k]
 	if r == nil {
 		r = newStatsRow(k, acc.label(k))
 		acc.rows[k] = r
 	}
-	r.add(p, o)
-	if !acc.sharedTotal {
-		acc.total.add(p, o)
-	}
+	r.sum.Add(t, 1)
+	acc.total.sum.Add(t, 1)
 }
 
-func (r *StatsRow) add(p *Problem, o outcome) {
-	r.Total++
-	r.ByState[p.State]++
-	if p.Open() {
-		r.Open++
-	}
-	if p.State == StateClosed && p.Resolution == ResolutionDismissed {
-		r.Dismissed++
-	}
-	if o.overdue {
-		r.Overdue++
-	}
-	if o.closed {
-		r.ClosedRectified++
-		if o.onTime {
-			r.ClosedOnTime++
-		} else {
-			r.ClosedLate++
-		}
-		if o.daysValid {
-			r.secs = append(r.secs, o.secs)
-		}
-	}
-	if p.Extended() {
-		r.Extended++
-	}
-	r.FlaggedEvidence += p.FlaggedEvidence()
-}
-
+// finish derives the row's figures from its tally.
 func (r *StatsRow) finish() StatsRow {
 	out := *r
-	out.secs = nil
-	out.ByState = make(map[State]int, len(r.ByState))
-	for k, v := range r.ByState {
-		out.ByState[k] = v
+	t := &r.sum
+	out.sum = Tally{}
+	out.Total = 0
+	out.ByState = make(map[State]int, len(States))
+	for _, st := range States {
+		n := int(t.Counts[stateIndex(st)])
+		out.ByState[st] = n
+		out.Total += n
 	}
-	out.CompletionRate = ratio(r.ClosedRectified, r.Total-r.Dismissed)
-	out.OnTimeRate = ratio(r.ClosedOnTime, r.ClosedRectified)
-	if len(r.secs) > 0 {
-		slices.Sort(r.secs)
-		d, mid := r.secs, len(r.secs)/2
-		m := float64(d[mid]) / 86400
-		if len(d)%2 == 0 {
-			m = (float64(d[mid-1])/86400 + float64(d[mid])/86400) / 2
-		}
-		out.MedianDaysToClose = &m
+	out.ByLevel = make(map[Level]int, len(Levels))
+	for _, l := range Levels {
+		out.ByLevel[l] = int(t.Counts[levelIndex(l)])
 	}
+	out.Open = out.Total - out.ByState[StateVerified] - out.ByState[StateClosed]
+	out.Dismissed = int(t.Counts[TallyDismissed])
+	out.ClosedRectified = out.ByState[StateClosed] - out.Dismissed
+	out.ClosedOnTime = int(t.Counts[TallyOnTime])
+	out.ClosedLate = out.ClosedRectified - out.ClosedOnTime
+	out.Overdue = out.ByLevel[LevelOverdue] + out.ByLevel[LevelRed] + out.ByLevel[LevelListed]
+	out.Extended = int(t.Counts[TallyExtended])
+	out.CompletionRate = ratio(out.ClosedRectified, out.Total-out.Dismissed)
+	out.OnTimeRate = ratio(out.ClosedOnTime, out.ClosedRectified)
+	out.MedianDaysToClose = medianDays(t.Days)
+	out.FlaggedEvidence = int(t.Counts[TallyFlagged])
 	return out
+}
+
+// medianDays is the median of a histogram of days, nil when it is empty.
+func medianDays(h map[int64]int64) *float64 {
+	var n int64
+	days := make([]int64, 0, len(h))
+	for d, c := range h {
+		n += c
+		days = append(days, d)
+	}
+	if n <= 0 {
+		return nil
+	}
+	slices.Sort(days)
+	// nth returns the i-th smallest value, from 0.
+	nth := func(i int64) int64 {
+		for _, d := range days {
+			if i < h[d] {
+				return d
+			}
+			i -= h[d]
+		}
+		return days[len(days)-1]
+	}
+	m := float64(nth(n / 2))
+	if n%2 == 0 {
+		m = (float64(nth(n/2-1)) + m) / 2
+	}
+	return &m
 }
 
 func ratio(n, d int) *float64 {

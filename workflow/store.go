@@ -117,6 +117,7 @@ type Store interface {
 //	BatchCreator   many problems created all or nothing (batch.go); without it Service.CreateProblems, and so a ledger import, is refused
 //	Anchors        daily head anchors on the chain (heads.go), sent to every outbox receiver; without it no head is anchored
 //	Reminders      contacts and the notice queue that is the delivery log (reminder.go); without it contacts are refused and nothing is sent
+//	Rollups        the statistics' tallies kept current with every write; without it Service.Stats counts every problem (and replays every history for as_of)
 //	Letters        supervision letters (督办函) numbered per year; without it letters are refused
 
 // Backuper is a store that can stream a consistent snapshot of itself.
@@ -225,6 +226,37 @@ type EvidenceIndex interface {
 	ProblemsWithEvidence(ctx context.Context, sha string) ([]string, error)
 }
 
+// Rollups is a store that keeps the statistics' tallies current: every
+// write adds what RollupWrite says it changes, in the write's transaction,
+// so that the statistics of any scope and grouping are a sum over its groups,
+// not over its problems (docs/design.md#rollups).
+type Rollups interface {
+	// Tallies returns each group's tally (by StatsRow.Key) of grouping
+	// q.Grouping in scope q.Scope as it stood at q.At; groups without
+	// problems then may be missing. ok is false when the store cannot give
+	// them exactly: its rollups follow other level thresholds than
+	// q.Policy's (Policy.Levels), or
+	// q.At is before its latest write and not the end of a day in
+	// Asia/Shanghai. The caller then counts from the records.
+	Tallies(ctx context.Context, q TallyQuery) (tallies map[string]*Tally, ok bool, err error)
+}
+
+// RollupAuditor is a Ledger whose store keeps rollups: it counts them
+// afresh from every problem's history (RollupHistory) and compares them,
+// and each problem's facts, with what it keeps. Audit calls it last; a
+// difference is an *AuditError.
+type RollupAuditor interface {
+	AuditRollups(ctx context.Context) error
+}
+
+// TallyQuery asks Rollups.Tallies for one grouping of one scope at one time.
+type TallyQuery struct {
+	Scope    string // "": every problem; a unit's id: those it leads or cooperates in
+	Grouping string // one of GroupBys
+	At       time.Time
+	Policy   Policy // the levels' thresholds
+}
+
 // MissingCapabilities returns the names of the capabilities s lacks (see
 // above; BackupNamer is a name, not a capability), none for a store with
 // all of them.
@@ -245,6 +277,7 @@ func MissingCapabilities(s Store) []string {
 		{"Rounds", is[Rounds](s)},
 		{"BatchCreator", is[BatchCreator](s)},
 		{"Anchors", is[Anchors](s)},
+		{"Rollups", is[Rollups](s)},
 		{"Reminders", is[Reminders](s)},
 		{"Letters", is[Letters](s)},
 	} {
@@ -285,8 +318,8 @@ type ProblemFilter struct {
 	Cursor   string
 	Limit    int
 
-	// WorkPoint selects the problems of one work point (工作要点); no index
-	// serves it, so a store checks it on the records it reads (Match).
+	// WorkPoint selects the problems of one work point (工作要点), like the
+	// others through an index.
 	WorkPoint int
 }
 

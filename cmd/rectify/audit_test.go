@@ -388,6 +388,15 @@ func TestAuditVerify(t *testing.T) {
 			},
 		},
 		{
+			name: "tail truncated, the rollups left as they were",
+			tamper: func(t *testing.T, db string) {
+				// The truncation above, by a forger who does not recount
+				// the statistics' tallies: they still count p3 as submitted.
+				tamper(t, db, func(f *bolttest.File) error { return f.TruncateHistory(l.end.Seq - 3) })
+			},
+			checks: []check{{nil, "rollups: "}},
+		},
+		{
 			name: "chain rewritten after an entry",
 			tamper: func(t *testing.T, db string) {
 				// p1's rejection gets another reason; everything after it

@@ -28,7 +28,8 @@ import (
 // verify, close) from concurrent clients for a fixed time, first through the
 // HTTP API and then, on the same store, through the workflow service
 // in-process, and reports durable write commands per second, latency per
-// command and the pages each command writes.
+// command and the pages each command writes; last it measures the reads a
+// bureau runs on the ledger they leave (bench_read.go).
 
 // benchConfig is rectify bench's configuration.
 type benchConfig struct {
@@ -51,6 +52,8 @@ type benchConfig struct {
 	inproc   bool
 	evidence string
 	minimal  bool
+	reads    bool
+	readReps int
 }
 
 func parseBenchFlags(args []string, env Env) (benchConfig, error) {
@@ -71,6 +74,8 @@ func parseBenchFlags(args []string, env Env) (benchConfig, error) {
 	fs.IntVar(&cfg.creators, "create-workers", 128, "concurrent creators while setting up")
 	fs.BoolVar(&cfg.minimal, "prefer-minimal", false, "HTTP clients send Prefer: return=minimal: writes are answered without the problem, with its version in ETag")
 	fs.BoolVar(&cfg.inproc, "inprocess", true, "also measure the in-process phase (service calls, no HTTP) after the HTTP phase")
+	fs.BoolVar(&cfg.reads, "reads", true, "measure the read phase last: statistics (now and as_of), the ledger export, filtered lists, through HTTP")
+	fs.IntVar(&cfg.readReps, "read-reps", 3, "how often the read phase repeats each statistics query and the export (filtered lists: 50 times)")
 	fs.StringVar(&cfg.evidence, "evidence-dir", "", "directory of the evidence files (default: evidence beside the temporary database)")
 	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", "write a CPU profile of the measured phases to this file")
 	fs.StringVar(&cfg.memProf, "memprofile", "", "write a profile of the memory allocated to this file at the end, and one to FILE.base before the measured phases (go tool pprof -sample_index=alloc_space -base FILE.base BINARY FILE)")
@@ -91,6 +96,8 @@ func parseBenchFlags(args []string, env Env) (benchConfig, error) {
 		return cfg, errors.New("--min-lifecycles must not be negative")
 	case cfg.creators < 1:
 		return cfg, errors.New("--create-workers must be positive")
+	case cfg.readReps < 1:
+		return cfg, errors.New("--read-reps must be positive")
 	case cfg.url != "" && len(cfg.tokens) != 3:
 		return cfg, errors.New("--url needs --tokens BUREAU,UNIT,INSPECTOR")
 	case cfg.url == "" && len(cfg.tokens) > 0:
@@ -222,6 +229,10 @@ func runBench(ctx context.Context, args []string, env Env) error {
 			res.Ratio = res.HTTP.TransitionsPerS / ip.TransitionsPerS
 		}
 	}
+	readErrs := 0
+	if cfg.reads && ctx.Err() == nil {
+		res.Reads, readErrs = readPhase(ctx, hd, cfg.readReps, progress)
+	}
 	if local != nil {
 		res.Memory.PeakRSSAnonMiB = stopSampling()
 		res.PagesPerTransition = res.HTTP.PagesPerTransition
@@ -246,6 +257,9 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	}
 	if errs > 0 {
 		return fmt.Errorf("bench: %d commands failed", errs)
+	}
+	if readErrs > 0 {
+		return fmt.Errorf("bench: %d reads failed", readErrs)
 	}
 	return nil
 }

@@ -37,6 +37,9 @@ type benchResult struct {
 	// PagesPerTransition is the HTTP phase's (see phaseResult).
 	PagesPerTransition float64 `json:"pages_per_transition,omitempty"`
 
+	// Reads are the read phase's figures (bench_read.go).
+	Reads []readFigure `json:"reads,omitempty"`
+
 	Memory *memoryFigures `json:"memory,omitempty"`
 	// DBBytes is the size of the database file at the end.
 	DBBytes int64 `json:"db_bytes,omitempty"`
@@ -189,6 +192,7 @@ func printBench(w io.Writer, cfg benchConfig, r *benchResult) {
 		}
 		_ = tw.Flush()
 	}
+	printReads(w, r.Reads)
 	if r.Memory != nil {
 		fmt.Fprintf(w, "\nmemory with %d problems: Go heap %.1f MiB, anonymous resident %.1f MiB; under load at most %.1f MiB (load generator included)\n",
 			r.Problems, r.Memory.HeapMiB, r.Memory.RSSAnonMiB, r.Memory.PeakRSSAnonMiB)

@@ -29,6 +29,7 @@ var groups = map[string]string{
 	"user":     "users: add, set a password, disable and enable, list, revoke and rotate tokens",
 	"calendar": "working-day calendars: load a year's file, list the years",
 	"audit":    "check a ledger's hash chain, records and evidence",
+	"rollups":  "the statistics' sums kept with every write: count them afresh",
 }
 
 func init() {
@@ -63,6 +64,8 @@ func init() {
 			"check a case file (dossier .zip) offline: every file, every history entry against its hash", runVerifyDossier},
 		{"migrate", []string{"--from bolt:PATH|backup:FILE --to etcd:URLS [--etcd-prefix P] [--evidence-dir DIR]"},
 			"copy a ledger into an empty etcd prefix, then audit it", runMigrate},
+		{"rollups count", []string{"[--db PATH] [--due-soon-days N] [--red-days N] [--listed-days N]", "--store etcd --etcd-endpoints URLS [--etcd-prefix P] [--due-soon-days N] …"},
+			"count the statistics' sums of an older etcd ledger, or under other thresholds (replicas stopped)", runRollupsCount},
 		{"backup", []string{"--addr URL --token T --out FILE"}, "save a running server's database (admin token)", runBackup},
 		{"export", []string{"[--db PATH] --out FILE [--as-of DATE] [--county UNIT] [--lead-unit UNIT] [--state S] [--source S]"},
 			"write the ledger as .xlsx (server stopped)", runExport},
@@ -70,7 +73,7 @@ func init() {
 			func(_ context.Context, args []string, env Env) error { return runWorkflow(args, env) }},
 		{"healthcheck", []string{"[--addr ADDR] [--ready] [--timeout D]"},
 			"exit 0 if a running server answers /healthz, else 1", runHealthcheck},
-		{"bench", []string{"[--problems N] [--clients C] [--duration D] [--prefer-minimal] [--json]", "--url URL --tokens B,U,I"},
+		{"bench", []string{"[--problems N] [--clients C] [--duration D] [--prefer-minimal] [--reads=false] [--json]", "--url URL --tokens B,U,I"},
 			"load test on a temporary database (or --url)", runBench},
 		{"version", nil, "print the version and build information", runVersion},
 	}

@@ -120,7 +120,11 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	etcdSrv := startServer(t, filepath.Join(t.TempDir(), "unused.db"), "--store", "etcd", "--etcd-endpoints", ep, "--etcd-prefix", prefix,
 		"--scan-interval", "0", "--routine-interval", "0", "--evidence-dir", evidence)
 	paths := []string{"/api/v1/dispatch-rounds", "/api/v1/workpoints/10/history", "/api/v1/stats/reporting", "/api/v1/problems", "/api/v1/problems?state=closed", "/api/v1/problems?county=fuliang&limit=2", "/api/v1/problems?lead_unit=fuliang&state=submitted",
-		"/api/v1/audit/head", "/api/v1/events?after=0&limit=1000", "/api/v1/alerts", "/api/v1/units", "/api/v1/calendars"}
+		"/api/v1/audit/head", "/api/v1/events?after=0&limit=1000", "/api/v1/alerts", "/api/v1/units", "/api/v1/calendars",
+		// Statistics from the copied rollups, now and as of days before and
+		// after the ledger's first entries.
+		"/api/v1/stats?group_by=county", "/api/v1/stats?group_by=state", "/api/v1/stats?group_by=lead_unit&as_of=2020-01-01",
+		"/api/v1/stats?group_by=source&as_of=" + time.Now().Format(time.DateOnly), "/api/v1/stats?group_by=work_point&as_of=2030-12-31"}
 	for _, id := range []string{l.p1, l.p2, l.p3} {
 		paths = append(paths, "/api/v1/problems/"+id, "/api/v1/problems/"+id+"/history")
 	}
@@ -130,8 +134,9 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	paths = append(paths, "/api/v1/letters", "/api/v1/letters/"+l.letter)
 	for _, p := range paths {
 		a, b := getJSON(t, boltSrv.url, token, p), getJSON(t, etcdSrv.url, token, p)
-		if strings.HasPrefix(p, "/api/v1/dispatch-rounds/") {
-			// A board is as of its request.
+		if strings.HasPrefix(p, "/api/v1/dispatch-rounds/") || strings.HasPrefix(p, "/api/v1/stats?") && !strings.Contains(p, "as_of") {
+			// A board is as of its request; now is a moment later on the
+			// second server.
 			delete(a.(map[string]any), "at")
 			delete(b.(map[string]any), "at")
 		}
@@ -185,6 +190,15 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	out = run(t, "audit", "verify", "--store", "etcd", "--etcd-endpoints", ep, "--etcd-prefix", prefix, "--evidence-dir", evidence, "--expect-head", l.end.String())
 	if !strings.Contains(out, "audit passed") {
 		t.Fatalf("audit after writing on etcd:\n%s", out)
+	}
+	// Counted afresh under other thresholds, the rollups still audit.
+	out = run(t, "rollups", "count", "--store", "etcd", "--etcd-endpoints", ep, "--etcd-prefix", prefix, "--red-days", "10", "--listed-days", "20")
+	if !strings.Contains(out, "counted") {
+		t.Fatalf("rollups count printed:\n%s", out)
+	}
+	out = run(t, "audit", "verify", "--store", "etcd", "--etcd-endpoints", ep, "--etcd-prefix", prefix)
+	if !strings.Contains(out, "audit passed") {
+		t.Fatalf("audit after counting the rollups:\n%s", out)
 	}
 }
 

@@ -34,8 +34,18 @@ type servedStore struct {
 
 // openServed opens the store cfg names.
 func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics, log *slog.Logger) (*servedStore, error) {
+	// The statistics' rollups count levels under the served policy.
+	pol, err := cfg.policy()
+	if err != nil {
+		return nil, err
+	}
 	if cfg.store == storeEtcd {
-		st, err := openEtcd(ctx, cfg.etcd)
+		ecfg, err := cfg.etcd.config()
+		if err != nil {
+			return nil, err
+		}
+		ecfg.Policy = &pol
+		st, err := etcd.Open(ctx, ecfg)
 		if err != nil {
 			return nil, err
 		}
@@ -43,7 +53,7 @@ func openServed(ctx context.Context, cfg serveConfig, metrics *api.Metrics, log 
 	}
 	start := time.Now()
 	st, err := openStore(cfg.db, bolt.Options{ObserveCommit: metrics.ObserveCommit, ObserveGroup: metrics.ObserveGroup,
-		Init: cfg.dbInit, QuickCheck: cfg.dbCheck == dbCheckQuick})
+		Init: cfg.dbInit, QuickCheck: cfg.dbCheck == dbCheckQuick, Policy: &pol})
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,9 @@ import (
 
 // CreateProblems writes count problems in one write transaction of their
 // own (see workflow.BatchCreator): numbers from the counter on, each
-// problem's record, entries (each at the version it carries), indexes and
-// dedupe key, then the counter. A dedupe key already taken (or taken twice
+// problem's record, entries (each at the version it carries), indexes,
+// rollup deltas (rollupWrite, as a create writes them) and dedupe key,
+// then the counter. A dedupe key already taken (or taken twice
 // in the batch), an error from next, a storage failure or ctx ending before
 // the commit rolls everything back. Other writers wait for the transaction,
 // and it holds every page it writes in memory until it commits: both grow
@@ -82,7 +83,28 @@ func (s *Store) CreateProblems(ctx context.Context, count int, next func(i int, 
 				return true, err
 			}
 			for _, t := range index.Terms(p) {
+				if isPosting(t.Index) {
+					st.editPosting(t, n, true)
+					continue
+				}
 				terms = append(terms, batchTerm{bucket: indexBucket(t.Index), key: termKey(t, n), value: []byte(t.Facts)})
+			}
+			if err := putPhotos(tx, n, newPhotoDiff(nil, p)); err != nil {
+				return true, err
+			}
+			if err := s.rollupWrite(tx, st, n, nil, p, rec.Entries); err != nil {
+				return true, err
+			}
+			if (i+1)%chunkSize == 0 {
+				// What the batch gathered so far goes to its keys, so that
+				// the memory it holds stays bounded: each posting chunk
+				// (numbers are consecutive) and rollup key once per flush.
+				if err := st.flushRollups(tx); err != nil {
+					return true, err
+				}
+				if err := st.flushPostings(tx); err != nil {
+					return true, err
+				}
 			}
 			if rec.DedupeKey != "" {
 				keys = append(keys, dedupeEntry{rec.DedupeKey, n})

@@ -19,5 +19,7 @@ var (
 	_ workflow.BatchCreator    = (*Store)(nil) // one write transaction of its own
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.Reminders       = (*Store)(nil) // reminders.go
+	_ workflow.Rollups         = (*Store)(nil) // rollup.go
+	_ workflow.RollupAuditor   = (*Store)(nil)
 	_ workflow.Letters         = (*Store)(nil) // letters.go
 )

@@ -42,7 +42,14 @@ func (s *Store) checkOpened(path string, opts Options) error {
 	if opts.ReadOnly {
 		err = s.guard("opening the file", func() error { return s.db.View(checkBuckets) })
 	} else {
-		err = s.guard("opening the file", func() error { return s.db.Update(upgrade) })
+		err = s.guard("opening the file", func() error {
+			return s.db.Update(func(tx *bbolt.Tx) error {
+				if err := upgrade(tx); err != nil {
+					return err
+				}
+				return s.openRollups(tx, opts.Policy)
+			})
+		})
 	}
 	if s.health.damage.Load() != nil {
 		return damaged(err)

@@ -48,7 +48,7 @@ func crashKills() int {
 // after each kill the file must pass Open's full check and bbolt's
 // consistency check, hold every acknowledged command exactly once, with its
 // indexes intact, and pass the audit (the hash chain, every record equal to
-// its replayed history).
+// its replayed history, the rollups equal to a recount).
 func TestCrash(t *testing.T) {
 	kills := crashKills()
 	if testing.Short() {

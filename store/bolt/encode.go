@@ -25,10 +25,6 @@ var fillPercents = map[string]float64{
 	string(bucketOutbox):         appendFillPercent,
 	string(bucketProblems):       ascendingFillPercent,
 	string(bucketProblemHistory): ascendingFillPercent,
-	string(bucketByState):        ascendingFillPercent,
-	string(bucketByCounty):       ascendingFillPercent,
-	string(bucketByLeadUnit):     ascendingFillPercent,
-	string(bucketByUnit):         ascendingFillPercent,
 }
 
 // ascendingFillPercent packs buckets whose keys mostly, not only, grow

@@ -10,6 +10,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
+	"github.com/jdz-eco/rectify/store/internal/rollup"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -19,12 +20,14 @@ import (
 // event: history written before the outbox has none), the problem records,
 // the dedupe keys, units, work points, users each followed by its password
 // hash if it has one, tokens, the account log in sequence order, sessions,
-// outbox cursors, calendars, dispatch rounds (with their items),
-// supervision letters, and last the problem counter. The round index and work points' history index are
-// not sent: a sink rebuilds them from the entries (workflow.RoundRef,
-// Entry.WorkPoint).
+// outbox cursors, calendars, dispatch rounds (with their items), supervision
+// letters, the problem counter, and last the rollups. Each problem's rollup facts come just
+// before its record (RollupFacts). The round index and work points' history
+// index are not sent: a sink rebuilds them from the entries
+// (workflow.RoundRef, Entry.WorkPoint).
 type Sink interface {
 	Entry(ctx context.Context, e workflow.Entry, event bool) error
+	RollupFacts(ctx context.Context, n uint64, f workflow.RollupFacts) error
 	Problem(ctx context.Context, p *workflow.Problem) error
 	Dedupe(ctx context.Context, key string, n uint64) error
 	Unit(ctx context.Context, u workflow.Unit) error
@@ -41,6 +44,9 @@ type Sink interface {
 	// draft keys and each year's last number from the letters.
 	Letter(ctx context.Context, l *workflow.Letter) error
 	Counter(n uint64)
+	// Rollups receives every tally the file keeps (rollup.go), under the
+	// policy they follow, with their mark (unix nanoseconds).
+	Rollups(ctx context.Context, pol workflow.Policy, mark int64, c *rollup.Content) error
 }
 
 // Export streams everything the store holds into sink (see Sink), all read
@@ -63,7 +69,7 @@ func (s *Store) Export(ctx context.Context, sink Sink) (workflow.ChainHead, erro
 		}
 		x := exporter{ctx: ctx, tx: tx, sink: sink}
 		for _, step := range []func() error{
-			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.rounds, x.letters, x.counter,
+			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.rounds, x.letters, x.counter, x.rollups,
 		} {
 			if err := step(); err != nil {
 				return err
@@ -128,8 +134,28 @@ func (x *exporter) problems() error {
 		if err != nil {
 			return err
 		}
+		f, err := getFacts(x.tx, n)
+		if err != nil {
+			return err
+		}
+		if err := x.sink.RollupFacts(x.ctx, n, f); err != nil {
+			return err
+		}
 		return x.sink.Problem(x.ctx, p)
 	})
+}
+
+func (x *exporter) rollups() error {
+	meta := x.tx.Bucket(bucketMeta)
+	pol, built := rollupPolicy(meta)
+	if !built {
+		return fmt.Errorf("bolt: export: the rollups were never counted (open the file read-write once)")
+	}
+	c, err := dumpRollups(x.tx)
+	if err != nil {
+		return err
+	}
+	return x.sink.Rollups(x.ctx, pol, getMark(meta), c)
 }
 
 func (x *exporter) dedupe() error {

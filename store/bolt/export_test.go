@@ -2,12 +2,14 @@ package bolt
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jdz-eco/rectify/store/internal/rollup"
 	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 )
@@ -31,11 +33,13 @@ type recorder struct {
 	rounds    []*workflow.Round
 	letters   []*workflow.Letter
 	counter   uint64
+	facts     map[uint64]workflow.RollupFacts
+	rollups   *rollup.Content
 }
 
 func newRecorder() *recorder {
 	return &recorder{events: map[uint64]bool{}, dedupe: map[string]uint64{}, passwords: map[string]string{},
-		cursors: map[string]uint64{}, calendars: map[int][]byte{}}
+		cursors: map[string]uint64{}, calendars: map[int][]byte{}, facts: map[uint64]workflow.RollupFacts{}}
 }
 
 func (r *recorder) saw(kind string) {
@@ -134,6 +138,21 @@ func (r *recorder) Counter(n uint64) {
 	r.counter = n
 }
 
+// RollupFacts comes before each problem: it is not an item of the order.
+func (r *recorder) RollupFacts(_ context.Context, n uint64, f workflow.RollupFacts) error {
+	if _, dup := r.facts[n]; dup || len(r.problems) != len(r.facts) {
+		return fmt.Errorf("facts of problem %d out of turn", n)
+	}
+	r.facts[n] = f
+	return nil
+}
+
+func (r *recorder) Rollups(_ context.Context, _ workflow.Policy, _ int64, c *rollup.Content) error {
+	r.saw("rollups")
+	r.rollups = c
+	return nil
+}
+
 // TestExport: a file exports everything it holds, in the order Sink
 // promises, as the store's own methods read it.
 func TestExport(t *testing.T) {
@@ -179,7 +198,7 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "account event", "session", "cursor", "calendar", "round", "counter"}
+	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "account event", "session", "cursor", "calendar", "round", "counter", "rollups"}
 	if !slices.Equal(r.order, want) {
 		t.Errorf("sent in the order %v, want %v", r.order, want)
 	}

@@ -12,6 +12,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/jdz-eco/rectify/store/internal/rollup"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -66,6 +67,8 @@ type txState struct {
 	head       workflow.ChainHead
 	headLoaded bool
 	headDirty  bool
+	roll       rollup.Changes           // the tallies' deltas (rollup.go)
+	post       map[string][]postingEdit // chunk key → edits (postings.go)
 }
 
 // chainHead returns the chain head as the transaction's commands left it.
@@ -87,6 +90,12 @@ func (st *txState) setChainHead(h workflow.ChainHead) {
 
 // flush writes what the commands left in st.
 func (st *txState) flush(tx *bbolt.Tx) error {
+	if err := st.flushRollups(tx); err != nil {
+		return err
+	}
+	if err := st.flushPostings(tx); err != nil {
+		return err
+	}
 	if !st.headDirty {
 		return nil
 	}

@@ -49,19 +49,10 @@ func historyKey(n, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
-// indexBucket returns the bucket of index name.
+// indexBucket returns the bucket of index name, one of the indexes kept as
+// keys: evidence, deadline, wake. The others are postings (postings.go).
 func indexBucket(name index.Name) []byte {
 	switch name {
-	case index.State:
-		return bucketByState
-	case index.Lead:
-		return bucketByLeadUnit
-	case index.County:
-		return bucketByCounty
-	case index.Unit:
-		return bucketByUnit
-	case index.Tag:
-		return bucketByTag
 	case index.Evidence:
 		return bucketByEvidence
 	case index.Deadline:
@@ -83,19 +74,28 @@ func termKey(t index.Term, n uint64) []byte {
 // updateIndexes moves problem number n's index entries from those of old to
 // those of p, deleting and putting only the entries that changed. old is nil
 // for a new problem.
-func updateIndexes(tx *bbolt.Tx, n uint64, old, p *workflow.Problem) error {
+func updateIndexes(tx *bbolt.Tx, st *txState, n uint64, old, p *workflow.Problem) error {
 	dels, puts := index.Diff(old, p)
-	return applyIndexDiff(tx, n, dels, puts)
+	return applyIndexDiff(tx, st, n, dels, puts)
 }
 
-// applyIndexDiff deletes and puts the index entries of problem number n.
-func applyIndexDiff(tx *bbolt.Tx, n uint64, dels, puts []index.Term) error {
+// applyIndexDiff deletes and puts the index entries of problem number n:
+// keys now, postings when the transaction's commands are done.
+func applyIndexDiff(tx *bbolt.Tx, st *txState, n uint64, dels, puts []index.Term) error {
 	for _, t := range dels {
+		if isPosting(t.Index) {
+			st.editPosting(t, n, false)
+			continue
+		}
 		if err := bucket(tx, indexBucket(t.Index)).Delete(termKey(t, n)); err != nil {
 			return fmt.Errorf("bolt: delete %s index key of problem %d: %w", t.Index, n, err)
 		}
 	}
 	for _, t := range puts {
+		if isPosting(t.Index) {
+			st.editPosting(t, n, true)
+			continue
+		}
 		if err := bucket(tx, indexBucket(t.Index)).Put(termKey(t, n), []byte(t.Facts)); err != nil {
 			return fmt.Errorf("bolt: put %s index key of problem %d: %w", t.Index, n, err)
 		}
@@ -121,24 +121,4 @@ func scanIndex(b *bbolt.Bucket, prefix []byte, after uint64, fn func(n uint64) (
 		}
 	}
 	return nil
-}
-
-// indexCheck is an index predicate checked by key: problem number n passes
-// when b holds prefix ‖ n.
-type indexCheck struct {
-	b      *bbolt.Bucket
-	prefix []byte
-}
-
-// indexChecks returns the checks of terms, each true of a problem exactly
-// when its record matches the term (the indexes hold exactly the records'
-// entries).
-func indexChecks(tx *bbolt.Tx, terms []index.Term) []indexCheck {
-	out := make([]indexCheck, 0, len(terms))
-	for _, t := range terms {
-		// The prefix gets the number appended: keep no room, so that each
-		// check appends into a fresh copy.
-		out = append(out, indexCheck{b: tx.Bucket(indexBucket(t.Index)), prefix: indexPrefix(t.Value)[: len(t.Value)+1 : len(t.Value)+1]})
-	}
-	return out
 }

@@ -89,7 +89,10 @@ func (s *Store) CreateProblem(ctx context.Context, dedupeKey string, build func(
 				return true, fmt.Errorf("bolt: write dedupe key of problem %d: %w", n, err)
 			}
 		}
-		if err := updateIndexes(tx, n, nil, p); err != nil {
+		if err := updateIndexes(tx, st, n, nil, p); err != nil {
+			return true, err
+		}
+		if err := s.rollupWrite(tx, st, n, nil, p, entries); err != nil {
 			return true, err
 		}
 		if err := putPhotos(tx, n, newPhotoDiff(nil, p)); err != nil {
@@ -132,17 +135,22 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 	if !ok {
 		return nil, notFound(id)
 	}
-	var raw []byte
+	var (
+		raw   []byte
+		facts workflow.RollupFacts
+	)
 	err := s.view(func(tx *bbolt.Tx) error {
 		raw = bytes.Clone(tx.Bucket(bucketProblems).Get(u64(n)))
-		return nil
+		var err error
+		facts, err = getFacts(tx, n)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	// A refusal on the record as read stands: that record was the current
 	// one after this call began.
-	pre, err := s.prepareUpdate(raw, n, id, apply)
+	pre, err := s.prepareUpdate(raw, facts, n, id, apply)
 	if err != nil {
 		return nil, err
 	}
@@ -153,10 +161,14 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 			return false, err
 		}
 		if cur := tx.Bucket(bucketProblems).Get(u64(n)); !bytes.Equal(cur, pre.raw) {
-			// Changed since: decide again on the current record.
+			// Changed since: decide again on the current record (its
+			// facts change only with it).
 			s.redecided.Add(1)
-			var err error
-			if pre, err = s.prepareUpdate(cur, n, id, apply); err != nil {
+			facts, err := getFacts(tx, n)
+			if err != nil {
+				return false, err
+			}
+			if pre, err = s.prepareUpdate(cur, facts, n, id, apply); err != nil {
 				return false, err
 			}
 		}
@@ -164,7 +176,10 @@ func (s *Store) UpdateProblem(ctx context.Context, id string, apply func(p *work
 		if err := bucket(tx, bucketProblems).Put(u64(n), pre.value); err != nil {
 			return true, fmt.Errorf("bolt: write problem %d: %w", n, err)
 		}
-		if err := applyIndexDiff(tx, n, pre.dels, pre.puts); err != nil {
+		if err := applyIndexDiff(tx, st, n, pre.dels, pre.puts); err != nil {
+			return true, err
+		}
+		if err := st.keepRollup(tx, n, pre.facts, pre.roll); err != nil {
 			return true, err
 		}
 		if err := putPhotos(tx, n, pre.photos); err != nil {
@@ -194,11 +209,14 @@ type preparedUpdate struct {
 	dels, puts []index.Term
 	photos     photoDiff
 	entries    []encodedEntry
+	facts      workflow.RollupFacts // the record's, before
+	roll       workflow.RollupChange
 }
 
 // prepareUpdate runs apply on a copy of raw, the stored record of problem
-// number n (nil when there is none), and encodes the result.
-func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*preparedUpdate, error) {
+// number n (nil when there is none) whose rollup facts are facts, and
+// encodes the result.
+func (s *Store) prepareUpdate(raw []byte, facts workflow.RollupFacts, n uint64, id string, apply func(p *workflow.Problem) ([]workflow.Entry, error)) (*preparedUpdate, error) {
 	if raw == nil {
 		return nil, notFound(id)
 	}
@@ -224,7 +242,11 @@ func (s *Store) prepareUpdate(raw []byte, n uint64, id string, apply func(p *wor
 		return nil, err
 	}
 	dels, puts := index.Diff(old, p)
-	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, photos: newPhotoDiff(old, p), entries: encoded}, nil
+	roll, err := workflow.RollupWrite(old, facts, p, entries, s.pol)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: rollups of problem %d: %w", n, err)
+	}
+	return &preparedUpdate{raw: bytes.Clone(raw), p: p, value: value, dels: dels, puts: puts, photos: newPhotoDiff(old, p), entries: encoded, facts: facts, roll: roll}, nil
 }
 
 // Problem returns problem id; an id rectify did not issue is not found.
@@ -253,8 +275,10 @@ func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, erro
 
 // Problems returns the problems matching f in creation order, at most f.Limit
 // (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
-// the cursor of the next page. It walks the most selective index f names
-// (index.Filter), or every problem when it names none.
+// the cursor of the next page. An evidence file is looked up in its index;
+// any other combination of indexed filters (index.Filter) is an
+// intersection of their postings, chunk by chunk (postings.go), so that
+// only problems passing them all are read; none walks every problem.
 func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
@@ -269,20 +293,8 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 	}
 	err = s.view(func(tx *bbolt.Tx) error {
 		terms := index.Filter(&f)
-		// The first indexed predicate is walked; the others are checked on
-		// their indexes' keys, so that only problems passing them all are
-		// decoded.
-		var checks []indexCheck
-		if len(terms) > 0 {
-			checks = indexChecks(tx, terms[1:])
-		}
 		// Collect one more than the page to learn whether another follows.
 		visit := func(n uint64) (bool, error) {
-			for _, c := range checks {
-				if c.b.Get(binary.BigEndian.AppendUint64(c.prefix, n)) == nil {
-					return false, nil
-				}
-			}
 			p, err := s.getProblem(tx, n)
 			if err != nil {
 				return true, err
@@ -295,8 +307,11 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 			}
 			return len(items) > limit, nil
 		}
-		if len(terms) > 0 {
+		switch {
+		case len(terms) > 0 && terms[0].Index == index.Evidence:
 			return scanIndex(tx.Bucket(indexBucket(terms[0].Index)), indexPrefix(terms[0].Value), after, visit)
+		case len(terms) > 0:
+			return intersect(tx, terms, after, visit)
 		}
 		c := tx.Bucket(bucketProblems).Cursor()
 		for k, _ := c.Seek(u64(after + 1)); k != nil; k, _ = c.Next() {
@@ -326,29 +341,38 @@ func (s *Store) History(ctx context.Context, id string) ([]workflow.Entry, error
 	if !ok {
 		return nil, notFound(id)
 	}
-	entries := []workflow.Entry{}
+	var entries []workflow.Entry
 	err := s.view(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketProblems).Get(u64(n)) == nil {
 			return notFound(id)
 		}
-		hist := tx.Bucket(bucketHistory)
-		prefix := u64(n)
-		c := tx.Bucket(bucketProblemHistory).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			v := hist.Get(k[8:])
-			if v == nil {
-				return fmt.Errorf("bolt: history entry %d of problem %s is missing", binary.BigEndian.Uint64(k[8:]), id)
-			}
-			var e workflow.Entry
-			if err := pack.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("bolt: decode history entry %d: %w", binary.BigEndian.Uint64(k[8:]), err)
-			}
-			entries = append(entries, e)
-		}
-		return nil
+		var err error
+		entries, err = readHistory(tx, n)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return entries, nil
+}
+
+// readHistory returns problem number n's entries in order, through the
+// per-problem history index.
+func readHistory(tx *bbolt.Tx, n uint64) ([]workflow.Entry, error) {
+	entries := []workflow.Entry{}
+	hist := tx.Bucket(bucketHistory)
+	prefix := u64(n)
+	c := tx.Bucket(bucketProblemHistory).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		v := hist.Get(k[8:])
+		if v == nil {
+			return nil, fmt.Errorf("bolt: history entry %d of problem %d is missing", binary.BigEndian.Uint64(k[8:]), n)
+		}
+		var e workflow.Entry
+		if err := pack.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("bolt: decode history entry %d: %w", binary.BigEndian.Uint64(k[8:]), err)
+		}
+		entries = append(entries, e)
 	}
 	return entries, nil
 }

@@ -18,21 +18,20 @@
 //	                 "index_v2" → present once idx_wake and idx_tag were built from every problem;
 //	                 "index_evidence" → present once idx_evidence was built from every problem;
 //	                 "index_wake_facts" → present once idx_wake was built with its values;
+//	                 "index_postings" → present once idx_postings was built from every problem;
 //	                 "chain_head" → workflow.ChainHead (JSON) of the newest history entry
 //	problems         problem number → Problem
 //	history          global seq → Entry (append-only, hash-chained: see below)
 //	problem_history  problem number ‖ seq → empty (a problem's entries in order)
 //	outbox           global seq → empty (append-only; one per history entry: the event is
 //	                 the history entry of the same key; before version 4, the Event in full)
-//	idx_state        state ‖ 0x00 ‖ problem number → empty
-//	idx_lead_unit    lead unit ‖ 0x00 ‖ problem number → empty
-//	idx_county       county ‖ 0x00 ‖ problem number → empty
-//	idx_unit         lead or cooperating unit ‖ 0x00 ‖ problem number → empty
+//	idx_postings     index name ‖ 0x00 ‖ value ‖ 0x00 ‖ chunk → the chunk's problem numbers: the
+//	                 filter indexes (state, lead unit, county, unit, alert tag, source, work
+//	                 point) as bitmaps (postings.go)
 //	idx_deadline     deadline (unix seconds) ‖ problem number → empty
 //	idx_wake         Supervision.WakeAt (unix seconds, rounded up) ‖ problem number → what the
 //	                 level computation needs (state, deadline, pause, level, stage clock:
 //	                 index.WakeFacts); every index's terms are store/internal/index's
-//	idx_tag          alert tag (Problem.Tags) ‖ 0x00 ‖ problem number → empty
 //	idx_evidence     evidence SHA-256 (Problem.EvidenceHashes) ‖ 0x00 ‖ problem number → empty
 //	idx_dedupe       dedupe key → problem number
 //	units            unit ID → Unit
@@ -44,6 +43,8 @@
 //	rounds, round_items, round_keys, round_refs, wp_history
 //	                 dispatch rounds, their index and work points' histories, created on
 //	                 first use (rounds.go); meta "round_counter" → last round number
+//	rollup_*         the statistics' tallies and each problem's facts for them (rollup.go);
+//	                 meta "rollup_policy" and "rollup_mark" with them
 //	letters, letter_keys, letter_numbers
 //	                 supervision letters, draft keys, each year's last number, created on
 //	                 first use (letters.go); meta "letter_counter" → last letter id number
@@ -77,6 +78,8 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/jdz-eco/rectify/workflow"
 )
 
 // Bucket names.
@@ -85,10 +88,6 @@ var (
 	bucketProblems       = []byte("problems")
 	bucketHistory        = []byte("history")
 	bucketProblemHistory = []byte("problem_history")
-	bucketByState        = []byte("idx_state")
-	bucketByLeadUnit     = []byte("idx_lead_unit")
-	bucketByCounty       = []byte("idx_county")
-	bucketByUnit         = []byte("idx_unit")
 	bucketByDeadline     = []byte("idx_deadline")
 	bucketDedupe         = []byte("idx_dedupe")
 	bucketUnits          = []byte("units")
@@ -97,16 +96,15 @@ var (
 	bucketTokens         = []byte("tokens")
 	bucketOutbox         = []byte("outbox")
 	bucketByWake         = []byte("idx_wake")
-	bucketByTag          = []byte("idx_tag")
 	bucketCursors        = []byte("cursors")
 	bucketCalendars      = []byte("calendars")
 	bucketByEvidence     = []byte("idx_evidence")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketProblems, bucketHistory, bucketProblemHistory, bucketOutbox,
-		bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline,
-		bucketByWake, bucketByTag, bucketByEvidence, bucketDedupe,
+		bucketPostings, bucketByDeadline, bucketByWake, bucketByEvidence, bucketDedupe,
 		bucketUnits, bucketWorkPoints, bucketUsers, bucketTokens, bucketCursors, bucketCalendars,
+		bucketRollupFacts, bucketRollupLive, bucketRollupDue, bucketRollupSeries,
 	}
 )
 
@@ -117,6 +115,7 @@ var (
 	keyIndexV2        = []byte("index_v2")
 	keyIndexEvidence  = []byte("index_evidence")
 	keyIndexWake      = []byte("index_wake_facts")
+	keyIndexPostings  = []byte("index_postings")
 	keyChainHead      = []byte("chain_head")
 )
 
@@ -167,6 +166,13 @@ type Options struct {
 	// for a caller that checks the whole chain itself (an audit), so that
 	// it can name what is wrong. The file's structure is still checked.
 	SkipChainCheck bool
+	// Policy is the supervision policy whose levels the statistics' tallies
+	// count (rollup.go). A file whose tallies follow another has them
+	// counted afresh when opened read-write (it reads every history once).
+	// nil keeps the policy the file's tallies follow (workflow.DefaultPolicy
+	// for a file without them yet), as a read-only open does; Tallies
+	// answers only for that policy.
+	Policy *workflow.Policy
 }
 
 // Store is a workflow.Store on a bbolt file. It is safe for concurrent use.
@@ -180,6 +186,7 @@ type Store struct {
 	health       health
 	records      recordCache
 	tokens       tokenCache
+	pol          workflow.Policy // what the tallies count levels under
 	// dueKeysRead counts the wake index keys Due and Sweep have read, for
 	// tests that check they stop at their time.
 	dueKeysRead atomic.Uint64

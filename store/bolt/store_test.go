@@ -111,13 +111,14 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 // checkIndexes verifies that every index bucket holds exactly the keys the
-// stored records call for, and the per-problem history index exactly the
-// history bucket.
+// stored records call for, the postings exactly their problems, and the
+// per-problem history index exactly the history bucket.
 func checkIndexes(t *testing.T, s *Store) {
 	t.Helper()
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		type bk struct{ bucket, key string }
 		want := map[bk]string{} // → value
+		wantPost := map[string]*bitmap{}
 		wantHist := map[string]bool{}
 		err := tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
 			var p workflow.Problem
@@ -126,6 +127,14 @@ func checkIndexes(t *testing.T, s *Store) {
 			}
 			n := binary.BigEndian.Uint64(k)
 			for _, tm := range index.Terms(&p) {
+				if isPosting(tm.Index) {
+					k := string(chunkKey(postingPrefix(tm), uint32(n>>chunkShift)))
+					if wantPost[k] == nil {
+						wantPost[k] = &bitmap{}
+					}
+					wantPost[k].set(uint32(n&(chunkSize-1)), true)
+					continue
+				}
 				want[bk{string(indexBucket(tm.Index)), string(termKey(tm, n))}] = tm.Facts
 			}
 			return nil
@@ -133,7 +142,25 @@ func checkIndexes(t *testing.T, s *Store) {
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketByState, bucketByLeadUnit, bucketByCounty, bucketByUnit, bucketByDeadline, bucketByWake, bucketByTag, bucketByEvidence} {
+		posted := 0
+		err = tx.Bucket(bucketPostings).ForEach(func(k, v []byte) error {
+			posted++
+			var got bitmap
+			if err := decodeChunk(v, &got); err != nil {
+				return err
+			}
+			if w := wantPost[string(k)]; w == nil || *w != got {
+				t.Errorf("postings %q hold %v, want %v", k, got.count(), w)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if posted != len(wantPost) {
+			t.Errorf("postings hold %d chunks, want %d", posted, len(wantPost))
+		}
+		for _, name := range [][]byte{bucketByDeadline, bucketByWake, bucketByEvidence} {
 			n := 0
 			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
 				n++

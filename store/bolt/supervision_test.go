@@ -33,14 +33,18 @@ func bulkLoad(tb testing.TB, s *Store, count uint64, gen func(n uint64) *workflo
 	for from := uint64(1); from <= count; from += bulkChunk {
 		to := min(from+bulkChunk-1, count)
 		err := s.db.Update(func(tx *bbolt.Tx) error {
+			st := &txState{}
 			for n := from; n <= to; n++ {
 				p := gen(n)
 				if err := putProblem(tx, n, p); err != nil {
 					return err
 				}
-				if err := updateIndexes(tx, n, nil, p); err != nil {
+				if err := updateIndexes(tx, st, n, nil, p); err != nil {
 					return err
 				}
+			}
+			if err := st.flushPostings(tx); err != nil {
+				return err
 			}
 			return tx.Bucket(bucketMeta).Put(keyProblemCounter, u64(to))
 		})
@@ -55,6 +59,7 @@ func bulkLoad(tb testing.TB, s *Store, count uint64, gen func(n uint64) *workflo
 func bulkRewrite(tb testing.TB, s *Store, ns []uint64, gen func(n uint64) *workflow.Problem) {
 	tb.Helper()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
+		st := &txState{}
 		for _, n := range ns {
 			old, err := getProblem(tx, n)
 			if err != nil || old == nil {
@@ -64,11 +69,11 @@ func bulkRewrite(tb testing.TB, s *Store, ns []uint64, gen func(n uint64) *workf
 			if err := putProblem(tx, n, p); err != nil {
 				return err
 			}
-			if err := updateIndexes(tx, n, old, p); err != nil {
+			if err := updateIndexes(tx, st, n, old, p); err != nil {
 				return err
 			}
 		}
-		return nil
+		return st.flushPostings(tx)
 	})
 	if err != nil {
 		tb.Fatalf("bulk rewrite: %v", err)
@@ -208,21 +213,23 @@ func TestDueSeconds(t *testing.T) {
 }
 
 // downgrade turns the database at path into what schema version 1 left: no
-// outbox, wake, tag, evidence, cursor or calendar buckets, no index_v2 or
-// index_evidence flag, no hash chain.
+// outbox, wake, postings, evidence, cursor, calendar or rollup buckets, no
+// index_v2, index_evidence or index_postings flag, no hash chain, no
+// rollups. (Version 1's idx_state and the like are not made again: the
+// upgrade drops them anyway.)
 func downgrade(t *testing.T, path string) {
 	t.Helper()
 	updateFile(t, path, func(tx *bbolt.Tx) error {
 		if err := unseal(tx); err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketOutbox, bucketByWake, bucketByTag, bucketByEvidence, bucketCursors, bucketCalendars} {
+		for _, name := range append([][]byte{bucketOutbox, bucketByWake, bucketPostings, bucketByEvidence, bucketCursors, bucketCalendars}, rollupBuckets...) {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		for _, k := range [][]byte{keyIndexV2, keyIndexEvidence} {
+		for _, k := range [][]byte{keyIndexV2, keyIndexEvidence, keyIndexPostings, keyRollupPolicy, keyRollupMark} {
 			if err := meta.Delete(k); err != nil {
 				return err
 			}
@@ -317,7 +324,9 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	// Without the flag, the backfill rebuilds the indexes, dropping keys
 	// no record calls for.
 	err = s.db.Update(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bucketByTag).Put(indexKey(string(workflow.LevelListed), 3), []byte{}); err != nil {
+		st := &txState{}
+		st.editPosting(index.Term{Index: index.Tag, Value: string(workflow.LevelListed)}, 3, true)
+		if err := st.flushPostings(tx); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketByWake).Put(timeKey(index.WakeSeconds(wake), 4), []byte{}); err != nil {

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"slices"
 
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/jdz-eco/rectify/store/bolt/internal/pack"
 	"github.com/jdz-eco/rectify/store/internal/index"
@@ -31,8 +33,16 @@ import (
 // version 5 stores them packed (internal/pack) and reads a JSON value as it is, so
 // a version 4 file upgrades by recording the new version: its values are
 // packed as they are rewritten (records), or stay JSON (history, which is
-// never rewritten). A read-only open refuses a file of an older version, and
-// rectify builds that read an older version refuse a newer one.
+// never rewritten). Version 6 adds the statistics' tallies (rollup.go): a
+// file of version 5 or older gets them counted from every history when
+// opened read-write (Open does it whenever they are missing or follow
+// another policy than Options.Policy); and it keeps the filter indexes as
+// postings (idx_postings, postings.go) instead of the keys of idx_state,
+// idx_lead_unit, idx_county, idx_unit and idx_tag, which the upgrade drops
+// once it built the postings from every record (the index_postings
+// backfill). A read-only open refuses a file of an
+// older version, and rectify builds that read an older version refuse a
+// newer one.
 
 // ErrNeedsUpgrade refuses a read-only open of a file of an older schema
 // version: only a read-write Open upgrades it.
@@ -40,7 +50,7 @@ var ErrNeedsUpgrade = errors.New("open it read-write once (e.g. rectify serve)")
 
 const (
 	// schemaVersion is the layout this package reads and writes.
-	schemaVersion = 5
+	schemaVersion = 6
 	// chainVersion is the first layout with the hash chain: an older file's
 	// history is sealed when it is upgraded.
 	chainVersion = 3
@@ -66,6 +76,21 @@ func upgrade(tx *bbolt.Tx) error {
 	}
 	if version < upgradableVersion || version > schemaVersion {
 		return fmt.Errorf("database schema version %d, this rectify reads versions %d to %d", version, upgradableVersion, schemaVersion)
+	}
+	// The filter indexes as postings came last: a file without them loses
+	// the buckets of its keys and gets postings built from every record.
+	if meta.Get(keyIndexPostings) == nil {
+		for _, name := range legacyValueBuckets {
+			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+				return fmt.Errorf("drop %s: %w", name, err)
+			}
+		}
+		if err := backfill(tx, "index_postings", index.Filters...); err != nil {
+			return err
+		}
+		if err := meta.Put(keyIndexPostings, []byte{}); err != nil {
+			return fmt.Errorf("write index_postings flag: %w", err)
+		}
 	}
 	// The wake index values (index_wake_facts) came after the index
 	// (index_v2): one rebuild makes both.
@@ -103,14 +128,34 @@ func upgrade(tx *bbolt.Tx) error {
 	return nil
 }
 
-// backfill rebuilds the buckets of indexes names from every problem, putting
-// each problem's entries in them (index.Terms): problems written before those
-// indexes existed lack their entries. It empties the buckets first, so that keys derived by an older rule
-// (Problem.Tags, Supervision.WakeAt) do not linger; a change of those rules
-// calls for a new flag. An interrupted rebuild commits nothing and runs again
-// on next open.
+// legacyValueBuckets held the filter indexes as keys (value ‖ 0x00 ‖
+// problem number) before version 6 kept them as postings.
+var legacyValueBuckets = [][]byte{[]byte("idx_state"), []byte("idx_lead_unit"), []byte("idx_county"), []byte("idx_unit"), []byte("idx_tag")}
+
+// backfill rebuilds indexes names from every problem, putting each
+// problem's entries in them (index.Terms): problems written before those
+// indexes existed lack their entries. It empties them first (a key index's
+// bucket, a posting index's chunks), so that entries derived by an older
+// rule (Problem.Tags, Supervision.WakeAt) do not linger; a change of those
+// rules calls for a new flag. An interrupted rebuild commits nothing and
+// runs again on next open.
 func backfill(tx *bbolt.Tx, flag string, names ...index.Name) error {
+	postings := tx.Bucket(bucketPostings)
 	for _, ix := range names {
+		if isPosting(ix) {
+			prefix := append([]byte(ix), 0)
+			var keys [][]byte
+			c := postings.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				keys = append(keys, bytes.Clone(k))
+			}
+			for _, k := range keys {
+				if err := postings.Delete(k); err != nil {
+					return fmt.Errorf("backfill %s: empty %s: %w", flag, ix, err)
+				}
+			}
+			continue
+		}
 		name := indexBucket(ix)
 		if err := tx.DeleteBucket(name); err != nil {
 			return fmt.Errorf("backfill %s: empty %s: %w", flag, name, err)
@@ -119,7 +164,8 @@ func backfill(tx *bbolt.Tx, flag string, names ...index.Name) error {
 			return fmt.Errorf("backfill %s: create %s: %w", flag, name, err)
 		}
 	}
-	return tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
+	st := &txState{}
+	err := tx.Bucket(bucketProblems).ForEach(func(k, v []byte) error {
 		n := binary.BigEndian.Uint64(k)
 		var p workflow.Problem
 		if err := pack.Unmarshal(v, &p); err != nil {
@@ -129,12 +175,20 @@ func backfill(tx *bbolt.Tx, flag string, names ...index.Name) error {
 			if !slices.Contains(names, t.Index) {
 				continue
 			}
+			if isPosting(t.Index) {
+				st.editPosting(t, n, true)
+				continue
+			}
 			if err := bucket(tx, indexBucket(t.Index)).Put(termKey(t, n), []byte(t.Facts)); err != nil {
 				return fmt.Errorf("backfill %s: put %s key of problem %d: %w", flag, t.Index, n, err)
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return st.flushPostings(tx)
 }
 
 // sealHistory seals the history of a file from before the hash chain: every

@@ -45,8 +45,11 @@ import (
 //     rolls back (the stage deleted, head and counter written back as they
 //     were): the batch leaves nothing. From it, the batch will be published.
 //  4. Publish. The staged keys go to their places in Txns of at most
-//     MaxTxnOps operations, each guarded by the hold's revision: records,
-//     indexes, dedupe keys and history entries, then the outbox keys in
+//     MaxTxnOps operations, each guarded by the hold's revision: records
+//     (with their rollup facts), each chunk's rollup deltas (one key per
+//     scope, which the folder leaves until the hold is released: a publish
+//     finished again must not put back what was folded), indexes, dedupe
+//     keys and history entries, then the outbox keys in
 //     sequence order (an events reader never skips one). One last Txn writes
 //     the final head and counter, releasing the hold, and deletes the stage.
 //  5. Recover. If the owner's lease expires (its process died), whoever
@@ -102,6 +105,22 @@ type stagedProblem struct {
 	Dedupe  string          `json:"dedupe,omitempty"`
 	Record  json.RawMessage `json:"record"`
 	Entries []stagedEntry   `json:"entries"`
+}
+
+// stagedChunk is one staged chunk: its problems, and their rollup deltas
+// (rollup.go) by scope, merged, as a command's transaction writes them
+// (encodeBatch).
+type stagedChunk struct {
+	Problems []stagedProblem     `json:"problems"`
+	Rollups  map[string][][]byte `json:"rollups,omitempty"` // binary: base64 in JSON
+}
+
+// batchDeltaID is the id of the delta keys (ro/b/<scope>/<id>) of piece i
+// of chunk c of batch id: the folder leaves them while the batch holds the
+// chain (foldable), so that a publish finished again after a crash never
+// puts back deltas already folded.
+func batchDeltaID(id string, c, i int) string {
+	return "batch-" + id + "-" + pad(uint64(c)) + "-" + strconv.Itoa(i)
 }
 
 type stagedEntry struct {
@@ -351,6 +370,7 @@ func (b *batchRun) stage(ctx context.Context, next func(i int, n uint64) (workfl
 	head := b.head0
 	var (
 		chunk   []stagedProblem
+		roll    = newRollupBatch(s.rollupPolicy())
 		size    int
 		dedupes = map[string]uint64{}
 		pending []string // the chunk's dedupe keys, checked before it is written
@@ -362,7 +382,18 @@ func (b *batchRun) stage(ctx context.Context, next func(i int, n uint64) (workfl
 		if err := s.checkDedupes(ctx, pending, dedupes); err != nil {
 			return err
 		}
-		v, err := encodeChunk(chunk)
+		sc := stagedChunk{Problems: chunk, Rollups: map[string][][]byte{}}
+		for scope, c := range roll.scopes {
+			if c.Empty() {
+				continue
+			}
+			// A fold of one piece changes at most 3 keys per day (due,
+			// daily, monthly), the live tallies and the mark.
+			for _, piece := range splitBatch(c, max(1, (s.cfg.MaxTxnOps-len(workflow.GroupBys)-4)/3)) {
+				sc.Rollups[scope] = append(sc.Rollups[scope], []byte(encodeBatch(piece)))
+			}
+		}
+		v, err := encodeChunk(sc)
 		if err != nil {
 			return err
 		}
@@ -375,6 +406,7 @@ func (b *batchRun) stage(ctx context.Context, next func(i int, n uint64) (workfl
 		}
 		hold.Chunks++
 		chunk, size, pending = chunk[:0], 0, pending[:0]
+		roll = newRollupBatch(roll.pol)
 		return nil
 	}
 	for i := 0; i < hold.Count; i++ {
@@ -393,9 +425,13 @@ func (b *batchRun) stage(ctx context.Context, next func(i int, n uint64) (workfl
 			return fmt.Errorf("etcd: %w", err)
 		}
 		sp := stagedProblem{N: n, Dedupe: rec.DedupeKey}
-		if sp.Record, err = json.Marshal(rec.Problem); err != nil {
+		ch, _, err := roll.write(n, nil, workflow.NoRollupFacts, rec.Problem, rec.Entries)
+		if err != nil {
 			return err
 		}
+		roll.keep(n, ch)
+		sp.Record = encodeRecord(rec.Problem, ch.Facts)
+		size += 24 * len(ch.Deltas) // merged by instant and group: less
 		for _, e := range rec.Entries {
 			prev := head.Hash
 			if head.Seq == 0 {
@@ -455,7 +491,7 @@ func (s *Store) checkDedupes(ctx context.Context, keys []string, batch map[strin
 	return nil
 }
 
-func encodeChunk(chunk []stagedProblem) ([]byte, error) {
+func encodeChunk(chunk stagedChunk) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	if err := json.NewEncoder(zw).Encode(chunk); err != nil {
@@ -467,14 +503,14 @@ func encodeChunk(chunk []stagedProblem) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func decodeChunk(v []byte) ([]stagedProblem, error) {
+func decodeChunk(v []byte) (stagedChunk, error) {
+	var chunk stagedChunk
 	zr, err := gzip.NewReader(bytes.NewReader(v))
 	if err != nil {
-		return nil, fmt.Errorf("etcd: a staged batch chunk: %w", err)
+		return chunk, fmt.Errorf("etcd: a staged batch chunk: %w", err)
 	}
-	var chunk []stagedProblem
 	if err := json.NewDecoder(io.LimitReader(zr, 64<<20)).Decode(&chunk); err != nil {
-		return nil, fmt.Errorf("etcd: a staged batch chunk: %w", err)
+		return chunk, fmt.Errorf("etcd: a staged batch chunk: %w", err)
 	}
 	return chunk, nil
 }
@@ -575,7 +611,13 @@ func (s *Store) publishBatch(ctx context.Context, hold *batchHold, rev int64) er
 		if err != nil {
 			return err
 		}
-		for _, sp := range chunk {
+		for scope, pieces := range chunk.Rollups {
+			for i, v := range pieces {
+				k := batchPrefix(scope) + batchDeltaID(hold.ID, c, i)
+				put(clientv3.OpPut(s.k(k), string(v)), len(k)+len(v))
+			}
+		}
+		for _, sp := range chunk.Problems {
 			var p workflow.Problem
 			if err := json.Unmarshal(sp.Record, &p); err != nil {
 				return fmt.Errorf("etcd: a staged problem %d: %w", sp.N, err)
@@ -622,7 +664,9 @@ func (s *Store) publishBatch(ctx context.Context, hold *batchHold, rev int64) er
 		clientv3.OpDelete(s.k(ownerKey(hold.ID))),
 	}
 	if hold.Counter == 0 {
-		release = append(release, clientv3.OpPut(s.k(keySchema), schemaVersion))
+		// The ledger's first problems: as the first create's transaction,
+		// the layout, the rollups' policy and the filter indexes' mark.
+		release = append(release, clientv3.OpPut(s.k(keySchema), schemaVersion), s.rollupPolicyOp(s.rollupPolicy()), clientv3.OpPut(s.k(keyFilters), "1"))
 	}
 	if ok, err := s.guardedTxn(ctx, rev, release...); err != nil || !ok {
 		return s.releasedBy(ctx, hold, orErr(err, lost))

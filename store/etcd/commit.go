@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -40,16 +41,17 @@ type counterState struct {
 // record is a problem record as read, with its mod revision. p is never
 // changed: apply gets a clone.
 type record struct {
-	rev int64
-	p   *workflow.Problem
+	rev   int64
+	p     *workflow.Problem
+	facts workflow.RollupFacts // rollup.go
 }
 
 func decodeRecord(n uint64, kv *kvPair) (*record, error) {
-	var p workflow.Problem
-	if err := json.Unmarshal(kv.Value, &p); err != nil {
-		return nil, fmt.Errorf("etcd: decode problem %d: %w", n, err)
+	p, facts, err := decodeStored(n, kv.Value)
+	if err != nil {
+		return nil, err
 	}
-	return &record{rev: kv.ModRevision, p: &p}, nil
+	return &record{rev: kv.ModRevision, p: p, facts: facts}, nil
 }
 
 // prepared is an update decided on a record.
@@ -309,6 +311,7 @@ type batch struct {
 
 	ops, cmps, bytes int
 	result           map[string]uint64 // problem id → version, the command key's value
+	roll             *rollupBatch      // rollup.go
 }
 
 // plan decides what pending can commit together: each job's change on the
@@ -322,7 +325,8 @@ func (c *committer) plan(pending []*job) *batch {
 		counter0: cn, counter: cn.n,
 		base: map[uint64]*record{}, cur: map[uint64]*workflow.Problem{}, created: map[uint64]bool{},
 		dedupes: map[string]uint64{}, result: map[string]uint64{},
-		cmps: 3, ops: 3, // counter, schema, command key
+		cmps: 3, ops: 5, // counter, schema, rollup policy, filter marker, command key
+		roll: newRollupBatch(c.s.rollupPolicy()),
 	}
 	kind := 0 // 1: the batch updates problems; 2: it creates them
 	for i, j := range pending {
@@ -512,6 +516,17 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 	if recSize, err := json.Marshal(d.p); err == nil {
 		size += len(recSize)
 	}
+	prev, baseFacts := b.cur[n], workflow.NoRollupFacts
+	if _, seen := b.cur[n]; !seen && base != nil {
+		prev, baseFacts = base.p, base.facts
+	}
+	roll, rollOps, err := b.roll.write(n, prev, baseFacts, d.p, d.entries)
+	if err != nil {
+		j.finish(nil, false, err)
+		return true
+	}
+	ops += rollOps
+	size += 48 * len(roll.Deltas)
 	lim := c.limit()
 	if b.ops+ops > lim || b.cmps+cmps > lim || b.bytes+size > c.s.cfg.MaxTxnBytes {
 		if len(b.jobs) > 0 {
@@ -544,6 +559,7 @@ func (c *committer) add(b *batch, j *job, n uint64, d decided, ops, cmps int, ba
 		b.fences = append(b.fences, f)
 	}
 	b.pending = append(b.pending, pendingOp...)
+	b.roll.keep(n, roll)
 	b.result[id] = d.p.Version
 	b.addClaim(j, id, d.p.Version)
 	j.result = d.p
@@ -566,7 +582,7 @@ func (b *batch) guardedOps(s *Store) *guarded {
 	g.elses = append(g.elses, clientv3.OpGet(s.k(keyCounter)))
 	for _, n := range b.order {
 		p := b.cur[n]
-		v, _ := json.Marshal(p) // a Problem always encodes
+		v := encodeRecord(p, b.roll.facts[n])
 		g.ops = append(g.ops, clientv3.OpPut(s.k(problemKey(n)), string(v)))
 		var old *workflow.Problem
 		if base, ok := b.base[n]; ok {
@@ -593,10 +609,11 @@ func (b *batch) guardedOps(s *Store) *guarded {
 	}
 	b.claimOps(s, g)
 	g.ops = append(g.ops, b.pending...)
+	g.ops = append(g.ops, b.roll.ops(s, strings.TrimPrefix(g.cmdKey, s.k("cmd/")))...)
 	if creates {
 		g.ops = append(g.ops, clientv3.OpPut(s.k(keyCounter), strconv.FormatUint(b.counter, 10)))
 		if b.counter0.n == 0 {
-			g.ops = append(g.ops, clientv3.OpPut(s.k(keySchema), schemaVersion))
+			g.ops = append(g.ops, clientv3.OpPut(s.k(keySchema), schemaVersion), s.rollupPolicyOp(b.roll.pol), clientv3.OpPut(s.k(keyFilters), "1"))
 		}
 	}
 	return g

@@ -31,7 +31,10 @@
 //	P ob/<seq>                     empty: the outbox event of entry seq (the event is the entry)
 //	P ix/state/<state>/<n>         empty, and likewise ix/lead/<unit>, ix/county/<unit>,
 //	                               ix/unit/<lead or cooperating unit>, ix/tag/<alert tag>,
-//	                               ix/evidence/<sha256>
+//	                               ix/evidence/<sha256>, ix/source/<source>, ix/wp/<work point>
+//	P meta/filters                 present once ix/source and ix/wp are complete (filter.go)
+//	P ro/…                         the statistics' rollups (rollup.go); a record's JSON carries its
+//	                               rollup facts as "rollup_facts"
 //	P ix/deadline/<unix s>/<n>     empty: the deadline index
 //	P ix/wake/<unix s>/<n>         Supervision.WakeAt rounded up to the second (Due), carrying
 //	                               index.WakeFacts (Sweep; empty in ledgers written before them)

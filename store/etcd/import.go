@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/jdz-eco/rectify/store/internal/rollup"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -21,6 +22,7 @@ import (
 // a half-copied ledger; Finish removes it.
 type Importer struct {
 	s       *Store
+	facts   workflow.RollupFacts // the next record's (RollupFacts)
 	ops     []clientv3.Op
 	head    workflow.ChainHead
 	maxN    uint64
@@ -55,7 +57,7 @@ func (s *Store) BeginImport(ctx context.Context) (*Importer, error) {
 	if !ok {
 		return nil, fmt.Errorf("etcd: another migration into %s is running", s.pfx)
 	}
-	return &Importer{s: s}, nil
+	return &Importer{s: s, facts: workflow.NoRollupFacts}, nil
 }
 
 // countKeys counts the keys under the prefix but the transient ones.
@@ -167,16 +169,21 @@ func (im *Importer) Entry(ctx context.Context, e workflow.Entry, event bool) err
 	return im.put(ctx, problemHistPrefix(n)+pad(e.Seq), nil)
 }
 
-// Problem copies a problem record and writes its index keys.
+// RollupFacts gives the rollup facts of the next record Problem copies.
+func (im *Importer) RollupFacts(_ context.Context, _ uint64, f workflow.RollupFacts) error {
+	im.facts = f
+	return nil
+}
+
+// Problem copies a problem record, with the facts RollupFacts gave last,
+// and writes its index keys.
 func (im *Importer) Problem(ctx context.Context, p *workflow.Problem) error {
 	n, ok := workflow.ParseProblemID(p.ID)
 	if !ok {
 		return fmt.Errorf("etcd: import: problem id %q", p.ID)
 	}
-	v, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
+	v := encodeRecord(p, im.facts)
+	im.facts = workflow.NoRollupFacts
 	if err := im.put(ctx, problemKey(n), v); err != nil {
 		return err
 	}
@@ -286,6 +293,26 @@ func (im *Importer) Session(ctx context.Context, ss workflow.Session) error {
 	return im.put(ctx, sessionKey(ss.IDHash), v)
 }
 
+// Rollups copies the source's tallies, under their policy and mark (the
+// same for every scope), and records the policy: the copy's statistics
+// read them as the source's did.
+func (im *Importer) Rollups(ctx context.Context, pol workflow.Policy, mark int64, c *rollup.Content) error {
+	keys, scopes := viewsOf(c)
+	for k, items := range keys {
+		if err := im.put(ctx, k, rollup.AppendItems(nil, items)); err != nil {
+			return err
+		}
+	}
+	for sc := range scopes {
+		if err := im.put(ctx, scopePrefix(sc)+"m", []byte(strconv.FormatInt(mark, 10))); err != nil {
+			return err
+		}
+	}
+	v, _ := json.Marshal(pol)
+	im.s.rollPol.Store(&pol)
+	return im.put(ctx, keyRollupPolicy, v)
+}
+
 // ImportReport sums up an import.
 type ImportReport struct {
 	Entries uint64             `json:"entries"`
@@ -331,6 +358,9 @@ func (im *Importer) Finish(ctx context.Context) (ImportReport, error) {
 		}
 	}
 	if err := im.put(ctx, keySchema, []byte(schemaVersion)); err != nil {
+		return rep, err
+	}
+	if err := im.put(ctx, keyFilters, []byte("1")); err != nil {
 		return rep, err
 	}
 	rep.Keys = im.keys

@@ -68,12 +68,3 @@ func indexDiff(n uint64, old, p *workflow.Problem) (dels []string, puts []indexP
 	pd, pp := photoIndexDiff(n, old, p)
 	return append(dels, pd...), append(puts, pp...)
 }
-
-// filterPrefix returns the relative key prefix of the most selective index
-// f names (index.Filter), or "" when f names none.
-func filterPrefix(f *workflow.ProblemFilter) string {
-	if terms := index.Filter(f); len(terms) > 0 {
-		return valuePrefix(terms[0].Index, terms[0].Value)
-	}
-	return ""
-}

@@ -38,9 +38,9 @@ func (s *Store) Problem(ctx context.Context, id string) (*workflow.Problem, erro
 
 // Problems returns the problems matching f in creation order, at most f.Limit
 // (workflow.DefaultLimit when not positive), after the problem f.Cursor, and
-// the cursor of the next page. It walks the most selective index f names
-// (index.Filter), or
-// the records when it names none, with range reads limited to what a page
+// the cursor of the next page. It walks the index of the one indexed
+// filter f names, intersects those of several (filter.go), or walks the
+// records when it names none, with range reads limited to what a page
 // needs; the records an index names are read in read-only transactions and
 // checked against every predicate (f.Match).
 func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*workflow.Problem, string, error) {
@@ -58,7 +58,11 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 	// Read one more than the page to learn whether another follows.
 	page := min(max(limit+1, 32), 1000)
 	full := func() bool { return len(items) > limit }
-	if ix := filterPrefix(&f); ix != "" {
+	terms, err := s.filterTerms(ctx, &f)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(terms) > 0 {
 		var ns []uint64
 		flush := func() error {
 			keys := make([]string, len(ns))
@@ -84,18 +88,27 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 			ns = ns[:0]
 			return nil
 		}
-		_, err := s.rangeKeys(ctx, s.k(ix+pad(after+1)), s.prefixEnd(ix), 0, page, true, func(kv *kvPair) (bool, error) {
-			n, ok := lastNumber(kv.Key)
-			if !ok || len(kv.Key) != len(s.k(ix))+20 {
-				return false, fmt.Errorf("etcd: bad index key %q", kv.Key)
-			}
+		visit := func(n uint64) (bool, error) {
 			ns = append(ns, n)
 			if len(ns) < page {
 				return false, nil
 			}
 			err := flush()
 			return full(), err
-		})
+		}
+		var err error
+		if len(terms) > 1 {
+			err = s.intersectKeys(ctx, terms, after, visit)
+		} else {
+			ix := valuePrefix(terms[0].Index, terms[0].Value)
+			_, err = s.rangeKeys(ctx, s.k(ix+pad(after+1)), s.prefixEnd(ix), 0, page, true, func(kv *kvPair) (bool, error) {
+				n, ok := lastNumber(kv.Key)
+				if !ok || len(kv.Key) != len(s.k(ix))+20 {
+					return false, fmt.Errorf("etcd: bad index key %q", kv.Key)
+				}
+				return visit(n)
+			})
+		}
 		if err == nil && len(ns) > 0 {
 			err = flush()
 		}

@@ -100,6 +100,11 @@ type Config struct {
 	// Client, if set, is used instead of dialling Endpoints; the Store does
 	// not close it.
 	Client *clientv3.Client
+	// Policy is the supervision policy whose levels a new ledger's
+	// statistics' tallies count (rollup.go); nil means
+	// workflow.DefaultPolicy. A prefix that already keeps tallies keeps
+	// the policy it has (CountRollups counts them again under another).
+	Policy *workflow.Policy
 }
 
 // Store is a workflow.Store on etcd. It is safe for concurrent use; any
@@ -126,6 +131,11 @@ type Store struct {
 	readyMu  sync.Mutex
 	readyAt  time.Time
 	readyErr error
+
+	rollPol atomic.Pointer[workflow.Policy] // what writes count levels under (rollup.go)
+	folder  *folder                         // rollup_fold.go
+
+	filtersIndexed atomic.Bool // meta/filters seen (filter.go)
 
 	leaseMu  sync.Mutex
 	lease    clientv3.LeaseID
@@ -258,8 +268,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, err
 	}
+	if err := s.loadRollupPolicy(octx); err != nil {
+		s.closeClient()
+		return nil, err
+	}
 	s.gc = newCommitter(s, counter)
 	go s.gc.loop()
+	s.folder = s.startFolder()
 	if s.ownClient {
 		s.members = startMonitor(s.bg, s.cli, cfg.Endpoints, cfg.ProbeInterval, cfg.AttemptTimeout/2)
 	}
@@ -297,6 +312,7 @@ func (s *Store) Close() error {
 		_ = s.sealPending(ctx)
 		cancel()
 	}
+	s.folder.stop()
 	s.cancel()
 	return s.closeClient()
 }

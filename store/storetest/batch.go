@@ -109,6 +109,11 @@ func testBatchCreate(t *testing.T, s workflow.Store) {
 		if got := stateOf(t, s); got != before {
 			t.Fatalf("failed batches at item %d changed the ledger: %+v, was %+v", at, got, before)
 		}
+		if _, ok := s.(workflow.Rollups); ok {
+			if err := CheckRollups(ctx, s, clock); err != nil {
+				t.Fatalf("rollups after failed batches at item %d: %v", at, err)
+			}
+		}
 	}
 
 	// A batch commits with writers around it: theirs before or after, never
@@ -182,6 +187,12 @@ func testBatchCreate(t *testing.T, s workflow.Store) {
 	if l, ok := s.(workflow.Ledger); ok {
 		if _, err := workflow.Audit(ctx, l, nil, nil); err != nil {
 			t.Fatalf("Audit after the batch: %v", err)
+		}
+	}
+	if _, ok := s.(workflow.Rollups); ok {
+		// The statistics from the rollups count the batch as the records do.
+		if err := CheckRollups(ctx, s, clock); err != nil {
+			t.Fatalf("rollups after the batch: %v", err)
 		}
 	}
 	if _, err := run(ctx, items, nil); workflow.ErrorCode(err) != workflow.CodeConflict {

@@ -60,10 +60,12 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"Anchors", testAnchors},
 		{"Reminders", testReminders},
 		{"RemindersConcurrent", testRemindersConcurrent},
+		{"FilterCombinations", testFilterCombinations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
+	t.Run("Rollups", func(t *testing.T) { testRollups(t, open) })
 }
 
 // Units of the Jingdezhen 2021 plan used by the suite.

@@ -11,6 +11,7 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/jdz-eco/rectify/store/storetest"
 	"github.com/jdz-eco/rectify/workflow"
 	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
@@ -70,6 +71,10 @@ func TestImportCSVAndIdempotency(t *testing.T) {
 	}
 	if !strings.HasPrefix(p.DedupeKey, "import:") {
 		t.Errorf("dedupe key %q", p.DedupeKey)
+	}
+	// The statistics' rollups count the imported problems as a recount does.
+	if err := storetest.CheckRollups(context.Background(), e.svc.Store(), e.clock); err != nil {
+		t.Errorf("rollups after the import: %v", err)
 	}
 
 	// Again: nothing new, each row says which problem it is.

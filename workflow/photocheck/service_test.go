@@ -23,6 +23,9 @@ var (
 	svcT0 = time.Date(2021, 6, 24, 1, 0, 0, 0, time.UTC)
 )
 
+// recordsOnly hides the store's capabilities: statistics from the records.
+type recordsOnly struct{ workflow.Store }
+
 type photoFixture struct {
 	svc   *workflow.Service
 	clock *workflow.ManualClock
@@ -199,13 +202,28 @@ func TestEXIFFlagsAtUpload(t *testing.T) {
 	if len(p.Evidence) != len(cases) {
 		t.Fatalf("%d items kept of %d uploads", len(p.Evidence), len(cases))
 	}
-	// The statistics count the flagged items per unit.
+	// The statistics count the flagged items per unit, from the store's
+	// rollups, as from the records; and the rollups equal a recount.
 	r, err := f.svc.Stats(context.Background(), svcBureau, workflow.GroupByLeadUnit, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Rows) != 1 || r.Rows[0].Key != "fuliang" || r.Rows[0].FlaggedEvidence != 5 || r.Total.FlaggedEvidence != 5 {
 		t.Fatalf("statistics %+v, want 5 flagged items for fuliang", r.Rows)
+	}
+	if _, ok := f.svc.Store().(workflow.Rollups); !ok {
+		t.Fatal("the fixture's store keeps no rollups")
+	}
+	if err := f.svc.Store().(workflow.RollupAuditor).AuditRollups(context.Background()); err != nil {
+		t.Fatalf("rollups after flagged uploads: %v", err)
+	}
+	recorded := workflow.NewService(recordsOnly{f.svc.Store()}, f.clock)
+	want, err := recorded.Stats(context.Background(), svcBureau, workflow.GroupByLeadUnit, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Total.FlaggedEvidence != 5 || want.Rows[0].FlaggedEvidence != 5 {
+		t.Fatalf("statistics from the records %+v, want 5 flagged items for fuliang", want.Rows)
 	}
 }
 

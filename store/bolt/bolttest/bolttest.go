@@ -134,14 +134,9 @@ func (f *File) ReplayRecord(id string) error {
 	if !ok {
 		return fmt.Errorf("bad problem id %q", id)
 	}
-	var hist []workflow.Entry
-	c := f.tx.Bucket(bucketProblemHistory).Cursor()
-	for k, _ := c.Seek(key(n)); k != nil && bytes.HasPrefix(k, key(n)); k, _ = c.Next() {
-		e, err := f.Entry(binary.BigEndian.Uint64(k[8:]))
-		if err != nil {
-			return err
-		}
-		hist = append(hist, e)
+	hist, err := f.history(n)
+	if err != nil {
+		return err
 	}
 	if len(hist) == 0 {
 		return f.tx.Bucket(bucketProblems).Delete(key(n))
@@ -158,10 +153,19 @@ func (f *File) ReplayRecord(id string) error {
 }
 
 // Truncate deletes every entry after keep, with its outbox event and index
-// key, moves the head and the history sequence back to keep and replays the
-// problems concerned: a careful truncation that leaves a consistent ledger,
-// which only a head recorded elsewhere exposes.
+// key, moves the head and the history sequence back to keep, replays the
+// problems concerned and recounts the rollups: a careful truncation that
+// leaves a consistent ledger, which only a head recorded elsewhere exposes.
 func (f *File) Truncate(keep uint64) error {
+	if err := f.TruncateHistory(keep); err != nil {
+		return err
+	}
+	return f.recountIfKept()
+}
+
+// TruncateHistory is Truncate without recounting the rollups: a forger who
+// forgets them, whom the audit's recount exposes.
+func (f *File) TruncateHistory(keep uint64) error {
 	hist := f.tx.Bucket(bucketHistory)
 	var gone []workflow.Entry
 	c := hist.Cursor()
@@ -209,8 +213,9 @@ func (f *File) Truncate(keep uint64) error {
 
 // Rewrite edits entry from with edit and reseals it and every later entry
 // (workflow.SealEntry), head anchors naming the new hashes, moves the head
-// to the new last hash and replays the problems concerned: a rewrite of the
-// whole chain after from-1 that only a head recorded elsewhere can expose.
+// to the new last hash, replays the problems concerned and recounts the
+// rollups: a rewrite of the whole chain after from-1 that only a head
+// recorded elsewhere can expose.
 func (f *File) Rewrite(from uint64, edit func(e *workflow.Entry) error) error {
 	prev := workflow.GenesisHash
 	if from > 1 {
@@ -262,7 +267,15 @@ func (f *File) Rewrite(from uint64, edit func(e *workflow.Entry) error) error {
 			return err
 		}
 	}
-	return nil
+	return f.recountIfKept()
+}
+
+// recountIfKept recounts the rollups of a file that keeps them.
+func (f *File) recountIfKept() error {
+	if f.tx.Bucket(bucketMeta).Get(keyRollupPolicy) == nil {
+		return nil
+	}
+	return f.RecountRollups()
 }
 
 // Dispatch rounds (store/bolt/rounds.go).

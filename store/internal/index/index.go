@@ -11,6 +11,7 @@
 package index
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/jdz-eco/rectify/workflow"
@@ -29,12 +30,19 @@ const (
 	Unit     Name = "unit"     // every lead or cooperating unit (Problem.Units)
 	Tag      Name = "tag"      // every alert tag (Problem.Tags)
 	Evidence Name = "evidence" // every evidence file's SHA-256 (Problem.EvidenceHashes)
+	Source   Name = "source"   // Problem.Source
+	Work     Name = "wp"       // Problem.WorkPoint, in decimal (none: not indexed)
 	Deadline Name = "deadline" // Problem.Deadline, its second (time index)
 	Wake     Name = "wake"     // Supervision.WakeAt, rounded up to the second (time index), carrying WakeFacts
 )
 
 // Names lists every index.
-var Names = []Name{State, Lead, County, Unit, Tag, Evidence, Deadline, Wake}
+var Names = []Name{State, Lead, County, Unit, Tag, Evidence, Source, Work, Deadline, Wake}
+
+// Filters lists the value indexes a filter may combine (Filter), all but
+// the evidence index: the terms of the problem list's filters and of the
+// unit officers' visibility.
+var Filters = []Name{State, Lead, County, Unit, Tag, Source, Work}
 
 // Timed reports whether n orders problems by a time (Term.Secs) rather than
 // a value.
@@ -59,7 +67,7 @@ func (t Term) sameKey(u Term) bool {
 // Terms returns the index entries of p as it stands, each once: what a
 // store must hold for it, no more.
 func Terms(p *workflow.Problem) []Term {
-	out := make([]Term, 0, 6+len(p.CooperatingUnits)+len(p.Evidence))
+	out := make([]Term, 0, 8+len(p.CooperatingUnits)+len(p.Evidence))
 	add := func(n Name, v string) {
 		if v == "" {
 			return
@@ -84,6 +92,10 @@ func Terms(p *workflow.Problem) []Term {
 	}
 	for _, sha := range p.EvidenceHashes() {
 		add(Evidence, sha)
+	}
+	add(Source, string(p.Source))
+	if p.WorkPoint != 0 {
+		add(Work, strconv.Itoa(p.WorkPoint))
 	}
 	if p.Deadline != nil {
 		out = append(out, Term{Index: Deadline, Secs: DeadlineSeconds(*p.Deadline)})
@@ -131,9 +143,10 @@ func containsKey(ts []Term, t Term) bool { return indexKey(ts, t) >= 0 }
 
 // Filter returns the indexed predicates of f, most selective first: an
 // evidence file (normally held by one problem), then an alert tag (few
-// problems carry one), then a unit, lead unit, county and state, which may
-// each cover a good part of the ledger. A store walks the first and checks
-// the others (on their indexes, or with f.Match on the records it reads);
+// problems carry one), then a unit, lead unit, county, work point, source
+// and state, which may each cover a good part of the ledger. A store
+// intersects them (store/bolt: bitmaps of each term; store/etcd: a
+// leapfrog over their keys) or walks the first and checks the others;
 // none means f names no indexed field and the store walks every problem.
 func Filter(f *workflow.ProblemFilter) []Term {
 	var out []Term
@@ -147,6 +160,10 @@ func Filter(f *workflow.ProblemFilter) []Term {
 	add(Unit, f.Unit)
 	add(Lead, f.LeadUnit)
 	add(County, f.County)
+	if f.WorkPoint != 0 {
+		add(Work, strconv.Itoa(f.WorkPoint))
+	}
+	add(Source, string(f.Source))
 	add(State, string(f.State))
 	return out
 }

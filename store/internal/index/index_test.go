@@ -18,7 +18,7 @@ var (
 func sample() *workflow.Problem {
 	wake := t0.Add(36*time.Hour + 500*time.Millisecond)
 	d := deadline
-	return &workflow.Problem{ID: "7", State: workflow.StateRectifying, LeadUnit: "fuliang", CountyID: "fuliang",
+	return &workflow.Problem{ID: "7", State: workflow.StateRectifying, LeadUnit: "fuliang", CountyID: "fuliang", Source: workflow.SourceAudit, WorkPoint: 12,
 		CooperatingUnits: []string{"water", "fuliang"}, Deadline: &d,
 		Evidence:    []workflow.Evidence{{SHA256: strings.Repeat("a", 64)}, {SHA256: strings.Repeat("a", 64)}, {SHA256: strings.Repeat("b", 64)}},
 		Supervision: workflow.Supervision{Level: workflow.LevelOverdue, WakeAt: &wake}}
@@ -39,7 +39,7 @@ func TestTerms(t *testing.T) {
 	}
 	want := []string{"state=rectifying", "lead=fuliang", "county=fuliang", "unit=fuliang", "unit=water",
 		"tag=overdue", "tag=late", "evidence=" + strings.Repeat("a", 64), "evidence=" + strings.Repeat("b", 64),
-		"deadline@2021-12-31T15:59:59Z", "wake@2021-07-02T13:30:01Z"}
+		"source=audit", "wp=12", "deadline@2021-12-31T15:59:59Z", "wake@2021-07-02T13:30:01Z"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Terms =\n%v\nwant\n%v", keys, want)
 	}
@@ -51,8 +51,8 @@ func TestTerms(t *testing.T) {
 			t.Errorf("%s term carries facts", tm.Index)
 		}
 	}
-	if n := len(Terms(&workflow.Problem{ID: "1", State: workflow.StateFound, CountyID: "x"})); n != 2 {
-		t.Errorf("a found problem has %d terms, want state and county", n)
+	if n := len(Terms(&workflow.Problem{ID: "1", State: workflow.StateFound, CountyID: "x", Source: workflow.SourceAudit})); n != 3 {
+		t.Errorf("a found problem has %d terms, want state, county and source", n)
 	}
 }
 
@@ -91,20 +91,21 @@ func TestDiff(t *testing.T) {
 // TestFilter: the most selective index first.
 func TestFilter(t *testing.T) {
 	sha := strings.Repeat("c", 64)
-	f := workflow.ProblemFilter{State: workflow.StateAssigned, County: "fuliang", LeadUnit: "water", Unit: "water", Tag: workflow.TagLate, Evidence: sha, WorkPoint: 3}
+	f := workflow.ProblemFilter{State: workflow.StateAssigned, County: "fuliang", LeadUnit: "water", Unit: "water", Tag: workflow.TagLate, Evidence: sha,
+		WorkPoint: 3, Source: workflow.SourceAudit}
 	var got []string
 	for _, tm := range Filter(&f) {
 		got = append(got, string(tm.Index))
 	}
-	if want := []string{"evidence", "tag", "unit", "lead", "county", "state"}; !slices.Equal(got, want) {
+	if want := []string{"evidence", "tag", "unit", "lead", "county", "wp", "source", "state"}; !slices.Equal(got, want) {
 		t.Errorf("Filter order %v, want %v", got, want)
 	}
 	f.Evidence = ""
 	if first := Filter(&f)[0]; first.Index != Tag || first.Value != workflow.TagLate {
 		t.Errorf("without evidence the tag comes first, not %+v", first)
 	}
-	if ts := Filter(&workflow.ProblemFilter{WorkPoint: 3}); len(ts) != 0 {
-		t.Errorf("a work point is not indexed: %v", ts)
+	if ts := Filter(&workflow.ProblemFilter{WorkPoint: 3}); len(ts) != 1 || ts[0] != (Term{Index: Work, Value: "3"}) {
+		t.Errorf("a work point is indexed in decimal: %v", ts)
 	}
 }
 
