@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jdz-eco/rectify/api/ratelimit"
 	"github.com/jdz-eco/rectify/workflow"
 	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
@@ -78,6 +79,10 @@ type Config struct {
 	// nearest address in X-Forwarded-For that is not one of these. Empty:
 	// X-Forwarded-For is never read.
 	TrustedProxies []*net.IPNet
+	// Objections limits public objections per client address (see
+	// NewObjectionLimiter; share it with the pages). nil: a limiter of
+	// DefaultObjectionsPerHour of its own.
+	Objections *ratelimit.Limiter
 }
 
 // Web is a set of routes api.New serves beside the API: the web pages
@@ -116,6 +121,8 @@ type server struct {
 	routeSet map[string]bool
 	// imports runs ledger imports (Config.Imports).
 	imports *ledgerfile.Jobs
+	// objections limits public objections per client address.
+	objections *ratelimit.Limiter
 }
 
 // New returns the echo instance serving rectify's API with every route
@@ -134,6 +141,7 @@ func New(cfg Config) *echo.Echo {
 		panics:      cfg.Panics,
 		aliases:     cfg.UnitAliases,
 		web:         cfg.Web,
+		objections:  cfg.Objections,
 		imports:     cfg.Imports,
 	}
 	if s.log == nil {
@@ -141,6 +149,9 @@ func New(cfg Config) *echo.Echo {
 	}
 	if s.imports == nil {
 		s.imports = ledgerfile.NewJobs(s.svc, s.log)
+	}
+	if s.objections == nil {
+		s.objections = NewObjectionLimiter(cfg.Service, DefaultObjectionsPerHour)
 	}
 	if s.gather == nil {
 		s.gather = prometheus.DefaultGatherer

@@ -162,6 +162,32 @@ func buildAuthzWorld(t *testing.T) *authzWorld {
 	must(err)
 	w.ids["{ext}"] = p.Extensions[len(p.Extensions)-1].ID
 
+	// A problem in public notice (公示), its photo public, an objection open.
+	np := workflow.DefaultNoticePolicy()
+	np.Sources = append(np.Sources, workflow.SourceSelfInspection)
+	must(svc.SetNoticePolicy(np))
+	n, _, err := svc.CreateProblem(ctx, b, workflow.NewProblem{Title: "河道采砂", Description: "浮梁县河道", Source: workflow.SourceSelfInspection, CountyID: "fuliang"})
+	must(err)
+	_, err = svc.Fire(ctx, b, n.ID, assign)
+	must(err)
+	_, err = svc.Fire(ctx, l, n.ID, workflow.Command{Trigger: workflow.TriggerAccept, Params: workflow.Params{Plan: "清理"}})
+	must(err)
+	nsha, nsize, err := blobs.Put(ctx, bytes.NewReader(pngBytes(2)), 1<<20)
+	must(err)
+	_, err = svc.AddEvidence(ctx, l, n.ID, workflow.EvidenceInput{SHA256: nsha, Name: "整改后.png", Size: nsize, Type: "image/png"}, 0)
+	must(err)
+	_, err = svc.Fire(ctx, l, n.ID, workflow.Command{Trigger: workflow.TriggerSubmit, Params: workflow.Params{Summary: "已清理"}})
+	must(err)
+	_, err = svc.Fire(ctx, users[inspector].Actor(), n.ID, workflow.Command{Trigger: workflow.TriggerVerify, Params: workflow.Params{Opinion: "合格"}})
+	must(err)
+	_, err = svc.Fire(ctx, b, n.ID, workflow.Command{Trigger: workflow.TriggerClose, Params: workflow.Params{Statement: "同意销号"}})
+	must(err)
+	_, err = svc.SetEvidencePublic(ctx, b, n.ID, nsha, true, 0)
+	must(err)
+	_, err = svc.FileObjection(ctx, n.ID, workflow.ObjectionInput{Text: "仍有砂堆"})
+	must(err)
+	w.ids["{notice}"], w.ids["{nsha}"] = n.ID, nsha
+
 	// A dispatch round asking 浮梁县 about both problems.
 	round, _, err := svc.OpenRound(ctx, b, workflow.NewRound{Title: "调度", Due: t0.Add(365 * 24 * time.Hour)})
 	must(err)
@@ -226,11 +252,13 @@ func (w *authzWorld) server(t *testing.T) *echo.Echo {
 		t.Fatal(err)
 	}
 	svc.SetBlobs(blobs)
-	pages, err := web.New(web.Config{Service: svc, Argon2: web.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
+	objections := api.NewObjectionLimiter(svc, 100)
+	pages, err := web.New(web.Config{Service: svc, Argon2: web.Argon2Params{Memory: 64, Time: 1, Threads: 1}, Objections: objections})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.New(api.Config{Service: svc, Web: pages, Logger: slog.New(slog.DiscardHandler)})
+	// Every caller of a row objects from the same address: allow them all.
+	return api.New(api.Config{Service: svc, Web: pages, Logger: slog.New(slog.DiscardHandler), Objections: objections})
 }
 
 // row is one route and what each caller gets from it.
@@ -496,6 +524,17 @@ var authzRows = []row{
 	{method: "PUT", route: "/api/v1/users/:id/email", path: "/api/v1/users/{target}/email", other: s403, ok: only(s200, admin),
 		body: jsonBody(`{"email":""}`)},
 	{method: "GET", route: "/api/v1/admin/deliveries", path: "/api/v1/admin/deliveries", other: s403, ok: only(s200, admin)},
+	// Public notices: the public routes need no credentials; the bureau
+	// keeps the queue, decides objections and marks photos public.
+	{method: "GET", route: "/api/v1/public/notices", path: "/api/v1/public/notices", public: true, other: s200, ok: map[caller]int{}},
+	{method: "GET", route: "/api/v1/public/notices/:id/photos/:sha256", path: "/api/v1/public/notices/{notice}/photos/{nsha}", public: true, other: s200, ok: map[caller]int{}},
+	{method: "POST", route: "/api/v1/public/notices/:id/objections", path: "/api/v1/public/notices/{notice}/objections", public: true, other: http.StatusAccepted, ok: map[caller]int{},
+		body: jsonBody(`{"text":"河道里仍有砂堆","name":"李四"}`)},
+	{method: "GET", route: "/api/v1/objections", path: "/api/v1/objections", other: s403, ok: only(s200, bureau)},
+	{method: "POST", route: "/api/v1/problems/:id/objections/:oid/dismissal", path: "/api/v1/problems/{notice}/objections/1/dismissal", other: s403,
+		ok: withUnrelated(only(s200, bureau)), body: jsonBody(`{"reason":"经核实，已清理"}`)},
+	{method: "PUT", route: "/api/v1/problems/:id/evidence/:sha256/public", path: "/api/v1/problems/{notice}/evidence/{nsha}/public", other: s403,
+		ok: withUnrelated(only(s200, bureau)), body: jsonBody(`{"public":false}`)},
 	// Letters: the bureau issues, the addressed unit (浮梁县) sees and replies.
 	{method: "GET", route: "/api/v1/letters", path: "/api/v1/letters", ok: every(s200)},
 	{method: "POST", route: "/api/v1/letters", path: "/api/v1/letters", other: s403, ok: only(s201, bureau),
@@ -600,6 +639,17 @@ var authzRows = []row{
 	{method: "POST", route: "/users/:id/tokens", path: "/users/{target}/tokens", page: true, other: s403, ok: only(s201, admin), body: form(nil)},
 	{method: "POST", route: "/users/:id/tokens/:token/revoke", path: "/users/{target}/tokens/{token}/revoke", page: true, other: s403, ok: only(s303, admin), body: form(nil)},
 	{method: "POST", route: "/users/:id/tokens/:token/rotate", path: "/users/{target}/tokens/{token}/rotate", page: true, other: s403, ok: only(s201, admin), body: form(nil)},
+
+	// The bureau decides objections and marks photos public on the problem page.
+	{method: "POST", route: "/problems/:id/objections/:oid/dismissal", path: "/problems/{notice}/objections/1/dismissal", page: true, other: s403,
+		ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"reason": {"经核实，已清理"}})},
+	{method: "POST", route: "/problems/:id/evidence/:sha256/public", path: "/problems/{notice}/evidence/{nsha}/public", page: true, other: s403,
+		ok: withUnrelated(only(s303, bureau)), body: form(url.Values{"public": {""}})},
+
+	// The public notice page and its objection form: no sign-in.
+	{method: "GET", route: "/public/", path: "/public/", page: true, public: true, other: s200, ok: map[caller]int{}},
+	{method: "POST", route: "/public/notices/:id/objections", path: "/public/notices/{notice}/objections", page: true, public: true, other: s303, ok: map[caller]int{},
+		body: form(url.Values{"text": {"河道里仍有砂堆"}})},
 
 	// Any other path is the pages' 404, after the sign-in check.
 	{method: echo.RouteNotFound, route: "/*", send: "GET", path: "/nothing", page: true, other: s404, ok: map[caller]int{}},

@@ -49,6 +49,7 @@ var statusOf = map[workflow.Code]int{
 	workflow.CodeKeyInFlight:        http.StatusConflict,
 	workflow.CodeInternal:           http.StatusInternalServerError,
 	CodeUnavailable:                 http.StatusServiceUnavailable,
+	workflow.CodeRateLimited:        http.StatusTooManyRequests,
 }
 
 // mimeProblem is the media type of RFC 9457 problem details.

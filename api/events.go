@@ -41,7 +41,7 @@ func (s *server) listEvents(c echo.Context) error {
 	}
 	out := eventList{Items: make([]eventJSON, 0, len(evs)), NextAfter: next}
 	for _, ev := range evs {
-		h := historyOf(ev.Entry)
+		h := historyFor(actor(c), ev.Entry)
 		h.Seq = ev.Seq
 		out.Items = append(out.Items, eventJSON{ID: ev.ID, ProblemID: ev.Entry.ProblemID, WorkPoint: ev.Entry.WorkPoint, historyEntry: h})
 	}

@@ -54,6 +54,8 @@ type evidenceJSON struct {
 	Phase workflow.Phase  `json:"phase,omitempty"`
 	PHash string          `json:"phash,omitempty"`
 	Flags []workflow.Flag `json:"flags"`
+	// Public: the bureau marked the photo public (the public notice page).
+	Public bool `json:"public,omitempty"`
 }
 
 // evidenceOf renders p's evidence for a; dups (nil for callers who may not
@@ -66,7 +68,7 @@ func evidenceOf(a workflow.Actor, p *workflow.Problem, dups map[string][]string)
 			SHA256: e.SHA256, Name: e.Name, Size: e.Size, Type: e.Type, Description: e.Description,
 			UploadedBy: e.UploadedBy, Uploader: e.Uploader, UnitID: e.UnitID, At: e.At.UTC(),
 			Round: e.Round, Submitted: e.Submitted, Duplicates: dups[e.SHA256],
-			Phase: e.Phase, Flags: nonNil(workflow.FlagsFor(a, p, e)),
+			Phase: e.Phase, Flags: nonNil(workflow.FlagsFor(a, p, e)), Public: e.Public,
 		}
 		if e.PHash != nil {
 			j.PHash = fmt.Sprintf("%016x", *e.PHash)

@@ -75,6 +75,11 @@ type problemResponse struct {
 	SiteCheckNeeded     bool                 `json:"site_check_needed"`
 	Lookback            *workflow.Lookback   `json:"lookback,omitempty"`
 
+	// The public notice (公示) and the objections to it; a unit officer
+	// does not see who objected.
+	Notice     *workflow.NoticePeriod `json:"notice,omitempty"`
+	Objections []workflow.Objection   `json:"objections,omitempty"`
+
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
@@ -168,6 +173,10 @@ func (s *server) problemJSON(ctx context.Context, v view, a workflow.Actor, p *w
 		effective = utcPtr(e)
 	}
 	overdue, left := daysOf(p, v.now)
+	var objections []workflow.Objection
+	if len(p.Objections) > 0 {
+		objections = workflow.ObjectionsFor(a, p.Objections)
+	}
 	return problemResponse{
 		ID: p.ID, Code: p.Code, Title: p.Title, Description: p.Description,
 		Source: p.Source, SourceRef: p.SourceRef, CountyID: p.CountyID,
@@ -183,10 +192,10 @@ func (s *server) problemJSON(ctx context.Context, v view, a workflow.Actor, p *w
 		Evidence: evidenceOf(a, p, dups), EvidenceRound: p.EvidenceRound, Signatures: signaturesOf(p),
 		UnacknowledgedFlags: nonNil(p.UnacknowledgedFlags()), AcknowledgedFlags: nonNil(p.Acknowledged),
 		SiteChecks: nonNil(p.SiteChecks), SiteCheckNeeded: s.svc.EvidencePolicy().NeedsSiteCheck(p), Lookback: p.Lookback,
-		Position: p.Position,
-		Version:  p.Version, CreatedBy: p.CreatedBy,
+		Position: p.Position, Notice: p.Notice,
+		Version: p.Version, CreatedBy: p.CreatedBy,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
-		PermittedTriggers: s.svc.PermittedTriggers(a, p),
+		PermittedTriggers: s.svc.PermittedTriggers(a, p), Objections: objections,
 	}, nil
 }
 
@@ -408,6 +417,9 @@ type transitionParams struct {
 
 	AcknowledgedFlags   []workflow.FlagRef `json:"acknowledged_flags"`
 	AcknowledgementNote string             `json:"acknowledgement_note"`
+
+	ObjectionID string `json:"objection_id"`
+	Note        string `json:"note"`
 }
 
 // decode sets the parameters named by keys (in that order) from their
@@ -439,6 +451,10 @@ func (tp *transitionParams) decode(keys []string, fields map[string]json.RawMess
 			dst = &tp.AcknowledgedFlags
 		case "acknowledgement_note":
 			dst = &tp.AcknowledgementNote
+		case "objection_id":
+			dst = &tp.ObjectionID
+		case "note":
+			dst = &tp.Note
 		default:
 			return apiError(workflow.CodeInvalid, k, fmt.Sprintf("unknown field %q", k))
 		}
@@ -498,6 +514,7 @@ func decodeTransition(c echo.Context) (workflow.Command, error) {
 		LeadUnit: tp.LeadUnit, CooperatingUnits: tp.CooperatingUnits, Requirements: tp.Requirements,
 		Reason: tp.Reason, Plan: tp.Plan, Summary: tp.Summary, Opinion: tp.Opinion, Statement: tp.Statement,
 		AcknowledgedFlags: tp.AcknowledgedFlags, AcknowledgementNote: tp.AcknowledgementNote,
+		ObjectionID: tp.ObjectionID, Note: tp.Note,
 	}
 	if tp.Deadline != nil {
 		d, err := workflow.ParseDeadline(*tp.Deadline)
@@ -581,9 +598,19 @@ func (s *server) history(c echo.Context) error {
 	}
 	items := make([]historyEntry, 0, len(entries))
 	for _, e := range entries {
-		items = append(items, historyOf(e))
+		items = append(items, historyFor(actor(c), e))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+// historyFor is historyOf as a may read it: a unit officer does not see who
+// objected to a notice (workflow.SeesObjectors).
+func historyFor(a workflow.Actor, e workflow.Entry) historyEntry {
+	h := historyOf(e)
+	if o := h.Params.Objection; o != nil {
+		h.Params.Objection = &workflow.ObjectionsFor(a, []workflow.Objection{*o})[0]
+	}
+	return h
 }
 
 func historyOf(e workflow.Entry) historyEntry {

@@ -2,9 +2,11 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -81,6 +83,13 @@ func (s *server) routes(e *echo.Echo) {
 	v1.PUT("/units/:id/contact", s.setUnitContact, auth)
 	v1.PUT("/users/:id/email", s.setUserEmail, auth)
 	v1.GET("/admin/deliveries", s.listDeliveries, auth)
+	// Public notices: the public routes need no credentials.
+	v1.GET("/public/notices", s.listPublicNotices, s.public)
+	v1.GET("/public/notices/:id/photos/:sha256", s.getPublicPhoto, s.public)
+	v1.POST("/public/notices/:id/objections", s.fileObjection, s.public, s.limitObjections, middleware.BodyLimit(strconv.Itoa(objectionBodyLimit/1024)+"K"), s.idempotent)
+	v1.GET("/objections", s.listObjections, auth)
+	post("/problems/:id/objections/:oid/dismissal", s.dismissObjection)
+	v1.PUT("/problems/:id/evidence/:sha256/public", s.setEvidencePublic, auth)
 	post("/letters", s.issueLetter)
 	v1.GET("/letters", s.listLetters, auth)
 	v1.GET("/letters/:id", s.getLetter, auth) // also {id}.docx

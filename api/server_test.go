@@ -93,7 +93,7 @@ func TestUsersAndUnits(t *testing.T) {
 func TestWorkflowDocument(t *testing.T) {
 	v := newEnv(t)
 	m := v.ok(v.do("GET", "/api/v1/workflow", "viewer", nil), 200)
-	if len(m["states"].([]any)) != 6 || len(m["triggers"].([]any)) != 10 || len(m["transitions"].([]any)) < 10 {
+	if len(m["states"].([]any)) != 7 || len(m["triggers"].([]any)) != 12 || len(m["transitions"].([]any)) < 10 {
 		t.Errorf("workflow %v", m)
 	}
 	if !strings.Contains(m["dot"].(string), "digraph") || !strings.HasPrefix(m["mermaid"].(string), "stateDiagram-v2") {

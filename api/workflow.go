@@ -30,7 +30,7 @@ func (s *server) workflowDoc(c echo.Context) error {
 		States:      workflow.States,
 		Triggers:    workflow.Triggers,
 		Params:      map[workflow.Trigger]triggerParams{},
-		Substates:   map[workflow.State]workflow.State{workflow.StateSubmitted: workflow.StateRectifying},
+		Substates:   map[workflow.State]workflow.State{workflow.StateSubmitted: workflow.StateRectifying, workflow.StateInNotice: workflow.StateVerified},
 		Transitions: workflow.Transitions(),
 		DOT:         workflow.DOT(),
 		Mermaid:     workflow.Mermaid(),

@@ -72,7 +72,11 @@ func applyEffects(p *Problem, e *Entry) {
 		p.addSignature(prm.Signature)
 		p.Acknowledged = append(p.Acknowledged, prm.AcknowledgedFlags...)
 	case TriggerClose:
-		p.Resolution = ResolutionRectified
+		if prm.Notice == nil {
+			p.Resolution = ResolutionRectified
+		} else {
+			p.Notice = clonePtr(prm.Notice)
+		}
 		p.ClosedBy = e.Actor.ID
 		p.Statement = prm.Statement
 		p.addSignature(prm.Signature)
@@ -85,10 +89,12 @@ func applyEffects(p *Problem, e *Entry) {
 		if prm.Deadline != nil {
 			p.setDeadline(prm.Deadline)
 		}
+		p.Notice = nil
 		if l := p.Lookback; l != nil && l.Status == LookbackPending {
 			l.resolve(LookbackReopened, e)
 		}
 	}
+	applyNotice(p, e)
 	applyExtension(p, e)
 	applyChecks(p, e)
 	applyLetter(p, e)
@@ -152,7 +158,7 @@ func replay(entries []Entry, step func(before, after *Problem, entries []Entry))
 			if p.State != e.From {
 				return nil, fmt.Errorf("entry %d: recorded from %s but the problem was %s", e.Seq, e.From, p.State)
 			}
-			if err := fire(context.Background(), p, t); err != nil {
+			if err := fire(context.Background(), p, t, t == TriggerClose && e.Params.Notice != nil); err != nil {
 				return nil, fmt.Errorf("entry %d: %w", e.Seq, err)
 			}
 			if p.State != e.To {
@@ -162,6 +168,7 @@ func replay(entries []Entry, step func(before, after *Problem, entries []Entry))
 			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision,
 			e.Action == ActionPosition, e.Action == ActionSiteCheck,
 			e.Action == ActionLookbackDrawn, e.Action == ActionLookbackConfirmed, e.Action == ActionReport,
+			e.Action == ActionObjection, e.Action == ActionObjectionDismissed, e.Action == ActionEvidencePublic,
 			e.Action == ActionLetter, e.Action == ActionLetterReply:
 		default:
 			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)

@@ -119,4 +119,13 @@ type Params struct {
 	// the entry before it, and its day (YYYY-MM-DD in Asia/Shanghai).
 	Head string `json:"head,omitempty"`
 	Day  string `json:"day,omitempty"`
+
+	// Public notices (notice.go): the notice a close started or an
+	// end_notice ended; an objection filed; the objection an uphold or a
+	// dismissal decides; the photo marked public or not (ActionEvidencePublic).
+	Notice      *NoticePeriod `json:"notice,omitempty"`
+	Objection   *Objection    `json:"objection,omitempty"`
+	ObjectionID string        `json:"objection_id,omitempty"`
+	File        string        `json:"file,omitempty"`
+	Public      *bool         `json:"public,omitempty"`
 }

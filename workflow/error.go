@@ -21,6 +21,7 @@ const (
 	CodeUnsupportedType    Code = "unsupported_type"    // an upload whose content is not an allowed type
 	CodeInternal           Code = "internal"            // a real fault; never shown to callers
 	CodeUnavailable        Code = "unavailable"         // the store cannot serve for now (quorum lost, no answer in time): try again shortly
+	CodeRateLimited        Code = "rate_limited"        // too many requests from one client: try again later
 )
 
 // Error is the domain's one error type. Code is the class of the refusal and

@@ -36,6 +36,9 @@ type Evidence struct {
 	// found (docs/design.md#evidence-checks). Both are decided at upload.
 	PHash *uint64 `json:"phash,omitempty"`
 	Flags []Flag  `json:"flags,omitempty"`
+	// Public: the bureau marked the photo public, for the public notice
+	// page (ActionEvidencePublic).
+	Public bool `json:"public,omitempty"`
 }
 
 // Blobs stores evidence files by their SHA-256. Put writes and fsyncs the

@@ -84,6 +84,8 @@ var fieldLabels = map[string]string{
 	"due": LabelDue, "period": LabelPeriod, "scope": LabelScope, "problem_id": LabelCode,
 	"progress": LabelNoteText, "percent": LabelPercent, "next_steps": LabelNextSteps,
 	"difficulties": LabelDifficulties, "figures": LabelFigures,
+	// Public notices and objections.
+	"objection_id": "异议编号", "contact": "联系方式", "public": "是否公开",
 }
 
 // FieldLabel returns the Chinese name of a field or parameter (its JSON
@@ -101,6 +103,7 @@ var stateLabels = map[State]string{
 	StateRectifying: "整改中",
 	StateSubmitted:  "待验收",
 	StateVerified:   "已验收",
+	StateInNotice:   "公示中",
 	StateClosed:     "已办结",
 }
 
@@ -122,16 +125,18 @@ func (p *Problem) StatusLabel() string {
 }
 
 var triggerLabels = map[Trigger]string{
-	TriggerAssign:   "交办",
-	TriggerReassign: "改派",
-	TriggerDismiss:  "撤销",
-	TriggerAccept:   "签收",
-	TriggerSubmit:   "提交验收",
-	TriggerWithdraw: "撤回提交",
-	TriggerReject:   "退回整改",
-	TriggerVerify:   "验收通过",
-	TriggerClose:    "销号",
-	TriggerReopen:   "重新整改（回头看）",
+	TriggerAssign:    "交办",
+	TriggerReassign:  "改派",
+	TriggerDismiss:   "撤销",
+	TriggerAccept:    "签收",
+	TriggerSubmit:    "提交验收",
+	TriggerWithdraw:  "撤回提交",
+	TriggerReject:    "退回整改",
+	TriggerVerify:    "验收通过",
+	TriggerClose:     "销号",
+	TriggerReopen:    "重新整改（回头看）",
+	TriggerEndNotice: "公示期满销号",
+	TriggerUphold:    "异议成立，退回整改",
 }
 
 // Label returns what a trigger is called (its button, its history entry).
@@ -151,8 +156,12 @@ var actionLabels = map[string]string{
 	ActionReport:            "调度报送",
 	ActionRoundOpen:         "发起调度",
 	ActionHeadAnchor:        "审计链头存证",
-	ActionLetter:            "发函督办",
-	ActionLetterReply:       "督办函回复",
+	// Public notices.
+	ActionObjection:          "公众异议",
+	ActionObjectionDismissed: "异议不成立",
+	ActionEvidencePublic:     "设置照片公开",
+	ActionLetter:             "发函督办",
+	ActionLetterReply:        "督办函回复",
 }
 
 // ActionLabel returns what a history entry's action is called: a trigger's
@@ -260,6 +269,7 @@ var roleLabels = map[Role]string{
 	RoleInspector: "验收人员",
 	RoleViewer:    "领导查阅",
 	RoleSystem:    "系统",
+	RolePublic:    "公众",
 }
 
 // Label returns a role's Chinese name.
@@ -360,6 +370,22 @@ var siteCheckLabels = map[SiteCheckResult]string{SiteCheckPassed: "整改到位"
 
 // Label returns the Chinese name of a site-check result.
 func (r SiteCheckResult) Label() string { return label(siteCheckLabels, r) }
+
+var objectionLabels = map[ObjectionStatus]string{
+	ObjectionOpen:       "待处理",
+	ObjectionUpheld:     "异议成立",
+	ObjectionDismissed:  "异议不成立",
+	ObjectionSuperseded: "随另一异议退回整改",
+}
+
+// Label returns the Chinese name of an objection's status.
+func (o ObjectionStatus) Label() string { return label(objectionLabels, o) }
+
+// Names of a notice's fields.
+const (
+	LabelNoticeStart = "公示开始"
+	LabelNoticeEnd   = "公示截止"
+)
 
 var lookbackLabels = map[LookbackStatus]string{
 	LookbackPending:   "待回头看",

@@ -31,8 +31,11 @@ var table = []transition{
 	{From: StateSubmitted, Trigger: TriggerWithdraw, To: StateRectifying},
 	{From: StateSubmitted, Trigger: TriggerReject, To: StateRectifying},
 	{From: StateSubmitted, Trigger: TriggerVerify, To: StateVerified},
-	{From: StateVerified, Trigger: TriggerClose, To: StateClosed},
-	{From: StateVerified, Trigger: TriggerReopen, To: StateRectifying},
+	{From: StateVerified, Trigger: TriggerClose, To: StateClosed, Guard: closesNow, When: "no notice"},
+	{From: StateVerified, Trigger: TriggerClose, To: StateInNotice, Guard: startsNotice, When: "notice"},
+	{From: StateVerified, Trigger: TriggerReopen, To: StateRectifying, Guard: notInNotice, When: "not in notice"},
+	{From: StateInNotice, Trigger: TriggerEndNotice, To: StateClosed},
+	{From: StateInNotice, Trigger: TriggerUphold, To: StateRectifying},
 	{From: StateClosed, Trigger: TriggerReopen, To: StateRectifying, Guard: wasRectified, When: "rectified"},
 	{From: StateClosed, Trigger: TriggerReopen, To: StateFound, Guard: wasDismissed, When: "dismissed"},
 }
@@ -52,6 +55,36 @@ func problemArg(args []any) *Problem {
 func notYetSubmitted(_ context.Context, args ...any) bool {
 	p := problemArg(args)
 	return p != nil && p.State == StateRectifying
+}
+
+// noticeArg is the second trigger argument of a close: whether it starts a
+// public notice (the source needs one) instead of closing.
+type noticeArg bool
+
+func startsNoticeArg(args []any) bool {
+	if len(args) > 1 {
+		if n, ok := args[1].(noticeArg); ok {
+			return bool(n)
+		}
+	}
+	return false
+}
+
+// notInNotice keeps the triggers of verified from applying to its in_notice
+// substate: a problem in notice ends it or goes back on an objection.
+func notInNotice(_ context.Context, args ...any) bool {
+	p := problemArg(args)
+	return p != nil && p.State == StateVerified
+}
+
+// closesNow: a close that needs no notice writes the problem off at once.
+func closesNow(ctx context.Context, args ...any) bool {
+	return notInNotice(ctx, args...) && !startsNoticeArg(args)
+}
+
+// startsNotice: a close of a problem whose source needs a notice starts it.
+func startsNotice(ctx context.Context, args ...any) bool {
+	return notInNotice(ctx, args...) && startsNoticeArg(args)
 }
 
 func wasRectified(_ context.Context, args ...any) bool {
@@ -116,6 +149,7 @@ func newMachine(p *Problem) *stateless.StateMachine {
 
 func configure(sm *stateless.StateMachine) {
 	sm.Configure(StateSubmitted).SubstateOf(StateRectifying)
+	sm.Configure(StateInNotice).SubstateOf(StateVerified)
 	for _, r := range table {
 		cfg := sm.Configure(r.From)
 		var guards []stateless.GuardFunc
@@ -150,9 +184,10 @@ func stateTriggers(p *Problem) []Trigger {
 	return out
 }
 
-// fire moves p.State by trigger t on the shared machine.
-func fire(ctx context.Context, p *Problem, t Trigger) error {
-	return machine().FireCtx(withProblem(ctx, p), t, p)
+// fire moves p.State by trigger t on the shared machine; notice says
+// whether a close starts a public notice.
+func fire(ctx context.Context, p *Problem, t Trigger, notice bool) error {
+	return machine().FireCtx(withProblem(ctx, p), t, p, noticeArg(notice))
 }
 
 // DOT renders the workflow machine in Graphviz DOT (stateless ToGraph).
@@ -169,13 +204,14 @@ func Mermaid() string {
 	b.WriteString("    [*] --> found: create\n")
 	for _, r := range table {
 		label := string(r.Trigger)
-		if r.When != "" && r.Trigger == TriggerReopen {
+		if r.When != "" && (r.Trigger == TriggerReopen || r.Trigger == TriggerClose) {
 			label += " (" + r.When + ")"
 		}
 		fmt.Fprintf(&b, "    %s --> %s: %s\n", r.From, r.To, label)
 	}
 	b.WriteString("    closed --> [*]\n")
 	b.WriteString("    note right of submitted: substate of rectifying\n")
+	b.WriteString("    note right of in_notice: substate of verified (公示)\n")
 	return b.String()
 }
 

@@ -25,7 +25,7 @@ func BenchmarkFire(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p := &Problem{State: StateSubmitted}
-		if err := fire(ctx, p, TriggerVerify); err != nil || p.State != StateVerified {
+		if err := fire(ctx, p, TriggerVerify, false); err != nil || p.State != StateVerified {
 			b.Fatal(err)
 		}
 	}

@@ -17,8 +17,21 @@ var expected = map[string]map[Trigger]State{
 	"rectifying":       {TriggerSubmit: StateSubmitted},
 	"submitted":        {TriggerWithdraw: StateRectifying, TriggerReject: StateRectifying, TriggerVerify: StateVerified},
 	"verified":         {TriggerClose: StateClosed, TriggerReopen: StateRectifying},
+	"in_notice":        {TriggerEndNotice: StateClosed, TriggerUphold: StateRectifying},
 	"closed/rectified": {TriggerReopen: StateRectifying},
 	"closed/dismissed": {TriggerReopen: StateFound},
+}
+
+// TestCloseStartsNotice: a close whose source needs a public notice goes
+// to in_notice, a substate of verified, instead of closed.
+func TestCloseStartsNotice(t *testing.T) {
+	p := &Problem{State: StateVerified}
+	if err := fire(context.Background(), p, TriggerClose, true); err != nil || p.State != StateInNotice {
+		t.Fatalf("close with a notice: %s, %v", p.State, err)
+	}
+	if in, err := machine().IsInStateCtx(withProblem(context.Background(), p), StateVerified); err != nil || !in {
+		t.Fatal("in_notice is not a substate of verified")
+	}
 }
 
 func problemIn(name string) *Problem {
@@ -31,7 +44,7 @@ func TestEveryStateTriggerPair(t *testing.T) {
 		for _, trig := range Triggers {
 			t.Run(name+"/"+string(trig), func(t *testing.T) {
 				p := problemIn(name)
-				err := fire(context.Background(), p, trig)
+				err := fire(context.Background(), p, trig, false)
 				want, ok := allowed[trig]
 				if !ok {
 					if ErrorCode(err) != CodeConflict {
@@ -106,7 +119,7 @@ func TestSharedMachineConcurrent(t *testing.T) {
 					path = []Trigger{TriggerDismiss}
 				}
 				for _, trig := range path {
-					if err := fire(context.Background(), p, trig); err != nil {
+					if err := fire(context.Background(), p, trig, false); err != nil {
 						t.Errorf("fire %s: %v", trig, err)
 						return
 					}
@@ -146,7 +159,7 @@ func TestSharedMachineMatchesFresh(t *testing.T) {
 			}
 			for _, trig := range Triggers {
 				a, b := &Problem{State: st, Resolution: res}, &Problem{State: st, Resolution: res}
-				errShared := fire(context.Background(), a, trig)
+				errShared := fire(context.Background(), a, trig, false)
 				errFresh := newMachine(b).FireCtx(context.Background(), trig, b)
 				if a.State != b.State || ErrorCode(errShared) != ErrorCode(errFresh) {
 					t.Errorf("%s/%s %s: shared gives %s (%v), fresh %s (%v)", st, res, trig, a.State, errShared, b.State, errFresh)

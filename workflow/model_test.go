@@ -72,6 +72,29 @@ type modelProblem struct {
 	now        time.Time
 	pausedAt   time.Time // zero: not paused
 	pausedSecs int64
+
+	// The public notice: whether the problem's source needs one, when the
+	// running one ends, and the objections' statuses (open, upheld,
+	// dismissed, superseded).
+	needsNotice bool
+	noticeEnd   time.Time
+	objections  []string
+}
+
+// openObjections counts the objections still open.
+func (m *modelProblem) openObjections() int {
+	n := 0
+	for _, o := range m.objections {
+		if o == "open" {
+			n++
+		}
+	}
+	return n
+}
+
+// noticeEnded reports whether the running notice has ended.
+func (m *modelProblem) noticeEnded() bool {
+	return m.state == workflow.StateInNotice && m.now.After(m.noticeEnd)
 }
 
 // setDeadline is a new deadline: the credited pause starts over (a pause
@@ -118,6 +141,8 @@ func (m *modelProblem) stateTriggers() []workflow.Trigger {
 		return []workflow.Trigger{workflow.TriggerWithdraw, workflow.TriggerReject, workflow.TriggerVerify}
 	case workflow.StateVerified:
 		return []workflow.Trigger{workflow.TriggerClose, workflow.TriggerReopen}
+	case workflow.StateInNotice:
+		return []workflow.Trigger{workflow.TriggerEndNotice, workflow.TriggerUphold}
 	case workflow.StateClosed:
 		return []workflow.Trigger{workflow.TriggerReopen}
 	}
@@ -129,7 +154,8 @@ func (m *modelProblem) stateTriggers() []workflow.Trigger {
 func (m *modelProblem) forbidden(t workflow.Trigger, a workflow.Actor) bool {
 	bureau := a.Role == workflow.RoleBureau || a.Role == workflow.RoleSystem
 	switch t {
-	case workflow.TriggerAssign, workflow.TriggerReassign, workflow.TriggerDismiss:
+	case workflow.TriggerAssign, workflow.TriggerReassign, workflow.TriggerDismiss,
+		workflow.TriggerEndNotice, workflow.TriggerUphold: // the model's notices are closed by the bureau
 		return !bureau
 	case workflow.TriggerAccept, workflow.TriggerSubmit, workflow.TriggerWithdraw:
 		return a.Role != workflow.RoleUnit || a.UnitID != m.lead
@@ -169,7 +195,10 @@ func (m *modelProblem) hasNewEvidence() bool {
 func (m *modelProblem) permitted(a workflow.Actor) []workflow.Trigger {
 	out := []workflow.Trigger{}
 	for _, t := range workflow.Triggers { // the service lists them in this order
-		if slices.Contains(m.stateTriggers(), t) && !m.forbidden(t, a) && (t != workflow.TriggerSubmit || m.hasNewEvidence()) {
+		ready := (t != workflow.TriggerSubmit || m.hasNewEvidence()) &&
+			(t != workflow.TriggerEndNotice || (m.noticeEnded() && m.openObjections() == 0)) &&
+			(t != workflow.TriggerUphold || m.openObjections() > 0)
+		if slices.Contains(m.stateTriggers(), t) && !m.forbidden(t, a) && ready {
 			out = append(out, t)
 		}
 	}
@@ -247,8 +276,69 @@ func (m *modelProblem) fire(t workflow.Trigger, a workflow.Actor, prm workflow.P
 		m.pausedAt = time.Time{}
 	case workflow.TriggerClose:
 		m.state, m.resolution = workflow.StateClosed, workflow.ResolutionRectified
+		if m.needsNotice {
+			m.state, m.resolution = workflow.StateInNotice, ""
+			m.noticeEnd = modelCalendar.AddWorkdays(m.now, modelNoticeDays)
+		}
 		m.pausedAt = time.Time{}
+	case workflow.TriggerEndNotice:
+		if !m.noticeEnded() || m.openObjections() > 0 {
+			return workflow.CodeConflict
+		}
+		m.state, m.resolution = workflow.StateClosed, workflow.ResolutionRectified
+	case workflow.TriggerUphold:
+		n, err := strconv.Atoi(prm.ObjectionID)
+		switch {
+		case err != nil || n < 1 || n > len(m.objections):
+			return workflow.CodeNotFound
+		case m.objections[n-1] != "open":
+			return workflow.CodeConflict
+		}
+		for i, o := range m.objections {
+			if o == "open" {
+				m.objections[i] = "superseded"
+			}
+		}
+		m.objections[n-1] = "upheld"
+		m.round++
+		m.resolution, m.submittedBy, m.verifiedBy = "", "", ""
+		m.state = workflow.StateRectifying
+		m.setDeadline(*prm.Deadline)
 	}
+	return ""
+}
+
+// The model's notice: its length and the calendar counting it (weekends).
+const modelNoticeDays = 5
+
+var modelCalendar = workflow.NewCalendar()
+
+// object is anyone's objection: only to a problem in notice (else it is
+// not found), while the notice runs.
+func (m *modelProblem) object() workflow.Code {
+	switch {
+	case m.state != workflow.StateInNotice:
+		return workflow.CodeNotFound
+	case m.noticeEnded():
+		return workflow.CodeConflict
+	}
+	m.objections = append(m.objections, "open")
+	return ""
+}
+
+// dismissObjection is the bureau's dismissal of objection n.
+func (m *modelProblem) dismissObjection(a workflow.Actor, n int) workflow.Code {
+	switch {
+	case !m.visible(a):
+		return workflow.CodeNotFound
+	case a.Role != workflow.RoleBureau && a.Role != workflow.RoleSystem:
+		return workflow.CodeForbidden
+	case n < 1 || n > len(m.objections):
+		return workflow.CodeNotFound
+	case m.objections[n-1] != "open":
+		return workflow.CodeConflict
+	}
+	m.objections[n-1] = "dismissed"
 	return ""
 }
 
@@ -334,6 +424,10 @@ func TestModel(t *testing.T) {
 	clock := workflow.NewManualClock(t0)
 	svc := workflow.NewService(st, clock)
 	ctx := context.Background()
+	// Audits need a notice (closed by the bureau), self-inspections none.
+	if err := svc.SetNoticePolicy(workflow.NoticePolicy{Sources: []workflow.Source{workflow.SourceAudit}, Days: modelNoticeDays, By: workflow.RoleBureau}); err != nil {
+		t.Fatal(err)
+	}
 	if err := svc.PutUnits(ctx, testUnits); err != nil {
 		t.Fatal(err)
 	}
@@ -343,11 +437,12 @@ func TestModel(t *testing.T) {
 	sha := 0
 
 	rapid.Check(t, func(rt *rapid.T) {
-		p, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "模型", Description: "随机命令", Source: workflow.SourceAudit, CountyID: "fuliang"})
+		source := rapid.SampledFrom([]workflow.Source{workflow.SourceAudit, workflow.SourceSelfInspection}).Draw(rt, "source")
+		p, _, err := svc.CreateProblem(ctx, bureau, workflow.NewProblem{Title: "模型", Description: "随机命令", Source: source, CountyID: "fuliang"})
 		if err != nil {
 			rt.Fatal(err)
 		}
-		m := &modelProblem{state: workflow.StateFound, version: 1, coop: []string{}}
+		m := &modelProblem{state: workflow.StateFound, version: 1, coop: []string{}, needsNotice: source == workflow.SourceAudit}
 		commands := 1 // the create
 		steps := rapid.IntRange(1, 60).Draw(rt, "steps")
 		for i := range steps {
@@ -355,7 +450,10 @@ func TestModel(t *testing.T) {
 				clock.Advance(time.Duration(rapid.IntRange(1, 72).Draw(rt, "hours")) * time.Hour)
 			}
 			m.now = clock.Now()
-			kind := rapid.IntRange(0, 13).Draw(rt, "kind")
+			kind := rapid.IntRange(0, 15).Draw(rt, "kind")
+			if m.state == workflow.StateInNotice && rapid.Bool().Draw(rt, "object first") {
+				kind = rapid.IntRange(14, 15).Draw(rt, "notice kind") // an objection, or its dismissal
+			}
 			if m.state == workflow.StateRectifying && !m.hasNewEvidence() && rapid.Bool().Draw(rt, "upload first") {
 				kind = 11
 			}
@@ -366,6 +464,7 @@ func TestModel(t *testing.T) {
 			a := rapid.SampledFrom(modelActors).Draw(rt, "actor")
 			before := *m
 			before.coop, before.evidence = slices.Clone(m.coop), slices.Clone(m.evidence)
+			before.objections = slices.Clone(m.objections)
 			var (
 				want, got workflow.Code
 				what      string
@@ -411,6 +510,18 @@ func TestModel(t *testing.T) {
 				what = "extension request by " + a.ID
 				want = m.request(a, d)
 				_, err = svc.RequestExtension(ctx, a, p.ID, workflow.ExtensionRequest{Deadline: d, Reason: "理由"}, 0)
+			case kind == 14:
+				what = "objection"
+				want = m.object()
+				_, err = svc.FileObjection(ctx, p.ID, workflow.ObjectionInput{Text: "整改不到位，仍有污水直排", Name: "张三"})
+			case kind == 15:
+				n := rapid.IntRange(0, len(m.objections)+1).Draw(rt, "objection")
+				if open := slices.Index(m.objections, "open"); steer && open >= 0 {
+					a, n = modelActors[0], open+1 // the bureau decides an open one
+				}
+				what = fmt.Sprintf("dismissal of objection %d by %s", n, a.ID)
+				want = m.dismissObjection(a, n)
+				_, err = svc.DismissObjection(ctx, a, p.ID, strconv.Itoa(n), "经核实，整改已到位", 0)
 			default:
 				ext := rapid.IntRange(0, len(m.extensions)+1).Draw(rt, "ext")
 				approve := rapid.Bool().Draw(rt, "approve")
@@ -445,7 +556,8 @@ func TestModel(t *testing.T) {
 // drawParams draws parameters for t, valid but for the units chosen (a
 // lead may also be listed as cooperating), or with a required one missing.
 func drawParams(rt *rapid.T, t workflow.Trigger, leads, partners []string, base time.Time) (prm workflow.Params, missing bool) {
-	missing = rapid.IntRange(0, 9).Draw(rt, "missing") == 0
+	// end_notice takes no parameter: none can be missing.
+	missing = rapid.IntRange(0, 9).Draw(rt, "missing") == 0 && t != workflow.TriggerEndNotice
 	deadline := func() *time.Time {
 		d := base.AddDate(0, 0, rapid.IntRange(0, 400).Draw(rt, "days"))
 		return &d
@@ -502,6 +614,11 @@ func drawParams(rt *rapid.T, t workflow.Trigger, leads, partners []string, base 
 		if rapid.Bool().Draw(rt, "reopen deadline") {
 			prm.Deadline = deadline()
 		}
+	case workflow.TriggerUphold:
+		prm.ObjectionID = strconv.Itoa(rapid.IntRange(0, 3).Draw(rt, "objection"))
+		if !missing {
+			prm.Deadline = deadline()
+		}
 	}
 	return prm, missing
 }
@@ -526,6 +643,18 @@ func checkAgainstModel(rt *rapid.T, svc *workflow.Service, id string, m *modelPr
 	}
 	if !m.deadline.IsZero() && (p.Deadline == nil || !p.Deadline.Equal(m.deadline)) {
 		rt.Fatalf("deadline %v, model %v", p.Deadline, m.deadline)
+	}
+	if (p.State == workflow.StateInNotice) != (p.Notice != nil && m.state == workflow.StateInNotice) ||
+		(p.Notice != nil && m.state == workflow.StateInNotice && !p.Notice.End.Equal(m.noticeEnd)) {
+		rt.Fatalf("notice %+v, model state %s ending %v", p.Notice, m.state, m.noticeEnd)
+	}
+	if len(p.Objections) != len(m.objections) {
+		rt.Fatalf("%d objections, model %d", len(p.Objections), len(m.objections))
+	}
+	for i, o := range p.Objections {
+		if string(o.Status) != m.objections[i] {
+			rt.Fatalf("objection %d is %s, model %s", i+1, o.Status, m.objections[i])
+		}
 	}
 	for i, x := range p.Extensions {
 		if string(x.Status) != m.extensions[i] {

@@ -25,6 +25,10 @@ var paramSpecs = map[Trigger]paramSpec{
 	TriggerClose:    {required: []string{"statement"}},
 	// reopen needs a deadline unless the problem goes back to found; see ParamFieldsOn.
 	TriggerReopen: {required: []string{"reason"}, optional: []string{"deadline"}},
+	// end_notice takes nothing: the notice's dates are the record's;
+	// uphold_objection takes the objection's text as its reason.
+	TriggerEndNotice: {},
+	TriggerUphold:    {required: []string{"objection_id", "deadline"}, optional: []string{"note"}},
 }
 
 // ParamFields returns the parameter fields trigger t requires and accepts.
@@ -72,7 +76,7 @@ func unknownTrigger(t Trigger) error {
 }
 
 // textParams are the text parameters, in the order ValidateParams checks them.
-var textParams = []string{"lead_unit", "requirements", "reason", "plan", "summary", "opinion", "statement"}
+var textParams = []string{"lead_unit", "requirements", "reason", "plan", "summary", "opinion", "statement", "objection_id", "note"}
 
 // ValidateParams trims p's text fields and checks that trigger t has every
 // required parameter and that each one is well formed.
@@ -84,7 +88,7 @@ func ValidateParams(t Trigger, p *Params) error {
 	texts := map[string]*string{
 		"lead_unit": &p.LeadUnit, "requirements": &p.Requirements, "reason": &p.Reason,
 		"plan": &p.Plan, "summary": &p.Summary, "opinion": &p.Opinion, "statement": &p.Statement,
-		"acknowledgement_note": &p.AcknowledgementNote,
+		"acknowledgement_note": &p.AcknowledgementNote, "objection_id": &p.ObjectionID, "note": &p.Note,
 	}
 	for _, name := range textParams {
 		v := texts[name]

@@ -57,6 +57,11 @@ type Problem struct {
 	Acknowledged []FlagRef   `json:"acknowledged_flags,omitempty"`
 	SiteChecks   []SiteCheck `json:"site_checks,omitempty"`
 	Lookback     *Lookback   `json:"lookback,omitempty"`
+	// Notice is the problem's public notice (公示), running or ended with
+	// its write-off; Objections every objection to its notices, oldest
+	// first (notice.go).
+	Notice     *NoticePeriod `json:"notice,omitempty"`
+	Objections []Objection   `json:"objections,omitempty"`
 	// Letters are the supervision letters issued about the problem, as its
 	// history records them (docs/design.md#supervision-letters).
 	Letters []LetterMark `json:"letters,omitempty"`
@@ -96,6 +101,11 @@ func (p *Problem) Clone() *Problem {
 		l.ResolvedAt = clonePtr(l.ResolvedAt)
 		c.Lookback = &l
 	}
+	c.Notice = clonePtr(p.Notice)
+	c.Objections = slices.Clone(p.Objections)
+	for i := range c.Objections {
+		c.Objections[i].DecidedAt = clonePtr(c.Objections[i].DecidedAt)
+	}
 	c.Signatures = slices.Clone(p.Signatures)
 	c.Letters = slices.Clone(p.Letters)
 	c.Extensions = slices.Clone(p.Extensions)
@@ -118,9 +128,11 @@ func (p *Problem) Units() []string {
 	return append([]string{p.LeadUnit}, p.CooperatingUnits...)
 }
 
-// Open reports whether p is still to be done (未办结): neither verified nor
-// closed.
-func (p *Problem) Open() bool { return p.State != StateVerified && p.State != StateClosed }
+// Open reports whether p is still to be done (未办结): neither verified (in
+// notice included) nor closed.
+func (p *Problem) Open() bool {
+	return p.State != StateVerified && p.State != StateInNotice && p.State != StateClosed
+}
 
 // Returned reports whether p came back to rectification after a rejection
 // or a reopening (回头看): its next submission needs evidence added since.

@@ -141,6 +141,20 @@ const (
 	ReasonScopeTooLarge    Reason = "scope_too_large"   // CodeTooLarge: a round's scope takes in more reports than a round holds
 )
 
+// Reasons of the public notice (notice.go).
+const (
+	ReasonNoticeBySystem    Reason = "notice_by_system"    // CodeForbidden: the scanner closes a notice configured so
+	ReasonNoticeRunning     Reason = "notice_running"      // CodeConflict: the notice has not ended yet
+	ReasonObjectionOpen     Reason = "objection_open"      // CodeConflict: a notice cannot end while an objection is open
+	ReasonObjectionDecided  Reason = "objection_decided"   // CodeConflict: the objection was already decided
+	ReasonNoticeOver        Reason = "notice_over"         // CodeConflict: the notice has ended: no more objections
+	ReasonObjectionsFull    Reason = "objections_full"     // CodeConflict: too many objections are open on the problem
+	ReasonObjectionNotFound Reason = "objection_not_found" // CodeNotFound
+	ReasonNotInNotice       Reason = "not_in_notice"       // CodeNotFound: the problem is not in public notice
+	ReasonNotPhoto          Reason = "not_photo"           // CodeInvalid: only photos may be public
+	ReasonRateLimited       Reason = "rate_limited"        // CodeRateLimited: too many requests from the client
+)
+
 // Reasons of a ledger import's rows and readings (CodeInvalid, as the
 // RowError.Rule of ledgerfile; the domain's own reasons serve there too), and
 // of an import job that stopped.
@@ -219,6 +233,11 @@ var reasonCodes = map[Reason]Code{
 	ReasonKeyReused: CodeKeyReused, ReasonKeyInFlight: CodeKeyInFlight,
 	ReasonStoreUnavailable: CodeUnavailable, ReasonNotReady: CodeUnavailable,
 	ReasonScopeTooLarge: CodeTooLarge,
+
+	ReasonNoticeBySystem: CodeForbidden, ReasonNoticeRunning: CodeConflict, ReasonObjectionOpen: CodeConflict,
+	ReasonObjectionDecided: CodeConflict, ReasonNoticeOver: CodeConflict, ReasonObjectionsFull: CodeConflict,
+	ReasonObjectionNotFound: CodeNotFound, ReasonNotInNotice: CodeNotFound, ReasonNotPhoto: CodeInvalid,
+	ReasonRateLimited: CodeRateLimited,
 
 	ReasonColumnTwice: CodeInvalid, ReasonMissingColumn: CodeInvalid, ReasonAmbiguousSource: CodeInvalid, ReasonAssignTogether: CodeInvalid,
 	ReasonNeedsAssignment: CodeInvalid, ReasonDuplicateRow: CodeInvalid, ReasonDuplicateCode: CodeInvalid,

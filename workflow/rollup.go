@@ -23,12 +23,16 @@ import (
 // command in between) future. The stores only keep and add these changes;
 // what they mean is decided here.
 
+// stateCount is len(States), which a constant cannot name
+// (TestTallyHasEveryState keeps them equal).
+const stateCount = 7
+
 // Indexes of Tally.Counts.
 const (
 	// TallyStates is the first of one count per state, in States order.
 	TallyStates = 0
 	// TallyDismissed counts problems closed as dismissed (撤销).
-	TallyDismissed = TallyStates + 6
+	TallyDismissed = TallyStates + stateCount
 	// TallyOnTime counts closed rectified problems whose last verification
 	// came on time (see StatsRow).
 	TallyOnTime = TallyDismissed + 1

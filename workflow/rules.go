@@ -158,6 +158,8 @@ func triggerRoles(t Trigger) []Role {
 		return inspectorOrBureau
 	case TriggerReopen:
 		return bureauOrInspector
+	case TriggerEndNotice, TriggerUphold:
+		return bureauOnly
 	}
 	return nil
 }

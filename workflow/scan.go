@@ -20,8 +20,9 @@ const scanWorkers = 64
 // alert due (a command rescheduled it meanwhile, or the policy changed).
 var errNothingDue = errors.New("nothing due")
 
-// Scan records every alert now due and returns how many it recorded (level
-// changes and stage breaches). It reads only the problems the wake index says
+// Scan records every alert now due and returns how many entries it
+// recorded (level changes, stage breaches, and the write-offs of problems
+// whose public notice ended with no objection open). It reads only the problems the wake index says
 // are due at or before now, so its cost grows with the number due, not with
 // the ledger. The updates of one batch run concurrently (scanWorkers at
 // once), each in its own command. Running it again, or after a restart,
@@ -96,13 +97,18 @@ func (s *Service) scanOne(ctx context.Context, id string, pol Policy) (int, erro
 	now := s.clock.Now()
 	var recorded int
 	_, err := s.store.UpdateProblem(ctx, id, func(p *Problem) ([]Entry, error) {
-		alerts := supervise(p, now, pol)
-		if len(alerts) == 0 {
+		// A notice that ended with no objection open closes the problem.
+		entries, err := endNoticeEntries(ctx, p, now)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, supervise(p, now, pol)...)
+		if len(entries) == 0 {
 			return nil, errNothingDue
 		}
-		stamp(p, alerts)
-		recorded = len(alerts)
-		return alerts, nil
+		stamp(p, entries)
+		recorded = len(entries)
+		return entries, nil
 	})
 	switch {
 	case errors.Is(err, errNothingDue) || ErrorCode(err) == CodeNotFound:

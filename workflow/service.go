@@ -22,6 +22,7 @@ type Service struct {
 	blobs    Blobs
 	evidence EvidencePolicy
 	photos   PhotoChecker
+	notice   *NoticePolicy // nil: no notices
 	letters  LetterConfig
 
 	addrCheck    AddressCheck   // contacts' addresses (reminder.go)
@@ -134,6 +135,7 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 	// Only the domain sets these.
 	prm.Evidence, prm.Signature, prm.Warnings = nil, nil, nil
 	prm.Position, prm.SiteCheck, prm.Lookback = nil, nil, nil
+	prm.Notice, prm.Objection, prm.Public, prm.File = nil, nil, nil, ""
 	if t == TriggerVerify {
 		w, err := s.duplicateWarnings(ctx, a, id)
 		if err != nil {
@@ -151,6 +153,7 @@ func (s *Service) Fire(ctx context.Context, a Actor, id string, cmd Command) (*P
 func (s *Service) triggerDecision(ctx context.Context, a Actor, t Trigger, prm Params, now time.Time) func(p *Problem) (Entry, error) {
 	cfg := s.EvidencePolicy()
 	sep := s.Policy().Separation
+	np, cal := s.NoticePolicy(), s.Calendar()
 	return func(p *Problem) (Entry, error) {
 		if !slices.Contains(stateTriggers(p), t) {
 			return Entry{}, Refuse(ReasonNotPermitted, "trigger %s is not permitted in state %s", t, p.State).
@@ -171,11 +174,17 @@ func (s *Service) triggerDecision(ctx context.Context, a Actor, t Trigger, prm P
 				return Entry{}, err
 			}
 		}
+		if err := checkNoticeTrigger(t, a, p, &prm, now); err != nil {
+			return Entry{}, err
+		}
 		if t == TriggerVerify || t == TriggerClose {
 			prm.Signature = signature(t, a, p, now, prm.AcknowledgedFlags, prm.AcknowledgementNote)
 		}
+		if t == TriggerClose {
+			prm.Notice = startNotice(p, now, np, cal)
+		}
 		from := p.State
-		if err := fire(ctx, p, t); err != nil {
+		if err := fire(ctx, p, t, prm.Notice != nil && t == TriggerClose); err != nil {
 			return Entry{}, err
 		}
 		return Entry{At: now, Actor: a, Action: string(t), From: from, To: p.State, Params: prm}, nil
@@ -207,9 +216,15 @@ func (s *Service) AddNote(ctx context.Context, a Actor, id, text string, ifVersi
 // trigger), applies the entry, restarts the stage clocks, records any alert
 // now due and stamps every entry with the resulting supervision state.
 func (s *Service) command(ctx context.Context, a Actor, id string, ifVersion uint64, decide func(p *Problem) (Entry, error)) (*Problem, error) {
+	return s.apply(ctx, id, func(p *Problem) error { return s.admit(a, p, ifVersion) }, decide)
+}
+
+// apply is command with the admission check admit instead of the actor's
+// visibility and version (an objection: anyone, to a problem in notice).
+func (s *Service) apply(ctx context.Context, id string, admit func(p *Problem) error, decide func(p *Problem) (Entry, error)) (*Problem, error) {
 	pol, cal := s.Policy(), s.Calendar()
 	return s.store.UpdateProblem(ctx, id, func(p *Problem) ([]Entry, error) {
-		if err := s.admit(a, p, ifVersion); err != nil {
+		if err := admit(p); err != nil {
 			return nil, err
 		}
 		e, err := decide(p)
@@ -349,6 +364,9 @@ func (s *Service) PermittedTriggers(a Actor, p *Problem) []Trigger {
 	out := ts[:0] // stateTriggers returns a slice of its own
 	for _, t := range ts {
 		if t == TriggerSubmit && p.readyToSubmit() != nil {
+			continue
+		}
+		if (t == TriggerEndNotice || t == TriggerUphold) && !s.noticeTriggerReady(t, a, p) {
 			continue
 		}
 		if refusalOf(t, a, p, sep) == allowed {

@@ -222,15 +222,16 @@ func TestStatsKnownAnswers(t *testing.T) {
 			},
 		},
 		workflow.GroupByState: {
-			order: []string{"found", "assigned", "rectifying", "submitted", "verified", "closed"},
+			order: []string{"found", "assigned", "rectifying", "submitted", "verified", "in_notice", "closed"},
 			labels: map[string]string{"found": "待交办", "assigned": "已交办", "rectifying": "整改中", "submitted": "待验收",
-				"verified": "已验收", "closed": "已办结"},
+				"verified": "已验收", "in_notice": "公示中", "closed": "已办结"},
 			rows: []want{
 				{key: "found", total: 1, completion: 0, onTimeRate: none, median: none, states: states{found: 1}},
 				{key: "assigned", total: 1, overdue: 1, completion: 0, onTimeRate: none, median: none, states: states{assigned: 1}},
 				{key: "rectifying", total: 1, extend: 1, completion: 0, onTimeRate: none, median: none, states: states{rectifying: 1}},
 				{key: "submitted", completion: none, onTimeRate: none, median: none},
 				{key: "verified", completion: none, onTimeRate: none, median: none},
+				{key: "in_notice", completion: none, onTimeRate: none, median: none},
 				{key: "closed", total: 3, dismissed: 1, rectified: 2, onTime: 1, late: 1, completion: 1, onTimeRate: 0.5, median: 22.5, states: states{closed: 3}},
 			},
 		},

@@ -207,6 +207,9 @@ func (p *Problem) nextWake(pol Policy) *time.Time {
 	if p.Supervision.Stage != "" && !p.Supervision.StageLate && p.Supervision.StageDue != nil {
 		earlier(p.Supervision.StageDue.Add(time.Second))
 	}
+	if t := p.noticeWake(); t != nil {
+		earlier(*t)
+	}
 	return wake
 }
 
@@ -269,7 +272,7 @@ func restartClocks(p *Problem, t Trigger, from State, now time.Time, cal *Calend
 		}
 		sv.PausedAt = nil
 		sv.Stage, sv.StageDue, sv.StageLate = "", nil, false
-	case TriggerVerify, TriggerDismiss, TriggerClose, TriggerReopen:
+	case TriggerVerify, TriggerDismiss, TriggerClose, TriggerReopen, TriggerUphold:
 		// Verified, closed or reopened with a new deadline: no level carries over.
 		sv.Stage, sv.StageDue, sv.StageLate = "", nil, false
 		sv.PausedAt = nil

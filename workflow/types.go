@@ -17,10 +17,13 @@ const (
 	StateSubmitted  State = "submitted"
 	StateVerified   State = "verified"
 	StateClosed     State = "closed"
+	// StateInNotice is a substate of verified: the write-off is published
+	// for objections (公示) before the problem closes (notice.go).
+	StateInNotice State = "in_notice"
 )
 
 // States lists every state in workflow order.
-var States = []State{StateFound, StateAssigned, StateRectifying, StateSubmitted, StateVerified, StateClosed}
+var States = []State{StateFound, StateAssigned, StateRectifying, StateSubmitted, StateVerified, StateInNotice, StateClosed}
 
 // Valid reports whether s is a known state.
 func (s State) Valid() bool { return slices.Contains(States, s) }
@@ -40,12 +43,18 @@ const (
 	TriggerVerify   Trigger = "verify"
 	TriggerClose    Trigger = "close"
 	TriggerReopen   Trigger = "reopen"
+	// TriggerEndNotice closes a problem whose notice ended with no open
+	// objection (公示期满销号); TriggerUphold sends it back to rectifying on
+	// an objection the bureau upholds (异议成立).
+	TriggerEndNotice Trigger = "end_notice"
+	TriggerUphold    Trigger = "uphold_objection"
 )
 
 // Triggers lists every trigger.
 var Triggers = []Trigger{
 	TriggerAssign, TriggerReassign, TriggerDismiss, TriggerAccept, TriggerSubmit,
 	TriggerWithdraw, TriggerReject, TriggerVerify, TriggerClose, TriggerReopen,
+	TriggerEndNotice, TriggerUphold,
 }
 
 // Valid reports whether t is a known trigger.
@@ -94,6 +103,7 @@ const (
 	RoleInspector Role = "inspector" // verifies, rejects, signs off closures
 	RoleViewer    Role = "viewer"    // read-only
 	RoleSystem    Role = "system"    // the server itself (seed loader); never a user's role
+	RolePublic    Role = "public"    // anyone, unsigned, objecting to a notice; never a user's role
 )
 
 // UserRoles lists the roles a user may hold.

@@ -283,6 +283,27 @@ func ServeEvidence(w http.ResponseWriter, r *http.Request, svc *workflow.Service
 	if ev == nil {
 		return notFound // no longer visible since CanSeeEvidence
 	}
+	return serveBlob(w, r, svc, ev, attachment, "private, no-cache", log, attrs...)
+}
+
+// ServePublicPhoto writes photo sha of problem id to w for anyone, if the
+// bureau marked it public on a problem in notice or written off after one
+// (workflow.Service.PublicPhoto); CodeNotFound otherwise.
+func ServePublicPhoto(w http.ResponseWriter, r *http.Request, svc *workflow.Service, id, sha string, log *slog.Logger, attrs ...any) error {
+	if !ValidSHA256(sha) {
+		return workflow.Refuse(workflow.ReasonEvidenceNotFound, "no public photo has that name")
+	}
+	ev, err := svc.PublicPhoto(r.Context(), id, sha)
+	if err != nil {
+		return err
+	}
+	// Revalidated: the bureau may take the photo off the page.
+	return serveBlob(w, r, svc, ev, false, "public, no-cache", log, attrs...)
+}
+
+// serveBlob streams the file of evidence ev (see ServeEvidence).
+func serveBlob(w http.ResponseWriter, r *http.Request, svc *workflow.Service, ev *workflow.Evidence, attachment bool, cache string, log *slog.Logger, attrs ...any) error {
+	ctx, sha := r.Context(), ev.SHA256
 	blobs := svc.Blobs()
 	if blobs == nil {
 		return errors.New("files: evidence download without an evidence store (workflow.Service.SetBlobs)")
@@ -309,7 +330,7 @@ func ServeEvidence(w http.ResponseWriter, r *http.Request, svc *workflow.Service
 	h := w.Header()
 	tag := `"` + sha + `"`
 	h.Set("ETag", tag)
-	h.Set("Cache-Control", "private, no-cache") // revalidate: access may be lost
+	h.Set("Cache-Control", cache) // revalidate: access may be lost
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Type", typ)
 	h.Set("Content-Disposition", ContentDisposition(kind, ev.Name))

@@ -125,7 +125,11 @@ func (w *Web) bureauSections(ctx context.Context, a workflow.Actor, cat *catalog
 		}
 		extSec.Rows = append(extSec.Rows, r)
 	}
-	hp.Sections = []section{alertSec, foundSec, extSec}
+	objSec, err := w.objectionSection(ctx, a, cat)
+	if err != nil {
+		return err
+	}
+	hp.Sections = []section{alertSec, foundSec, extSec, objSec}
 	return w.addToClose(ctx, a, cat, hp)
 }
 

@@ -27,6 +27,9 @@ var triggerHints = map[workflow.Trigger]string{
 	workflow.TriggerVerify:   "现场核查和佐证材料符合要求，验收通过并签名。",
 	workflow.TriggerClose:    "验收通过后销号并签名（验收人不能同时销号）。",
 	workflow.TriggerReopen:   "问题反弹或需回头看时重新整改。",
+	// Public notices.
+	workflow.TriggerEndNotice: "公示期满且无未处理异议，予以销号。",
+	workflow.TriggerUphold:    "认定所选异议成立：问题退回牵头单位整改，须重新确定整改时限。",
 }
 
 // stepLabels name the steps of the main path in a 待… line: whose turn it
@@ -418,6 +421,27 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return msgUnavailable, true
 	case workflow.ReasonNotReady:
 		return "系统暂未就绪，请稍后重试。", true
+	// public notices (公示)
+	case workflow.ReasonNoticeBySystem:
+		return "公示期满且无未处理异议时，由系统自动销号，无需手动操作。", true
+	case workflow.ReasonNoticeRunning:
+		return "公示期尚未结束，不能销号。", true
+	case workflow.ReasonObjectionOpen:
+		return "尚有未处理的异议：请先认定异议成立或不成立。", true
+	case workflow.ReasonObjectionDecided:
+		return "该异议已处理。", true
+	case workflow.ReasonNoticeOver:
+		return "公示期已结束，不再受理异议。", true
+	case workflow.ReasonObjectionsFull:
+		return "该问题待处理的异议已达上限，请稍后再提。", true
+	case workflow.ReasonObjectionNotFound:
+		return "未找到该异议。", true
+	case workflow.ReasonNotInNotice:
+		return "该问题不在公示期内。", true
+	case workflow.ReasonNotPhoto:
+		return "只有照片可以公开。", true
+	case workflow.ReasonRateLimited:
+		return "提交过于频繁，请一小时后再试。", true
 
 	// a ledger import's rows and jobs
 	case workflow.ReasonMissingColumn:
@@ -512,6 +536,8 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case workflow.CodeKeyReused:
 		return http.StatusUnprocessableEntity
+	case workflow.CodeRateLimited:
+		return http.StatusTooManyRequests
 	case workflow.CodeKeyInFlight:
 		return http.StatusConflict
 	case workflow.CodeUnavailable:

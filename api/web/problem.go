@@ -42,6 +42,7 @@ type problemPage struct {
 	Note              *plainForm
 	Upload            *plainForm
 	Extension         *plainForm
+	Notice            *noticeView // the public notice (公示) and objections
 	MaxFile           string
 	Accept            string
 	Error             string // a refused form that is not on the page
@@ -158,6 +159,9 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	}
 	pp.Fields = problemFields(p, cat)
 	for _, e := range hist {
+		if o := e.Params.Objection; o != nil {
+			e.Params.Objection = &workflow.ObjectionsFor(a, []workflow.Objection{*o})[0]
+		}
 		pp.Timeline = append(pp.Timeline, timelineOf(e, cat))
 	}
 	for _, e := range p.Evidence {
@@ -198,6 +202,7 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 		}
 		pp.Extensions = append(pp.Extensions, xr)
 	}
+	pp.Notice = noticeOf(a, p, stateOf)
 	for _, t := range w.svc.PermittedTriggers(a, p) {
 		msg, vals := stateOf("fire:" + string(t))
 		pp.Forms = append(pp.Forms, triggerFormOf(t, p, cat, msg, vals))
@@ -252,6 +257,10 @@ func formLabel(key string) string {
 		return workflow.Trigger(strings.TrimPrefix(key, "fire:")).Label()
 	case key == "note":
 		return "填报进展"
+	case strings.HasPrefix(key, "dismissal:"):
+		return "异议不成立"
+	case key == "public":
+		return "设置照片公开"
 	case key == "evidence":
 		return "上传佐证材料"
 	case key == "extension":
@@ -363,6 +372,23 @@ func timelineOf(e workflow.Entry, cat *catalog) timelineEntry {
 	add(workflow.LabelOpinion, prm.Opinion, true)
 	add(workflow.LabelStatement, prm.Statement, true)
 	add(workflow.LabelNoteText, prm.Text, true)
+	if n := prm.Notice; n != nil {
+		add("公示期", fmtTime(n.Start)+" 至 "+fmtTime(n.End), false)
+	}
+	if o := prm.Objection; o != nil {
+		add("异议 "+o.ID, o.Text, true)
+		add("异议人", strings.TrimSpace(o.Name+" "+o.Contact), false)
+	}
+	if prm.ObjectionID != "" {
+		add(workflow.FieldLabel("objection_id"), prm.ObjectionID, false)
+	}
+	if prm.Public != nil {
+		v := "取消公开"
+		if *prm.Public {
+			v = "在公示页公开"
+		}
+		add("照片", v, false)
+	}
 	if prm.Round != "" && e.Action == workflow.ActionReport {
 		reportDetails(e, cat, add)
 	}
@@ -442,7 +468,7 @@ func evidenceOf(p *workflow.Problem, e workflow.Evidence, cat *catalog, dups map
 }
 
 // paramOrder puts a trigger's choices before its texts.
-var paramOrder = []string{"lead_unit", "cooperating_units", "deadline", "requirements", "plan", "summary", "opinion", "statement", "reason"}
+var paramOrder = []string{"objection_id", "lead_unit", "cooperating_units", "deadline", "requirements", "plan", "summary", "opinion", "statement", "reason", "note"}
 
 // triggerFormOf builds the form of trigger t on p: one input per parameter
 // (workflow.ParamFieldsOn), filled with what was sent if vals is set.
@@ -470,6 +496,15 @@ func triggerFormOf(t workflow.Trigger, p *workflow.Problem, cat *catalog, msg st
 			if t == workflow.TriggerReassign {
 				ff.Hint += "；不选则不变"
 			}
+		case "objection_id":
+			ff.Kind = "select"
+			var opts []option
+			for _, o := range p.Objections {
+				if o.Status == workflow.ObjectionOpen {
+					opts = append(opts, option{Value: o.ID, Label: "异议 " + o.ID + "：" + truncate(o.Text, 30), Selected: o.ID == ff.Value})
+				}
+			}
+			ff.Groups = []optgroup{{Label: "待处理的异议", Options: opts}}
 		case "deadline":
 			ff.Kind = "date"
 			if t == workflow.TriggerReassign {
@@ -528,6 +563,10 @@ func paramsOf(t workflow.Trigger, form url.Values) (workflow.Params, error) {
 			prm.Opinion = v
 		case "statement":
 			prm.Statement = v
+		case "objection_id":
+			prm.ObjectionID = v
+		case "note":
+			prm.Note = v
 		case "acknowledgement_note":
 			prm.AcknowledgementNote = v
 		case "acknowledged_flags":

@@ -69,6 +69,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jdz-eco/rectify/api/ratelimit"
 	"github.com/jdz-eco/rectify/workflow"
 	"github.com/jdz-eco/rectify/workflow/ledgerfile"
 )
@@ -105,6 +106,9 @@ type Config struct {
 	// UnitAliases resolves other unit names in ledger imports (see
 	// api.Config.UnitAliases).
 	UnitAliases func(string) (string, bool)
+	// Objections limits public objections per client address, shared
+	// with the API; nil: 10 an hour of its own.
+	Objections *ratelimit.Limiter
 }
 
 // Web serves the pages; it implements api.Web.
@@ -117,6 +121,7 @@ type Web struct {
 	throttle    *throttle
 	hasher      *hasher
 	pages       map[string]*template.Template
+	objections  *ratelimit.Limiter
 	static      fs.FS
 	imports     *ledgerfile.Jobs
 	aliases     func(string) (string, bool)
@@ -171,6 +176,10 @@ func New(cfg Config) (*Web, error) {
 	if w.imports == nil {
 		w.imports = ledgerfile.NewJobs(w.svc, w.log)
 	}
+	w.objections = cfg.Objections
+	if w.objections == nil {
+		w.objections = ratelimit.New(10, time.Hour, cfg.Clock.Now)
+	}
 	var err error
 	if w.hasher, err = newHasher(cfg.Argon2, min(runtime.NumCPU(), 4)); err != nil {
 		return nil, err
@@ -185,7 +194,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "reminders", "letters", "letter"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "reminders", "public", "letters", "letter"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -214,6 +223,9 @@ func (w *Web) Register(e *echo.Echo) {
 	g := e.Group("", w.headers)
 	g.GET("/static/*", w.serveStatic)
 	g.GET("/login", w.loginPage)
+	// The public notices (公示): no sign-in.
+	g.GET("/public/", w.publicNotices)
+	g.POST("/public/notices/:id/objections", w.fileObjection)
 	g.POST("/login", w.login)
 
 	auth := g.Group("", w.authenticate, w.checkCSRF)
@@ -253,6 +265,8 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.POST("/problems/:id/position", w.setPosition)
 	auth.POST("/problems/:id/lookback", w.confirmLookback)
 	auth.POST("/problems/:id/extensions/:ext/decision", w.decideExtension)
+	auth.POST("/problems/:id/objections/:oid/dismissal", w.dismissObjection)
+	auth.POST("/problems/:id/evidence/:sha256/public", w.setEvidencePublic)
 	auth.GET("/evidence/:sha256", w.evidence)
 	auth.GET("/problems/:id/dossier.zip", w.dossier)
 	auth.GET("/users", w.usersList)
@@ -525,6 +539,12 @@ func doneMessage(done string) string {
 		return "延期申请已提交，等待市生态环境局审批。"
 	case "decision":
 		return "延期申请已审批。"
+	case "dismissal":
+		return "已认定异议不成立。"
+	case "public":
+		return "照片公开设置已保存。"
+	case "uphold_objection":
+		return "已认定异议成立，问题退回整改。"
 	case "unit-group":
 		return "已明确单位组所指的单位。"
 	case "reminder-contact":

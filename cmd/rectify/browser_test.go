@@ -298,7 +298,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	deadline := time.Now().AddDate(0, 3, 0).Format(time.DateOnly)
 
 	// Every page fits a phone, for every role, at each step of the way.
-	b.fitsPhone("/login")
+	b.fitsPhone("/login", "/public/")
 
 	// The bureau logs the problem and assigns it to 浮梁县.
 	b.signIn(users["bureau"])

@@ -59,6 +59,8 @@ type serveConfig struct {
 	// trustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (the sign-in throttle's address).
 	trustedProxies []*net.IPNet
+	// notice configures public notices and objections.
+	notice *noticeFlags
 
 	// The routine (日常调度): scheduled dispatch rounds, late reports.
 	routine *routineConfig
@@ -119,6 +121,7 @@ func parseServeFlags(args []string, env Env) (serveConfig, error) {
 
 	cfg.routine = addRoutineFlags(fs)
 	cfg.notify = addNotifyFlags(fs)
+	cfg.notice = addNoticeFlags(fs)
 
 	fs.StringVar(&webhooks, "webhook", "", "comma-separated URLs to POST every history event to (signed; needs --webhook-secret)")
 	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the X-Rectify-Signature header; prefer RECTIFY_WEBHOOK_SECRET")
@@ -163,6 +166,9 @@ func (c serveConfig) check() error {
 		return err
 	}
 	if err := c.notify.check(); err != nil {
+		return err
+	}
+	if _, err := c.notice.policy(); err != nil {
 		return err
 	}
 	if err := c.routine.letters().Validate(); err != nil {
@@ -339,7 +345,10 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	// running at shutdown is cancelled and writes nothing.
 	imports := ledgerfile.NewJobs(svc, log)
 	defer imports.Close()
+	// One limit of public objections for the API and the pages.
+	objections := api.NewObjectionLimiter(svc, cfg.notice.objections)
 	pages, err := web.New(web.Config{
+		Objections:       objections,
 		Imports:          imports,
 		UnitAliases:      seeds.ResolveUnit,
 		Service:          svc,
@@ -367,6 +376,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		// The web pages for the bureau, the units and the inspectors.
 		Web:            pages,
 		TrustedProxies: cfg.trustedProxies,
+		Objections:     objections,
 	})
 	return serveHTTP(ctx, cfg, ln, handler, log, env)
 }
@@ -386,6 +396,13 @@ func newService(ctx context.Context, st workflow.Store, cfg serveConfig, log *sl
 		return nil, err
 	}
 	svc.SetAddressCheck(cfg.notify.guard().AddressCheck())
+	np, err := cfg.notice.policy()
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.SetNoticePolicy(np); err != nil {
+		return nil, err
+	}
 	if err := svc.LoadCalendars(ctx, seeds.Calendars()); err != nil {
 		return nil, fmt.Errorf("load calendars: %w", err)
 	}

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"Reminders", testReminders},
 		{"RemindersConcurrent", testRemindersConcurrent},
 		{"FilterCombinations", testFilterCombinations},
+		{"ServiceNotice", testServiceNotice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

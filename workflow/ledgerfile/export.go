@@ -194,7 +194,7 @@ func (lw *ledgerWriter) finish(stats []*workflow.StatsReport) error {
 // Columns of the statistics tables.
 var statsColumns = []string{
 	"分组", "代码", "问题总数", workflow.StateFound.Label(), workflow.StateAssigned.Label(), workflow.StateRectifying.Label(),
-	workflow.StateSubmitted.Label(), workflow.StateVerified.Label(), workflow.StateClosed.Label(), workflow.LabelDismissedCount,
+	workflow.StateSubmitted.Label(), workflow.StateVerified.Label(), workflow.StateInNotice.Label(), workflow.StateClosed.Label(), workflow.LabelDismissedCount,
 	"已销号", "当前逾期", "按期销号", "逾期销号", "延期", "整改完成率", "按期完成率", "交办至销号用时中位数（天）",
 }
 
@@ -255,7 +255,7 @@ func statsRow(r workflow.StatsRow, label, key string) []cell {
 	return []cell{
 		textCell(styleText, label), textCell(styleText, key),
 		n(r.Total), n(b[workflow.StateFound]), n(b[workflow.StateAssigned]), n(b[workflow.StateRectifying]),
-		n(b[workflow.StateSubmitted]), n(b[workflow.StateVerified]), n(b[workflow.StateClosed]), n(r.Dismissed),
+		n(b[workflow.StateSubmitted]), n(b[workflow.StateVerified]), n(b[workflow.StateInNotice]), n(b[workflow.StateClosed]), n(r.Dismissed),
 		n(r.ClosedRectified), n(r.Overdue), n(r.ClosedOnTime), n(r.ClosedLate), n(r.Extended),
 		opt(r.CompletionRate, stylePercent), opt(r.OnTimeRate, stylePercent), opt(r.MedianDaysToClose, styleDays),
 	}

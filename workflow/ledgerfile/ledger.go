@@ -121,7 +121,7 @@ func WorkPointLabel(n int, wps map[int]workflow.WorkPoint) string {
 // sign-offs stay on record but are not shown).
 func signedAt(p *workflow.Problem, action workflow.Trigger) *time.Time {
 	switch {
-	case action == workflow.TriggerVerify && (p.State == workflow.StateVerified ||
+	case action == workflow.TriggerVerify && (p.State == workflow.StateVerified || p.State == workflow.StateInNotice ||
 		p.State == workflow.StateClosed && p.Resolution == workflow.ResolutionRectified):
 	case action == workflow.TriggerClose && p.State == workflow.StateClosed && p.Resolution == workflow.ResolutionRectified:
 	default:

@@ -107,6 +107,11 @@ var packWords = [...]string{
 	"late", "target", "value", "report", "report_late", "round_open",
 	// Head anchors (issue 17): fields and the action.
 	"head", "day", "head_anchor",
+	// Public notices (公示): fields, the state, triggers and actions.
+	"notice", "objections", "public", "objection", "objection_id", "file",
+	"in_notice", "end_notice", "uphold_objection", "objection_dismissed",
+	"evidence_public", "start", "end", "days", "contact", "open", "upheld",
+	"superseded",
 	// Supervision letters: entry params, actions, the alert, problem marks.
 	"letters", "letter", "doc_no", "letter_kind", "letter_reply", "letter_reply_late",
 	"replied", "late_alerted", "督办函", "提醒函", "约谈通知",
