@@ -193,6 +193,19 @@ func buildAuthzWorld(t *testing.T) *authzWorld {
 	must(err)
 	w.ids["{round}"] = round.ID
 
+	// A letter to 浮梁县 about the assigned problem, and a draft.
+	letter, err := svc.IssueLetter(ctx, b, workflow.NewLetter{ToUnit: "fuliang", ProblemIDs: []string{w.ids["{assigned}"]},
+		Kind: workflow.KindSupervision, Demands: "限期整改", ReplyDue: t0.Add(365 * 24 * time.Hour)})
+	must(err)
+	w.ids["{letter}"] = letter.ID
+	due := t0.Add(365 * 24 * time.Hour)
+	draft, _, err := st.CreateLetter(ctx, "draft/test", 0, func(id string, _ int) (*workflow.Letter, error) {
+		return &workflow.Letter{ID: id, State: workflow.LetterDraft, Kind: workflow.KindSupervision, ToUnit: "fuliang",
+			ProblemIDs: []string{w.ids["{assigned}"]}, Demands: "请整改", ReplyDue: &due, Key: "draft/test", CreatedAt: t0, CreatedBy: sys}, nil
+	})
+	must(err)
+	w.ids["{draft}"] = draft.ID
+
 	// The callers whose credentials stopped working.
 	_, err = svc.SetUserDisabled(ctx, sys, users[disabled].ID, true)
 	must(err)
@@ -346,6 +359,10 @@ func roundSeeing(s int) map[caller]int {
 	m[coop], m[unrelated] = s404, s404
 	return m
 }
+
+// letterSeeing: the letter is addressed to 浮梁县 (the lead unit); other
+// units do not see it.
+func letterSeeing(s int) map[caller]int { return roundSeeing(s) }
 
 // form is a page's form with the caller's CSRF token.
 func form(fields url.Values) func(*authzWorld, caller) (string, []byte) {
@@ -521,6 +538,15 @@ var authzRows = []row{
 		ok: withUnrelated(only(s200, bureau)), body: jsonBody(`{"reason":"经核实，已清理"}`)},
 	{method: "PUT", route: "/api/v1/problems/:id/evidence/:sha256/public", path: "/api/v1/problems/{notice}/evidence/{nsha}/public", other: s403,
 		ok: withUnrelated(only(s200, bureau)), body: jsonBody(`{"public":false}`)},
+	// Letters: the bureau issues, the addressed unit (浮梁县) sees and replies.
+	{method: "GET", route: "/api/v1/letters", path: "/api/v1/letters", ok: every(s200)},
+	{method: "POST", route: "/api/v1/letters", path: "/api/v1/letters", other: s403, ok: only(s201, bureau),
+		body: jsonWith(`{"to_unit":"fuliang","problem_ids":["{assigned}"],"kind":"督办函","demands":"限期整改","reply_due":"2030-12-31"}`)},
+	{method: "GET", route: "/api/v1/letters/:id", path: "/api/v1/letters/{letter}", ok: letterSeeing(s200)},
+	{method: "POST", route: "/api/v1/letters/:id/issue", path: "/api/v1/letters/{draft}/issue", other: s403, ok: only(s200, bureau), body: jsonBody(`{}`)},
+	{method: "POST", route: "/api/v1/letters/:id/discard", path: "/api/v1/letters/{draft}/discard", other: s403, ok: only(s200, bureau), body: jsonBody(`{}`)},
+	{method: "POST", route: "/api/v1/letters/:id/reply", path: "/api/v1/letters/{letter}/reply", other: s403,
+		ok: map[caller]int{lead: s201, coop: s404, unrelated: s404}, body: jsonBody(`{"text":"已完成整改"}`)},
 
 	// Accounts: admins only.
 	{method: "GET", route: "/api/v1/users", path: "/api/v1/users", other: s403, ok: only(s200, admin)},
@@ -578,6 +604,14 @@ var authzRows = []row{
 		ok: map[caller]int{lead: s303, coop: s404, unrelated: s404}, body: formWith(url.Values{"item": {"p-{assigned}"}, "progress": {"已开展排查"}})},
 	{method: "GET", route: "/rounds/:id/summary.xlsx", path: "/rounds/{round}/summary.xlsx", page: true, ok: roundSeeing(s200)},
 	{method: "GET", route: "/workpoints/:number", path: "/workpoints/7", page: true, ok: every(s200)},
+	{method: "GET", route: "/letters", path: "/letters", page: true, ok: every(s200)},
+	{method: "POST", route: "/letters", path: "/letters", page: true, other: s403, ok: only(s303, bureau),
+		body: formWith(url.Values{"to_unit": {"fuliang"}, "kind": {"督办函"}, "problems": {"{assigned}"}, "demands": {"限期整改"}, "reply_due": {"2030-12-31"}})},
+	{method: "GET", route: "/letters/:id", path: "/letters/{letter}", page: true, ok: letterSeeing(s200)},
+	{method: "POST", route: "/letters/:id/reply", path: "/letters/{letter}/reply", page: true, other: s403,
+		ok: map[caller]int{lead: s303, coop: s404, unrelated: s404}, body: form(url.Values{"text": {"已完成整改"}})},
+	{method: "POST", route: "/letters/:id/issue", path: "/letters/{draft}/issue", page: true, other: s403, ok: only(s303, bureau), body: form(nil)},
+	{method: "POST", route: "/letters/:id/discard", path: "/letters/{draft}/discard", page: true, other: s403, ok: only(s303, bureau), body: form(nil)},
 	{method: "GET", route: "/problems/:id", path: "/problems/{assigned}", page: true, ok: seeing(s200)},
 	{method: "POST", route: "/problems/:id/fire", path: "/problems/{assigned}/fire", page: true, other: s403,
 		ok: withUnrelated(only(s303, lead)), body: form(url.Values{"trigger": {"accept"}, "plan": {"拆除"}})},

@@ -19,7 +19,7 @@ func TestBriefingRoute(t *testing.T) {
 	}
 	b := v.ok(v.do("GET", "/api/v1/briefings?period=month", "viewer", nil), http.StatusOK)
 	end := b["end"].(map[string]any)
-	if b["audit_head"] != head.String() || end["total"] != 2.0 || b["period"] != "month" || b["letters_kept"] != false {
+	if b["audit_head"] != head.String() || end["total"] != 2.0 || b["period"] != "month" || b["letters_kept"] != true {
 		t.Fatalf("briefing %v (head %s)", b, head)
 	}
 	if ch := b["changes"].(map[string]any); ch["new"] != 2.0 {

@@ -41,6 +41,7 @@ type fullStore interface {
 	workflow.AccountLog
 	workflow.Rounds
 	workflow.Reminders
+	workflow.Letters
 }
 
 // faultyStore is the real bolt store with one injectable fault.

@@ -51,6 +51,13 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	if len(routes) < 21 {
 		t.Errorf("only %d routes", len(routes))
 	}
+	// A path parameter takes a whole segment in echo: the route of one
+	// document serves another's suffixed form.
+	for doc, route := range map[string]string{"get /api/v1/letters/{id}.docx": "get /api/v1/letters/{id}"} {
+		if routes[route] {
+			routes[doc] = true
+		}
+	}
 	methods := []string{"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 	for p, item := range paths {
 		for m := range item.(map[string]any) {

@@ -93,6 +93,12 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/objections", s.listObjections, auth)
 	post("/problems/:id/objections/:oid/dismissal", s.dismissObjection)
 	v1.PUT("/problems/:id/evidence/:sha256/public", s.setEvidencePublic, auth)
+	post("/letters", s.issueLetter)
+	v1.GET("/letters", s.listLetters, auth)
+	v1.GET("/letters/:id", s.getLetter, auth) // also {id}.docx
+	post("/letters/:id/issue", s.issueDraft)
+	post("/letters/:id/discard", s.discardDraft)
+	post("/letters/:id/reply", s.replyLetter)
 }
 
 // noRoute answers a path under /api that no route serves for the request's

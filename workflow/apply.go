@@ -97,6 +97,7 @@ func applyEffects(p *Problem, e *Entry) {
 	applyNotice(p, e)
 	applyExtension(p, e)
 	applyChecks(p, e)
+	applyLetter(p, e)
 	if e.Action == ActionEvidence && prm.Evidence != nil {
 		p.Evidence = append(p.Evidence, *prm.Evidence)
 	}
@@ -167,7 +168,8 @@ func replay(entries []Entry, step func(before, after *Problem, entries []Entry))
 			e.Action == ActionExtensionRequest, e.Action == ActionExtensionDecision,
 			e.Action == ActionPosition, e.Action == ActionSiteCheck,
 			e.Action == ActionLookbackDrawn, e.Action == ActionLookbackConfirmed, e.Action == ActionReport,
-			e.Action == ActionObjection, e.Action == ActionObjectionDismissed, e.Action == ActionEvidencePublic:
+			e.Action == ActionObjection, e.Action == ActionObjectionDismissed, e.Action == ActionEvidencePublic,
+			e.Action == ActionLetter, e.Action == ActionLetterReply:
 		default:
 			return nil, fmt.Errorf("entry %d: unexpected action %q", e.Seq, e.Action)
 		}

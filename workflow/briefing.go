@@ -434,10 +434,35 @@ func (s *Service) lateReports(ctx context.Context, a Actor, from, to time.Time) 
 	return out, nil
 }
 
-// UnansweredLetters is the briefing's hook for letters (督办函): the
-// letters a may see that were sent by at and not answered by then, and
-// whether the ledger keeps letters at all. The ledger keeps none yet, so
-// it returns none and false; when letters land, this reads them as of at.
+// UnansweredLetters returns the letters (督办函) a may see that were
+// issued by at and not replied to by then, oldest first, and whether the
+// ledger keeps letters at all (a store without Letters keeps none).
 func (s *Service) UnansweredLetters(ctx context.Context, a Actor, at time.Time) ([]LetterDue, bool, error) {
-	return []LetterDue{}, false, nil
+	out := []LetterDue{}
+	if _, ok := s.store.(Letters); !ok {
+		return out, false, nil
+	}
+	ls, err := s.Letters(ctx, a, LetterFilter{})
+	if err != nil {
+		return nil, false, err
+	}
+	units, err := s.unitMap(ctx, false)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, l := range ls {
+		if l.IssuedAt == nil || l.IssuedAt.After(at) || l.Reply != nil && !l.Reply.At.After(at) {
+			continue
+		}
+		d := LetterDue{ID: l.ID, Title: l.DocNo + " " + l.Kind.Label(), Unit: l.ToUnit, SentAt: *l.IssuedAt}
+		if u, ok := units[l.ToUnit]; ok {
+			d.Unit = u.Name
+		}
+		if l.ReplyDue != nil {
+			d.DueAt = *l.ReplyDue
+		}
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(x, y LetterDue) int { return x.SentAt.Compare(y.SentAt) })
+	return out, true, nil
 }

@@ -194,7 +194,7 @@ func testBriefingAgainstReplayedHistories(t *testing.T) {
 					t.Errorf("%s: trend at %v: %+v, replayed %+v", c.date, p.At, p, r)
 				}
 			}
-			if b.AuditHead == "" || b.Title == "" || b.LettersKept {
+			if b.AuditHead == "" || b.Title == "" || !b.LettersKept {
 				t.Errorf("%s: head %q title %q letters %v", c.date, b.AuditHead, b.Title, b.LettersKept)
 			}
 		}

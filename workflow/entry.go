@@ -84,6 +84,14 @@ type Params struct {
 	Late         bool       `json:"late,omitempty"`
 	Digest       string     `json:"digest,omitempty"`
 
+	// Supervision letters: the letter an entry names (ActionLetter,
+	// ActionLetterReply, a letter_reply_late alert), its document number
+	// and kind. Unit is the addressed unit, Due the reply due time, Text
+	// the reply.
+	Letter     string `json:"letter,omitempty"`
+	DocNo      string `json:"doc_no,omitempty"`
+	LetterKind string `json:"letter_kind,omitempty"`
+
 	// Set on ActionCreate entries: the record as logged.
 	Title       string `json:"title,omitempty"`
 	Description string `json:"description,omitempty"`

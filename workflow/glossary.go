@@ -160,6 +160,8 @@ var actionLabels = map[string]string{
 	ActionObjection:          "公众异议",
 	ActionObjectionDismissed: "异议不成立",
 	ActionEvidencePublic:     "设置照片公开",
+	ActionLetter:             "发函督办",
+	ActionLetterReply:        "督办函回复",
 }
 
 // ActionLabel returns what a history entry's action is called: a trigger's
@@ -226,6 +228,8 @@ func AlertLabel(kind string) string {
 		return "待回头看"
 	case AlertReportLate:
 		return "逾期未报送"
+	case AlertLetterReplyLate:
+		return "督办函逾期未回复"
 	}
 	return Level(kind).Label()
 }
@@ -395,7 +399,7 @@ func (l LookbackStatus) Label() string { return label(lookbackLabels, l) }
 // Reminders (reminder.go): the kinds of notice, the channels and the
 // states of a delivery.
 var (
-	noticeKindLabels  = map[string]string{NoticeDigest: "每日提醒", NoticeAssigned: "交办", NoticeRejected: "退回整改", NoticeExtensionDecision: "延期审批"}
+	noticeKindLabels  = map[string]string{NoticeDigest: "每日提醒", NoticeAssigned: "交办", NoticeRejected: "退回整改", NoticeExtensionDecision: "延期审批", NoticeLetter: "督办函"}
 	channelLabels     = map[Channel]string{ChannelEmail: "电子邮件", ChannelDingTalk: "钉钉", ChannelWeCom: "企业微信"}
 	noticeStateLabels = map[string]string{NoticePending: "待发送", NoticeSent: "已送达", NoticeDropped: "已取消"}
 )
@@ -408,3 +412,27 @@ func (c Channel) Label() string { return label(channelLabels, c) }
 
 // NoticeStateLabel names a notice's state.
 func NoticeStateLabel(state string) string { return label(noticeStateLabels, state) }
+
+var letterStateLabels = map[LetterState]string{
+	LetterDraft:     "待签发",
+	LetterIssued:    "待回复",
+	LetterReplied:   "已回复",
+	LetterDiscarded: "已作废",
+}
+
+// Label returns the Chinese name of a letter's state.
+func (s LetterState) Label() string { return label(letterStateLabels, s) }
+
+// Label returns the Chinese name of a letter's kind: the kind itself.
+func (k LetterKind) Label() string { return string(k) }
+
+// Field names of letters, as the pages and documents print them.
+const (
+	LabelDocNo       = "文号"
+	LabelToUnit      = "主送单位"
+	LabelKind        = "文种"
+	LabelDemands     = "督办要求"
+	LabelReplyDue    = "回复期限"
+	LabelReply       = "回复内容"
+	LabelDaysOverdue = "逾期天数"
+)

@@ -62,6 +62,9 @@ type Problem struct {
 	// first (notice.go).
 	Notice     *NoticePeriod `json:"notice,omitempty"`
 	Objections []Objection   `json:"objections,omitempty"`
+	// Letters are the supervision letters issued about the problem, as its
+	// history records them (docs/design.md#supervision-letters).
+	Letters []LetterMark `json:"letters,omitempty"`
 
 	Version   uint64    `json:"version"`
 	CreatedBy string    `json:"created_by"`
@@ -104,6 +107,7 @@ func (p *Problem) Clone() *Problem {
 		c.Objections[i].DecidedAt = clonePtr(c.Objections[i].DecidedAt)
 	}
 	c.Signatures = slices.Clone(p.Signatures)
+	c.Letters = slices.Clone(p.Letters)
 	c.Extensions = slices.Clone(p.Extensions)
 	for i := range c.Extensions {
 		c.Extensions[i] = c.Extensions[i].clone()

@@ -49,6 +49,9 @@ const (
 	ReasonDueNotFuture          Reason = "due_not_future"           // a round's due time must be later than now
 	ReasonUnknownTarget         Reason = "unknown_target"           // a figure names a target the work point does not set
 	ReasonDateFuture            Reason = "date_future"              // a briefing's as_of date is after today
+	ReasonUnitNotInvolved       Reason = "unit_not_involved"        // a letter's unit neither leads nor cooperates on a problem it names
+	ReasonProblemClosed         Reason = "problem_closed"           // a letter names a closed problem
+	ReasonProblemListedTwice    Reason = "problem_listed_twice"     // a letter names a problem twice
 )
 
 // Reasons of CodeUnauthorized.
@@ -77,6 +80,7 @@ const (
 	ReasonAccountDisabled   Reason = "account_disabled"   // the right password of a disabled user
 	ReasonDisableSelf       Reason = "disable_self"       // an admin may not disable their own account
 	ReasonNotReportingUnit  Reason = "not_reporting_unit" // the caller's unit does not owe that report in the round
+	ReasonNotAddressee      Reason = "not_addressee"      // only members of the unit a letter is addressed to may reply
 )
 
 // Reasons of CodeNotFound: unknown, or invisible to the caller.
@@ -92,6 +96,7 @@ const (
 	ReasonTokenNotFound     Reason = "token_not_found"      // the user holds no token of that id (revoked, or never issued)
 	ReasonRoundNotFound     Reason = "round_not_found"      // no dispatch round has that id, or the caller owes it nothing
 	ReasonImportJobNotFound Reason = "import_job_not_found" // no ledger import job of that id (kept an hour, by the server that ran it)
+	ReasonLetterNotFound    Reason = "letter_not_found"     // no letter has that id, or the caller may not see it
 )
 
 // Reasons of CodeConflict: not now, in this state, or a duplicate. A refused
@@ -118,6 +123,9 @@ const (
 	ReasonNoLookback          Reason = "no_lookback"          // the problem has no pending look-back task
 	ReasonReportClosed        Reason = "report_closed"        // the round fell due: its report can no longer be amended
 	ReasonImportsBusy         Reason = "imports_busy"         // more ledger imports are waiting than a server takes
+	ReasonLetterReplied       Reason = "letter_replied"       // the letter has its reply: a second one is refused
+	ReasonLetterNotIssued     Reason = "letter_not_issued"    // a draft or discarded letter takes no reply
+	ReasonLetterNotDraft      Reason = "letter_not_draft"     // only a draft is issued or discarded
 )
 
 // Reasons of the other codes.
@@ -241,6 +249,9 @@ var reasonCodes = map[Reason]Code{
 	ReasonServerStopped: CodeUnavailable,
 	ReasonBadWebhookURL: CodeInvalid, ReasonPrivateAddress: CodeInvalid, ReasonBadEmail: CodeInvalid,
 	ReasonSecretWithoutURL: CodeInvalid,
+	ReasonUnitNotInvolved:  CodeInvalid, ReasonProblemClosed: CodeInvalid, ReasonProblemListedTwice: CodeInvalid,
+	ReasonNotAddressee: CodeForbidden, ReasonLetterNotFound: CodeNotFound,
+	ReasonLetterReplied: CodeConflict, ReasonLetterNotIssued: CodeConflict, ReasonLetterNotDraft: CodeConflict,
 }
 
 // Reasons returns every reason, sorted.

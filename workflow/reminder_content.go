@@ -52,6 +52,7 @@ func (s *Service) noticeSources() []NoticeSource {
 	return append([]NoticeSource{
 		{Name: "problems", Event: s.problemEventMessages, Digest: s.problemDigest},
 		{Name: "rounds", Digest: s.roundDigest},
+		s.letterNoticeSource(),
 	}, extra...)
 }
 

@@ -23,6 +23,7 @@ type Service struct {
 	evidence EvidencePolicy
 	photos   PhotoChecker
 	notice   *NoticePolicy // nil: no notices
+	letters  LetterConfig
 
 	addrCheck    AddressCheck   // contacts' addresses (reminder.go)
 	extraSources []NoticeSource // what reminders say besides problems and rounds
@@ -34,7 +35,8 @@ type Service struct {
 // NewService returns a service on store s reading time from clock c, with the
 // default supervision policy and a calendar of weekends only.
 func NewService(s Store, c Clock) *Service {
-	return &Service{store: s, clock: c, policy: DefaultPolicy(), calendar: NewCalendar(), evidence: DefaultEvidencePolicy()}
+	return &Service{store: s, clock: c, policy: DefaultPolicy(), calendar: NewCalendar(), evidence: DefaultEvidencePolicy(),
+		letters: LetterConfig{NumberFormat: DefaultLetterNumberFormat, Office: DefaultLetterOffice}}
 }
 
 // SetPolicy replaces the supervision thresholds.

@@ -118,6 +118,7 @@ type Store interface {
 //	Anchors        daily head anchors on the chain (heads.go), sent to every outbox receiver; without it no head is anchored
 //	Reminders      contacts and the notice queue that is the delivery log (reminder.go); without it contacts are refused and nothing is sent
 //	Rollups        the statistics' tallies kept current with every write; without it Service.Stats counts every problem (and replays every history for as_of)
+//	Letters        supervision letters (督办函) numbered per year; without it letters are refused
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -278,6 +279,7 @@ func MissingCapabilities(s Store) []string {
 		{"Anchors", is[Anchors](s)},
 		{"Rollups", is[Rollups](s)},
 		{"Reminders", is[Reminders](s)},
+		{"Letters", is[Letters](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

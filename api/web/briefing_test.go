@@ -27,7 +27,7 @@ func TestBriefingPageAndWorkbook(t *testing.T) {
 	res := viewer.get("/briefings?period=quarter")
 	wantStatus(t, "briefing", res, 200)
 	wantBody(t, "briefing", res, "生态环境问题整改工作季度通报", "审计链头 "+head.String(), "<polyline", "逾期问题数（按县市区）",
-		"红牌和挂牌督办问题", `<a href="/problems/`+red+`">`, "河道违规采砂", "红牌", "台账尚未记录督办函。",
+		"红牌和挂牌督办问题", `<a href="/problems/`+red+`">`, "河道违规采砂", "红牌", "期末无未回复的督办函。",
 		`href="/briefings.xlsx?period=quarter&as_of=`)
 	wantNot(t, "briefing", res, "<script")
 

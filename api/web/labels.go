@@ -349,6 +349,24 @@ func reasonText(e *workflow.Error, maxFile int64) (text string, ok bool) {
 		return "未找到该调度，或本次调度与您所在单位无关。", true
 	case workflow.ReasonImportJobNotFound:
 		return "该导入记录不存在（导入结束一小时后不再保留，服务器重启后也不保留）。", true
+	case workflow.ReasonLetterNotFound:
+		return "未找到该督办函，或该函并非发给您所在单位。", true
+
+	// letters
+	case workflow.ReasonUnitNotInvolved:
+		return "主送单位不是所列问题的牵头或配合单位，不能就该问题向其发函。", true
+	case workflow.ReasonProblemClosed:
+		return "所列问题已验收或销号，无需发函督办。", true
+	case workflow.ReasonProblemListedTwice:
+		return "同一问题在函中列了两次，请删去重复的问题。", true
+	case workflow.ReasonNotAddressee:
+		return "只有主送单位的人员才能回复该督办函。", true
+	case workflow.ReasonLetterReplied:
+		return "该督办函已回复，不能再次回复。", true
+	case workflow.ReasonLetterNotIssued:
+		return "该督办函尚未签发或已作废，不能回复。", true
+	case workflow.ReasonLetterNotDraft:
+		return "只有待签发的草稿才能签发或作废；该函已签发或已作废。", true
 
 	// conflict
 	case workflow.ReasonNotPermitted:

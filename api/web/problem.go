@@ -46,6 +46,15 @@ type problemPage struct {
 	MaxFile           string
 	Accept            string
 	Error             string // a refused form that is not on the page
+	// Letters issued about the problem (not shown to unit officers, who
+	// see their own on 督办函); IssueLetter links the bureau to the form.
+	Letters     []letterLink
+	IssueLetter string
+}
+
+// letterLink is a letter about a problem.
+type letterLink struct {
+	ID, DocNo, State string
 }
 
 // field is one labelled value; Long values keep their line breaks, and
@@ -213,6 +222,21 @@ func (w *Web) showProblem(c echo.Context, st *formState) error {
 	if w.svc.CanRequestExtension(a, p) == nil {
 		msg, vals := stateOf("extension")
 		pp.Extension = plain(msg, vals, "deadline", "reason")
+	}
+	if a.Role != workflow.RoleUnit {
+		for _, m := range p.Letters {
+			ll := letterLink{ID: m.ID, DocNo: m.DocNo, State: workflow.LetterIssued.Label()}
+			switch {
+			case m.Replied:
+				ll.State = workflow.LetterReplied.Label()
+			case m.LateAlerted:
+				ll.State = workflow.AlertLabel(workflow.AlertLetterReplyLate)
+			}
+			pp.Letters = append(pp.Letters, ll)
+		}
+	}
+	if w.svc.MayIssueLetters(a) && p.Open() && p.LeadUnit != "" {
+		pp.IssueLetter = "/letters?" + url.Values{"to_unit": {p.LeadUnit}, "problems": {p.Code}}.Encode() + "#issue-letter"
 	}
 	status := http.StatusOK
 	if st != nil {

@@ -26,6 +26,11 @@
 //	GET  /rounds/:id                            a round's board (missing units marked) and the unit's report forms
 //	POST /rounds/:id/reports                    a unit's report (or its amendment)
 //	GET  /rounds/:id/summary.xlsx               the round's 调度汇总表
+//	GET  /letters, POST /letters                督办函: the letters; the bureau issues one, sees its drafts
+//	GET  /letters/:id                           a letter as printed (print CSS), the unit's reply form, a draft's issue and discard
+//	GET  /letters/:id.docx                      the letter as a Word document
+//	POST /letters/:id/reply                     the addressed unit's reply
+//	POST /letters/:id/issue, /letters/:id/discard  the bureau issues or discards a draft
 //	POST /problems                              新增问题 (bureau)
 //	GET  /problems/:id                          问题详情 with the forms the user may use
 //	POST /problems/:id/fire                     a trigger with its parameters
@@ -190,7 +195,7 @@ func New(cfg Config) (*Web, error) {
 }
 
 // pageNames are the templates besides the layout, one per page.
-var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "reminders", "public", "briefing"}
+var pageNames = []string{"login", "home", "ledger", "problem", "stats", "password", "error", "users", "user", "rounds", "round", "workpoint", "import", "importjob", "reminders", "public", "briefing", "letters", "letter"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -248,6 +253,12 @@ func (w *Web) Register(e *echo.Echo) {
 	auth.GET("/rounds/:id", w.round)
 	auth.POST("/rounds/:id/reports", w.fileReport)
 	auth.GET("/rounds/:id/summary.xlsx", w.roundSummary)
+	auth.GET("/letters", w.letters)
+	auth.POST("/letters", w.issueLetter)
+	auth.GET("/letters/:id", w.letter) // also :id.docx
+	auth.POST("/letters/:id/reply", w.replyLetter)
+	auth.POST("/letters/:id/issue", w.issueDraft)
+	auth.POST("/letters/:id/discard", w.discardDraft)
 	auth.POST("/problems", w.createProblem)
 	auth.GET("/problems/:id", w.problem)
 	auth.POST("/problems/:id/fire", w.fire)
@@ -560,6 +571,14 @@ func doneMessage(done string) string {
 		return "调度已发起。"
 	case "report":
 		return "已报送。"
+	case "letter":
+		return "督办函已签发。"
+	case "letter-issue":
+		return "草稿已签发。"
+	case "letter-discard":
+		return "草稿已作废。"
+	case "letter-reply":
+		return "已回复。"
 	}
 	if t := workflow.Trigger(done); t.Valid() {
 		return "已完成：" + t.Label() + "。"

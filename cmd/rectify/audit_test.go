@@ -30,6 +30,8 @@ type ledgerFixture struct {
 	// problems (p4 reported on) and one over work point 10 (reported on).
 	p4     string
 	rounds []string
+	// A letter about p4, replied.
+	letter string
 	// History entries of p1 (all before mid) and p2 (after it).
 	p1Note, p1Submit, p1Reject, p2Note uint64
 	// Evidence files held by one problem only: p1's second photo, p3's photo.
@@ -158,6 +160,14 @@ func buildLedger(t *testing.T) *ledgerFixture {
 	}
 	unit.do("POST", "/api/v1/dispatch-rounds/"+l.rounds[0]+"/reports", map[string]any{"problem_id": l.p4, "progress": "已清理河道垃圾", "percent": 90}, 201, nil)
 	unit.do("POST", "/api/v1/dispatch-rounds/"+l.rounds[1]+"/reports", map[string]any{"work_point": 10, "progress": "完成营造林5万亩"}, 201, nil)
+	// A supervision letter to 浮梁县 about p4, replied.
+	var letter struct {
+		ID string `json:"id"`
+	}
+	bureau.do("POST", "/api/v1/letters", map[string]any{"to_unit": "浮梁县", "problem_ids": []string{l.p4}, "kind": "督办函",
+		"demands": "请加快清理河道垃圾。", "reply_due": due}, 201, &letter)
+	unit.do("POST", "/api/v1/letters/"+letter.ID+"/reply", map[string]any{"text": "已清理完毕。"}, 201, nil)
+	l.letter = letter.ID
 
 	l.p3 = create("黑臭水体")
 	start(l.p3)

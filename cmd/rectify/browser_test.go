@@ -344,6 +344,28 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Fatalf("after opening a round: at %s", loc)
 	}
 	b.fitsPhone("/rounds", roundPath, "/workpoints/1", "/briefings", "/briefings?period=quarter")
+
+	// The bureau sends 浮梁县 a supervision letter (督办函) about it.
+	b.open("/letters")
+	b.do("issue a letter",
+		chromedp.WaitVisible(chromedp.CSS(`#issue-letter form`)),
+		chromedp.SetValue(chromedp.CSS(`#issue-letter select[name=to_unit]`), "fuliang"),
+		chromedp.SetValue(chromedp.CSS(`#issue-letter input[name=problems]`), strings.TrimPrefix(path, "/problems/")),
+		chromedp.SetValue(chromedp.CSS(`#issue-letter textarea[name=demands]`), "请于收到本函后立即组织拆除采砂设备，并书面回复整改情况。"),
+		chromedp.SetValue(chromedp.CSS(`#issue-letter input[name=reply_due]`), deadline),
+		chromedp.Click(chromedp.CSS(`#issue-letter button[type=submit]`)),
+		flash("督办函已签发"),
+	)
+	loc, err = chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	letterPath := strings.SplitN(strings.TrimPrefix(loc, base), "?", 2)[0]
+	if s := b.text("#letter"); !strings.HasPrefix(letterPath, "/letters/") || !strings.Contains(s, "号") || !strings.Contains(s, "浮梁县") {
+		t.Fatalf("after issuing a letter: at %s\n%s", loc, s)
+	}
+	b.fitsPhone("/letters", letterPath)
+	b.screenshot(shots, "letter.png", true)
 	b.signOut()
 
 	// The 浮梁县 officer accepts it, hands in a photo and submits.
@@ -373,6 +395,16 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	b.screenshot(shots, "round.png", true)
 	b.fitsPhone(roundPath, "/workpoints/1")
+	// It replies to the letter, on its phone.
+	b.fitsPhone("/letters", letterPath)
+	b.open(letterPath)
+	b.do("reply to the letter",
+		chromedp.WaitVisible(chromedp.CSS(`#reply-form`)),
+		chromedp.SetValue(chromedp.CSS(`#reply-form textarea[name=text]`), "已签收督办函，采砂设备正在拆除。"),
+		chromedp.Click(chromedp.CSS(`#reply-form button[type=submit]`)),
+		flash("已回复"),
+	)
+	b.fitsPhone(letterPath)
 	b.open(path)
 	b.upload(before, "拆除采砂设备后的现场")
 	b.fire("submit", "提交验收", map[string]string{"summary": "采砂设备已拆除，河道已平整。"})
@@ -459,7 +491,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	// Leaders read the statistics; admins start at the ledger.
 	for _, role := range []string{"viewer", "admin"} {
 		b.signIn(users[role])
-		b.fitsPhone("/", "/ledger", "/stats", path, "/rounds", roundPath)
+		b.fitsPhone("/", "/ledger", "/stats", path, "/rounds", roundPath, "/letters", letterPath)
 		if role == "viewer" {
 			b.fitsPhone("/briefings?period=month")
 			b.open("/briefings")

@@ -131,6 +131,7 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	for _, id := range l.rounds {
 		paths = append(paths, "/api/v1/dispatch-rounds/"+id)
 	}
+	paths = append(paths, "/api/v1/letters", "/api/v1/letters/"+l.letter)
 	for _, p := range paths {
 		a, b := getJSON(t, boltSrv.url, token, p), getJSON(t, etcdSrv.url, token, p)
 		if strings.HasPrefix(p, "/api/v1/dispatch-rounds/") || strings.HasPrefix(p, "/api/v1/stats?") && !strings.Contains(p, "as_of") {
@@ -167,6 +168,18 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	c.do("GET", "/api/v1/audit/head", nil, 200, &h)
 	if h.Seq != l.end.Seq+1 {
 		t.Errorf("head after one create on etcd is %s, want seq %d", h, l.end.Seq+1)
+	}
+	// And so does the letter numbering.
+	letter := map[string]any{"to_unit": "浮梁县", "problem_ids": []string{l.p4}, "kind": "提醒函", "demands": "请巩固整改成效。",
+		"reply_due": time.Now().AddDate(0, 1, 0).Format(time.DateOnly)}
+	var la, lb struct {
+		ID    string `json:"id"`
+		DocNo string `json:"doc_no"`
+	}
+	c.do("POST", "/api/v1/letters", letter, 201, &la)
+	(&client{t, boltSrv.url, token}).do("POST", "/api/v1/letters", letter, 201, &lb)
+	if la != lb || la.DocNo == "" {
+		t.Errorf("a letter issued after the migration: %+v on etcd, %+v on bbolt", la, lb)
 	}
 	if err := etcdSrv.stop(); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,10 @@ type routineConfig struct {
 	at        string // --dispatch-at: HH:MM, Asia/Shanghai
 	dueDays   int
 	scope     string
+
+	// Supervision letters: --letter-number-format, --letter-office.
+	letterFormat string
+	letterOffice string
 }
 
 // addRoutineFlags adds the routine's flags to fs.
@@ -35,7 +39,15 @@ func addRoutineFlags(fs *flag.FlagSet) *routineConfig {
 	fs.IntVar(&c.dueDays, "dispatch-due-days", 5, "working days (by the calendar) from a scheduled round's opening to its due time")
 	fs.StringVar(&c.scope, "dispatch-scope", workflow.ScopeProblems,
 		"what scheduled rounds ask about: problems (open problems, from their lead units), points (the work points, from their units) or both")
+	fs.StringVar(&c.letterFormat, "letter-number-format", workflow.DefaultLetterNumberFormat,
+		"document number of supervision letters (督办函), with {year} and {n}: numbers run 1, 2, … each year")
+	fs.StringVar(&c.letterOffice, "letter-office", workflow.DefaultLetterOffice, "issuing office printed on supervision letters")
 	return &c
+}
+
+// letters returns the letters' configuration.
+func (c *routineConfig) letters() workflow.LetterConfig {
+	return workflow.LetterConfig{NumberFormat: c.letterFormat, Office: c.letterOffice}
 }
 
 // roundSchedules parses the schedules (none when --dispatch-schedule is
@@ -75,11 +87,11 @@ func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg p
 	}
 	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rectify_routine_runs_total",
-		Help: "Runs of the routine's jobs (dispatch-open, dispatch-late, head-anchor, notify-events, notify-digests, notify-send), by job and result (ok or error).",
+		Help: "Runs of the routine's jobs (dispatch-open, dispatch-late, head-anchor, notify-events, notify-digests, notify-send, letters-draft, letters-record, letters-late), by job and result (ok or error).",
 	}, []string{"job", "result"})
 	done := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rectify_routine_done_total",
-		Help: "What the routine's jobs did: rounds opened (dispatch-open), report_late alerts recorded (dispatch-late), head anchors appended (head-anchor), notices queued (notify-events, notify-digests) and sent (notify-send).",
+		Help: "What the routine's jobs did: rounds opened (dispatch-open), report_late alerts recorded (dispatch-late), head anchors appended (head-anchor), notices queued (notify-events, notify-digests) and sent (notify-send), draft letters prepared (letters-draft), letters finished on their problems (letters-record), letter_reply_late alerts recorded (letters-late).",
 	}, []string{"job"})
 	for _, col := range []prometheus.Collector{runs, done} {
 		if err := reg.Register(col); err != nil {
@@ -92,7 +104,7 @@ func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg p
 	}
 	log.Info("routine", "interval", c.interval, "dispatch_schedules", names, "due_working_days", c.dueDays, "scope", c.scope)
 	return &routine.Runner{
-		Jobs:     append(append(routine.Dispatch(svc, schedules), routine.Anchor(svc)...), extra...),
+		Jobs:     append(append(routine.Dispatch(svc, schedules), routine.Anchor(svc)...), append(extra, routine.Letters(svc)...)...),
 		Interval: c.interval,
 		Log:      log.With("component", "routine"),
 		Observe: func(job string, n int, err error) {

@@ -171,6 +171,9 @@ func (c serveConfig) check() error {
 	if _, err := c.notice.policy(); err != nil {
 		return err
 	}
+	if err := c.routine.letters().Validate(); err != nil {
+		return fmt.Errorf("--letter-number-format, --letter-office: %w", err)
+	}
 	if err := c.sessionPolicy().Validate(); err != nil {
 		return errors.New("--session-max-age and --session-idle must be positive, the idle timeout no longer than the maximum age")
 	}
@@ -273,6 +276,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	// wrapper: the service finds Accounts and Backuper on it.
 	svc, err := newService(ctx, st.Store, cfg, log)
 	if err != nil {
+		return err
+	}
+	if err := svc.SetLetterConfig(cfg.routine.letters()); err != nil {
 		return err
 	}
 	if missing := workflow.MissingCapabilities(st.Store); len(missing) > 0 {

@@ -21,4 +21,5 @@ var (
 	_ workflow.Reminders       = (*Store)(nil) // reminders.go
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)
+	_ workflow.Letters         = (*Store)(nil) // letters.go
 )

@@ -20,8 +20,8 @@ import (
 // event: history written before the outbox has none), the problem records,
 // the dedupe keys, units, work points, users each followed by its password
 // hash if it has one, tokens, the account log in sequence order, sessions,
-// outbox cursors, calendars, dispatch rounds (with their items), the problem
-// counter, and last the rollups. Each problem's rollup facts come just
+// outbox cursors, calendars, dispatch rounds (with their items), supervision
+// letters, the problem counter, and last the rollups. Each problem's rollup facts come just
 // before its record (RollupFacts). The round index and work points' history
 // index are not sent: a sink rebuilds them from the entries
 // (workflow.RoundRef, Entry.WorkPoint).
@@ -40,6 +40,9 @@ type Sink interface {
 	Cursor(ctx context.Context, name string, seq uint64) error
 	Calendar(ctx context.Context, year int, data []byte) error
 	Round(ctx context.Context, r *workflow.Round) error
+	// Letter receives a letter; a sink rebuilds the letter counter, the
+	// draft keys and each year's last number from the letters.
+	Letter(ctx context.Context, l *workflow.Letter) error
 	Counter(n uint64)
 	// Rollups receives every tally the file keeps (rollup.go), under the
 	// policy they follow, with their mark (unix nanoseconds).
@@ -66,7 +69,7 @@ func (s *Store) Export(ctx context.Context, sink Sink) (workflow.ChainHead, erro
 		}
 		x := exporter{ctx: ctx, tx: tx, sink: sink}
 		for _, step := range []func() error{
-			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.rounds, x.counter, x.rollups,
+			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.rounds, x.letters, x.counter, x.rollups,
 		} {
 			if err := step(); err != nil {
 				return err

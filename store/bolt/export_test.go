@@ -31,6 +31,7 @@ type recorder struct {
 	cursors   map[string]uint64
 	calendars map[int][]byte
 	rounds    []*workflow.Round
+	letters   []*workflow.Letter
 	counter   uint64
 	facts     map[uint64]workflow.RollupFacts
 	rollups   *rollup.Content
@@ -123,6 +124,12 @@ func (r *recorder) Calendar(_ context.Context, year int, data []byte) error {
 func (r *recorder) Round(_ context.Context, rd *workflow.Round) error {
 	r.saw("round")
 	r.rounds = append(r.rounds, rd)
+	return nil
+}
+
+func (r *recorder) Letter(_ context.Context, l *workflow.Letter) error {
+	r.saw("letter")
+	r.letters = append(r.letters, l)
 	return nil
 }
 

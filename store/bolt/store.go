@@ -45,6 +45,9 @@
 //	                 first use (rounds.go); meta "round_counter" → last round number
 //	rollup_*         the statistics' tallies and each problem's facts for them (rollup.go);
 //	                 meta "rollup_policy" and "rollup_mark" with them
+//	letters, letter_keys, letter_numbers
+//	                 supervision letters, draft keys, each year's last number, created on
+//	                 first use (letters.go); meta "letter_counter" → last letter id number
 //
 // Created by the first write that needs them (older files open unchanged):
 // passwords and sessions (accounts.go), idem_keys, idem_expiry and

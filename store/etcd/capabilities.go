@@ -20,6 +20,7 @@ var (
 	_ workflow.Rounds          = (*Store)(nil) // rounds.go
 	_ workflow.RoundLedger     = (*Store)(nil)
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
+	_ workflow.Letters         = (*Store)(nil) // letters.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)

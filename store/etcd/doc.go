@@ -49,6 +49,8 @@
 //	P contacts/<key>, nt/<key>, ntt/<unix ns>/<key>, ntp/<key>
 //	                               reminders: contacts, notices, the delivery log's order and the
 //	                               pending notices (reminders.go)
+//	P meta/letter-counter, letters/<n>, letter-keys/<key>, letter-numbers/<year>
+//	                               supervision letters, draft keys, each year's last number (letters.go)
 //	P cmd/<uuid>                   a committed command's id and result, on a lease (minutes)
 //	P idem/k/<scope>/<key>         workflow.KeyRecord of an Idempotency-Key (idempotency.go)
 //	P idem/x/<unix s>/<scope>/<key> empty: the keys' expiry index

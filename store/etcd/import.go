@@ -28,6 +28,10 @@ type Importer struct {
 	maxN    uint64
 	counter uint64
 	rounds  uint64 // the largest round number copied
+	// letters is the largest letter id number copied; years the last
+	// letter number of each year.
+	letters uint64
+	years   map[int]int
 	entries uint64
 	keys    uint64
 	// accounts is the last account event copied (AccountEvent).
@@ -220,6 +224,36 @@ func (im *Importer) Round(ctx context.Context, r *workflow.Round) error {
 	return nil
 }
 
+// Letter copies a supervision letter (letters.go's keys); Finish writes the
+// counters: the largest id, and each year's largest number (numbers run
+// without gaps, so the largest is the last issued).
+func (im *Importer) Letter(ctx context.Context, l *workflow.Letter) error {
+	n, ok := workflow.ParseLetterID(l.ID)
+	if !ok {
+		return fmt.Errorf("etcd: import: letter id %q", l.ID)
+	}
+	v, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if err := im.put(ctx, letterKey(n), v); err != nil {
+		return err
+	}
+	if l.Key != "" {
+		if err := im.put(ctx, letterDraftKey(l.Key), []byte(strconv.FormatUint(n, 10))); err != nil {
+			return err
+		}
+	}
+	im.letters = max(im.letters, n)
+	if l.Year != 0 && l.Number > 0 {
+		if im.years == nil {
+			im.years = map[int]int{}
+		}
+		im.years[l.Year] = max(im.years[l.Year], l.Number)
+	}
+	return nil
+}
+
 // Unit, WorkPoint, User, Token, Cursor, Calendar, Password and Session copy
 // one record each.
 func (im *Importer) Unit(ctx context.Context, u workflow.Unit) error {
@@ -310,6 +344,16 @@ func (im *Importer) Finish(ctx context.Context) (ImportReport, error) {
 	}
 	if im.rounds > 0 {
 		if err := im.put(ctx, keyRoundCounter, []byte(strconv.FormatUint(im.rounds, 10))); err != nil {
+			return rep, err
+		}
+	}
+	if im.letters > 0 {
+		if err := im.put(ctx, keyLetterCounter, []byte(strconv.FormatUint(im.letters, 10))); err != nil {
+			return rep, err
+		}
+	}
+	for year, n := range im.years {
+		if err := im.put(ctx, letterYearKey(year), []byte(strconv.Itoa(n))); err != nil {
 			return rep, err
 		}
 	}

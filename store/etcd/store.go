@@ -121,6 +121,9 @@ type Store struct {
 
 	gc *committer
 
+	// letterMu queues this Store's letter writes (letters.go).
+	letterMu sync.Mutex
+
 	// sealMu lets one caller of this Store seal at a time (seal.go).
 	sealMu sync.Mutex
 

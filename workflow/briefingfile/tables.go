@@ -113,8 +113,11 @@ func Tables(b *workflow.Briefing) []Table {
 	for i, l := range b.Letters {
 		letters.Rows = append(letters.Rows, []string{itoa(i + 1), l.Title, l.Unit, DateTime(l.SentAt), DateTime(l.DueAt)})
 	}
-	if !b.LettersKept {
+	switch {
+	case !b.LettersKept:
 		letters.Note = "台账尚未记录督办函。"
+	case len(b.Letters) == 0:
+		letters.Note = "期末无未回复的督办函。"
 	}
 	trend := Table{Title: TitleTrend, Columns: []string{"周末日期", "未办结", "逾期未办结"}}
 	for _, p := range b.Trend {

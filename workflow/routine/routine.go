@@ -131,3 +131,20 @@ func Anchor(svc *workflow.Service) []Job {
 		return 0, err
 	}}}
 }
+
+// Letters returns the jobs of supervision letters (发函督办): letters-draft
+// prepares a draft letter for each problem that reached red or listed
+// (once per problem and level), letters-record finishes letters whose
+// problems lack their letter entry (after a crash), letters-late records
+// the letter_reply_late alerts of letters unanswered by their due time
+// (once per letter and problem).
+func Letters(svc *workflow.Service) []Job {
+	if !svc.HasLetters() {
+		return nil
+	}
+	return []Job{
+		{Name: "letters-draft", Run: svc.DraftLetters},
+		{Name: "letters-record", Run: svc.RecordLetterEntries},
+		{Name: "letters-late", Run: svc.RecordLateReplies},
+	}
+}

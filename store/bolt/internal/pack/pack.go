@@ -112,6 +112,9 @@ var packWords = [...]string{
 	"in_notice", "end_notice", "uphold_objection", "objection_dismissed",
 	"evidence_public", "start", "end", "days", "contact", "open", "upheld",
 	"superseded",
+	// Supervision letters: entry params, actions, the alert, problem marks.
+	"letters", "letter", "doc_no", "letter_kind", "letter_reply", "letter_reply_late",
+	"replied", "late_alerted", "督办函", "提醒函", "约谈通知",
 }
 
 // packWordIndex maps a word to its index.
