@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -255,7 +256,23 @@ func (c *cluster) restartAll() error {
 	return nil
 }
 
+// rapidChecks is how many random sequences each property test of the
+// conformance suite runs on etcd, unless -rapid.checks or RECTIFY_LONG=1
+// asks for rapid's default (100): every sequence opens a store on the
+// embedded cluster and replays its histories, and bbolt runs the same
+// properties at the full count.
+const rapidChecks = "20"
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
+	if !explicit && os.Getenv("RECTIFY_LONG") == "" {
+		if err := flag.Set("rapid.checks", rapidChecks); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	dir, err := os.MkdirTemp("", "rectify-etcd-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
