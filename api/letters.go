@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
 	"time"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/jdz-eco/rectify/api/files"
 	"github.com/jdz-eco/rectify/workflow"
-	"github.com/jdz-eco/rectify/workflow/letterfile"
 )
 
 // Supervision letters (督办函):
@@ -176,9 +174,6 @@ func (s *server) listLetters(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
 }
 
-// docxType is the media type of Word documents.
-const docxType = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
 // getLetter serves GET /letters/{id} and GET /letters/{id}.docx (one echo
 // route: a path parameter takes the whole segment).
 func (s *server) getLetter(c echo.Context) error {
@@ -198,21 +193,5 @@ func (s *server) getLetter(c echo.Context) error {
 
 // letterDocx answers with letter id as a Word document.
 func (s *server) letterDocx(c echo.Context, id string) error {
-	d, err := s.svc.LetterDocument(c.Request().Context(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := letterfile.Docx(&buf, letterfile.Compose(d)); err != nil {
-		return err
-	}
-	name := "督办函-" + id + ".docx"
-	if d.Letter.DocNo != "" {
-		name = d.Letter.DocNo + ".docx"
-	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentDisposition, files.ContentDispositionFallback("attachment", name, "letter-"+id+".docx"))
-	h.Set(echo.HeaderCacheControl, "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	return c.Blob(http.StatusOK, docxType, buf.Bytes())
+	return files.ServeLetterDocx(c.Response(), c.Request(), s.svc, actor(c), id)
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"slices"
@@ -270,22 +269,7 @@ func dateValue(t *time.Time) string {
 
 // letterDocx answers with the letter as a Word document.
 func (w *Web) letterDocx(c echo.Context, id string) error {
-	d, err := w.svc.LetterDocument(c.Request().Context(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := letterfile.Docx(&buf, letterfile.Compose(d)); err != nil {
-		return err
-	}
-	name := "督办函-" + id + ".docx"
-	if d.Letter.DocNo != "" {
-		name = d.Letter.DocNo + ".docx"
-	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentDisposition, files.ContentDispositionFallback("attachment", name, "letter-"+id+".docx"))
-	h.Set(echo.HeaderCacheControl, "no-store")
-	return c.Blob(http.StatusOK, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", buf.Bytes())
+	return files.ServeLetterDocx(c.Response(), c.Request(), w.svc, actor(c), id)
 }
 
 // replyLetter serves POST /letters/:id/reply (the addressed unit).
