@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -147,24 +148,17 @@ func (w *Web) briefing(c echo.Context) error {
 
 // briefingXLSX serves GET /briefings.xlsx: the same briefing as a workbook.
 func (w *Web) briefingXLSX(c echo.Context) error {
-	period, day, err := w.briefingParams(c)
-	if err != nil {
-		return err
-	}
-	b, err := w.svc.Briefing(c.Request().Context(), actor(c), period, day)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := briefingfile.WriteXLSX(&buf, b); err != nil {
-		return err
-	}
-	return sendBriefing(c, b, day, ".xlsx", briefingfile.ContentTypeXLSX, buf.Bytes())
+	return w.briefingFile(c, briefingfile.WriteXLSX, ".xlsx", briefingfile.ContentTypeXLSX)
 }
 
 // briefingDOCX serves GET /briefings.docx: the same briefing as an
 // official document.
 func (w *Web) briefingDOCX(c echo.Context) error {
+	return w.briefingFile(c, briefingfile.WriteDOCX, ".docx", briefingfile.ContentTypeDOCX)
+}
+
+// briefingFile sends the briefing the query asks for, written by write.
+func (w *Web) briefingFile(c echo.Context, write func(io.Writer, *workflow.Briefing) error, ext, contentType string) error {
 	period, day, err := w.briefingParams(c)
 	if err != nil {
 		return err
@@ -174,10 +168,10 @@ func (w *Web) briefingDOCX(c echo.Context) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := briefingfile.WriteDOCX(&buf, b); err != nil {
+	if err := write(&buf, b); err != nil {
 		return err
 	}
-	return sendBriefing(c, b, day, ".docx", briefingfile.ContentTypeDOCX, buf.Bytes())
+	return sendBriefing(c, b, day, ext, contentType, buf.Bytes())
 }
 
 // sendBriefing sends a briefing's file as an attachment named by its
