@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,6 +405,15 @@ func TestBackupUnderWrites(t *testing.T) {
 		stop  = make(chan struct{})
 		wg    sync.WaitGroup
 	)
+	// Each note acknowledged after the backup began is counted and signalled
+	// on grown;
+	// the notes are long and do not compress, so that the file outgrows its
+	// mapping while the backup holds its snapshot.
+	grown := make(chan struct{}, 1)
+	var (
+		backingUp  atomic.Bool
+		ackedBytes atomic.Int64
+	)
 	for w := range 4 {
 		for id, a := range writers {
 			wg.Go(func() {
@@ -411,7 +423,7 @@ func TestBackupUnderWrites(t *testing.T) {
 						return
 					default:
 					}
-					text := fmt.Sprintf("写入者 %d 第 %d 条", w, i)
+					text := fmt.Sprintf("写入者 %d 第 %d 条：%s", w, i, noise(w*1_000_000+i, 2000))
 					p, err := svc.AddNote(ctx, a, id, text, 0)
 					if err != nil {
 						t.Error(err)
@@ -420,6 +432,13 @@ func TestBackupUnderWrites(t *testing.T) {
 					mu.Lock()
 					acked = append(acked, ack{id, p.Version, text})
 					mu.Unlock()
+					if backingUp.Load() {
+						ackedBytes.Add(int64(len(text)))
+						select {
+						case grown <- struct{}{}:
+						default:
+						}
+					}
 				}
 			})
 		}
@@ -432,7 +451,7 @@ func TestBackupUnderWrites(t *testing.T) {
 		if n >= 20 {
 			break
 		}
-		time.Sleep(time.Millisecond)
+		runtime.Gosched()
 	}
 	mu.Lock()
 	before := slices.Clone(acked)
@@ -442,14 +461,26 @@ func TestBackupUnderWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A slow destination (a network client) keeps the snapshot open while
-	// the writers commit.
-	n, err := s.Backup(ctx, slowWriter{f})
+	// A destination that stalls (a slow network client) keeps the snapshot
+	// open until notes of three times the data's size at the start have been
+	// acknowledged: more than bbolt's mapping of the file (at most twice the
+	// data) holds, so that writers which needed the backup to end first, to
+	// map the file afresh, would leave it waiting for a minute.
+	var size int64
+	if err := s.db.View(func(tx *bbolt.Tx) error { size = tx.Size(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	backingUp.Store(true)
+	gate := &gatedWriter{w: f, grown: grown, ready: func() bool { return ackedBytes.Load() >= 3*size }}
+	n, err := s.Backup(ctx, gate)
 	if err != nil {
 		t.Fatalf("Backup = %v", err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if gate.timedOut {
+		t.Errorf("%d bytes of notes acknowledged in a minute while the backup of %d bytes ran, not %d: the backup blocked the writers", ackedBytes.Load(), size, 3*size)
 	}
 	mu.Lock()
 	during := len(acked) - len(before)
@@ -508,10 +539,40 @@ func TestBackupUnderWrites(t *testing.T) {
 	}
 }
 
-// slowWriter pauses before each write.
-type slowWriter struct{ w *os.File }
+// noise is n CJK characters that do not compress, the same for the same seed.
+func noise(seed, n int) string {
+	r := rand.New(rand.NewPCG(uint64(seed), 0))
+	var b strings.Builder
+	for range n {
+		b.WriteRune(rune(0x4e00 + r.IntN(0x5000)))
+	}
+	return b.String()
+}
 
-func (s slowWriter) Write(p []byte) (int, error) {
-	time.Sleep(20 * time.Millisecond)
-	return s.w.Write(p)
+// gatedWriter holds its first write until ready says so, checking each time
+// grown is signalled, for at most a minute.
+type gatedWriter struct {
+	w        *os.File
+	grown    <-chan struct{}
+	ready    func() bool
+	opened   bool
+	timedOut bool
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	if !g.opened {
+		g.opened = true
+		deadline := time.NewTimer(time.Minute)
+		defer deadline.Stop()
+	wait:
+		for !g.ready() {
+			select {
+			case <-g.grown:
+			case <-deadline.C:
+				g.timedOut = true
+				break wait
+			}
+		}
+	}
+	return g.w.Write(p)
 }

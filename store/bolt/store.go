@@ -229,6 +229,7 @@ func Open(path string, opts Options) (*Store, error) {
 	// that the first sweep and list after a restart do not fault pages in
 	// one by one.
 	bo.MmapFlags = mmapFlags
+	bo.InitialMmapSize = initialMmapSize
 	bo.OpenFile = openFile(opts, bo.Timeout)
 	s := &Store{observe: opts.ObserveCommit, observeGroup: opts.ObserveGroup, maxGroup: opts.MaxGroup, gc: newCommitter(), readOnly: opts.ReadOnly}
 	if s.maxGroup <= 0 {

@@ -32,6 +32,20 @@ var (
 	keyChainHead         = []byte("chain_head")
 )
 
+// DataSize is the bytes of the file at path that its pages take, which no
+// store may hold open. bbolt allocates a file ahead of its data (16 MiB at a
+// time), so damage meant to land in the data must land below this size.
+func DataSize(path string) (int64, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	err = db.View(func(tx *bbolt.Tx) error { n = tx.Size(); return nil })
+	return n, err
+}
+
 // File is a database file open for forging, inside one write transaction.
 type File struct {
 	tx *bbolt.Tx
