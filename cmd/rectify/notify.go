@@ -21,6 +21,7 @@ type notifyConfig struct {
 	allowHTTP    bool
 	allowPrivate bool
 	maxBackoff   time.Duration
+	poll         time.Duration
 	mail         notify.Mail
 }
 
@@ -30,6 +31,8 @@ func addNotifyFlags(fs *flag.FlagSet) *notifyConfig {
 	fs.StringVar(&c.digestAt, "notify-digest-at", "08:30", "time of day (Asia/Shanghai) from which each working day's digest (每日提醒) is sent to each unit, HH:MM")
 	fs.BoolVar(&c.allowHTTP, "notify-allow-http", false, "allow plain http:// robot URLs (DingTalk, WeCom); otherwise https only")
 	fs.BoolVar(&c.allowPrivate, "notify-allow-private", false, "allow robot URLs on loopback, link-local, private or cloud-metadata addresses (a robot inside the bureau's network)")
+	fs.DurationVar(&c.poll, "notify-poll-interval", 2*time.Second,
+		"how often the leader looks for events to notify at once (assignment, rejection, extension decisions, issued letters) and for notices due to be sent")
 	fs.DurationVar(&c.maxBackoff, "notify-max-backoff", notify.DefaultMaxBackoff, "longest wait between two attempts at a failing delivery (the first waits a minute, each next twice as long)")
 	fs.StringVar(&c.mail.Host, "smtp-host", "", "SMTP server reminders are e-mailed through; empty: no e-mail")
 	fs.IntVar(&c.mail.Port, "smtp-port", 587, "SMTP server port")
@@ -49,6 +52,9 @@ func (c *notifyConfig) check() error {
 	if _, err := notify.ParseDigestAt(strings.TrimSpace(c.digestAt)); err != nil {
 		return fmt.Errorf("--notify-digest-at %q: a time of day such as 08:30", c.digestAt)
 	}
+	if c.poll <= 0 {
+		return errors.New("--notify-poll-interval must be positive")
+	}
 	if c.maxBackoff < time.Minute {
 		return errors.New("--notify-max-backoff must be at least a minute")
 	}
@@ -58,21 +64,24 @@ func (c *notifyConfig) check() error {
 	return c.mail.Check()
 }
 
-// jobs returns the reminders' routine jobs on svc (none when the store
-// keeps no reminders).
-func (c *notifyConfig) jobs(svc *workflow.Service, log *slog.Logger) ([]routine.Job, error) {
+// reminders returns the reminders' jobs on svc: the deliveries' runner
+// (notify.Sender.DeliveryJobs, every --notify-poll-interval) and the
+// digests' job for the routine; none when the store keeps no reminders.
+func (c *notifyConfig) reminders(svc *workflow.Service, log *slog.Logger, observe func(string, int, error)) (*routine.Runner, []routine.Job, error) {
 	if _, ok := svc.Store().(workflow.Reminders); !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	at, err := notify.ParseDigestAt(strings.TrimSpace(c.digestAt))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	log = log.With("component", "notify")
 	s, err := notify.New(notify.Config{Service: svc, Guard: c.guard(), Mail: c.mail, DigestAt: at,
-		MaxBackoff: c.maxBackoff, Log: log.With("component", "notify")})
+		MaxBackoff: c.maxBackoff, Log: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	log.Info("reminders", "digest_at", c.digestAt, "email", c.mail.Enabled(), "allow_http", c.allowHTTP, "allow_private", c.allowPrivate)
-	return s.Jobs(), nil
+	log.Info("reminders", "digest_at", c.digestAt, "poll", c.poll, "email", c.mail.Enabled(), "allow_http", c.allowHTTP, "allow_private", c.allowPrivate)
+	deliveries := &routine.Runner{Jobs: s.DeliveryJobs(), Interval: c.poll, Log: log, Observe: observe}
+	return deliveries, s.DigestJobs(), nil
 }

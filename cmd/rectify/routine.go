@@ -74,17 +74,10 @@ func (c *routineConfig) roundSchedules() ([]workflow.RoundSchedule, error) {
 	return out, nil
 }
 
-// newRoutine returns the routine's runner on svc, with extra jobs after
-// the dispatch rounds' (reminders), or nil when it is disabled. Its jobs'
-// outcomes are counted in reg.
-func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg prometheus.Registerer, extra ...routine.Job) (*routine.Runner, error) {
-	if c.interval == 0 {
-		return nil, nil
-	}
-	schedules, err := c.roundSchedules()
-	if err != nil {
-		return nil, err
-	}
+// routineMetrics registers the counters of the routine's jobs (and the
+// deliveries', which run in a runner of their own) in reg and returns the
+// runners' Observe.
+func routineMetrics(reg prometheus.Registerer) (func(job string, n int, err error), error) {
 	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rectify_routine_runs_total",
 		Help: "Runs of the routine's jobs (dispatch-open, dispatch-late, head-anchor, notify-events, notify-digests, notify-send, letters-draft, letters-record, letters-late), by job and result (ok or error).",
@@ -98,6 +91,27 @@ func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg p
 			return nil, fmt.Errorf("routine metrics: %w", err)
 		}
 	}
+	return func(job string, n int, err error) {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		runs.WithLabelValues(job, result).Inc()
+		done.WithLabelValues(job).Add(float64(n))
+	}, nil
+}
+
+// newRoutine returns the routine's runner on svc, with extra jobs after
+// the dispatch rounds' (the reminders' digests), or nil when it is
+// disabled. Its jobs' outcomes go to observe.
+func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, observe func(string, int, error), extra ...routine.Job) (*routine.Runner, error) {
+	if c.interval == 0 {
+		return nil, nil
+	}
+	schedules, err := c.roundSchedules()
+	if err != nil {
+		return nil, err
+	}
 	var names []string
 	for _, sc := range schedules {
 		names = append(names, sc.String())
@@ -107,13 +121,6 @@ func newRoutine(c *routineConfig, svc *workflow.Service, log *slog.Logger, reg p
 		Jobs:     append(append(routine.Dispatch(svc, schedules), routine.Anchor(svc)...), append(extra, routine.Letters(svc)...)...),
 		Interval: c.interval,
 		Log:      log.With("component", "routine"),
-		Observe: func(job string, n int, err error) {
-			result := "ok"
-			if err != nil {
-				result = "error"
-			}
-			runs.WithLabelValues(job, result).Inc()
-			done.WithLabelValues(job).Add(float64(n))
-		},
+		Observe:  observe,
 	}, nil
 }

@@ -329,11 +329,18 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if dispatcher != nil {
 		st.runLeading(bg, "webhook-dispatcher", log, dispatcher.Run)
 	}
-	reminders, err := cfg.notify.jobs(svc, log)
+	observe, err := routineMetrics(reg)
 	if err != nil {
 		return err
 	}
-	rt, err := newRoutine(cfg.routine, svc, log, reg, reminders...)
+	deliveries, digests, err := cfg.notify.reminders(svc, log, observe)
+	if err != nil {
+		return err
+	}
+	if deliveries != nil {
+		st.runLeading(bg, "notify", log, deliveries.Run)
+	}
+	rt, err := newRoutine(cfg.routine, svc, log, observe, digests...)
 	if err != nil {
 		return err
 	}

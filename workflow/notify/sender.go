@@ -1,8 +1,8 @@
 // Package notify sends the reminders of workflow (docs/design.md#reminders)
 // to people: e-mail through an SMTP server (github.com/wneessen/go-mail),
 // DingTalk custom robots (markdown, signed) and WeCom group robots
-// (markdown). Its jobs run in the routine runner, on the leader only when
-// replicas share etcd:
+// (markdown). Its jobs run on the leader only when replicas share etcd, the
+// deliveries' every few seconds and the digests' with the routine:
 //
 //   - notify-events reads the outbox after its cursor ("notify") and queues
 //     the immediate notices of each event (assignment, rejection, an
@@ -127,13 +127,29 @@ func ParseDigestAt(s string) (int, error) {
 	return t.Hour()*60 + t.Minute(), nil
 }
 
-// Jobs returns the sender's routine jobs, in the order they should run.
+// Jobs returns all the sender's jobs, in the order they should run: the
+// digests' (DigestJobs) between the deliveries' (DeliveryJobs).
 func (s *Sender) Jobs() []routine.Job {
+	d := s.DeliveryJobs()
+	return []routine.Job{d[0], s.DigestJobs()[0], d[1]}
+}
+
+// DeliveryJobs are notify-events and notify-send: the server runs them in a
+// runner of their own every few seconds, so that an immediate notice
+// (assignment, rejection, an extension decision, an issued letter) leaves
+// within seconds of its event, whichever replica took the command, and a
+// queued digest or a retry within seconds of its time. A pass with nothing
+// to do reads the cursor, the outbox after it and the pending notices.
+func (s *Sender) DeliveryJobs() []routine.Job {
 	return []routine.Job{
 		{Name: "notify-events", Run: s.QueueEvents},
-		{Name: "notify-digests", Run: s.QueueDigests},
 		{Name: "notify-send", Run: s.SendDue},
 	}
+}
+
+// DigestJobs is notify-digests, which runs with the routine.
+func (s *Sender) DigestJobs() []routine.Job {
+	return []routine.Job{{Name: "notify-digests", Run: s.QueueDigests}}
 }
 
 // QueueEvents queues the immediate notices of the outbox events after the
