@@ -52,10 +52,7 @@ func buildLedger(t *testing.T) *ledgerFixture {
 	l := &ledgerFixture{dir: t.TempDir()}
 	db := l.db()
 	run(t, "seed", "--db", db)
-	token := func(name, role, unit string) string {
-		return strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", name, "--role", role, "--unit", unit))
-	}
-	bureauTok, unitTok, inspTok := token("局办王", "bureau", "市生态环境局"), token("浮梁李", "unit", "浮梁县"), token("验收陈", "inspector", "领导小组办公室")
+	bureauTok, unitTok, inspTok := addUser(t, db, "局办王", "bureau", "市生态环境局"), addUser(t, db, "浮梁李", "unit", "浮梁县"), addUser(t, db, "验收陈", "inspector", "领导小组办公室")
 
 	// The scenario writes problems off at once: no public notice (公示), whose
 	// path workflow, api and store/etcd test.

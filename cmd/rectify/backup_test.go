@@ -77,8 +77,8 @@ func TestBackupUnderConcurrentWrites(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "rectify.db")
 	run(t, "seed", "--db", db)
-	bureauTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", "市生态环境局"))
-	adminTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "管理员", "--role", "admin", "--unit", "市生态环境局"))
+	bureauTok := addUser(t, db, "局办王", "bureau", "市生态环境局")
+	adminTok := addUser(t, db, "管理员", "admin", "市生态环境局")
 	srv := startServer(t, db, "--scan-interval", "0")
 	api := srv.url + "/api/v1/problems"
 
@@ -196,7 +196,7 @@ func TestBackupUnderConcurrentWrites(t *testing.T) {
 func TestBackupRefused(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "rectify.db")
 	run(t, "seed", "--db", db)
-	bureauTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", "市生态环境局"))
+	bureauTok := addUser(t, db, "局办王", "bureau", "市生态环境局")
 	srv := startServer(t, db, "--scan-interval", "0")
 	out := filepath.Join(t.TempDir(), "backup.db")
 	for _, tc := range []struct {

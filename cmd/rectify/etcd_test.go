@@ -87,7 +87,7 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	l := buildLedger(t)
 	db := l.db()
 	evidence := filepath.Join(l.dir, "evidence")
-	token := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "迁移核对", "--role", "bureau", "--unit", "市生态环境局"))
+	token := addUser(t, db, "迁移核对", "bureau", "市生态环境局")
 	l.end = appendAnchor(t, db) // an entry of no problem migrates too
 	ep := startEtcd(t)
 	const prefix = "/jdz/"

@@ -33,7 +33,7 @@ func TestHeadsExposeARewrite(t *testing.T) {
 	l := buildLedger(t)
 	db := copyLedger(t, l)
 	dir := filepath.Dir(db)
-	token := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "档案员", "--role", "bureau", "--unit", "市生态环境局"))
+	token := addUser(t, db, "档案员", "bureau", "市生态环境局")
 
 	var (
 		mu     sync.Mutex

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -366,8 +365,8 @@ func linSetup(t *testing.T) (db, unitToken string, hot []string) {
 	t.Helper()
 	db = filepath.Join(t.TempDir(), "rectify.db")
 	run(t, "seed", "--db", db)
-	bureauTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", seeds.BureauUnitID))
-	unitToken = strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "浮梁李", "--role", "unit", "--unit", seeds.FuliangUnitID))
+	bureauTok := addUser(t, db, "局办王", "bureau", seeds.BureauUnitID)
+	unitToken = addUser(t, db, "浮梁李", "unit", seeds.FuliangUnitID)
 	srv := startServer(t, db, "--scan-interval", "0")
 	bureau, unit := &client{t, srv.url, bureauTok}, &client{t, srv.url, unitToken}
 	deadline := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)

@@ -62,6 +62,13 @@ func run(t *testing.T, args ...string) string {
 	return out.String()
 }
 
+// addUser adds a user to the bolt file db with `rectify user add` and
+// returns the user's token.
+func addUser(t *testing.T, db, name, role, unit string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", name, "--role", role, "--unit", unit))
+}
+
 type client struct {
 	t     *testing.T
 	base  string
@@ -220,13 +227,10 @@ type historyJSON struct {
 func TestEndToEnd(t *testing.T) {
 	db := t.TempDir() + "/rectify.db"
 	run(t, "seed", "--db", db)
-	token := func(name, role, unit string) string {
-		return strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", name, "--role", role, "--unit", unit))
-	}
-	bureauTok := token("局办王", "bureau", "市生态环境局")
-	unitTok := token("浮梁李", "unit", "浮梁县")
-	lepingTok := token("乐平赵", "unit", "乐平市")
-	inspTok := token("验收陈", "inspector", "领导小组办公室")
+	bureauTok := addUser(t, db, "局办王", "bureau", "市生态环境局")
+	unitTok := addUser(t, db, "浮梁李", "unit", "浮梁县")
+	lepingTok := addUser(t, db, "乐平赵", "unit", "乐平市")
+	inspTok := addUser(t, db, "验收陈", "inspector", "领导小组办公室")
 	if !strings.Contains(run(t, "units", "--db", db), "浮梁县") {
 		t.Fatal("rectify units does not list 浮梁县")
 	}
@@ -436,8 +440,8 @@ func TestServeEvidenceFlags(t *testing.T) {
 	dir := t.TempDir()
 	db, blobs := filepath.Join(dir, "rectify.db"), filepath.Join(t.TempDir(), "blobs")
 	run(t, "seed", "--db", db)
-	bureauTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", "市生态环境局"))
-	unitTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "浮梁李", "--role", "unit", "--unit", "浮梁县"))
+	bureauTok := addUser(t, db, "局办王", "bureau", "市生态环境局")
+	unitTok := addUser(t, db, "浮梁李", "unit", "浮梁县")
 	srv := startServer(t, db, "--scan-interval", "0", "--evidence-dir", blobs, "--evidence-max-bytes", "100")
 	bureau, unit := &client{t, srv.url, bureauTok}, &client{t, srv.url, unitTok}
 

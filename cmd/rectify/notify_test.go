@@ -16,11 +16,8 @@ import (
 func TestImmediateNoticeWithoutTheRoutine(t *testing.T) {
 	db := t.TempDir() + "/rectify.db"
 	run(t, "seed", "--db", db)
-	token := func(name, role, unit string) string {
-		return strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", name, "--role", role, "--unit", unit))
-	}
-	admin := token("管理员", "admin", "市生态环境局")
-	bureauTok := token("局办王", "bureau", "市生态环境局")
+	admin := addUser(t, db, "管理员", "admin", "市生态环境局")
+	bureauTok := addUser(t, db, "局办王", "bureau", "市生态环境局")
 
 	messages := make(chan string, 16)
 	robot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

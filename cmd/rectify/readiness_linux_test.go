@@ -25,7 +25,7 @@ func TestDiskFullNotReady(t *testing.T) {
 	}
 	db := filepath.Join(t.TempDir(), "rectify.db")
 	run(t, "seed", "--db", db)
-	token := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", seeds.BureauUnitID))
+	token := addUser(t, db, "局办王", "bureau", seeds.BureauUnitID)
 	srv := startChildServerEnv(t, []string{childFileSizeEnv + "=" + strconv.FormatInt(fileSize(t, db), 10)}, "--db", db)
 	if srv.url == "" {
 		t.Fatalf("serve exited:\n%s", srv.stderr.String())

@@ -61,7 +61,7 @@ func TestDamagedWhileServing(t *testing.T) {
 		t.Skip("runs the server in a child process")
 	}
 	db := damageLedger(t)
-	token := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", seeds.BureauUnitID))
+	token := addUser(t, db, "局办王", "bureau", seeds.BureauUnitID)
 	srv := startChildServer(t, "--db", db)
 	if srv.url == "" {
 		t.Fatalf("serve exited:\n%s", srv.stderr.String())

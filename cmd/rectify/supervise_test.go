@@ -184,7 +184,7 @@ func TestServeWebhooks(t *testing.T) {
 	const secret = "hook-secret"
 	db := t.TempDir() + "/rectify.db"
 	run(t, "seed", "--db", db)
-	bureauTok := strings.TrimSpace(run(t, "user", "add", "--db", db, "--name", "局办王", "--role", "bureau", "--unit", "市生态环境局"))
+	bureauTok := addUser(t, db, "局办王", "bureau", "市生态环境局")
 	rcv, hook := newHookReceiver(t, secret)
 	flags := []string{"--scan-interval", "0", "--webhook", hook.URL, "--webhook-secret", secret, "--webhook-poll-interval", "10ms"}
 
