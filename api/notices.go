@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/jdz-eco/rectify/api/files"
@@ -61,6 +62,8 @@ type publicNoticesOut struct {
 	// AuditHead is the audit chain's head as the list was made (SEQ:HASH).
 	AuditHead string            `json:"audit_head"`
 	Notices   []publicNoticeOut `json:"notices"`
+	// NextCursor reads the next page; "" after the last.
+	NextCursor string `json:"next_cursor"`
 }
 
 // PublicPhotoURL is where anyone reads photo sha of problem id.
@@ -68,10 +71,28 @@ func PublicPhotoURL(id, sha string) string {
 	return "/api/v1/public/notices/" + id + "/photos/" + sha
 }
 
-// listPublicNotices serves GET /public/notices.
+// listPublicNotices serves GET /public/notices?cursor=&limit=: a page.
 func (s *server) listPublicNotices(c echo.Context) error {
 	ctx := c.Request().Context()
-	list, err := s.svc.PublicNotices(ctx)
+	q := c.QueryParams()
+	if err := checkQuery(q, "cursor", "limit"); err != nil {
+		return err
+	}
+	cursor, err := query(q, "cursor")
+	if err != nil {
+		return err
+	}
+	limit, err := query(q, "limit")
+	if err != nil {
+		return err
+	}
+	n := 0
+	if limit != "" {
+		if n, err = strconv.Atoi(limit); err != nil || n < 1 {
+			return apiError(workflow.CodeInvalid, "limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.MaxLimit))
+		}
+	}
+	list, next, err := s.svc.PublicNotices(ctx, cursor, n)
 	if err != nil {
 		return err
 	}
@@ -79,7 +100,7 @@ func (s *server) listPublicNotices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := publicNoticesOut{AuditHead: head.String(), Notices: make([]publicNoticeOut, 0, len(list))}
+	out := publicNoticesOut{AuditHead: head.String(), Notices: make([]publicNoticeOut, 0, len(list)), NextCursor: next}
 	for _, n := range list {
 		o := publicNoticeOut{ID: n.ID, Code: n.Code, Title: n.Title, County: n.County, State: n.State, Summary: n.Summary,
 			Statement: n.Statement, NoticeStart: n.NoticeStart, NoticeEnd: n.NoticeEnd, Photos: []publicPhotoOut{}}

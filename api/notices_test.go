@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -247,6 +248,41 @@ func TestObjectorHiddenFromUnits(t *testing.T) {
 		body = v.do("GET", path, "fuliang", nil).Body.String()
 		if !strings.Contains(body, "砂堆仍在") || strings.Contains(body, "李四") || strings.Contains(body, "13900000000") {
 			t.Errorf("unit officer, %s: %s", path, body)
+		}
+	}
+}
+
+// TestPublicNoticePages: the public list comes in pages with next_cursor,
+// each notice once; a bad limit or cursor is a 400 that names it.
+func TestPublicNoticePages(t *testing.T) {
+	v := newEnv(t)
+	var want []string
+	for range 3 {
+		p, _ := v.inNotice()
+		want = append(want, p.ID)
+	}
+	var got []string
+	cursor, pages := "", 0
+	for {
+		path := "/api/v1/public/notices?limit=2"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		m := v.ok(v.do("GET", path, "", nil), 200)
+		pages++
+		for _, n := range m["notices"].([]any) {
+			got = append(got, n.(map[string]any)["id"].(string))
+		}
+		if cursor = m["next_cursor"].(string); cursor == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) || pages != 2 {
+		t.Fatalf("%d pages list %v, want %v in 2", pages, got, want)
+	}
+	for q, field := range map[string]string{"limit=0": "limit", "limit=501": "limit", "limit=x": "limit", "cursor=zz": "cursor", "page=2": "page"} {
+		if e := v.fails(v.do("GET", "/api/v1/public/notices?"+q, "", nil), 400, "invalid"); e.Field != field {
+			t.Errorf("%s: field %q, want %s", q, e.Field, field)
 		}
 	}
 }

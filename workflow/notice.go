@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -389,10 +390,16 @@ type PublicPhoto struct {
 	Phase  Phase  `json:"phase,omitempty"`
 }
 
+// IsPublic reports whether the public sees p: in notice (公示), or written
+// off after one. Such a problem carries the index tag TagPublic.
+func (p *Problem) IsPublic() bool {
+	return p.Notice != nil && (p.State == StateInNotice || p.State == StateClosed && p.Resolution == ResolutionRectified)
+}
+
 // publicNotice returns what the public sees of p, and false when p is
 // neither in notice nor written off after one.
 func (s *Service) publicNotice(ctx context.Context, p *Problem) (PublicNotice, bool) {
-	if p.Notice == nil || (p.State != StateInNotice && !(p.State == StateClosed && p.Resolution == ResolutionRectified)) {
+	if !p.IsPublic() {
 		return PublicNotice{}, false
 	}
 	county := p.CountyID
@@ -409,29 +416,64 @@ func (s *Service) publicNotice(ctx context.Context, p *Problem) (PublicNotice, b
 	return n, true
 }
 
-// PublicNotices lists the problems in notice, then those written off after
-// one, each in creation order; anyone may read it.
-func (s *Service) PublicNotices(ctx context.Context) ([]PublicNotice, error) {
-	out := []PublicNotice{}
-	for _, st := range []State{StateInNotice, StateClosed} {
-		cursor := ""
-		for {
-			items, next, err := s.store.Problems(ctx, ProblemFilter{State: st, Cursor: cursor, Limit: MaxLimit})
-			if err != nil {
-				return nil, err
+// Cursor phases of PublicNotices: the problems in notice, then those
+// written off after one.
+const (
+	publicInNotice = "n."
+	publicClosed   = "c."
+)
+
+// PublicNotices lists a page of what the public sees: the problems in
+// notice, then those written off after one, each in creation order; anyone
+// may read it. limit is DefaultLimit when 0, at most MaxLimit; cursor is ""
+// or the next cursor of the page before, and the next is "" after the last
+// page. Each page is a walk of the index tag TagPublic (with the state), so
+// that it costs what the page holds, not the ledger's closed problems.
+func (s *Service) PublicNotices(ctx context.Context, cursor string, limit int) ([]PublicNotice, string, error) {
+	switch {
+	case limit == 0:
+		limit = DefaultLimit
+	case limit < 0 || limit > MaxLimit:
+		return nil, "", RefuseField(ReasonOutOfRange, "limit", "limit must be between 1 and %d", MaxLimit)
+	}
+	phase, inner := publicInNotice, ""
+	if cursor != "" {
+		var ok bool
+		if inner, ok = strings.CutPrefix(cursor, publicInNotice); !ok {
+			if inner, ok = strings.CutPrefix(cursor, publicClosed); !ok {
+				return nil, "", RefuseField(ReasonMalformed, "cursor", "malformed cursor")
 			}
-			for _, p := range items {
-				if n, ok := s.publicNotice(ctx, p); ok {
-					out = append(out, n)
-				}
-			}
-			if next == "" {
-				break
-			}
-			cursor = next
+			phase = publicClosed
 		}
 	}
-	return out, nil
+	out := []PublicNotice{}
+	for {
+		st := StateInNotice
+		if phase == publicClosed {
+			st = StateClosed
+		}
+		items, next, err := s.store.Problems(ctx, ProblemFilter{State: st, Tag: TagPublic, Cursor: inner, Limit: limit - len(out)})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, p := range items {
+			if n, ok := s.publicNotice(ctx, p); ok {
+				out = append(out, n)
+			}
+		}
+		switch {
+		case next != "" && len(out) >= limit:
+			return out, phase + next, nil
+		case next != "":
+			inner = next
+		case phase == publicInNotice && len(out) >= limit:
+			return out, publicClosed, nil
+		case phase == publicInNotice:
+			phase, inner = publicClosed, ""
+		default:
+			return out, "", nil
+		}
+	}
 }
 
 // PublicPhoto returns the evidence record of photo sha of problem id if

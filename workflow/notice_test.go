@@ -193,7 +193,7 @@ func TestNoticeObjectionUpheld(t *testing.T) {
 	if e := wantCode(t, err, workflow.CodeNotFound); e.Reason != workflow.ReasonNotInNotice {
 		t.Fatalf("objection after the uphold: %s", e.Reason)
 	}
-	if list, err := f.svc.PublicNotices(ctx); err != nil || len(list) != 0 {
+	if list, _, err := f.svc.PublicNotices(ctx, "", 0); err != nil || len(list) != 0 {
 		t.Fatalf("public notices after the uphold: %+v, %v", list, err)
 	}
 	checkReplay(t, f.svc, id)
@@ -325,7 +325,7 @@ func TestPublicNotices(t *testing.T) {
 	f.closeOne(t, "fuliang") // closed without a notice (self-inspection)
 	photo := p.Evidence[0].SHA256
 
-	list, err := f.svc.PublicNotices(ctx)
+	list, _, err := f.svc.PublicNotices(ctx, "", 0)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("public notices: %+v, %v", list, err)
 	}
@@ -347,7 +347,7 @@ func TestPublicNotices(t *testing.T) {
 	if _, err := f.svc.SetEvidencePublic(ctx, bureau, p.ID, photo, true, 0); err != nil {
 		t.Fatal(err)
 	}
-	list, _ = f.svc.PublicNotices(ctx)
+	list, _, _ = f.svc.PublicNotices(ctx, "", 0)
 	if len(list[0].Photos) != 1 || list[0].Photos[0].SHA256 != photo {
 		t.Fatalf("photos %+v", list[0].Photos)
 	}
@@ -359,7 +359,7 @@ func TestPublicNotices(t *testing.T) {
 	if _, err := f.svc.Scan(ctx); err != nil {
 		t.Fatal(err)
 	}
-	list, _ = f.svc.PublicNotices(ctx)
+	list, _, _ = f.svc.PublicNotices(ctx, "", 0)
 	if len(list) != 1 || list[0].State != workflow.StateClosed {
 		t.Fatalf("after the write-off: %+v", list)
 	}

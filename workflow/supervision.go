@@ -106,15 +106,22 @@ func (p *Problem) Tags() []string {
 	if p.Lookback != nil && p.Lookback.Status == LookbackPending {
 		tags = append(tags, TagLookback)
 	}
+	if p.IsPublic() {
+		tags = append(tags, TagPublic)
+	}
 	return tags
 }
 
 // TagLate is the index tag of every problem overdue or worse.
 const TagLate = "late"
 
-// AlertTags lists every tag Problem.Tags can carry (the values of
-// ProblemFilter.Tag), the levels from the mildest, then TagLate and the
-// stage breaches.
+// TagPublic is the index tag of every problem the public sees (IsPublic),
+// which the public notice page walks. It is no alert: not in AlertTags.
+const TagPublic = "public"
+
+// AlertTags lists every alert tag Problem.Tags can carry (the values of
+// ProblemFilter.Tag the lists offer), the levels from the mildest, then
+// TagLate and the stage breaches; Tags adds TagPublic besides.
 var AlertTags = []string{
 	string(LevelDueSoon), string(LevelOverdue), string(LevelRed), string(LevelListed),
 	TagLate, AlertAcceptLate, AlertVerifyLate, TagLookback,

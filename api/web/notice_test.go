@@ -77,6 +77,14 @@ func TestPublicNoticePage(t *testing.T) {
 
 	res = anon.get("/public/")
 	wantBody(t, "public page with the photo", res, "/api/v1/public/notices/"+id+"/photos/"+photo)
+	wantNot(t, "one page only", res, "下一页", "第一页")
+	// Pages: past the notices in notice (cursor "c."), none written off yet;
+	// a cursor that is not one is refused.
+	res = anon.get("/public/?cursor=c.")
+	wantStatus(t, "a later page", res, http.StatusOK)
+	wantBody(t, "a later page", res, "没有更多公示", `href="/public/"`, "第一页")
+	wantNot(t, "a later page", res, "河道非法采砂")
+	wantStatus(t, "a bad cursor", anon.get("/public/?cursor=zz"), http.StatusBadRequest)
 	if res := anon.get("/api/v1/public/notices/" + id + "/photos/" + photo); res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "image/") {
 		t.Fatalf("public photo: %d %s", res.status, res.header.Get("Content-Type"))
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -15,7 +16,14 @@ type publicPage struct {
 	Notices   []workflow.PublicNotice
 	AuditHead string
 	Received  bool
+	// Next is the next page's address ("" on the last); Later whether this
+	// is not the first page.
+	Next  string
+	Later bool
 }
+
+// publicPageSize is how many notices a page of /public/ shows.
+const publicPageSize = 20
 
 // photoURL is where anyone reads a public photo (the API's public route).
 func photoURL(id, sha string) string { return "/api/v1/public/notices/" + id + "/photos/" + sha }
@@ -23,16 +31,22 @@ func photoURL(id, sha string) string { return "/api/v1/public/notices/" + id + "
 // publicNotices serves GET /public/: no sign-in.
 func (w *Web) publicNotices(c echo.Context) error {
 	ctx := c.Request().Context()
-	list, err := w.svc.PublicNotices(ctx)
+	cursor := c.QueryParam("cursor")
+	list, next, err := w.svc.PublicNotices(ctx, cursor, publicPageSize)
 	if err != nil {
 		return err
+	}
+	page := publicPage{Notices: list, Received: c.QueryParam("received") != "", Later: cursor != ""}
+	if next != "" {
+		page.Next = "/public/?" + url.Values{"cursor": {next}}.Encode()
 	}
 	head, err := w.svc.PublicHead(ctx)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-cache")
-	return w.render(c, http.StatusOK, "public", "整改销号公示", "", publicPage{Notices: list, AuditHead: head.String(), Received: c.QueryParam("received") != ""})
+	page.AuditHead = head.String()
+	return w.render(c, http.StatusOK, "public", "整改销号公示", "", page)
 }
 
 // fileObjection serves POST /public/notices/{id}/objections: the page's

@@ -116,6 +116,7 @@ var (
 	keyIndexEvidence  = []byte("index_evidence")
 	keyIndexWake      = []byte("index_wake_facts")
 	keyIndexPostings  = []byte("index_postings")
+	keyIndexPublic    = []byte("index_public")
 	keyChainHead      = []byte("chain_head")
 )
 

@@ -40,7 +40,10 @@ import (
 // postings (idx_postings, postings.go) instead of the keys of idx_state,
 // idx_lead_unit, idx_county, idx_unit and idx_tag, which the upgrade drops
 // once it built the postings from every record (the index_postings
-// backfill). A read-only open refuses a file of an
+// backfill). Version 7 tags the problems the public sees (in notice, or
+// written off after one: workflow.TagPublic) in the tag index, rebuilt from
+// every record when a file lacks the index_public flag, so that the public
+// notice page walks an index. A read-only open refuses a file of an
 // older version, and rectify builds that read an older version refuse a
 // newer one.
 
@@ -50,7 +53,7 @@ var ErrNeedsUpgrade = errors.New("open it read-write once (e.g. rectify serve)")
 
 const (
 	// schemaVersion is the layout this package reads and writes.
-	schemaVersion = 6
+	schemaVersion = 7
 	// chainVersion is the first layout with the hash chain: an older file's
 	// history is sealed when it is upgraded.
 	chainVersion = 3
@@ -110,6 +113,15 @@ func upgrade(tx *bbolt.Tx) error {
 		}
 		if err := meta.Put(keyIndexEvidence, []byte{}); err != nil {
 			return fmt.Errorf("write index_evidence flag: %w", err)
+		}
+	}
+	// Version 7's tag of the problems the public sees (workflow.TagPublic).
+	if meta.Get(keyIndexPublic) == nil {
+		if err := backfill(tx, "index_public", index.Tag); err != nil {
+			return err
+		}
+		if err := meta.Put(keyIndexPublic, []byte{}); err != nil {
+			return fmt.Errorf("write index_public flag: %w", err)
 		}
 	}
 	// Only an upgrade seals: in a file of the current version a missing head

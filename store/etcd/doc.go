@@ -20,7 +20,7 @@
 // it holds no "/" and one value's keys never mix with another's. Values are
 // JSON unless said otherwise.
 //
-//	P meta/schema                  layout version ("2"; Open upgrades "1")
+//	P meta/schema                  layout version ("3"; Open upgrades "1" and "2", upgrade.go)
 //	P meta/counter                 last problem number (decimal)
 //	P meta/head                    workflow.ChainHead of the newest history entry
 //	P meta/migrating               present while rectify migrate copies a ledger in
@@ -30,7 +30,7 @@
 //	P ph/<n>/<seq>                 empty: problem n's history in order
 //	P ob/<seq>                     empty: the outbox event of entry seq (the event is the entry)
 //	P ix/state/<state>/<n>         empty, and likewise ix/lead/<unit>, ix/county/<unit>,
-//	                               ix/unit/<lead or cooperating unit>, ix/tag/<alert tag>,
+//	                               ix/unit/<lead or cooperating unit>, ix/tag/<alert tag or "public">,
 //	                               ix/evidence/<sha256>, ix/source/<source>, ix/wp/<work point>
 //	P meta/filters                 present once ix/source and ix/wp are complete (filter.go)
 //	P ro/…                         the statistics' rollups (rollup.go); a record's JSON carries its

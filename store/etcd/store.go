@@ -42,11 +42,13 @@ const (
 
 // schemaVersion is the key layout this package reads and writes (doc.go).
 // Version 1 had no pending entries (each command sealed its own on the
-// chain); Open upgrades a prefix of version 1 by rewriting the version only,
-// after which replicas of an earlier rectify refuse it.
+// chain); version 2 did not tag the problems the public sees in the tag
+// index (workflow.TagPublic). Open upgrades a prefix of version 1 or 2
+// (upgrade.go), after which replicas of an earlier rectify refuse it.
 const (
-	schemaVersion   = "2"
+	schemaVersion   = "3"
 	upgradableFrom1 = "1"
+	upgradableFrom2 = "2"
 )
 
 // Config configures Open.
@@ -247,7 +249,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: %s does not answer: %w", strings.Join(cfg.Endpoints, ","), err)
 	}
-	if kv := first(resp.Responses[0]); kv != nil && string(kv.Value) != schemaVersion && string(kv.Value) != upgradableFrom1 {
+	if kv := first(resp.Responses[0]); kv != nil && string(kv.Value) != schemaVersion && string(kv.Value) != upgradableFrom1 && string(kv.Value) != upgradableFrom2 {
 		s.closeClient()
 		return nil, fmt.Errorf("etcd: %s holds key layout %q, this rectify reads %q", s.pfx, kv.Value, schemaVersion)
 	}
@@ -264,7 +266,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeClient()
 		return nil, err
 	}
-	if err := s.upgradeLayout(octx, first(resp.Responses[0])); err != nil {
+	if err := s.upgradeLayout(ctx, first(resp.Responses[0])); err != nil {
 		s.closeClient()
 		return nil, err
 	}
@@ -279,20 +281,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.members = startMonitor(s.bg, s.cli, cfg.Endpoints, cfg.ProbeInterval, cfg.AttemptTimeout/2)
 	}
 	return s, nil
-}
-
-// upgradeLayout upgrades a prefix of layout version 1 (schema, as read) to
-// this one: only the version changes.
-func (s *Store) upgradeLayout(ctx context.Context, schema *kvPair) error {
-	if schema == nil || string(schema.Value) != upgradableFrom1 {
-		return nil
-	}
-	k := s.k(keySchema)
-	rctx, cancel := s.reqCtx(ctx)
-	defer cancel()
-	_, err := s.cli.Txn(rctx).If(clientv3.Compare(clientv3.Value(k), "=", upgradableFrom1)).
-		Then(clientv3.OpPut(k, schemaVersion)).Commit()
-	return wrap("upgrade the key layout of "+s.pfx, err)
 }
 
 // Client returns the etcd client, for leader election and tools.

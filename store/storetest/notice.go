@@ -71,7 +71,7 @@ func testServiceNotice(t *testing.T, s workflow.Store) {
 	if err != nil || p.State != workflow.StateClosed {
 		t.Fatalf("after the notice: %+v, %v", p, err)
 	}
-	if list, err := svc.PublicNotices(ctx); err != nil || len(list) != 1 || list[0].State != workflow.StateClosed {
+	if list, _, err := svc.PublicNotices(ctx, "", 0); err != nil || len(list) != 1 || list[0].State != workflow.StateClosed {
 		t.Fatalf("public notices: %+v, %v", list, err)
 	}
 	h, err := s.History(ctx, p.ID)

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"RemindersConcurrent", testRemindersConcurrent},
 		{"FilterCombinations", testFilterCombinations},
 		{"ServiceNotice", testServiceNotice},
+		{"PublicNoticePages", testPublicNoticePages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
