@@ -61,3 +61,11 @@ func (s *Store) AppendAnchor(ctx context.Context, key string, build func(head wo
 	}
 	return out, isNew, nil
 }
+
+// anchor sends the last head anchor's key, if an anchor was appended.
+func (x *exporter) anchor() error {
+	if k := x.tx.Bucket(bucketMeta).Get(keyAnchor); len(k) > 0 {
+		return x.sink.AnchorKey(x.ctx, string(k))
+	}
+	return nil
+}

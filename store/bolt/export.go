@@ -21,10 +21,11 @@ import (
 // the dedupe keys, units, work points, users each followed by its password
 // hash if it has one, tokens, the account log in sequence order, sessions,
 // outbox cursors, calendars, dispatch rounds (with their items), supervision
-// letters, the problem counter, and last the rollups. Each problem's rollup facts come just
-// before its record (RollupFacts). The round index and work points' history
-// index are not sent: a sink rebuilds them from the entries
-// (workflow.RoundRef, Entry.WorkPoint).
+// letters, reminder contacts, notices (the delivery log), idempotency keys
+// and their effects, the last head anchor's key, the problem counter, and
+// last the rollups. Each problem's rollup facts come just before its record
+// (RollupFacts). Indexes are not sent: a sink rebuilds them from what it is
+// sent (ExportPlan says what becomes of every bucket).
 type Sink interface {
 	Entry(ctx context.Context, e workflow.Entry, event bool) error
 	RollupFacts(ctx context.Context, n uint64, f workflow.RollupFacts) error
@@ -43,6 +44,18 @@ type Sink interface {
 	// Letter receives a letter; a sink rebuilds the letter counter, the
 	// draft keys and each year's last number from the letters.
 	Letter(ctx context.Context, l *workflow.Letter) error
+	// Contact receives a reminder contact as stored: robot URLs and
+	// signing secrets included (docs/design.md#reminders).
+	Contact(ctx context.Context, c workflow.Contact) error
+	// Notice receives a notice of the delivery log; a sink rebuilds the
+	// log's time order and the pending index from it (State, CreatedAt).
+	Notice(ctx context.Context, n workflow.Notice) error
+	// IdempotencyKey receives a key record (without its Effect), Effect
+	// the effect recorded under a claim; a sink rebuilds the expiry index.
+	IdempotencyKey(ctx context.Context, rec workflow.KeyRecord) error
+	Effect(ctx context.Context, claim string, e workflow.Effect) error
+	// AnchorKey receives the key of the last head anchor (one a day).
+	AnchorKey(ctx context.Context, key string) error
 	Counter(n uint64)
 	// Rollups receives every tally the file keeps (rollup.go), under the
 	// policy they follow, with their mark (unix nanoseconds).
@@ -69,7 +82,8 @@ func (s *Store) Export(ctx context.Context, sink Sink) (workflow.ChainHead, erro
 		}
 		x := exporter{ctx: ctx, tx: tx, sink: sink}
 		for _, step := range []func() error{
-			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.rounds, x.letters, x.counter, x.rollups,
+			x.history, x.problems, x.dedupe, x.units, x.users, x.tokens, x.accountLog, x.sessions, x.cursors, x.calendars, x.rounds, x.letters,
+			x.contacts, x.notices, x.idempotency, x.anchor, x.counter, x.rollups,
 		} {
 			if err := step(); err != nil {
 				return err

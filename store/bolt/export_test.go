@@ -32,6 +32,11 @@ type recorder struct {
 	calendars map[int][]byte
 	rounds    []*workflow.Round
 	letters   []*workflow.Letter
+	contacts  []workflow.Contact
+	notices   []workflow.Notice
+	keys      []workflow.KeyRecord
+	effects   map[string]workflow.Effect
+	anchorKey string
 	counter   uint64
 	facts     map[uint64]workflow.RollupFacts
 	rollups   *rollup.Content
@@ -39,7 +44,8 @@ type recorder struct {
 
 func newRecorder() *recorder {
 	return &recorder{events: map[uint64]bool{}, dedupe: map[string]uint64{}, passwords: map[string]string{},
-		cursors: map[string]uint64{}, calendars: map[int][]byte{}, facts: map[uint64]workflow.RollupFacts{}}
+		cursors: map[string]uint64{}, calendars: map[int][]byte{}, facts: map[uint64]workflow.RollupFacts{},
+		effects: map[string]workflow.Effect{}}
 }
 
 func (r *recorder) saw(kind string) {
@@ -133,6 +139,36 @@ func (r *recorder) Letter(_ context.Context, l *workflow.Letter) error {
 	return nil
 }
 
+func (r *recorder) Contact(_ context.Context, c workflow.Contact) error {
+	r.saw("contact")
+	r.contacts = append(r.contacts, c)
+	return nil
+}
+
+func (r *recorder) Notice(_ context.Context, n workflow.Notice) error {
+	r.saw("notice")
+	r.notices = append(r.notices, n)
+	return nil
+}
+
+func (r *recorder) IdempotencyKey(_ context.Context, rec workflow.KeyRecord) error {
+	r.saw("idempotency key")
+	r.keys = append(r.keys, rec)
+	return nil
+}
+
+func (r *recorder) Effect(_ context.Context, claim string, e workflow.Effect) error {
+	r.saw("idempotency key") // effects follow the keys
+	r.effects[claim] = e
+	return nil
+}
+
+func (r *recorder) AnchorKey(_ context.Context, key string) error {
+	r.saw("anchor")
+	r.anchorKey = key
+	return nil
+}
+
 func (r *recorder) Counter(n uint64) {
 	r.saw("counter")
 	r.counter = n
@@ -184,6 +220,7 @@ func TestExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	rounds := storetest.AddRounds(t, svc)
+	x := storetest.AddReminderData(t, svc, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +235,8 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "account event", "session", "cursor", "calendar", "round", "counter", "rollups"}
+	want := []string{"entry", "problem", "dedupe", "unit", "work point", "user", "token", "account event", "session", "cursor", "calendar", "round", "letter",
+		"contact", "notice", "idempotency key", "anchor", "counter", "rollups"}
 	if !slices.Equal(r.order, want) {
 		t.Errorf("sent in the order %v, want %v", r.order, want)
 	}
@@ -221,10 +259,10 @@ func TestExport(t *testing.T) {
 	if err := s.ForEachProblem(ctx, func(p *workflow.Problem) error { problems = append(problems, p); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(r.problems, problems) || len(problems) != len(ids)+1 {
+	if !reflect.DeepEqual(r.problems, problems) || len(problems) != len(ids)+2 { // the import and AddReminderData's
 		t.Errorf("sent %d problems, the store holds %d", len(r.problems), len(problems))
 	}
-	if r.dedupe["import:row-7"] != uint64(len(problems)) || r.counter != uint64(len(problems)) {
+	if r.dedupe["import:row-7"] != uint64(len(ids)+1) || r.counter != uint64(len(problems)) {
 		t.Errorf("dedupe %v, counter %d; want the last of %d problems", r.dedupe, r.counter, len(problems))
 	}
 	units, _ := s.Units(ctx)
@@ -249,6 +287,10 @@ func TestExport(t *testing.T) {
 	if len(r.rounds) != len(rounds) || len(r.rounds[0].Items) == 0 || r.rounds[1].ID != rounds[1].ID {
 		t.Errorf("sent rounds %+v, want %+v", r.rounds, rounds)
 	}
+	if len(r.letters) != 1 || r.letters[0].Key != x.Draft.Key || r.letters[0].ID != x.Draft.ID {
+		t.Errorf("sent letters %+v, want the draft %+v", r.letters, x.Draft)
+	}
+	x.Check(t, storetest.Carried{Contacts: r.contacts, Notices: r.notices, Keys: r.keys, Effects: r.effects, AnchorKey: r.anchorKey})
 	if len(r.sessions) != 1 || r.sessions[0].IDHash != sess.IDHash || r.cursors["webhook"] != 5 || string(r.calendars[2021]) != `{"year":2021}` {
 		t.Errorf("sessions %v, cursors %v, calendars %v", r.sessions, r.cursors, r.calendars)
 	}

@@ -245,3 +245,25 @@ func (s *Store) PurgeKeys(ctx context.Context, now time.Time, limit int) (int, e
 	})
 	return n, err
 }
+
+// idempotency sends every key record, then every effect; the expiry index
+// follows from the records.
+func (x *exporter) idempotency() error {
+	err := x.each(bucketIdemKeys, func(k, v []byte) error {
+		var rec workflow.KeyRecord
+		if err := decodeJSON(bucketIdemKeys, k, v, &rec); err != nil {
+			return err
+		}
+		return x.sink.IdempotencyKey(x.ctx, rec)
+	})
+	if err != nil {
+		return err
+	}
+	return x.each(bucketIdemEffects, func(k, v []byte) error {
+		var e workflow.Effect
+		if err := decodeJSON(bucketIdemEffects, k, v, &e); err != nil {
+			return err
+		}
+		return x.sink.Effect(x.ctx, string(k), e)
+	})
+}

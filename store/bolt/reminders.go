@@ -215,3 +215,26 @@ func (s *Store) notices(ctx context.Context, idx []byte, after string, limit int
 	})
 	return out, err
 }
+
+// contacts sends every contact as stored, secrets included.
+func (x *exporter) contacts() error {
+	return x.each(bucketContacts, func(k, v []byte) error {
+		var c workflow.Contact
+		if err := decodeJSON(bucketContacts, k, v, &c); err != nil {
+			return err
+		}
+		return x.sink.Contact(x.ctx, c)
+	})
+}
+
+// notices sends every notice; its time and pending index keys follow from
+// it (CreatedAt, State).
+func (x *exporter) notices() error {
+	return x.each(bucketNotices, func(k, v []byte) error {
+		var n workflow.Notice
+		if err := decodeJSON(bucketNotices, k, v, &n); err != nil {
+			return err
+		}
+		return x.sink.Notice(x.ctx, n)
+	})
+}

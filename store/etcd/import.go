@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -252,6 +253,59 @@ func (im *Importer) Letter(ctx context.Context, l *workflow.Letter) error {
 		im.years[l.Year] = max(im.years[l.Year], l.Number)
 	}
 	return nil
+}
+
+// Contact copies a reminder contact as stored (secrets included, as the
+// source keeps them: docs/design.md#what-migrate-carries).
+func (im *Importer) Contact(ctx context.Context, c workflow.Contact) error {
+	if c.Key == "" {
+		return errors.New("etcd: import: a contact without a key")
+	}
+	v, _ := json.Marshal(c)
+	return im.put(ctx, contactKey(c.Key), v)
+}
+
+// Notice copies a notice with its keys in the delivery log's order and,
+// while it is pending, in the queue (reminders.go).
+func (im *Importer) Notice(ctx context.Context, n workflow.Notice) error {
+	if n.Key == "" {
+		return errors.New("etcd: import: a notice without a key")
+	}
+	v, _ := json.Marshal(n)
+	if err := im.put(ctx, noticeKey(n.Key), v); err != nil {
+		return err
+	}
+	if err := im.put(ctx, noticeTimeKey(&n), nil); err != nil {
+		return err
+	}
+	if n.State == workflow.NoticePending {
+		return im.put(ctx, noticePendingKey(n.Key), nil)
+	}
+	return nil
+}
+
+// IdempotencyKey copies a key record (without its effect) and its expiry
+// index key; Effect copies the effect recorded under a claim.
+func (im *Importer) IdempotencyKey(ctx context.Context, rec workflow.KeyRecord) error {
+	rec.Effect = nil
+	v, err := json.Marshal(&rec)
+	if err != nil {
+		return err
+	}
+	if err := im.put(ctx, idemRecordKey(rec.Scope, rec.Key), v); err != nil {
+		return err
+	}
+	return im.put(ctx, idemExpiryKey(rec.Expires, rec.Scope, rec.Key), nil)
+}
+
+func (im *Importer) Effect(ctx context.Context, claim string, e workflow.Effect) error {
+	v, _ := json.Marshal(e)
+	return im.put(ctx, idemEffectKey(claim), v)
+}
+
+// AnchorKey copies the last head anchor's key (anchors.go).
+func (im *Importer) AnchorKey(ctx context.Context, key string) error {
+	return im.put(ctx, keyAnchor, []byte(key))
 }
 
 // Unit, WorkPoint, User, Token, Cursor, Calendar, Password and Session copy

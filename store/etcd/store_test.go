@@ -313,3 +313,52 @@ func TestTooLargeCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportCarries: what an export sends besides the ledger (contacts with
+// their secrets, the delivery log, idempotency keys with their effects, the
+// last anchor's key, a draft with its key; store/bolt's TestExport checks
+// a file sends them) arrives whole, and the copy behaves as the source:
+// pending notices queued, the key's expiry indexed, no second anchor that
+// day, the draft held by its key.
+func TestImportCarries(t *testing.T) {
+	ctx := t.Context()
+	src := openStore(t, nil, Config{})
+	svc, _, _ := storetest.BuildLedger(t, src)
+	c := storetest.AddReminderData(t, svc, src)
+
+	dst := openStore(t, nil, Config{})
+	im, err := dst.BeginImport(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range c.Contacts {
+		if err := im.Contact(ctx, ct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range c.Notices {
+		if err := im.Notice(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range c.Keys {
+		if err := im.IdempotencyKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for claim, e := range c.Effects {
+		if err := im.Effect(ctx, claim, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := im.AnchorKey(ctx, c.AnchorKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := im.Letter(ctx, c.Draft); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.CheckCopy(t, workflow.NewService(dst, svc.Clock()), dst)
+}

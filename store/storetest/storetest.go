@@ -263,7 +263,7 @@ func mustHistory(t *testing.T, s workflow.Store, id string) []workflow.Entry {
 // sameJSON fails the test unless got and want encode to the same JSON, the
 // form every backend stores (it ignores time zones' pointers and monotonic
 // clock readings).
-func sameJSON(t *testing.T, what string, got, want any) {
+func sameJSON(t testing.TB, what string, got, want any) {
 	t.Helper()
 	g, err := json.Marshal(got)
 	if err != nil {
