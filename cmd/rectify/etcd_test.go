@@ -18,7 +18,6 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
-	"github.com/jdz-eco/rectify/store/bolt"
 	"github.com/jdz-eco/rectify/workflow"
 )
 
@@ -81,14 +80,18 @@ func getJSON(t *testing.T, base, token, path string) any {
 }
 
 // TestMigrateBoltToEtcd migrates a ledger built by a real scenario (through
-// the API of a bbolt server) into an embedded etcd, audits it there, and
-// checks that a server on etcd answers as the bbolt server does.
+// the API of a bbolt server, with every kind of data a file holds:
+// addCarried) into an embedded etcd, audits it there, and checks that a
+// server on etcd answers as the bbolt server does. It is also the guard of
+// bbolt's layout (checkExportPlan): a bucket or meta key that migrate
+// neither carries nor leaves out with a reason fails it.
 func TestMigrateBoltToEtcd(t *testing.T) {
 	l := buildLedger(t)
 	db := l.db()
 	evidence := filepath.Join(l.dir, "evidence")
 	token := addUser(t, db, "迁移核对", "bureau", "市生态环境局")
-	l.end = appendAnchor(t, db) // an entry of no problem migrates too
+	x := addCarried(t, l) // the routine's head anchor: an entry of no problem migrates too
+	checkExportPlan(t, db)
 	ep := startEtcd(t)
 	const prefix = "/jdz/"
 	accountHead := regexp.MustCompile(`account head\s+(\S+)`)
@@ -131,9 +134,19 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	for _, id := range l.rounds {
 		paths = append(paths, "/api/v1/dispatch-rounds/"+id)
 	}
-	paths = append(paths, "/api/v1/letters", "/api/v1/letters/"+l.letter)
+	paths = append(paths, "/api/v1/letters", "/api/v1/letters/"+l.letter, "/api/v1/letters?state=draft", "/api/v1/letters/"+x.draft,
+		"/api/v1/objections", "/api/v1/public/notices", "/api/v1/problems/"+x.p5)
+	// An admin's: the contacts (masked) and the delivery log.
+	adminPaths := map[string]bool{"/api/v1/admin/contacts": true, "/api/v1/admin/deliveries?limit=500": true}
+	for p := range adminPaths {
+		paths = append(paths, p)
+	}
 	for _, p := range paths {
-		a, b := getJSON(t, boltSrv.url, token, p), getJSON(t, etcdSrv.url, token, p)
+		tok := token
+		if adminPaths[p] {
+			tok = x.admin
+		}
+		a, b := getJSON(t, boltSrv.url, tok, p), getJSON(t, etcdSrv.url, tok, p)
 		if strings.HasPrefix(p, "/api/v1/dispatch-rounds/") || strings.HasPrefix(p, "/api/v1/stats?") && !strings.Contains(p, "as_of") {
 			// A board is as of its request; now is a moment later on the
 			// second server.
@@ -145,6 +158,20 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 			jb, _ := json.Marshal(b)
 			t.Errorf("GET %s differs:\nbolt %.600s\netcd %.600s", p, ja, jb)
 		}
+	}
+	// What the file held besides the ledger works on etcd: the objection
+	// is in the bureau's queue, the Idempotency-Key replays its answer, the
+	// web session is still signed in.
+	var queue struct {
+		Items []map[string]any `json:"items"`
+	}
+	(&client{t, etcdSrv.url, token}).do("GET", "/api/v1/objections", nil, 200, &queue)
+	if len(queue.Items) != 1 {
+		t.Errorf("the objections on etcd: %v", queue.Items)
+	}
+	x.replayNote(t, etcdSrv.url, l.p4)
+	if got := pageStatus(t, etcdSrv.url, "/", x.session); got != http.StatusOK {
+		t.Errorf("the web session on etcd: GET / is %d", got)
 	}
 	// The evidence files are served from the shared directory.
 	req, _ := http.NewRequest("GET", etcdSrv.url+"/api/v1/evidence/"+l.shaP3, nil)
@@ -191,6 +218,7 @@ func TestMigrateBoltToEtcd(t *testing.T) {
 	if !strings.Contains(out, "audit passed") {
 		t.Fatalf("audit after writing on etcd:\n%s", out)
 	}
+	checkCarriedOnEtcd(t, db, ep, prefix, x)
 	// Counted afresh under other thresholds, the rollups still audit.
 	out = run(t, "rollups", "count", "--store", "etcd", "--etcd-endpoints", ep, "--etcd-prefix", prefix, "--red-days", "10", "--listed-days", "20")
 	if !strings.Contains(out, "counted") {
@@ -270,20 +298,4 @@ func TestServeReplicasEtcd(t *testing.T) {
 	if !strings.Contains(out4, "migration done") || !strings.Contains(out4, head.String()) {
 		t.Errorf("restore of the backup printed:\n%s", out4)
 	}
-}
-
-// appendAnchor appends today's head anchor to the ledger at db (server
-// stopped) and returns the new head.
-func appendAnchor(t *testing.T, db string) workflow.ChainHead {
-	t.Helper()
-	st, err := bolt.Open(db, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, created, err := workflow.NewService(st, workflow.NewManualClock(time.Now())).AnchorHead(t.Context())
-	if err != nil || !created {
-		t.Fatalf("AnchorHead = %v, %v", created, err)
-	}
-	return workflow.ChainHead{Seq: e.Seq, Hash: e.Hash}
 }

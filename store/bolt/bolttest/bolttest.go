@@ -46,6 +46,32 @@ func DataSize(path string) (int64, error) {
 	return n, err
 }
 
+// Layout lists the buckets of the file at path, which no store may hold
+// open, and the keys of its meta bucket, each in key order.
+func Layout(path string) (buckets, meta []string, err error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	err = db.View(func(tx *bbolt.Tx) error {
+		if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			buckets = append(buckets, string(name))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if m := tx.Bucket(bucketMeta); m != nil {
+			return m.ForEach(func(k, _ []byte) error {
+				meta = append(meta, string(k))
+				return nil
+			})
+		}
+		return nil
+	})
+	return buckets, meta, err
+}
+
 // File is a database file open for forging, inside one write transaction.
 type File struct {
 	tx *bbolt.Tx
