@@ -54,6 +54,10 @@
 // idem_effects (idempotency.go), contacts, notices, notice_time and
 // notice_pending (reminders.go).
 //
+// Every bucket and meta key is named in export_plan.go with what rectify
+// migrate does with it (carried, rebuilt or left out, and why); a bucket
+// added here must be added there, or the guard test fails.
+//
 // Hash chain: every history entry is sealed with workflow.SealEntry on the
 // hash of the entry before it (workflow.GenesisHash for the first), in the
 // write transaction that appends it, which also moves "chain_head" to it. The
