@@ -21,6 +21,8 @@ type AuditReport struct {
 	// with a history checked.
 	Rounds     int `json:"rounds,omitempty"`
 	WorkPoints int `json:"work_points,omitempty"`
+	// Letters counts the supervision letters checked against their entries.
+	Letters int `json:"letters,omitempty"`
 	// Pending counts the entries of committed commands not sealed yet when
 	// the ledger was read (only on a store that seals later): replayed with
 	// their problems, not yet on the chain.
@@ -33,6 +35,7 @@ type AuditError struct {
 	ProblemID string // the problem, if the failure is in a record
 	Round     string // the dispatch round, if the failure is in one
 	WorkPoint int    // the work point, if the failure is in its history
+	Letter    string // the supervision letter, if the failure is in one
 	Evidence  string // the file, if the failure is in evidence
 	Reason    string
 }
@@ -43,6 +46,8 @@ func (e *AuditError) Error() string {
 		return fmt.Sprintf("history entry %d: %s", e.Seq, e.Reason)
 	case e.Evidence != "":
 		return fmt.Sprintf("evidence %s of problem %s: %s", e.Evidence, e.ProblemID, e.Reason)
+	case e.Letter != "":
+		return fmt.Sprintf("supervision letter %s: %s", e.Letter, e.Reason)
 	case e.ProblemID != "":
 		return fmt.Sprintf("problem %s: %s", e.ProblemID, e.Reason)
 	case e.Round != "":
@@ -60,7 +65,9 @@ func (e *AuditError) Error() string {
 // RoundLedger, that every dispatch round is as its round_open entry opened
 // it, that the round index lists exactly the chain's reports and alerts of
 // each round (reports marked late exactly when late) and that each work
-// point's history index lists exactly its entries (roundAudit); and,
+// point's history index lists exactly its entries (roundAudit); on a
+// LetterLedger, that every supervision letter is what the entries that
+// recorded it say and every letter entry has its letter (letterAudit); and,
 // when blobs is not nil, that every evidence file exists with its hash. With
 // expect (a head recorded earlier) it also proves the history up to it was
 // neither truncated nor rewritten. A ledger that keeps rollups
@@ -164,8 +171,9 @@ func AuditHeads(ctx context.Context, l Ledger, blobs Blobs, heads []ChainHead) (
 
 // auditRecords is the part of the audit after the chain: the recorded head,
 // every problem against its replayed history and the evidence files, and
-// the rounds.
+// the rounds and the letters.
 func auditRecords(ctx context.Context, l Ledger, blobs Blobs, rep AuditReport, perProblem map[string]int, others *roundAudit) (AuditReport, error) {
+	letters := newLetterAudit()
 	head, err := l.Head(ctx)
 	if err != nil {
 		return rep, err
@@ -194,6 +202,9 @@ func auditRecords(ctx context.Context, l Ledger, blobs Blobs, rep AuditReport, p
 		}
 		rep.Pending += len(hist) - sealed
 		delete(perProblem, p.ID)
+		for i := range hist {
+			letters.take(&hist[i]) // sealed or not: a letter is recorded once its entries are committed
+		}
 		replayed, err := Replay(hist)
 		if err != nil {
 			return &AuditError{ProblemID: p.ID, Reason: "history does not replay: " + err.Error()}
@@ -220,6 +231,11 @@ func auditRecords(ctx context.Context, l Ledger, blobs Blobs, rep AuditReport, p
 	}
 	if rl, ok := l.(RoundLedger); ok {
 		if err := others.check(ctx, rl, &rep); err != nil {
+			return rep, err
+		}
+	}
+	if ll, ok := l.(LetterLedger); ok {
+		if err := letters.check(ctx, ll, &rep); err != nil {
 			return rep, err
 		}
 	}

@@ -137,6 +137,9 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(tw, "dispatch rounds\t%d, each as opened, its reports and alerts all in its index\n", rep.Rounds)
 		fmt.Fprintf(tw, "work points\t%d with a history, each index equal to the chain's entries\n", rep.WorkPoints)
 	}
+	if rep.Letters > 0 {
+		fmt.Fprintf(tw, "letters\t%d, each as the history entries that recorded it say\n", rep.Letters)
+	}
 	if blobs != nil {
 		fmt.Fprintf(tw, "evidence files\t%d in %s, each present with its SHA-256\n", rep.Evidence, evidenceNote)
 	} else {

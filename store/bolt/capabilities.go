@@ -22,4 +22,5 @@ var (
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)
 	_ workflow.Letters         = (*Store)(nil) // letters.go
+	_ workflow.LetterLedger    = (*Store)(nil) // the audit checks letters against their entries
 )

@@ -22,6 +22,8 @@ var (
 	_ workflow.Anchors         = (*Store)(nil) // anchors.go
 	_ workflow.Letters         = (*Store)(nil) // letters.go
 	_ workflow.RoundLedger     = (*Snapshot)(nil)
+	_ workflow.LetterLedger    = (*Store)(nil) // the audit checks letters against their entries
+	_ workflow.LetterLedger    = (*Snapshot)(nil)
 	_ workflow.Rollups         = (*Store)(nil) // rollup.go
 	_ workflow.RollupAuditor   = (*Store)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)

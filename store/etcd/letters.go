@@ -266,8 +266,19 @@ func (s *Store) Letter(ctx context.Context, id string) (*workflow.Letter, error)
 
 // Letters returns every letter in creation order.
 func (s *Store) Letters(ctx context.Context) ([]*workflow.Letter, error) {
+	return s.letters(ctx, 0)
+}
+
+// Letters returns every letter at the snapshot's revision
+// (workflow.LetterLedger: the audit checks them against their entries).
+func (sn *Snapshot) Letters(ctx context.Context) ([]*workflow.Letter, error) {
+	return sn.s.letters(ctx, sn.rev)
+}
+
+// letters reads every letter at revision rev (0: the latest).
+func (s *Store) letters(ctx context.Context, rev int64) ([]*workflow.Letter, error) {
 	out := []*workflow.Letter{}
-	_, err := s.rangeKeys(ctx, s.k("letters/"), s.prefixEnd("letters/"), 0, 500, false, func(kv *kvPair) (bool, error) {
+	_, err := s.rangeKeys(ctx, s.k("letters/"), s.prefixEnd("letters/"), rev, 500, false, func(kv *kvPair) (bool, error) {
 		var l workflow.Letter
 		if err := json.Unmarshal(kv.Value, &l); err != nil {
 			return false, fmt.Errorf("etcd: decode letter %s: %w", kv.Key, err)

@@ -390,3 +390,29 @@ func (f *File) DeleteRoundRef(id string, seq uint64) error {
 func (f *File) DeletePointRef(n int, seq uint64) error {
 	return f.tx.Bucket(bucketWPHistory).Delete(append(key(uint64(n)), key(seq)...))
 }
+
+// bucketLetters holds supervision letters, JSON under the letter number.
+var bucketLetters = []byte("letters")
+
+// EditLetter rewrites supervision letter id's record (its fields as JSON),
+// leaving the entries that recorded it as they are.
+func (f *File) EditLetter(id string, edit func(fields map[string]any)) error {
+	n, ok := workflow.ParseLetterID(id)
+	if !ok {
+		return fmt.Errorf("bad letter id %q", id)
+	}
+	return f.editJSON(bucketLetters, key(n), func(v any) any { edit(v.(map[string]any)); return v })
+}
+
+// DeleteLetter removes supervision letter id's record.
+func (f *File) DeleteLetter(id string) error {
+	n, ok := workflow.ParseLetterID(id)
+	if !ok {
+		return fmt.Errorf("bad letter id %q", id)
+	}
+	b := f.tx.Bucket(bucketLetters)
+	if b == nil || b.Get(key(n)) == nil {
+		return fmt.Errorf("no letter %s", id)
+	}
+	return b.Delete(key(n))
+}
