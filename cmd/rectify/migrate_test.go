@@ -93,7 +93,7 @@ func addCarried(t *testing.T, l *ledgerFixture) *carriedFixture {
 		t.Fatal(err)
 	}
 	srv := startServer(t, db, "--scan-interval", "0", "--routine-interval", "50ms", "--evidence-dir", filepath.Join(l.dir, "evidence"),
-		"--notify-allow-http", "--notify-allow-private", "--notify-digest-at", "23:59",
+		"--notify-allow-http", "--notify-allow-private", "--notify-digest-at", "23:59", "--notify-poll-interval", "50ms",
 		"--dispatch-schedule", "weekly:"+strconv.Itoa(weekday), "--dispatch-at", "00:00", "--dispatch-due-days", "3")
 	unitTok = f.unit
 	admin, bureau, insp := &client{t, srv.url, f.admin}, &client{t, srv.url, bureauTok}, &client{t, srv.url, inspTok}
