@@ -78,6 +78,7 @@ var exportPlan = map[string]PlanItem{
 	"meta/index_evidence":   {LeftOut, "a flag of a finished bbolt index backfill: the target builds its indexes whole"},
 	"meta/index_wake_facts": {LeftOut, "a flag of a finished bbolt index backfill: the target builds its indexes whole"},
 	"meta/index_postings":   {LeftOut, "a flag of a finished bbolt index backfill: the target builds its indexes whole"},
+	"meta/index_public":     {LeftOut, "a flag of a finished bbolt index backfill: the target builds its indexes whole"},
 	"meta/rollup_policy":    {Carried, "Rollups"},
 	"meta/rollup_mark":      {Carried, "Rollups"},
 	"meta/round_counter":    {Rebuilt, "the largest round number"},
