@@ -14,7 +14,7 @@ type bareStore struct{ workflow.Store }
 // TestMissingCapabilities: a store without capabilities is named as such;
 // the bbolt store lacks none (store/etcd's test checks it too).
 func TestMissingCapabilities(t *testing.T) {
-	want := []string{"Backuper", "Accounts", "AccountLog", "Ledger", "Sweeper", "EvidenceIndex", "IdempotencyKeys", "PhotoIndex", "Rounds", "BatchCreator", "Anchors", "Rollups", "Reminders", "Letters"}
+	want := []string{"Backuper", "Accounts", "AccountLog", "Ledger", "Sweeper", "EvidenceIndex", "IdempotencyKeys", "PhotoIndex", "Rounds", "BatchCreator", "Anchors", "Rollups", "Reminders", "Letters", "NewestEntries"}
 	if got := workflow.MissingCapabilities(bareStore{}); !slices.Equal(got, want) {
 		t.Errorf("a bare store lacks %v, want %v", got, want)
 	}

@@ -119,6 +119,7 @@ type Store interface {
 //	Reminders      contacts and the notice queue that is the delivery log (reminder.go); without it contacts are refused and nothing is sent
 //	Rollups        the statistics' tallies kept current with every write; without it Service.Stats counts every problem (and replays every history for as_of)
 //	Letters        supervision letters (督办函) numbered per year; without it letters are refused
+//	NewestEntries  the newest entry of one action in many problems' histories, in one read (the ledger export's 最新进展); without it each problem's whole history is read
 
 // Backuper is a store that can stream a consistent snapshot of itself.
 type Backuper interface {
@@ -241,6 +242,20 @@ type Rollups interface {
 	Tallies(ctx context.Context, q TallyQuery) (tallies map[string]*Tally, ok bool, err error)
 }
 
+// NewestEntries is a store that finds, for a page of problems in one read,
+// the newest entry of one action in each one's history (the ledger export's
+// 最新进展, the latest progress note), reading the history from its end and
+// decoding no more of it than it must.
+type NewestEntries interface {
+	// NewestEntries returns, for each problem of probs (records the store
+	// returned), the newest entry of its history with Action action and a
+	// Version at most the problem's Version, or nil when there is none:
+	// entries a command appended after the record was read are passed over.
+	// A store that seals entries after their command commits (etcd) may
+	// return one not sealed yet: no Hash, no Seq.
+	NewestEntries(ctx context.Context, action string, probs []*Problem) ([]*Entry, error)
+}
+
 // RollupAuditor is a Ledger whose store keeps rollups: it counts them
 // afresh from every problem's history (RollupHistory) and compares them,
 // and each problem's facts, with what it keeps. Audit calls it last; a
@@ -280,6 +295,7 @@ func MissingCapabilities(s Store) []string {
 		{"Rollups", is[Rollups](s)},
 		{"Reminders", is[Reminders](s)},
 		{"Letters", is[Letters](s)},
+		{"NewestEntries", is[NewestEntries](s)},
 	} {
 		if !c.has {
 			out = append(out, c.name)

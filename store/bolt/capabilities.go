@@ -23,4 +23,5 @@ var (
 	_ workflow.RollupAuditor   = (*Store)(nil)
 	_ workflow.Letters         = (*Store)(nil) // letters.go
 	_ workflow.LetterLedger    = (*Store)(nil) // the audit checks letters against their entries
+	_ workflow.NewestEntries   = (*Store)(nil) // newest.go
 )

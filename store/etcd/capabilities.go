@@ -28,4 +28,5 @@ var (
 	_ workflow.RollupAuditor   = (*Store)(nil)
 	_ workflow.BatchCreator    = (*Store)(nil) // claimed, staged, decided, published (batch.go)
 	_ workflow.Reminders       = (*Store)(nil) // reminders.go
+	_ workflow.NewestEntries   = (*Store)(nil) // newest.go
 )

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) workflow.Store) {
 		{"FilterCombinations", testFilterCombinations},
 		{"ServiceNotice", testServiceNotice},
 		{"PublicNoticePages", testPublicNoticePages},
+		{"NewestEntries", testNewestEntries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
