@@ -72,7 +72,7 @@ func (s *Service) ProblemsAsOf(ctx context.Context, a Actor, f ProblemFilter, t 
 // a nil problem, and ends the sequence.
 func (s *Service) EachProblemAsOf(ctx context.Context, a Actor, f ProblemFilter, t time.Time) iter.Seq2[*Problem, error] {
 	return func(yield func(*Problem, error) bool) {
-		err := s.walk(ctx, a, f, t, true, func(p *Problem, _ []Entry) bool { return yield(p, nil) })
+		err := s.walk(ctx, a, f, t, walkNeeds{}, func(p *Problem, _ []Entry, _ *Entry) bool { return yield(p, nil) })
 		if err != nil {
 			yield(nil, err)
 		}
@@ -86,7 +86,7 @@ func (s *Service) EachProblemAsOf(ctx context.Context, a Actor, f ProblemFilter,
 // ledger. An error is yielded once, with a nil problem, and ends the sequence.
 func (s *Service) EachProblem(ctx context.Context, a Actor, f ProblemFilter) iter.Seq2[*Problem, error] {
 	return func(yield func(*Problem, error) bool) {
-		err := s.walk(ctx, a, f, time.Time{}, false, func(p *Problem, _ []Entry) bool { return yield(p, nil) })
+		err := s.walk(ctx, a, f, time.Time{}, walkNeeds{}, func(p *Problem, _ []Entry, _ *Entry) bool { return yield(p, nil) })
 		if err != nil {
 			yield(nil, err)
 		}
@@ -118,13 +118,32 @@ func scope(a Actor, f ProblemFilter) (ProblemFilter, bool, error) {
 	return f, true, nil
 }
 
+// walkNeeds says what a walk reads besides the problems.
+type walkNeeds struct {
+	// history reports whether fn needs problem p's history (its entries up
+	// to now); nil: no problem's. Each is read whole (Store.History, a read
+	// of its own), so a walk asks only for those it cannot do without. A
+	// walk of a past time reads every history anyway, to replay it.
+	history func(p *Problem) bool
+	// note passes fn each current problem's latest progress note (the
+	// store's NewestEntries: one read per page, no history decoded whole).
+	note bool
+}
+
 // walk calls fn with each problem a may see that matches f, in creation
 // order, until fn returns false. With a zero at it reads the current records
 // (through the store's indexes); otherwise each problem as it stood at at,
-// replayed from its history. withHistory passes fn the problem's history up
-// to at (up to now for a zero at); it is always read when at is set.
-func (s *Service) walk(ctx context.Context, a Actor, f ProblemFilter, at time.Time, withHistory bool,
-	fn func(p *Problem, hist []Entry) bool) error {
+// replayed from its history. fn gets what needs asks for: the problem's
+// history up to at (up to now for a zero at; always when at is set), and
+// its latest progress note (nil when it has none; with a set at, from the
+// history).
+//
+// The store is read a page ahead: one goroutine reads (and replays) the
+// next page while fn takes the problems of the one before, so that a walk
+// whose fn does real work (the ledger export's rows) keeps two CPUs busy.
+// At most three pages are held.
+func (s *Service) walk(ctx context.Context, a Actor, f ProblemFilter, at time.Time, needs walkNeeds,
+	fn func(p *Problem, hist []Entry, note *Entry) bool) error {
 	if err := s.unitRefs(ctx, &f.LeadUnit, &f.County, &f.Unit); err != nil {
 		return err
 	}
@@ -132,6 +151,49 @@ func (s *Service) walk(ctx context.Context, a Actor, f ProblemFilter, at time.Ti
 	if err != nil || !ok {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []walked, 1)
+	read := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		read <- s.readWalk(ctx, a, f, at, needs, func(page []walked) bool {
+			select {
+			case pages <- page:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+	for page := range pages {
+		if err := ctx.Err(); err != nil { // the caller's, cancelled
+			for range pages {
+			}
+			return err
+		}
+		for _, w := range page {
+			if !fn(w.p, w.hist, w.note) {
+				cancel()
+				for range pages { // let the reader end
+				}
+				return nil
+			}
+		}
+	}
+	return <-read
+}
+
+// walked is a problem a walk read, with what fn gets besides it.
+type walked struct {
+	p    *Problem
+	hist []Entry
+	note *Entry
+}
+
+// readWalk reads what walk hands fn, a page at a time, and passes each page
+// to send until send returns false.
+func (s *Service) readWalk(ctx context.Context, a Actor, f ProblemFilter, at time.Time, needs walkNeeds, send func([]walked) bool) error {
 	page := f
 	page.Limit = MaxLimit
 	if !at.IsZero() {
@@ -143,14 +205,23 @@ func (s *Service) walk(ctx context.Context, a Actor, f ProblemFilter, at time.Ti
 		if err != nil {
 			return err
 		}
-		for _, cur := range items {
+		var notes []*Entry
+		if at.IsZero() && needs.note {
+			if notes, err = s.newestEntries(ctx, ActionNote, items); err != nil {
+				return err
+			}
+		}
+		out := make([]walked, 0, len(items))
+		for i, cur := range items {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if at.IsZero() && !withHistory {
-				if !fn(cur, nil) {
-					return nil
-				}
+			var note *Entry
+			if notes != nil {
+				note = notes[i]
+			}
+			if at.IsZero() && (needs.history == nil || !needs.history(cur)) {
+				out = append(out, walked{p: cur, note: note})
 				continue
 			}
 			if !at.IsZero() && cur.CreatedAt.After(at) {
@@ -167,15 +238,50 @@ func (s *Service) walk(ctx context.Context, a Actor, f ProblemFilter, at time.Ti
 			if p == nil || !CanSee(a, p) || !f.Match(p) {
 				continue
 			}
-			if !fn(p, hist) {
-				return nil
-			}
+			out = append(out, walked{p: p, hist: hist, note: newestEntry(hist, ActionNote, p.Version)})
+		}
+		if !send(out) {
+			return ctx.Err()
 		}
 		if next == "" {
 			return nil
 		}
 		page.Cursor = next
 	}
+}
+
+// newestEntries gives, for each of probs, the newest entry of action in its
+// history at the problem's version: the store's NewestEntries, or, from a
+// store without it, each problem's history read whole.
+func (s *Service) newestEntries(ctx context.Context, action string, probs []*Problem) ([]*Entry, error) {
+	if ns, ok := s.store.(NewestEntries); ok {
+		out, err := ns.NewestEntries(ctx, action, probs)
+		if err == nil && len(out) != len(probs) {
+			err = Errorf(CodeInternal, "the store gave %d newest entries for %d problems", len(out), len(probs))
+		}
+		return out, err
+	}
+	out := make([]*Entry, len(probs))
+	for i, p := range probs {
+		hist, err := s.store.History(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = newestEntry(hist, action, p.Version)
+	}
+	return out, nil
+}
+
+// newestEntry is the newest entry of hist with action and a version at
+// most version (a copy), or nil.
+func newestEntry(hist []Entry, action string, version uint64) *Entry {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Action == action && hist[i].Version <= version {
+			e := hist[i]
+			return &e
+		}
+	}
+	return nil
 }
 
 // asOf returns problem cur as it stood at at (now, for a zero at) and its

@@ -45,17 +45,24 @@ func (s *Service) NewLedgerWalk(a Actor, f ProblemFilter, asOf time.Time, groupB
 // At is the time the walk describes: the as_of time, or when it was made.
 func (w *LedgerWalk) At() time.Time { return w.at }
 
-// Run calls fn with each problem in creation order and its history up to
-// the walk's time, then returns the statistics of the problems it saw, one
-// report per grouping. An error of fn stops the walk and is returned.
+// Run calls fn with each problem in creation order and the text of its
+// latest progress note (填报进展) at the walk's time ("" when it has none),
+// then returns the statistics of the problems it saw, one report per
+// grouping. An error of fn stops the walk and is returned.
+//
+// The notes of the current ledger come from the store's NewestEntries, a
+// page of problems at a time, without reading whole histories; a walk of a
+// past time replays each problem's history and takes its note from there.
 //
 // The statistics come from the store's rollups (Rollups) when they can
 // answer exactly: the filter narrows no further than what a may see, and
 // the walk's time is now or the end of a day. Then a walk without fn (the
 // statistics alone, StatsReports) reads no problem at all. Otherwise each
 // problem walked adds its tally (TallyOf) to its groups: a row holds its
-// counts and a histogram of days to close, never a list of problems.
-func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, hist []Entry) error) ([]*StatsReport, error) {
+// counts and a histogram of days to close, never a list of problems. Of the
+// current ledger, only a problem closed as rectified has its history read
+// for that (its days to close).
+func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, note string) error) ([]*StatsReport, error) {
 	units, err := w.s.unitMap(ctx, false)
 	if err != nil {
 		return nil, err
@@ -76,10 +83,18 @@ func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, hist []Entry) 
 		return nil, err
 	}
 	if !fromRollups || fn != nil {
+		needs := walkNeeds{note: fn != nil}
+		if !fromRollups {
+			needs.history = needsHistoryForTally
+		}
 		var failed error
-		err = w.s.walk(ctx, w.a, w.f, w.asOf, true, func(p *Problem, hist []Entry) bool {
+		err = w.s.walk(ctx, w.a, w.f, w.asOf, needs, func(p *Problem, hist []Entry, note *Entry) bool {
 			if fn != nil {
-				if failed = fn(p, hist); failed != nil {
+				text := ""
+				if note != nil {
+					text = note.Params.Text
+				}
+				if failed = fn(p, text); failed != nil {
 					return false
 				}
 			}

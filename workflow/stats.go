@@ -167,7 +167,7 @@ func (s *Service) statsFromTallies(ctx context.Context, a Actor, f ProblemFilter
 // rectified problems take their facts from the history.
 func tallyOfWalked(p *Problem, hist []Entry, at time.Time, pol Policy) (Tally, error) {
 	facts := NoRollupFacts
-	if p.State == StateClosed && p.Resolution == ResolutionRectified {
+	if needsHistoryForTally(p) {
 		var err error
 		if facts, err = RollupFactsOf(hist); err != nil {
 			return Tally{}, Errorf(CodeInternal, "problem %s: replay: %v", p.ID, err)
@@ -177,6 +177,12 @@ func tallyOfWalked(p *Problem, hist []Entry, at time.Time, pol Policy) (Tally, e
 		}
 	}
 	return TallyOf(p, facts, at, pol), nil
+}
+
+// needsHistoryForTally reports whether problem p's tally needs its history:
+// the days to close of a problem closed as rectified (RollupFacts).
+func needsHistoryForTally(p *Problem) bool {
+	return p.State == StateClosed && p.Resolution == ResolutionRectified
 }
 
 // statsAcc accumulates one grouping.

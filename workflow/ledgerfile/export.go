@@ -26,10 +26,9 @@ type ExportOptions struct {
 	// workflow.DefaultPolicy). Set it: a zero Now finds nothing overdue.
 	Now    time.Time
 	Policy workflow.Policy
-	// Progress gives the 最新进展 cell from a problem and its history (nil
-	// when Export has none); nil means the latest progress note
-	// (workflow.LatestNote).
-	Progress func(p *workflow.Problem, hist []workflow.Entry) string
+	// Progress gives Export the 最新进展 cell of a problem; nil leaves it
+	// empty. (WriteLedger writes the latest progress note.)
+	Progress func(p *workflow.Problem) string
 }
 
 // Column widths, in characters, by column name.
@@ -65,7 +64,11 @@ func Export(w io.Writer, problems iter.Seq2[*workflow.Problem, error], o ExportO
 		if err != nil {
 			return err
 		}
-		if err := lw.row(p, nil); err != nil {
+		note := ""
+		if o.Progress != nil {
+			note = o.Progress(p)
+		}
+		if err := lw.row(p, note); err != nil {
 			return err
 		}
 	}
@@ -74,14 +77,13 @@ func Export(w io.Writer, problems iter.Seq2[*workflow.Problem, error], o ExportO
 
 // ledgerWriter writes the ledger workbook row by row.
 type ledgerWriter struct {
-	ww       *workbookWriter
-	sw       *sheetWriter
-	o        ExportOptions
-	wps      map[int]workflow.WorkPoint
-	n        int
-	cells    []cell
-	coop     strings.Builder
-	progress func(*workflow.Problem, []workflow.Entry) string
+	ww    *workbookWriter
+	sw    *sheetWriter
+	o     ExportOptions
+	wps   map[int]workflow.WorkPoint
+	n     int
+	cells []cell
+	coop  strings.Builder
 }
 
 func beginLedger(w io.Writer, o ExportOptions) (*ledgerWriter, error) {
@@ -89,10 +91,7 @@ func beginLedger(w io.Writer, o ExportOptions) (*ledgerWriter, error) {
 		o.Policy = workflow.DefaultPolicy()
 	}
 	lw := &ledgerWriter{ww: newWorkbookWriter(w), o: o, wps: make(map[int]workflow.WorkPoint, len(o.WorkPoints)),
-		cells: make([]cell, len(Columns)), progress: o.Progress}
-	if lw.progress == nil {
-		lw.progress = func(_ *workflow.Problem, hist []workflow.Entry) string { return workflow.LatestNote(hist) }
-	}
+		cells: make([]cell, len(Columns))}
 	for _, wp := range o.WorkPoints {
 		lw.wps[wp.Number] = wp
 	}
@@ -125,8 +124,8 @@ func (lw *ledgerWriter) unit(id string) string {
 	return id
 }
 
-// row writes problem p's row; hist is its history (for 最新进展), or nil.
-func (lw *ledgerWriter) row(p *workflow.Problem, hist []workflow.Entry) error {
+// row writes problem p's row, note its 最新进展.
+func (lw *ledgerWriter) row(p *workflow.Problem, note string) error {
 	lw.n++
 	lw.coop.Reset()
 	for i, id := range p.CooperatingUnits {
@@ -159,7 +158,7 @@ func (lw *ledgerWriter) row(p *workflow.Problem, hist []workflow.Entry) error {
 	c[11] = timeCell(styleDate, p.Deadline)
 	c[12] = timeCell(styleDate, p.OriginalDeadline)
 	c[13] = textCell(styleCenter, p.StatusLabel())
-	c[14] = textCell(styleText, lw.progress(p, hist))
+	c[14] = textCell(styleText, note)
 	c[15] = textCell(styleCenter, overdue)
 	c[16] = textCell(styleCenter, level.Label())
 	c[17] = timeCell(styleDateTime, signedAt(p, workflow.TriggerVerify))
@@ -269,8 +268,7 @@ func statsRow(r workflow.StatsRow, label, key string) []cell {
 // from history, overdue computed at asOf.
 //
 // It reads the ledger once (workflow.LedgerWalk): each problem's row is
-// written as it is read, with its latest progress note from its history,
-// and the statistics sheet, which needs every problem, at the end. The
+// written as it is read, with its latest progress note, and the statistics sheet, which needs every problem, at the end. The
 // first bytes go out before any problem is read. A bad filter is an error
 // before anything is written; an error after (the store failing part-way)
 // leaves w holding a workbook cut short, which the caller must not pass for

@@ -43,6 +43,7 @@ func date(s string) *time.Time {
 type env struct {
 	svc   *workflow.Service
 	clock *workflow.ManualClock
+	st    *bolt.Store
 }
 
 // newEnv opens an empty ledger with the seed document's units and work
@@ -63,7 +64,7 @@ func newEnv(t testing.TB) *env {
 	if err := svc.PutWorkPoints(ctx, seeds.WorkPoints()); err != nil {
 		t.Fatal(err)
 	}
-	return &env{svc: svc, clock: clock}
+	return &env{svc: svc, clock: clock, st: st}
 }
 
 func (e *env) create(t testing.TB, np workflow.NewProblem) *workflow.Problem {
