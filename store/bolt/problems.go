@@ -293,9 +293,17 @@ func (s *Store) Problems(ctx context.Context, f workflow.ProblemFilter) ([]*work
 	}
 	err = s.view(func(tx *bbolt.Tx) error {
 		terms := index.Filter(&f)
+		// A page larger than the default is a walk (an export, statistics
+		// counted from the records): its records are not cached, so that
+		// it neither pays for copies nor evicts the records being worked
+		// on.
+		get := s.getProblem
+		if limit > workflow.DefaultLimit {
+			get = getProblem
+		}
 		// Collect one more than the page to learn whether another follows.
 		visit := func(n uint64) (bool, error) {
-			p, err := s.getProblem(tx, n)
+			p, err := get(tx, n)
 			if err != nil {
 				return true, err
 			}
