@@ -294,7 +294,11 @@ func (sw *sheetWriter) writeRow(height float64, cells ...cell) error {
 	b = append(b, `">`...)
 	for i, c := range cells {
 		b = append(b, `<c r="`...)
-		b = append(b, columnName(i+1)...)
+		if i < len(columnNames) {
+			b = append(b, columnNames[i]...)
+		} else {
+			b = append(b, columnName(i+1)...)
+		}
 		b = strconv.AppendInt(b, int64(sw.row), 10)
 		b = append(b, '"')
 		if c.style != 0 {
@@ -332,10 +336,28 @@ func (sw *sheetWriter) endSheet(autoFilter string) error {
 	return err
 }
 
+// columnNames are the names of the first columns (A, B, …), written in
+// every cell reference.
+var columnNames = func() []string {
+	out := make([]string, 64)
+	for i := range out {
+		out[i] = columnName(i + 1)
+	}
+	return out
+}()
+
 // appendXMLText appends s escaped for XML text: the markup characters, and
 // characters XML 1.0 cannot hold (controls but tab and line breaks, lone
 // surrogates, invalid UTF-8) replaced by U+FFFD.
 func appendXMLText(b []byte, s string) []byte {
+	if xmlClean(s) {
+		return append(b, s...)
+	}
+	return appendXMLEscaped(b, s)
+}
+
+// appendXMLEscaped is appendXMLText character by character.
+func appendXMLEscaped(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
@@ -355,6 +377,21 @@ func appendXMLText(b []byte, s string) []byte {
 		i += size
 	}
 	return b
+}
+
+// xmlClean reports whether s is XML text as it is: valid UTF-8 without
+// markup characters, carriage returns, other controls than tab and line
+// feed, U+FFFE or U+FFFF. Most cells are, and are copied whole.
+func xmlClean(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 && c != '\t' && c != '\n', c == '&', c == '<', c == '>':
+			return false
+		case c == 0xEF && i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF):
+			return false
+		}
+	}
+	return utf8.ValidString(s)
 }
 
 func xmlEscape(s string) string { return string(appendXMLText(nil, s)) }
