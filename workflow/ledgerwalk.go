@@ -126,7 +126,8 @@ func (w *LedgerWalk) Run(ctx context.Context, fn func(p *Problem, note string) e
 }
 
 // LatestNote is the text of the newest progress note (填报进展) in hist, or
-// "" when there is none.
+// "" when there is none: the ledger's 最新进展, which a walk of the current
+// ledger reads through the store (NewestEntries) without whole histories.
 func LatestNote(hist []Entry) string {
 	for i := len(hist) - 1; i >= 0; i-- {
 		if hist[i].Action == ActionNote {
