@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -102,4 +104,36 @@ func TestPublicObjectionsLimited(t *testing.T) {
 	res := c.post("/public/notices/"+id+"/objections", url.Values{"text": {"异议"}})
 	wantStatus(t, "over the limit", res, http.StatusTooManyRequests)
 	wantBody(t, "over the limit", res, "提交过于频繁")
+}
+
+// TestPublicNoticePager: past a page of notices the public page links the
+// next (下一页), which lists the rest and links back to the first.
+func TestPublicNoticePager(t *testing.T) {
+	v := newEnv(t)
+	var first, last string
+	for i := range 21 {
+		id, _ := v.inNotice()
+		switch i {
+		case 0:
+			first = id
+		case 20:
+			last = id
+		}
+	}
+	anon := v.anon()
+	res := anon.get("/public/")
+	wantStatus(t, "first page", res, http.StatusOK)
+	if n := strings.Count(res.body, "提交异议"); n != 20 {
+		t.Fatalf("first page: %d notices, want 20", n)
+	}
+	wantBody(t, "first page", res, "下一页", `/public/notices/`+first+`/objections`)
+	wantNot(t, "first page", res, "第一页", `/public/notices/`+last+`/objections`)
+	m := regexp.MustCompile(`href="(/public/\?cursor=[^"]+)">下一页`).FindStringSubmatch(res.body)
+	if m == nil {
+		t.Fatal("no link to the next page")
+	}
+	res = anon.get(html.UnescapeString(m[1]))
+	wantStatus(t, "second page", res, http.StatusOK)
+	wantBody(t, "second page", res, `/public/notices/`+last+`/objections`, "第一页")
+	wantNot(t, "second page", res, "下一页", `/public/notices/`+first+`/objections`)
 }
