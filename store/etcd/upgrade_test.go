@@ -2,7 +2,9 @@ package etcd
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -39,5 +41,31 @@ func TestUpgradeTagsPublicProblems(t *testing.T) {
 	storetest.CheckPublicNotices(t, workflow.NewService(r, workflow.NewManualClock(storetest.T0)), want)
 	if _, err := workflow.Audit(ctx, r, nil, nil); err != nil {
 		t.Fatalf("audit after the upgrade: %v", err)
+	}
+}
+
+// TestNotReadyUnderAnotherLayout: a replica whose prefix another rectify
+// moved to another key layout (a newer one upgrading it while this one
+// still runs) is not ready, rather than writing records the other layout's
+// indexes miss; under its own layout, or before the first write, it is.
+func TestNotReadyUnderAnotherLayout(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, nil, Config{})
+	if err := s.Ready(ctx); err != nil {
+		t.Fatalf("a new prefix: %v", err)
+	}
+	if _, err := s.cli.Put(ctx, s.k(keySchema), schemaVersion); err != nil {
+		t.Fatal(err)
+	}
+	s.readyAt = time.Time{}
+	if err := s.Ready(ctx); err != nil {
+		t.Fatalf("under its own layout: %v", err)
+	}
+	if _, err := s.cli.Put(ctx, s.k(keySchema), "4"); err != nil {
+		t.Fatal(err)
+	}
+	s.readyAt = time.Time{}
+	if err := s.Ready(ctx); err == nil || !strings.Contains(err.Error(), `key layout "4"`) {
+		t.Fatalf("under layout 4: %v, want not ready", err)
 	}
 }
