@@ -2,6 +2,8 @@ package notify_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -285,5 +287,46 @@ func TestOneAttemptPerFailingAddress(t *testing.T) {
 	f.run()
 	if f.box.attempts() != 2 {
 		t.Fatalf("%d attempts after the second pass, want 2", f.box.attempts())
+	}
+}
+
+// TestUnreachableAddressRests: an address that did not answer at all (here
+// no connection; a robot that hangs costs a timeout) is not tried again,
+// with another of its notices, in the passes of the next minute: the
+// deliveries' runner passes every few seconds. One that answers with a
+// failure (the mail server) costs one attempt a pass as before. After the
+// minute the unreachable one is tried again.
+func TestUnreachableAddressRests(t *testing.T) {
+	f := newFixture(t, 1000)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	url := gone.URL + "/cgi-bin/webhook/send?key=k-123"
+	if _, err := f.svc.SetUnitContact(context.Background(), admin, "fuliang", workflow.UnitContactInput{WeComURL: &url}); err != nil {
+		t.Fatal(err)
+	}
+	for _, title := range []string{"问题甲", "问题乙", "问题丙"} {
+		f.assigned(title, "2027-03-31")
+	}
+	wecomAttempts := func() (n int) {
+		for _, d := range f.log() {
+			if d.Channel == workflow.ChannelWeCom {
+				n += d.Attempts
+			}
+		}
+		return n
+	}
+	for range 3 {
+		f.run()
+	}
+	if n := wecomAttempts(); n != 1 {
+		t.Fatalf("%d attempts at the unreachable robot in three passes within a minute, want 1", n)
+	}
+	if f.box.attempts() != 3 || len(f.ding.texts()) != 3 {
+		t.Fatalf("%d attempts at the refusing mail server in three passes (want 3), DingTalk got %d messages (want 3)", f.box.attempts(), len(f.ding.texts()))
+	}
+	f.clock.Advance(time.Minute)
+	f.run()
+	if n := wecomAttempts(); n != 2 {
+		t.Fatalf("%d attempts at the unreachable robot after a minute, want 2", n)
 	}
 }

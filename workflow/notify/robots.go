@@ -117,7 +117,7 @@ func postRobot(ctx context.Context, c *http.Client, u string, body []byte) error
 	req.Header.Set("User-Agent", "rectify-notify/1")
 	res, err := c.Do(req)
 	if err != nil {
-		return errors.New(redactErr(err))
+		return noAnswer{msg: redactErr(err), err: err}
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
@@ -133,6 +133,16 @@ func postRobot(ctx context.Context, c *http.Client, u string, body []byte) error
 	}
 	return nil
 }
+
+// noAnswer is a robot that did not answer (no connection, a timeout): its
+// text without the URL, the client's error beneath it.
+type noAnswer struct {
+	msg string
+	err error
+}
+
+func (e noAnswer) Error() string { return e.msg }
+func (e noAnswer) Unwrap() error { return e.err }
 
 // redactErr drops the URL (its query holds the robot's token) from a
 // client error.

@@ -23,8 +23,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jdz-eco/rectify/workflow"
@@ -74,6 +76,11 @@ type Sender struct {
 	svc   *workflow.Service
 	store workflow.Reminders
 	log   *slog.Logger
+
+	// resting holds the addresses that failed, each until the service's
+	// time it may be tried again (MinBackoff after the failure).
+	mu      sync.Mutex
+	resting map[string]time.Time
 }
 
 // claimer is the store's fence on the leader (etcd's ClaimDelivery, as
@@ -115,7 +122,7 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Sender{cfg: cfg, svc: cfg.Service, store: rs, log: cfg.Log}, nil
+	return &Sender{cfg: cfg, svc: cfg.Service, store: rs, log: cfg.Log, resting: map[string]time.Time{}}, nil
 }
 
 // ParseDigestAt parses "HH:MM" into minutes after midnight.
@@ -207,11 +214,21 @@ func (s *Sender) QueueDigests(ctx context.Context) (int, error) {
 // SendDue sends the pending notices whose time has come and returns how
 // many were sent. A failed delivery is recorded on its notice and tried
 // again later; a recipient address that failed is not tried again in the
-// same pass (its other notices wait for the next), so that one that hangs
-// costs one timeout per pass. Only the store's errors (and the loss of
-// leadership) are returned.
+// same pass (its other notices wait for the next), and one that did not
+// answer at all (no connection, a timeout) rests for MinBackoff across
+// passes, so that one that hangs costs one timeout a minute however often
+// the passes run and however many notices it has. Only the store's errors
+// (and the loss of leadership) are returned.
 func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	var contacts map[string]workflow.Contact
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.svc.Clock().Now()
+	for t, until := range s.resting {
+		if !now.Before(until) {
+			delete(s.resting, t)
+		}
+	}
 	failing := map[string]bool{}
 	sent := 0
 	for after := ""; ; {
@@ -226,16 +243,19 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 			}
 		}
 		for _, n := range pending {
-			if n.NextAt.After(s.svc.Clock().Now()) || failing[target(n)] {
+			if _, rests := s.resting[target(n)]; rests || failing[target(n)] || n.NextAt.After(s.svc.Clock().Now()) {
 				continue
 			}
-			ok, err := s.attempt(ctx, n, contacts)
+			ok, unanswered, err := s.attempt(ctx, n, contacts)
 			if err != nil {
 				return sent, err
 			}
-			if ok {
+			switch {
+			case ok:
 				sent++
-			} else {
+			case unanswered:
+				s.resting[target(n)] = s.svc.Clock().Now().Add(s.cfg.MinBackoff)
+			default:
 				failing[target(n)] = true
 			}
 		}
@@ -251,14 +271,19 @@ func target(n workflow.Notice) string {
 }
 
 // attempt delivers n once, claimed first, and records the outcome; ok
-// reports whether n was delivered (or settled otherwise, not failed).
-func (s *Sender) attempt(ctx context.Context, n workflow.Notice, contacts map[string]workflow.Contact) (ok bool, err error) {
+// reports whether n was delivered (or settled otherwise, not failed),
+// unanswered whether it failed for want of any answer (no connection, a
+// timeout).
+func (s *Sender) attempt(ctx context.Context, n workflow.Notice, contacts map[string]workflow.Contact) (ok, unanswered bool, err error) {
 	if err := s.claim(ctx); err != nil {
-		return false, err
+		return false, false, err
 	}
 	to, derr := s.deliver(ctx, n, contacts)
-	if ctx.Err() != nil {
-		return false, ctx.Err()
+	// A delivery cut short by the end of the pass is no failure of the
+	// recipient; one that went through is recorded even so, or the next
+	// leader (or start) would send it again.
+	if derr != nil && ctx.Err() != nil {
+		return false, false, ctx.Err()
 	}
 	now := s.svc.Clock().Now()
 	_, uerr := s.store.UpdateNotice(context.WithoutCancel(ctx), n.Key, func(m *workflow.Notice) error {
@@ -279,18 +304,19 @@ func (s *Sender) attempt(ctx context.Context, n workflow.Notice, contacts map[st
 	})
 	switch {
 	case errors.Is(uerr, errSettled):
-		return true, nil
+		return true, false, nil
 	case uerr != nil:
-		return false, uerr
+		return false, false, uerr
 	case derr == nil:
 		s.log.Debug("notice sent", "key", n.Key, "channel", n.Channel, "to", to)
-		return true, nil
+		return true, false, nil
 	case errors.Is(derr, errNoContact):
 		s.log.Info("notice dropped", "key", n.Key, "channel", n.Channel, "reason", derr)
-		return true, nil
+		return true, false, nil
 	}
 	s.log.Warn("notice not delivered", "key", n.Key, "channel", n.Channel, "to", to, "attempt", n.Attempts+1, "err", derr)
-	return false, nil
+	var ne net.Error
+	return false, errors.As(derr, &ne), nil
 }
 
 var (
