@@ -84,31 +84,59 @@ func TestBatchRecovery(t *testing.T) {
 	}
 }
 
-// Writers on another replica wait while a batch holds the chain, then
-// chain after it.
-func TestBatchHoldsWriters(t *testing.T) {
-	ctx := t.Context()
-	a := openStore(t, nil, Config{})
-	b := openStore(t, nil, Config{Prefix: a.Prefix()})
-	svcA, svcB := serviceOn(t, a), serviceOn(t, b)
-	first, _, err := svcB.CreateProblem(ctx, storetest.BureauActor, workflow.NewProblem{Title: "先有", Description: "先有的问题。",
+// twoReplicas opens two stores on one new prefix with cfg, a service on
+// each, and a first problem created through the second.
+func twoReplicas(t *testing.T, cfg Config) (a, b *Store, svcA, svcB *workflow.Service, first *workflow.Problem) {
+	t.Helper()
+	a = openStore(t, nil, cfg)
+	cfg.Prefix = a.Prefix()
+	b = openStore(t, nil, cfg)
+	svcA, svcB = serviceOn(t, a), serviceOn(t, b)
+	first, _, err := svcB.CreateProblem(t.Context(), storetest.BureauActor, workflow.NewProblem{Title: "先有", Description: "先有的问题。",
 		Source: workflow.SourceAudit, CountyID: storetest.Leping})
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := batchOf("h", 100)
-	held, release := make(chan struct{}), make(chan struct{})
-	batchDone := make(chan error, 1)
+	return a, b, svcA, svcB, first
+}
+
+// heldBatch is a batch of 100 problems through replica a, stuck at item 50
+// (holding the chain) until release is closed; done gets its outcome.
+type heldBatch struct {
+	b       *Store
+	svcB    *workflow.Service
+	first   *workflow.Problem
+	release chan struct{}
+	done    chan error
+}
+
+// holdBatch starts a heldBatch of titles prefixed by tag on two replicas
+// (twoReplicas) and returns once the batch holds the chain.
+func holdBatch(t *testing.T, tag string) heldBatch {
+	t.Helper()
+	_, b, svcA, svcB, first := twoReplicas(t, Config{})
+	h := heldBatch{b: b, svcB: svcB, first: first, release: make(chan struct{}), done: make(chan error, 1)}
+	items := batchOf(tag, 100)
+	held := make(chan struct{})
 	go func() {
-		batchDone <- svcA.CreateProblems(ctx, storetest.BureauActor, 100, func(i int) (workflow.BatchItem, error) {
+		h.done <- svcA.CreateProblems(t.Context(), storetest.BureauActor, 100, func(i int) (workflow.BatchItem, error) {
 			if i == 50 {
 				close(held)
-				<-release
+				<-h.release
 			}
 			return items(i)
 		}, nil, nil)
 	}()
 	<-held
+	return h
+}
+
+// Writers on another replica wait while a batch holds the chain, then
+// chain after it.
+func TestBatchHoldsWriters(t *testing.T) {
+	ctx := t.Context()
+	h := holdBatch(t, "h")
+	b, svcB, first, release, batchDone := h.b, h.svcB, h.first, h.release, h.done
 	writerDone := make(chan *workflow.Problem, 1)
 	go func() {
 		p, _, err := svcB.CreateProblem(context.Background(), storetest.BureauActor, workflow.NewProblem{Title: "等待中", Description: "等待中的问题。",
@@ -163,27 +191,8 @@ func BenchmarkBatchCreate(b *testing.B) {
 // are sealed after the batch's.
 func TestBatchLetsUpdatesGo(t *testing.T) {
 	ctx := t.Context()
-	a := openStore(t, nil, Config{})
-	b := openStore(t, nil, Config{Prefix: a.Prefix()})
-	svcA, svcB := serviceOn(t, a), serviceOn(t, b)
-	first, _, err := svcB.CreateProblem(ctx, storetest.BureauActor, workflow.NewProblem{Title: "先有", Description: "先有的问题。",
-		Source: workflow.SourceAudit, CountyID: storetest.Leping})
-	if err != nil {
-		t.Fatal(err)
-	}
-	items := batchOf("u", 100)
-	held, release := make(chan struct{}), make(chan struct{})
-	batchDone := make(chan error, 1)
-	go func() {
-		batchDone <- svcA.CreateProblems(ctx, storetest.BureauActor, 100, func(i int) (workflow.BatchItem, error) {
-			if i == 50 {
-				close(held)
-				<-release
-			}
-			return items(i)
-		}, nil, nil)
-	}()
-	<-held
+	h := holdBatch(t, "u")
+	b, svcB, first, release, batchDone := h.b, h.svcB, h.first, h.release, h.done
 	// The batch is stuck at item 50 until released: the update must not
 	// wait for it.
 	p, err := svcB.Fire(ctx, storetest.BureauActor, first.ID, workflow.Command{Trigger: workflow.TriggerDismiss, Params: workflow.Params{Reason: "重复登记"}})
@@ -216,16 +225,9 @@ func TestBatchLetsUpdatesGo(t *testing.T) {
 // after it.
 func TestBatchFinishedBySealer(t *testing.T) {
 	ctx := t.Context()
-	a := openStore(t, nil, Config{MaxTxnOps: 32})
-	b := openStore(t, nil, Config{Prefix: a.Prefix(), MaxTxnOps: 32})
-	svcA, svcB := serviceOn(t, a), serviceOn(t, b)
-	first, _, err := svcB.CreateProblem(ctx, storetest.BureauActor, workflow.NewProblem{Title: "先有", Description: "先有的问题。",
-		Source: workflow.SourceAudit, CountyID: storetest.Leping})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, svcA, svcB, first := twoReplicas(t, Config{MaxTxnOps: 32})
 	testBatchDies = func(s *Store, at string) bool { return s == a && at == batchCommitted }
-	err = svcA.CreateProblems(ctx, storetest.BureauActor, 40, batchOf("d", 40), nil, nil)
+	err := svcA.CreateProblems(ctx, storetest.BureauActor, 40, batchOf("d", 40), nil, nil)
 	testBatchDies = nil
 	if !errors.Is(err, errBatchDied) {
 		t.Fatalf("the batch: %v", err)
